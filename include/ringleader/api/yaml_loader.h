@@ -1,0 +1,24 @@
+#pragma once
+// YAML documents -> JSON values, with YAML's plain-scalar typing (ints, floats, booleans,
+// null) and quoted scalars kept as strings, so `port: "29500"` is caught as a wrong type.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ringleader/common/status.h"
+
+namespace ringleader::api {
+
+// Every non-empty document of a (multi-document) YAML text. Rejects input over
+// limits::kMaxInputBytes and YAML syntax errors (with line and column).
+StatusOr<std::vector<nlohmann::json>> LoadYamlDocuments(const std::string& text);
+StatusOr<std::vector<nlohmann::json>> LoadYamlFile(const std::string& path);
+
+// JSON -> YAML text (block style), quoting strings that would otherwise read back as
+// another type. Documents are separated by `---`.
+std::string ToYaml(const nlohmann::json& value);
+std::string ToYamlDocuments(const std::vector<nlohmann::json>& documents);
+
+}  // namespace ringleader::api

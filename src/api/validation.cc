@@ -1,0 +1,258 @@
+#include "ringleader/api/validation.h"
+
+#include <algorithm>
+#include <set>
+
+#include "ringleader/api/codec.h"
+#include "ringleader/api/limits.h"
+#include "json_reader.h"
+
+namespace ringleader::api {
+
+using nlohmann::json;
+
+namespace {
+
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// RFC 1123 label: what Kubernetes requires of container names, hostnames and namespaces.
+std::string CheckDnsLabel(const std::string& s) {
+  if (s.empty()) return "must not be empty";
+  if (s.size() > limits::kMaxDnsLabelLength) {
+    return "must be at most 63 characters, got " + std::to_string(s.size());
+  }
+  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back()) ||
+      !std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; })) {
+    return "must be a DNS label (lowercase letters, digits and '-', starting and ending with a "
+           "letter or digit), got \"" + s + "\"";
+  }
+  return "";
+}
+
+// RFC 1123 subdomain: names of PriorityClasses, queues, schedulers.
+std::string CheckDnsSubdomain(const std::string& s, size_t max_length) {
+  if (s.size() > max_length) return "must be at most " + std::to_string(max_length) + " characters";
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t dot = s.find('.', start);
+    std::string label = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (label.empty() || !CheckDnsLabel(label).empty()) {
+      return "must be a DNS subdomain (lowercase letters, digits, '-' and '.'), got \"" + s + "\"";
+    }
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return "";
+}
+
+void CheckRange(std::vector<FieldError>* errors, const std::string& field, int64_t value, int64_t min,
+                int64_t max) {
+  if (value < min || value > max) {
+    errors->push_back({field, "must be " + std::to_string(min) + ".." + std::to_string(max) +
+                                  ", got " + std::to_string(value)});
+  }
+}
+
+size_t DecimalDigits(int64_t v) { return std::to_string(std::max<int64_t>(v, 0)).size(); }
+
+void ValidateName(const TrainingJob& job, std::vector<FieldError>* errors) {
+  const std::string& name = job.metadata.name;
+  if (name.empty()) {
+    errors->push_back({"metadata.name", "required"});
+    return;
+  }
+  // The job name is also the headless Service's name, which must be a DNS-1035 label.
+  std::string problem = CheckDnsLabel(name);
+  if (problem.empty() && !(name.front() >= 'a' && name.front() <= 'z')) {
+    problem = "must start with a lowercase letter (it names the job's Service), got \"" + name + "\"";
+  }
+  if (!problem.empty()) {
+    errors->push_back({"metadata.name", problem});
+    return;
+  }
+  // Worker pods are `<job>-worker-<rank>` and use that as their hostname (a DNS label).
+  size_t longest = name.size() + std::string("-worker-").size() + DecimalDigits(job.spec.workers - 1);
+  if (job.spec.workers >= limits::kMinWorkers && longest > limits::kMaxDnsLabelLength) {
+    errors->push_back({"metadata.name", "too long: worker hostname \"" + name + "-worker-" +
+                                            std::to_string(job.spec.workers - 1) + "\" would be " +
+                                            std::to_string(longest) + " characters, the limit is 63"});
+  }
+  if (!job.metadata.namespace_.empty()) {
+    std::string ns_problem = CheckDnsLabel(job.metadata.namespace_);
+    if (!ns_problem.empty()) errors->push_back({"metadata.namespace", ns_problem});
+  }
+}
+
+void ValidateEnv(const json& env, const std::string& path, std::vector<FieldError>* errors) {
+  if (!env.is_array()) {
+    errors->push_back({path, std::string("must be a list, got ") + internal::JsonTypeName(env)});
+    return;
+  }
+  if (env.size() > limits::kMaxEnvPerContainer) {
+    errors->push_back({path, "must have at most " + std::to_string(limits::kMaxEnvPerContainer) +
+                                 " items, got " + std::to_string(env.size())});
+  }
+  const auto& injected = InjectedEnvNames();
+  for (size_t i = 0; i < env.size(); ++i) {
+    std::string item_path = path + "[" + std::to_string(i) + "]";
+    const json& var = env[i];
+    if (!var.is_object() || !var.contains("name") || !var["name"].is_string() ||
+        var["name"].get<std::string>().empty()) {
+      errors->push_back({item_path + ".name", "required"});
+      continue;
+    }
+    std::string name = var["name"].get<std::string>();
+    if (std::find(injected.begin(), injected.end(), name) != injected.end()) {
+      errors->push_back({item_path + ".name", "\"" + name +
+                                                  "\" is set by Ringleader for every worker and "
+                                                  "cannot be overridden"});
+    }
+  }
+}
+
+void ValidateContainers(const json& spec, std::vector<FieldError>* errors) {
+  const std::string path = "spec.template.spec.containers";
+  auto it = spec.find("containers");
+  if (it == spec.end() || it->is_null()) {
+    errors->push_back({path, "required: at least one container"});
+    return;
+  }
+  if (!it->is_array()) {
+    errors->push_back({path, std::string("must be a list, got ") + internal::JsonTypeName(*it)});
+    return;
+  }
+  if (it->empty()) errors->push_back({path, "must have at least 1 container, got 0"});
+  if (it->size() > limits::kMaxContainers) {
+    errors->push_back({path, "must have at most " + std::to_string(limits::kMaxContainers) +
+                                 " containers, got " + std::to_string(it->size())});
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < it->size(); ++i) {
+    std::string item = path + "[" + std::to_string(i) + "]";
+    const json& c = (*it)[i];
+    if (!c.is_object()) {
+      errors->push_back({item, std::string("must be an object, got ") + internal::JsonTypeName(c)});
+      continue;
+    }
+    auto name = c.find("name");
+    if (name == c.end() || !name->is_string() || name->get<std::string>().empty()) {
+      errors->push_back({item + ".name", "required"});
+    } else {
+      std::string problem = CheckDnsLabel(name->get<std::string>());
+      if (!problem.empty()) errors->push_back({item + ".name", problem});
+      if (!names.insert(name->get<std::string>()).second) {
+        errors->push_back({item + ".name", "duplicate container name \"" + name->get<std::string>() + "\""});
+      }
+    }
+    auto image = c.find("image");
+    if (image == c.end() || !image->is_string() || image->get<std::string>().empty()) {
+      errors->push_back({item + ".image", "required"});
+    }
+    if (auto env = c.find("env"); env != c.end() && !env->is_null()) ValidateEnv(*env, item + ".env", errors);
+  }
+}
+
+void ValidateTemplate(const json& tmpl, std::vector<FieldError>* errors) {
+  if (!tmpl.is_object()) return;  // decoding already reported it
+  if (auto meta = tmpl.find("metadata"); meta != tmpl.end() && meta->is_object()) {
+    if (auto labels = meta->find("labels"); labels != meta->end() && labels->is_object()) {
+      for (auto l = labels->begin(); l != labels->end(); ++l) {
+        if (l.key().rfind("ringleader.dev/", 0) == 0) {
+          errors->push_back({"spec.template.metadata.labels." + l.key(),
+                             "the ringleader.dev/ label prefix is reserved for the operator"});
+        }
+        if (!l.value().is_string()) {
+          errors->push_back({"spec.template.metadata.labels." + l.key(), "must be a string"});
+        }
+      }
+    }
+  }
+  auto spec = tmpl.find("spec");
+  if (spec == tmpl.end() || !spec->is_object()) {
+    errors->push_back({"spec.template.spec", "required: a pod spec with at least one container"});
+    return;
+  }
+  ValidateContainers(*spec, errors);
+  // The operator owns these pod fields; accepting a user's value and overwriting it would
+  // silently ignore it, so say so instead.
+  if (auto rp = spec->find("restartPolicy"); rp != spec->end() && *rp != "Never") {
+    errors->push_back({"spec.template.spec.restartPolicy",
+                       "must be Never or unset (Ringleader restarts whole gangs, not single pods), got " +
+                           rp->dump()});
+  }
+  for (const char* owned : {"hostname", "subdomain"}) {
+    if (spec->contains(owned)) {
+      errors->push_back({std::string("spec.template.spec.") + owned,
+                         "must be unset: the operator sets it so workers can find each other"});
+    }
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& InjectedEnvNames() {
+  static const std::vector<std::string> names = {
+      "RINGLEADER_JOB_NAME",   "RINGLEADER_NAMESPACE",       "RINGLEADER_NUM_WORKERS",
+      "RINGLEADER_WORKER_RANK", "RINGLEADER_PROCS_PER_WORKER", "RINGLEADER_MASTER_ADDR",
+      "RINGLEADER_MASTER_PORT", "RINGLEADER_ATTEMPT",         "MASTER_ADDR",
+      "MASTER_PORT",           "WORLD_SIZE",                 "RANK",
+      "PET_NNODES",            "PET_NODE_RANK",              "PET_NPROC_PER_NODE",
+      "PET_MASTER_ADDR",       "PET_MASTER_PORT"};
+  return names;
+}
+
+std::vector<FieldError> ValidateTrainingJob(const TrainingJob& job) {
+  std::vector<FieldError> errors;
+  ValidateName(job, &errors);
+  const TrainingJobSpec& s = job.spec;
+  CheckRange(&errors, "spec.workers", s.workers, limits::kMinWorkers, limits::kMaxWorkers);
+  CheckRange(&errors, "spec.processesPerWorker", s.processes_per_worker,
+             limits::kMinProcessesPerWorker, limits::kMaxProcessesPerWorker);
+  CheckRange(&errors, "spec.port", s.port, limits::kMinPort, limits::kMaxPort);
+  CheckRange(&errors, "spec.gang.timeoutSeconds", s.gang.timeout_seconds,
+             limits::kMinGangTimeoutSeconds, limits::kMaxGangTimeoutSeconds);
+  struct NamedString { const char* field; const std::string* value; size_t max; };
+  for (const NamedString& n : {NamedString{"spec.gang.queue", &s.gang.queue, limits::kMaxQueueNameLength},
+                               NamedString{"spec.gang.priorityClassName", &s.gang.priority_class_name,
+                                           limits::kMaxPriorityClassNameLength},
+                               NamedString{"spec.gang.schedulerName", &s.gang.scheduler_name,
+                                           limits::kMaxSchedulerNameLength}}) {
+    if (n.value->empty()) continue;
+    std::string problem = CheckDnsSubdomain(*n.value, n.max);
+    if (!problem.empty()) errors.push_back({n.field, problem});
+  }
+  const RunPolicy& p = s.run_policy;
+  CheckRange(&errors, "spec.runPolicy.backoffLimit", p.backoff_limit, limits::kMinBackoffLimit,
+             limits::kMaxBackoffLimit);
+  if (p.active_deadline_seconds && *p.active_deadline_seconds < limits::kMinActiveDeadlineSeconds) {
+    errors.push_back({"spec.runPolicy.activeDeadlineSeconds",
+                      "must be at least 1, got " + std::to_string(*p.active_deadline_seconds)});
+  }
+  if (p.ttl_seconds_after_finished && *p.ttl_seconds_after_finished < limits::kMinTtlSecondsAfterFinished) {
+    errors.push_back({"spec.runPolicy.ttlSecondsAfterFinished",
+                      "must not be negative, got " + std::to_string(*p.ttl_seconds_after_finished)});
+  }
+  ValidateTemplate(s.pod_template, &errors);
+  return errors;
+}
+
+TrainingJob ParseTrainingJob(const json& object, std::vector<FieldError>* errors) {
+  TrainingJob job = DecodeTrainingJob(object, errors);
+  std::vector<FieldError> more = ValidateTrainingJob(job);
+  for (FieldError& e : more) {
+    // A field that failed to decode is already reported; don't repeat it as a range error.
+    bool already = std::any_of(errors->begin(), errors->end(),
+                               [&](const FieldError& d) { return d.field == e.field; });
+    if (!already) errors->push_back(std::move(e));
+  }
+  return job;
+}
+
+StatusOr<TrainingJob> ParseTrainingJob(const json& object) {
+  std::vector<FieldError> errors;
+  TrainingJob job = ParseTrainingJob(object, &errors);
+  if (!errors.empty()) return InvalidArgumentError(JoinFieldErrors(errors));
+  return job;
+}
+
+}  // namespace ringleader::api
