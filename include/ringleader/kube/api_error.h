@@ -1,0 +1,90 @@
+#pragma once
+// How API errors come back. Every call returns an ApiResult<T>: a ringleader::Status whose
+// code decides what the caller does (see MapHttpStatus) plus, when the server sent one, the
+// decoded meta/v1 `Status` object (reason, code, message, causes) for callers that need the
+// details, e.g. the field names of a 422 Invalid.
+//
+// Thread-safety: value types.
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ringleader/common/status.h"
+
+namespace ringleader::kube {
+
+// One entry of Status.details.causes.
+struct ApiStatusCause {
+  std::string reason;   // "FieldValueInvalid", "FieldValueRequired", ...
+  std::string message;
+  std::string field;    // "spec.replicas"
+};
+
+// The meta/v1 Status object a server returns for a failed request (or synthesised from the
+// HTTP status when the body was not a Status, or from a transport error with http_code 0).
+struct ApiStatus {
+  int http_code = 0;       // 0: no HTTP response (connection refused, timeout, ...)
+  std::string reason;      // "NotFound", "AlreadyExists", "Conflict", "Invalid", "Expired", ...
+  std::string message;
+  std::string details_name;
+  std::string details_kind;
+  std::vector<ApiStatusCause> causes;
+  std::optional<int> retry_after_seconds;  // Retry-After header or details.retryAfterSeconds
+};
+
+// Maps an HTTP status and the Status.reason to a StatusCode:
+// 404→kNotFound, 409+AlreadyExists→kAlreadyExists, other 409→kConflict,
+// 400/422→kInvalidArgument, 401/403→kPermissionDenied, 410→kGone, 429→kResourceExhausted,
+// 415→kUnimplemented, 5xx and 0 (network)→kUnavailable, other 4xx→kInvalidArgument.
+StatusCode MapHttpStatus(int http_code, const std::string& reason);
+
+// Decodes an error body (JSON Status or anything else) into an ApiStatus.
+ApiStatus ParseApiStatus(int http_code, const std::string& body);
+
+// Builds the ringleader::Status for an ApiStatus: the code from MapHttpStatus and a message
+// "<verb> <path>: <server message> (reason=..., causes: field: message; ...)".
+Status ToStatus(const ApiStatus& api_status, const std::string& context);
+
+template <typename T>
+class ApiResult {
+ public:
+  ApiResult(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  ApiResult(Status status, ApiStatus api_status = {})  // NOLINT: implicit by design
+      : status_(std::move(status)), api_status_(std::move(api_status)) {
+    if (status_.ok()) status_ = InternalError("ApiResult constructed from OK status without a value");
+  }
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  StatusCode code() const { return status_.code(); }
+  // The server's Status object; default-constructed for successes.
+  const ApiStatus& api_status() const { return api_status_; }
+
+  bool IsNotFound() const { return code() == StatusCode::kNotFound; }
+  bool IsAlreadyExists() const { return code() == StatusCode::kAlreadyExists; }
+  bool IsConflict() const { return code() == StatusCode::kConflict; }
+  bool IsGone() const { return code() == StatusCode::kGone; }
+
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+
+  // For code that only wants the common error model (and for ASSIGN_OR_RETURN).
+  StatusOr<T> ToStatusOr() && {
+    if (ok()) return std::move(*value_);
+    return status_;
+  }
+
+ private:
+  Status status_;
+  ApiStatus api_status_;
+  std::optional<T> value_;
+};
+
+}  // namespace ringleader::kube

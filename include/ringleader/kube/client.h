@@ -1,0 +1,113 @@
+#pragma once
+// The Kubernetes API client interface. Objects travel as nlohmann::json, exactly as the API
+// server sends them, for any group/version/resource, namespaced or cluster-scoped.
+//
+// Implementations: HttpClient (http_client.h, libcurl) and FakeClient (fake_client.h,
+// in-memory, for controller tests).
+//
+// Thread-safety: every method may be called concurrently from many threads.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ringleader/common/status.h"
+#include "ringleader/kube/api_error.h"
+#include "ringleader/kube/resource.h"
+
+namespace ringleader::kube {
+
+using Json = nlohmann::json;
+
+struct ListOptions {
+  std::string label_selector;   // "app=x,tier in (a,b)"
+  std::string field_selector;   // "metadata.name=x"
+  int64_t limit = 0;            // 0: no paging
+  std::string continue_token;   // from a previous page's metadata.continue
+  std::string resource_version;       // "" : most recent (quorum read)
+  std::string resource_version_match; // "NotOlderThan" / "Exact" / ""
+};
+
+enum class PatchType {
+  kMerge,           // application/merge-patch+json (RFC 7386)
+  kJson,            // application/json-patch+json (RFC 6902)
+  kStrategicMerge,  // application/strategic-merge-patch+json (built-in types only)
+};
+const char* PatchContentType(PatchType type);
+
+struct DeleteOptions {
+  std::optional<std::string> propagation_policy;  // "Foreground", "Background", "Orphan"
+  std::optional<int64_t> grace_period_seconds;
+  std::optional<std::string> precondition_uid;
+  std::optional<std::string> precondition_resource_version;
+};
+
+struct WatchOptions {
+  std::string label_selector;
+  std::string field_selector;
+  std::string resource_version;       // start after this version; "" = from "now"-ish
+  bool allow_bookmarks = true;
+  int64_t timeout_seconds = 0;        // server-side timeoutSeconds; 0 = server default
+};
+
+enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };
+const char* WatchEventTypeName(WatchEventType type);
+
+struct WatchEvent {
+  WatchEventType type = WatchEventType::kAdded;
+  Json object;  // the object; for kError a meta/v1 Status
+};
+
+// Called for every event, on the watching thread. Return false to end the watch (Watch then
+// returns OK).
+using WatchHandler = std::function<bool(WatchEvent&& event)>;
+
+class Client {
+ public:
+  virtual ~Client() = default;
+
+  virtual ApiResult<Json> Get(const GroupVersionResource& gvr, const std::string& ns,
+                              const std::string& name) = 0;
+  // One page; the returned List carries metadata.resourceVersion and metadata.continue.
+  virtual ApiResult<Json> List(const GroupVersionResource& gvr, const std::string& ns,
+                               const ListOptions& options = {}) = 0;
+  // `ns` is taken from the argument (an object's metadata.namespace is not consulted for the
+  // URL); the server fills in the rest.
+  virtual ApiResult<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
+                                 const Json& object) = 0;
+  // PUT of the whole object; metadata.resourceVersion in `object` gives optimistic
+  // concurrency (409 kConflict when stale).
+  virtual ApiResult<Json> Update(const GroupVersionResource& gvr, const std::string& ns,
+                                 const Json& object) = 0;
+  // PUT to the /status subresource.
+  virtual ApiResult<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
+                                       const Json& object) = 0;
+  // `subresource` is "" or "status".
+  virtual ApiResult<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
+                                const std::string& name, PatchType type, const Json& patch,
+                                const std::string& subresource = "") = 0;
+  // Returns the server's answer body (the object, or a Status for some resources).
+  virtual ApiResult<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
+                                 const std::string& name, const DeleteOptions& options = {}) = 0;
+
+  // Streams events to `handler` until the server closes the stream (returns OK), the handler
+  // returns false (OK), `stop` is requested (OK, promptly, even while blocked on the network),
+  // an ERROR event arrives (the handler sees it first; then returns kGone for a 410 Status,
+  // otherwise the mapped code), or the connection fails (kUnavailable, or the HTTP error).
+  // Reconnecting is the caller's business (the Informer does it).
+  virtual Status Watch(const GroupVersionResource& gvr, const std::string& ns,
+                       const WatchOptions& options, const WatchHandler& handler,
+                       std::stop_token stop = {}) = 0;
+
+  // Follows metadata.continue until the last page and returns one List with all items and
+  // the first page's metadata.resourceVersion. options.limit is the page size (0 = 500).
+  // A 410 on a continue token (the snapshot expired) restarts the listing once from scratch.
+  ApiResult<Json> ListAll(const GroupVersionResource& gvr, const std::string& ns,
+                          ListOptions options = {});
+};
+
+}  // namespace ringleader::kube
