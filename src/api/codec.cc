@@ -97,6 +97,7 @@ json EncodeStatus(const TrainingJobStatus& s) {
   json j = json::object();
   if (s.phase) j["phase"] = ToString(*s.phase);
   if (!s.ready.empty()) j["ready"] = s.ready;
+  if (!s.message.empty()) j["message"] = s.message;
   j["workers"] = {{"pending", s.workers.pending},     {"running", s.workers.running},
                   {"ready", s.workers.ready},         {"succeeded", s.workers.succeeded},
                   {"failed", s.workers.failed}};
@@ -123,6 +124,7 @@ TrainingJobStatus DecodeStatus(const json& status, std::vector<FieldError>* erro
   if (!r.present()) return s;
   s.phase = r.EnumValue<JobPhase>("phase", JobPhaseNames(), ParseJobPhase);
   s.ready = r.String("ready").value_or("");
+  s.message = r.String("message").value_or("");
   {
     JsonObjectReader w(r.Object("workers"), "status.workers", errors);
     s.workers.pending = static_cast<int32_t>(w.Int("pending").value_or(0));

@@ -102,9 +102,11 @@ void Emit(YAML::Emitter& out, const json& value) {
       return;
     case json::value_t::string: {
       const auto& s = value.get_ref<const std::string&>();
-      if (s.find('\n') != std::string::npos) {
+      // yaml-cpp writes literal blocks with clip chomping ("|"), which adds a final newline
+      // on reading back, so only strings that end in one are written that way.
+      if (s.find('\n') != std::string::npos && s.back() == '\n') {
         out << YAML::Literal << s;
-      } else if (NeedsQuotes(s)) {
+      } else if (NeedsQuotes(s) || s.find('\n') != std::string::npos) {
         out << YAML::DoubleQuoted << s;
       } else {
         out << s;

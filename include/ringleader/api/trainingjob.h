@@ -96,7 +96,8 @@ struct Progress {
 
 struct TrainingJobStatus {
   std::optional<JobPhase> phase;
-  std::string ready;  // "n/m" for display
+  std::string ready;    // "n/m" for display
+  std::string message;  // one human line: why the job is in its phase (printer column MESSAGE)
   WorkerCounts workers;
   int32_t restarts = 0;
   std::string start_time;

@@ -1,0 +1,116 @@
+// deploy/ as `kubectl apply -k deploy/` would install it, rendered by the real kubectl's
+// kustomize: least-privilege RBAC (no secrets, no wildcards) and a Deployment that meets the
+// Pod Security "restricted" profile.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <set>
+
+#include "ringleader/api/yaml_loader.h"
+
+namespace ringleader {
+namespace {
+
+using nlohmann::json;
+
+std::vector<json> Kustomize() {
+  std::string cmd = "kubectl kustomize " + std::string(RINGLEADER_SOURCE_DIR) + "/deploy 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  int rc = pclose(pipe);
+  EXPECT_EQ(rc, 0) << out;
+  auto docs = api::LoadYamlDocuments(out);
+  EXPECT_TRUE(docs.ok()) << docs.status().ToString();
+  return docs.ok() ? *docs : std::vector<json>{};
+}
+
+std::vector<json> OfKind(const std::vector<json>& docs, const std::string& kind) {
+  std::vector<json> out;
+  for (const auto& d : docs) if (d["kind"] == kind) out.push_back(d);
+  return out;
+}
+
+TEST(DeployTest, InstallsEverything) {
+  auto docs = Kustomize();
+  std::multiset<std::string> kinds;
+  for (const auto& d : docs) kinds.insert(d["kind"].get<std::string>());
+  for (const char* kind : {"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
+                           "ClusterRoleBinding", "Role", "RoleBinding", "Deployment"}) {
+    EXPECT_GE(kinds.count(kind), 1u) << kind;
+  }
+  EXPECT_EQ(OfKind(docs, "Namespace")[0]["metadata"]["name"], "ringleader-system");
+  EXPECT_EQ(OfKind(docs, "CustomResourceDefinition")[0]["metadata"]["name"], "trainingjobs.ringleader.dev");
+}
+
+TEST(DeployTest, RbacHasNoSecretsNoWildcards) {
+  auto docs = Kustomize();
+  std::vector<json> roles = OfKind(docs, "ClusterRole");
+  for (const auto& r : OfKind(docs, "Role")) roles.push_back(r);
+  ASSERT_FALSE(roles.empty());
+  for (const auto& role : roles) {
+    for (const auto& rule : role["rules"]) {
+      for (const char* list : {"apiGroups", "resources", "verbs"}) {
+        for (const auto& item : rule[list]) {
+          EXPECT_NE(item, "*") << role["metadata"]["name"] << " " << list;
+          EXPECT_NE(item, "secrets") << role["metadata"]["name"];
+        }
+      }
+    }
+  }
+}
+
+TEST(DeployTest, OperatorRoleCoversWhatTheControllerUses) {
+  auto docs = Kustomize();
+  json op;
+  for (const auto& r : OfKind(docs, "ClusterRole")) if (r["metadata"]["name"] == "ringleader-operator") op = r;
+  ASSERT_FALSE(op.is_null());
+  auto allows = [&](const std::string& group, const std::string& resource, const std::string& verb) {
+    for (const auto& rule : op["rules"]) {
+      auto has = [](const json& list, const std::string& v) {
+        for (const auto& x : list) if (x == v) return true;
+        return false;
+      };
+      if (has(rule["apiGroups"], group) && has(rule["resources"], resource) && has(rule["verbs"], verb)) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(allows("ringleader.dev", "trainingjobs", "watch"));
+  EXPECT_TRUE(allows("ringleader.dev", "trainingjobs/status", "patch"));
+  EXPECT_TRUE(allows("ringleader.dev", "trainingjobs/finalizers", "update"));
+  EXPECT_TRUE(allows("", "pods", "create"));
+  EXPECT_TRUE(allows("", "pods", "patch"));  // removing scheduling gates
+  EXPECT_TRUE(allows("", "services", "create"));
+  EXPECT_TRUE(allows("", "events", "create"));
+  EXPECT_TRUE(allows("", "nodes", "list"));
+  EXPECT_FALSE(allows("", "nodes", "update"));  // nodes are read-only
+  EXPECT_TRUE(allows("scheduling.volcano.sh", "podgroups", "create"));
+  EXPECT_TRUE(allows("scheduling.x-k8s.io", "podgroups", "create"));
+  EXPECT_FALSE(allows("coordination.k8s.io", "leases", "update"));  // only in its namespace (Role)
+}
+
+TEST(DeployTest, DeploymentMeetsRestrictedProfile) {
+  auto deployments = OfKind(Kustomize(), "Deployment");
+  ASSERT_EQ(deployments.size(), 1u);
+  const json& pod = deployments[0]["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+  EXPECT_EQ(pod["serviceAccountName"], "ringleader-operator");
+  for (const auto& c : pod["containers"]) {
+    const json& sc = c["securityContext"];
+    EXPECT_EQ(sc["allowPrivilegeEscalation"], false);
+    EXPECT_EQ(sc["readOnlyRootFilesystem"], true);
+    EXPECT_EQ(sc["capabilities"]["drop"], json::array({"ALL"}));
+    EXPECT_FALSE(sc.value("privileged", false));
+    EXPECT_TRUE(c.contains("livenessProbe"));
+    EXPECT_TRUE(c.contains("readinessProbe"));
+    EXPECT_TRUE(c["resources"].contains("requests"));
+    EXPECT_EQ(c["image"], "ringleader/operator:0.1.0");  // set through kustomize images:
+  }
+}
+
+}  // namespace
+}  // namespace ringleader
