@@ -1,0 +1,36 @@
+#pragma once
+// The `mpi` backend: MPI_Allreduce on MPI_COMM_WORLD, for jobs started by mpirun (which does
+// its own rendezvous, so no Rendezvous is needed). Compiled only when MPI is found
+// (RINGLEADER_HAVE_MPI). fp16/bf16 use a user-defined MPI_Op with the same per-element
+// rounding as the other CPU backends; averages are MPI_SUM followed by a division.
+// Failure behaviour is MPI's: with the default MPI_ERRORS_ARE_FATAL a dead peer makes mpirun
+// abort the whole job.
+//
+// Thread-safety: MPI is initialised with MPI_THREAD_FUNNELED; call from one thread.
+
+#include <memory>
+
+#include "ringleader/runtime/communicator.h"
+
+namespace ringleader::runtime {
+
+class MpiCommunicator : public Communicator {
+ public:
+  // Initialises MPI if needed (finalised at exit by the destructor of the last instance).
+  static StatusOr<std::unique_ptr<MpiCommunicator>> Create();
+  ~MpiCommunicator() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  Backend backend() const override { return Backend::kMpi; }
+  Status AllReduce(void* buffer, size_t count, DataType type, ReduceOp op) override;
+  Status Barrier() override;
+
+ private:
+  MpiCommunicator() = default;
+  int rank_ = 0;
+  int size_ = 1;
+  bool owns_init_ = false;
+};
+
+}  // namespace ringleader::runtime

@@ -1,0 +1,86 @@
+#include "ringleader/runtime/mpi_communicator.h"
+
+#include <mpi.h>
+
+#include <climits>
+#include <cstdint>
+
+namespace ringleader::runtime {
+
+namespace {
+
+void SumHalf(void* in, void* inout, int* len, MPI_Datatype*) {
+  ReduceInto(inout, in, static_cast<size_t>(*len), DataType::kFloat16);
+}
+void SumBFloat16(void* in, void* inout, int* len, MPI_Datatype*) {
+  ReduceInto(inout, in, static_cast<size_t>(*len), DataType::kBFloat16);
+}
+
+Status MpiError(const char* what, int rc) {
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  return AbortedError(std::string(what) + ": " + std::string(text, len));
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create() {
+  std::unique_ptr<MpiCommunicator> comm(new MpiCommunicator());
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+    if (rc != MPI_SUCCESS) return MpiError("MPI_Init_thread", rc);
+    comm->owns_init_ = true;
+  }
+  MPI_Comm_rank(MPI_COMM_WORLD, &comm->rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &comm->size_);
+  return comm;
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owns_init_ && !finalized) MPI_Finalize();
+}
+
+Status MpiCommunicator::AllReduce(void* buffer, size_t count, DataType type, ReduceOp op) {
+  if (count == 0) return Status::Ok();
+  MPI_Datatype mpi_type = MPI_DATATYPE_NULL;
+  MPI_Op mpi_op = MPI_SUM;
+  MPI_Op custom = MPI_OP_NULL;
+  switch (type) {
+    case DataType::kFloat32: mpi_type = MPI_FLOAT; break;
+    case DataType::kFloat64: mpi_type = MPI_DOUBLE; break;
+    case DataType::kInt32: mpi_type = MPI_INT32_T; break;
+    case DataType::kInt64: mpi_type = MPI_INT64_T; break;
+    case DataType::kFloat16:
+    case DataType::kBFloat16:
+      mpi_type = MPI_UINT16_T;
+      MPI_Op_create(type == DataType::kFloat16 ? SumHalf : SumBFloat16, /*commute=*/1, &custom);
+      mpi_op = custom;
+      break;
+  }
+  char* data = static_cast<char*>(buffer);
+  const size_t esize = DataTypeSize(type);
+  Status status = Status::Ok();
+  // MPI counts are int: large buffers go in INT_MAX-element pieces.
+  for (size_t done = 0; done < count && status.ok();) {
+    const int n = static_cast<int>(std::min<size_t>(count - done, INT_MAX / 2));
+    int rc = MPI_Allreduce(MPI_IN_PLACE, data + done * esize, n, mpi_type, mpi_op, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) status = MpiError("MPI_Allreduce", rc);
+    done += static_cast<size_t>(n);
+  }
+  if (custom != MPI_OP_NULL) MPI_Op_free(&custom);
+  if (status.ok() && op == ReduceOp::kAverage) DivideInPlace(buffer, count, type, size_);
+  return status;
+}
+
+Status MpiCommunicator::Barrier() {
+  int rc = MPI_Barrier(MPI_COMM_WORLD);
+  return rc == MPI_SUCCESS ? Status::Ok() : MpiError("MPI_Barrier", rc);
+}
+
+}  // namespace ringleader::runtime
