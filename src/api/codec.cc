@@ -102,6 +102,7 @@ json EncodeStatus(const TrainingJobStatus& s) {
                   {"ready", s.workers.ready},         {"succeeded", s.workers.succeeded},
                   {"failed", s.workers.failed}};
   j["restarts"] = s.restarts;
+  j["attempt"] = s.attempt;
   if (!s.start_time.empty()) j["startTime"] = s.start_time;
   if (!s.completion_time.empty()) j["completionTime"] = s.completion_time;
   if (s.observed_generation != 0) j["observedGeneration"] = s.observed_generation;
@@ -134,6 +135,7 @@ TrainingJobStatus DecodeStatus(const json& status, std::vector<FieldError>* erro
     s.workers.failed = static_cast<int32_t>(w.Int("failed").value_or(0));
   }
   s.restarts = static_cast<int32_t>(r.Int("restarts").value_or(0));
+  s.attempt = static_cast<int32_t>(r.Int("attempt").value_or(0));
   s.start_time = r.String("startTime").value_or("");
   s.completion_time = r.String("completionTime").value_or("");
   s.observed_generation = r.Int("observedGeneration").value_or(0);

@@ -100,6 +100,9 @@ struct TrainingJobStatus {
   std::string message;  // one human line: why the job is in its phase (printer column MESSAGE)
   WorkerCounts workers;
   int32_t restarts = 0;
+  // The gang attempt the current pods belong to (their ringleader.dev/attempt label). It
+  // grows on every restart and on every resume after a suspend.
+  int32_t attempt = 0;
   std::string start_time;
   std::string completion_time;
   int64_t observed_generation = 0;

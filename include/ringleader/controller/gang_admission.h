@@ -1,0 +1,69 @@
+#pragma once
+// Builtin gang admission: does the whole gang fit the cluster's free capacity right now?
+//
+// Free capacity per node = allocatable − requests of non-terminal pods bound to it, on Ready,
+// schedulable nodes whose labels match the pod's nodeSelector and whose NoSchedule/NoExecute
+// taints the pod tolerates. Gangs already admitted but not yet bound reserve capacity first
+// (placed in age order), then this gang's workers are placed first-fit, one per slot, so
+// that a gang of 8-GPU workers needs nodes with 8 free GPUs each, not 8 GPUs anywhere.
+// Pure: nodes and pods come in as values.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ringleader/api/quantity.h"
+
+namespace ringleader::controller {
+
+struct Taint {
+  std::string key, value, effect;
+};
+
+struct NodeCapacity {
+  std::string name;
+  api::ResourceList allocatable;  // includes "pods" (max pod count, in milli-units)
+  std::map<std::string, std::string> labels;
+  std::vector<Taint> taints;
+  bool ready = false;
+  bool unschedulable = false;
+};
+
+// What one pod needs in order to land on a node.
+struct PodDemand {
+  api::ResourceList requests;  // "pods" is added (one pod) by the admission check itself
+  std::map<std::string, std::string> node_selector;
+  nlohmann::json tolerations = nlohmann::json::array();
+};
+
+struct BoundPod {
+  std::string node_name;
+  api::ResourceList requests;
+};
+
+// A gang admitted earlier whose pods are not bound yet: it holds capacity for them.
+struct ReservedGang {
+  PodDemand pod;
+  int64_t unbound_pods = 0;
+};
+
+struct AdmissionResult {
+  bool fits = false;
+  std::string message;  // for Admitted=False: "needs 16 nvidia.com/gpu, 8 free"
+};
+
+NodeCapacity NodeCapacityFromJson(const nlohmann::json& node);
+PodDemand PodDemandFromSpec(const nlohmann::json& pod_spec);
+// A pod that holds capacity: non-terminal and bound (spec.nodeName set).
+bool HoldsCapacity(const nlohmann::json& pod);
+BoundPod BoundPodFromJson(const nlohmann::json& pod);
+
+AdmissionResult CheckGangFits(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound,
+                              const std::vector<ReservedGang>& reserved, const PodDemand& pod,
+                              int64_t workers);
+
+// "4", "500m", "16Gi": a resource amount for messages.
+std::string FormatResourceAmount(const std::string& resource, int64_t milli);
+
+}  // namespace ringleader::controller

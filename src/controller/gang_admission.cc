@@ -1,0 +1,198 @@
+#include "ringleader/controller/gang_admission.h"
+
+#include <algorithm>
+#include <map>
+
+namespace ringleader::controller {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kPodsResource = "pods";
+
+bool Tolerates(const json& tolerations, const Taint& taint) {
+  if (!tolerations.is_array()) return false;
+  for (const auto& t : tolerations) {
+    if (!t.is_object()) continue;
+    std::string effect = t.value("effect", "");
+    if (!effect.empty() && effect != taint.effect) continue;
+    std::string op = t.value("operator", "Equal");
+    std::string key = t.value("key", "");
+    if (key.empty() && op == "Exists") return true;  // tolerates everything
+    if (key != taint.key) continue;
+    if (op == "Exists" || t.value("value", "") == taint.value) return true;
+  }
+  return false;
+}
+
+bool Eligible(const NodeCapacity& node, const PodDemand& pod) {
+  if (!node.ready || node.unschedulable) return false;
+  for (const auto& [k, v] : pod.node_selector) {
+    auto it = node.labels.find(k);
+    if (it == node.labels.end() || it->second != v) return false;
+  }
+  for (const Taint& taint : node.taints) {
+    if ((taint.effect == "NoSchedule" || taint.effect == "NoExecute") && !Tolerates(pod.tolerations, taint)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+api::ResourceList WithPodSlot(api::ResourceList requests) {
+  requests[kPodsResource] += 1000;
+  return requests;
+}
+
+bool FitsOn(const api::ResourceList& free, const api::ResourceList& requests) {
+  for (const auto& [name, amount] : requests) {
+    if (amount <= 0) continue;
+    auto it = free.find(name);
+    if (it == free.end() || it->second < amount) return false;
+  }
+  return true;
+}
+
+void Take(api::ResourceList& free, const api::ResourceList& requests) {
+  for (const auto& [name, amount] : requests) free[name] -= amount;
+}
+
+// Places `count` pods first-fit; returns how many were placed.
+int64_t Place(std::vector<api::ResourceList>& free, const std::vector<NodeCapacity>& nodes,
+              const PodDemand& pod, int64_t count) {
+  api::ResourceList need = WithPodSlot(pod.requests);
+  int64_t placed = 0;
+  for (size_t i = 0; i < nodes.size() && placed < count; ++i) {
+    if (!Eligible(nodes[i], pod)) continue;
+    while (placed < count && FitsOn(free[i], need)) {
+      Take(free[i], need);
+      ++placed;
+    }
+  }
+  return placed;
+}
+
+}  // namespace
+
+std::string FormatResourceAmount(const std::string& resource, int64_t milli) {
+  if (resource == "memory" || resource == "ephemeral-storage") {
+    int64_t bytes = milli / 1000;
+    constexpr int64_t kGi = 1LL << 30, kMi = 1LL << 20;
+    if (bytes % kGi == 0) return std::to_string(bytes / kGi) + "Gi";
+    if (bytes % kMi == 0) return std::to_string(bytes / kMi) + "Mi";
+    return std::to_string(bytes);
+  }
+  return api::FormatQuantityMilli(milli);
+}
+
+NodeCapacity NodeCapacityFromJson(const json& node) {
+  NodeCapacity n;
+  const json meta = node.value("metadata", json::object());
+  n.name = meta.value("name", "");
+  if (meta.contains("labels") && meta["labels"].is_object()) {
+    for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) {
+      if (it.value().is_string()) n.labels[it.key()] = it.value().get<std::string>();
+    }
+  }
+  const json spec = node.value("spec", json::object());
+  n.unschedulable = spec.value("unschedulable", false);
+  if (spec.contains("taints") && spec["taints"].is_array()) {
+    for (const auto& t : spec["taints"]) {
+      n.taints.push_back({t.value("key", ""), t.value("value", ""), t.value("effect", "")});
+    }
+  }
+  const json status = node.value("status", json::object());
+  if (status.contains("allocatable") && status["allocatable"].is_object()) {
+    for (auto it = status["allocatable"].begin(); it != status["allocatable"].end(); ++it) {
+      std::optional<int64_t> q;
+      if (it.value().is_string()) q = api::ParseQuantityMilli(it.value().get<std::string>());
+      else if (it.value().is_number()) q = static_cast<int64_t>(it.value().get<double>() * 1000);
+      if (q) n.allocatable[it.key()] = *q;
+    }
+  }
+  if (status.contains("conditions") && status["conditions"].is_array()) {
+    for (const auto& c : status["conditions"]) {
+      if (c.value("type", "") == "Ready") n.ready = c.value("status", "") == "True";
+    }
+  }
+  return n;
+}
+
+PodDemand PodDemandFromSpec(const json& pod_spec) {
+  PodDemand d;
+  d.requests = api::PodRequests(pod_spec);
+  if (pod_spec.contains("nodeSelector") && pod_spec["nodeSelector"].is_object()) {
+    for (auto it = pod_spec["nodeSelector"].begin(); it != pod_spec["nodeSelector"].end(); ++it) {
+      if (it.value().is_string()) d.node_selector[it.key()] = it.value().get<std::string>();
+    }
+  }
+  if (pod_spec.contains("tolerations") && pod_spec["tolerations"].is_array()) d.tolerations = pod_spec["tolerations"];
+  return d;
+}
+
+bool HoldsCapacity(const json& pod) {
+  const json spec = pod.value("spec", json::object());
+  if (spec.value("nodeName", "").empty()) return false;
+  std::string phase = pod.contains("status") ? pod["status"].value("phase", "Pending") : "Pending";
+  return phase != "Succeeded" && phase != "Failed";
+}
+
+BoundPod BoundPodFromJson(const json& pod) {
+  const json spec = pod.value("spec", json::object());
+  return {spec.value("nodeName", ""), api::PodRequests(spec)};
+}
+
+AdmissionResult CheckGangFits(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound,
+                              const std::vector<ReservedGang>& reserved, const PodDemand& pod,
+                              int64_t workers) {
+  std::vector<api::ResourceList> free(nodes.size());
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    free[i] = nodes[i].allocatable;
+    index[nodes[i].name] = i;
+  }
+  for (const BoundPod& b : bound) {
+    auto it = index.find(b.node_name);
+    if (it != index.end()) Take(free[it->second], WithPodSlot(b.requests));
+  }
+  for (const ReservedGang& r : reserved) Place(free, nodes, r.pod, r.unbound_pods);
+
+  // Aggregate view for the message, before this gang is placed.
+  api::ResourceList total_free;
+  size_t eligible_nodes = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!Eligible(nodes[i], pod)) continue;
+    ++eligible_nodes;
+    for (const auto& [name, amount] : free[i]) total_free[name] += std::max<int64_t>(amount, 0);
+  }
+  int64_t placed = Place(free, nodes, pod, workers);
+  if (placed >= workers) return {true, "all " + std::to_string(workers) + " workers fit"};
+
+  AdmissionResult result;
+  if (eligible_nodes == 0) {
+    result.message = "no Ready, schedulable node matches the workers' nodeSelector and tolerations";
+    return result;
+  }
+  std::string shortages;
+  for (const auto& [name, per_pod] : WithPodSlot(pod.requests)) {
+    if (per_pod <= 0) continue;
+    int64_t need = per_pod * workers;
+    int64_t have = total_free.count(name) ? total_free[name] : 0;
+    if (need > have) {
+      if (!shortages.empty()) shortages += ", ";
+      shortages += "needs " + FormatResourceAmount(name, need) + " " + name + ", " +
+                   FormatResourceAmount(name, have) + " free";  // "pods" counts pod slots
+    }
+  }
+  if (!shortages.empty()) {
+    result.message = shortages;
+  } else {
+    // Enough in total, but not in pieces big enough for one worker each.
+    result.message = "only " + std::to_string(placed) + " of " + std::to_string(workers) +
+                     " workers fit on a single node each (free capacity is fragmented)";
+  }
+  return result;
+}
+
+}  // namespace ringleader::controller

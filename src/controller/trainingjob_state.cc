@@ -1,0 +1,477 @@
+#include "ringleader/controller/trainingjob_state.h"
+
+#include <algorithm>
+#include <map>
+
+#include "ringleader/api/rfc3339.h"
+#include "ringleader/api/worker_env.h"
+#include "ringleader/controller/restart_policy.h"
+
+namespace ringleader::controller {
+
+using api::JobPhase;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* kTrue = "True";
+constexpr const char* kFalse = "False";
+constexpr const char* kNormal = "Normal";
+constexpr const char* kWarning = "Warning";
+
+// Reasons of the GangScheduled condition that mean "every pod of this attempt was seen".
+constexpr const char* kPodsCreated = "PodsCreated";
+constexpr const char* kAllRunning = "AllRunning";
+
+bool IsTerminal(const std::optional<JobPhase>& phase) {
+  return phase == JobPhase::kSucceeded || phase == JobPhase::kFailed;
+}
+
+bool ConditionIs(const api::TrainingJobStatus& st, const std::string& type, const std::string& status) {
+  const api::Condition* c = FindCondition(st.conditions, type);
+  return c != nullptr && c->status == status;
+}
+
+std::optional<std::chrono::system_clock::time_point> ConditionTime(const api::TrainingJobStatus& st,
+                                                                   const std::string& type) {
+  const api::Condition* c = FindCondition(st.conditions, type);
+  if (c == nullptr) return std::nullopt;
+  return ParseRfc3339(c->last_transition_time);
+}
+
+// All the state a decision step works on.
+class Step {
+ public:
+  Step(const StateInput& in, const StateOptions& opt) : in_(in), opt_(opt), job_(in.job) {
+    plan_.status = job_.status;
+    now_ = FormatRfc3339(in.now);
+    gen_ = job_.metadata.generation;
+    plan_.status.observed_generation = gen_;
+    for (const ObservedPod& p : in.pods) {
+      if (p.attempt == plan_.status.attempt && p.rank >= 0 && p.rank < job_.spec.workers) {
+        current_[p.rank] = &p;
+      } else {
+        stale_.push_back(&p);
+      }
+    }
+  }
+
+  StatePlan Run() {
+    Decide();
+    CountWorkers();
+    // Several rules may ask for the same deletion (deadline + clean policy): ask once.
+    auto& names = plan_.delete_pods;
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return std::move(plan_);
+  }
+
+ private:
+  api::TrainingJobStatus& st() { return plan_.status; }
+
+  void Condition(const std::string& type, const std::string& status, const std::string& reason,
+                 const std::string& message) {
+    SetCondition(st().conditions, type, status, reason, message, now_, gen_);
+  }
+  void Event(const char* type, const std::string& reason, const std::string& message) {
+    plan_.events.push_back({type, reason, message});
+  }
+  void RequeueAfter(milliseconds d) {
+    d = std::max(d, milliseconds(0));
+    if (!plan_.requeue_after || d < *plan_.requeue_after) plan_.requeue_after = d;
+  }
+  void RequeueAt(std::chrono::system_clock::time_point t) {
+    RequeueAfter(std::chrono::duration_cast<milliseconds>(t - in_.now) + milliseconds(1));
+  }
+  void DeletePods(bool include_finished) {
+    for (const ObservedPod& p : in_.pods) {
+      if (p.terminating) continue;
+      bool finished = p.phase == "Succeeded" || p.phase == "Failed";
+      if (include_finished || !finished) plan_.delete_pods.push_back(p.name);
+    }
+  }
+
+  void Decide() {
+    if (!in_.spec_errors.empty()) return InvalidSpec();
+    if (IsTerminal(st().phase)) return Finished();
+    if (job_.spec.run_policy.suspend) return Suspend();
+    if (st().phase == JobPhase::kSuspended) return Resume();
+    if (DeadlineExceeded()) return;
+    if (st().phase == JobPhase::kRestarting) return Restarting();
+    if (!st().phase) st().phase = JobPhase::kPending;
+    if (Succeeded()) return;
+    if (auto failure = FindFailure()) return Fail(*failure);
+    if (!CreatedAll()) return CreateGang();
+    Progress();
+  }
+
+  void InvalidSpec() {
+    DeletePods(/*include_finished=*/false);
+    if (st().phase == JobPhase::kFailed) return;
+    std::string message = "invalid spec: " + api::JoinFieldErrors(in_.spec_errors);
+    st().phase = JobPhase::kFailed;
+    st().message = message;
+    st().completion_time = now_;
+    Condition("Failed", kTrue, "InvalidSpec", message);
+    Event(kWarning, "InvalidSpec", message);
+  }
+
+  void Finished() {
+    switch (job_.spec.run_policy.clean_pod_policy) {
+      case api::CleanPodPolicy::kRunning: DeletePods(/*include_finished=*/false); break;
+      case api::CleanPodPolicy::kAll: DeletePods(/*include_finished=*/true); break;
+      case api::CleanPodPolicy::kNone: break;
+    }
+    const auto& ttl = job_.spec.run_policy.ttl_seconds_after_finished;
+    auto completed = ParseRfc3339(st().completion_time);
+    if (ttl && completed) {
+      auto expires = *completed + std::chrono::seconds(*ttl);
+      if (in_.now >= expires) {
+        plan_.delete_job = true;
+      } else {
+        RequeueAt(expires);
+      }
+    }
+  }
+
+  void Suspend() {
+    DeletePods(/*include_finished=*/true);
+    if (st().phase == JobPhase::kSuspended) return;
+    st().phase = JobPhase::kSuspended;
+    st().message = "suspended: workers deleted; set spec.runPolicy.suspend=false to resume";
+    Condition("Suspended", kTrue, "Suspended", "spec.runPolicy.suspend is true");
+    Condition("Running", kFalse, "Suspended", "the job is suspended");
+    if (FindCondition(st().conditions, "GangScheduled")) {
+      Condition("GangScheduled", kFalse, "Suspended", "the job is suspended");
+    }
+    Event(kNormal, "Suspended", "job suspended; all workers deleted");
+  }
+
+  void Resume() {
+    if (!in_.pods.empty()) {  // the suspended attempt's pods must be gone first
+      DeletePods(/*include_finished=*/true);
+      RequeueAfter(milliseconds(500));
+      return;
+    }
+    StartNewAttempt();
+    st().start_time = now_;  // like batch/v1 Job: the deadline counts from the resume
+    Condition("Suspended", kFalse, "Resumed", "spec.runPolicy.suspend is false");
+    Event(kNormal, "Resumed", "job resumed as attempt " + std::to_string(st().attempt));
+  }
+
+  void StartNewAttempt() {
+    st().attempt += 1;
+    st().phase = JobPhase::kPending;
+    st().message = "attempt " + std::to_string(st().attempt) + " is waiting to start";
+    if (FindCondition(st().conditions, "Admitted")) {
+      Condition("Admitted", kFalse, "NewAttempt", st().message);
+    }
+    if (FindCondition(st().conditions, "GangScheduled")) {
+      Condition("GangScheduled", kFalse, "NewAttempt", st().message);
+    }
+    RequeueAfter(milliseconds(0));
+  }
+
+  bool DeadlineExceeded() {
+    const auto& deadline = job_.spec.run_policy.active_deadline_seconds;
+    auto started = ParseRfc3339(st().start_time);
+    if (!deadline || !started) return false;
+    auto at = *started + std::chrono::seconds(*deadline);
+    if (in_.now < at) {
+      RequeueAt(at);
+      return false;
+    }
+    std::string message = "the job ran longer than activeDeadlineSeconds=" + std::to_string(*deadline);
+    st().phase = JobPhase::kFailed;
+    st().message = message;
+    st().completion_time = now_;
+    Condition("Failed", kTrue, "DeadlineExceeded", message);
+    Condition("Running", kFalse, "DeadlineExceeded", message);
+    Event(kWarning, "DeadlineExceeded", message);
+    plan_.requeue_after.reset();
+    Finished();
+    DeletePods(/*include_finished=*/false);  // whatever the clean policy: the deadline stops work
+    return true;
+  }
+
+  void Restarting() {
+    if (!in_.pods.empty()) {
+      DeletePods(/*include_finished=*/true);
+      RequeueAfter(milliseconds(500));  // pod deletions also wake the job
+      return;
+    }
+    auto since = ConditionTime(st(), "Restarting").value_or(in_.now);
+    auto at = since + RestartBackoff(st().restarts, opt_.restart_backoff_base, opt_.restart_backoff_cap);
+    if (in_.now < at) {
+      RequeueAt(at);
+      return;
+    }
+    StartNewAttempt();
+    Condition("Restarting", kFalse, "NewAttempt", "attempt " + std::to_string(st().attempt) + " started");
+  }
+
+  bool Succeeded() {
+    bool done = false;
+    std::string reason;
+    if (job_.spec.run_policy.success_policy == api::SuccessPolicy::kRankZero) {
+      auto it = current_.find(0);
+      done = it != current_.end() && it->second->phase == "Succeeded";
+      reason = "RankZeroSucceeded";
+    } else {
+      int64_t succeeded = 0;
+      for (const auto& [rank, p] : current_) succeeded += p->phase == "Succeeded";
+      done = succeeded == job_.spec.workers;
+      reason = "AllWorkersSucceeded";
+    }
+    if (!done) return false;
+    std::string message = reason == "RankZeroSucceeded" ? "worker 0 succeeded"
+                                                         : "all " + std::to_string(job_.spec.workers) +
+                                                               " workers succeeded";
+    st().phase = JobPhase::kSucceeded;
+    st().message = message;
+    st().completion_time = now_;
+    Condition("Succeeded", kTrue, reason, message);
+    Condition("Running", kFalse, "Completed", message);
+    Event(kNormal, "Succeeded", message);
+    Finished();
+    return true;
+  }
+
+  bool CreatedAll() const {
+    const api::Condition* c = FindCondition(job_.status.conditions, "GangScheduled");
+    return c != nullptr && (c->reason == kPodsCreated || c->reason == kAllRunning);
+  }
+
+  std::optional<AttemptFailure> FindFailure() {
+    for (const auto& [rank, p] : current_) {
+      if (p->phase == "Failed") {
+        AttemptFailure f;
+        f.kind = p->disrupted ? FailureKind::kDisruption : FailureKind::kExitCode;
+        f.rank = rank;
+        f.exit_code = p->exit_code;
+        f.reason = p->reason;
+        f.message = "pod " + p->name;
+        return f;
+      }
+      if (p->terminating && p->phase != "Succeeded") {
+        return AttemptFailure{FailureKind::kDisruption, rank, std::nullopt, "Deleted",
+                              "pod " + p->name + " is being deleted"};
+      }
+    }
+    if (!CreatedAll()) return std::nullopt;
+    for (int64_t rank = 0; rank < job_.spec.workers; ++rank) {
+      if (!current_.count(rank)) {
+        return AttemptFailure{FailureKind::kDisruption, rank, std::nullopt, "Deleted",
+                              "pod " + api::WorkerPodName(job_.metadata.name, rank) + " was deleted"};
+      }
+    }
+    if (!ConditionIs(job_.status, "GangScheduled", kTrue)) {
+      auto since = ConditionTime(job_.status, "GangScheduled");
+      if (since) {
+        auto at = *since + std::chrono::seconds(job_.spec.gang.timeout_seconds);
+        if (in_.now >= at) {
+          return AttemptFailure{FailureKind::kGangTimeout, -1, std::nullopt, "GangTimeout",
+                                std::to_string(RunningCount()) + " of " + std::to_string(job_.spec.workers) +
+                                    " Running after " + std::to_string(job_.spec.gang.timeout_seconds) + "s"};
+        }
+        RequeueAt(at);
+      }
+    }
+    return std::nullopt;
+  }
+
+  int64_t RunningCount() const {
+    int64_t n = 0;
+    for (const auto& [rank, p] : current_) n += p->phase == "Running" || p->phase == "Succeeded";
+    return n;
+  }
+
+  void Fail(const AttemptFailure& failure) {
+    Event(kWarning, "WorkerFailed", DescribeFailure(failure));
+    RestartDecision d = DecideRestart(job_.spec.run_policy, st().restarts, failure);
+    if (d.retry) {
+      st().restarts += 1;
+      st().phase = JobPhase::kRestarting;
+      st().message = d.message;
+      Condition("Restarting", kTrue, "GangRestarting", d.message);
+      Condition("Running", kFalse, "WorkerFailed", DescribeFailure(failure));
+      Condition("GangScheduled", kFalse, "Restarting", "the gang is being torn down");
+      Event(kWarning, "GangRestarting", d.message);
+      DeletePods(/*include_finished=*/true);
+      plan_.restarted = true;
+      RequeueAfter(RestartBackoff(st().restarts, opt_.restart_backoff_base, opt_.restart_backoff_cap));
+      return;
+    }
+    st().phase = JobPhase::kFailed;
+    st().message = d.message;
+    st().completion_time = now_;
+    Condition("Failed", kTrue, d.reason, d.message);
+    Condition("Running", kFalse, "WorkerFailed", DescribeFailure(failure));
+    Event(kWarning, "Failed", d.message);
+    Finished();
+  }
+
+  void CreateGang() {
+    const auto scheduler = job_.spec.gang.scheduler;
+    if (!ConditionIs(st(), "Admitted", kTrue)) {
+      if (scheduler == api::GangScheduler::kBuiltin) {
+        if (!in_.admission) {  // the caller did not check capacity; try again
+          RequeueAfter(milliseconds(0));
+          return;
+        }
+        if (!in_.admission->fits) {
+          st().phase = JobPhase::kPending;
+          st().message = "waiting for capacity: " + in_.admission->message;
+          Condition("Admitted", kFalse, "InsufficientCapacity", in_.admission->message);
+          RequeueAfter(opt_.admission_retry);
+          return;
+        }
+        Condition("Admitted", kTrue, "GangAdmitted", in_.admission->message);
+        Event(kNormal, "GangAdmitted", "gang of " + std::to_string(job_.spec.workers) +
+                                           " workers admitted: " + in_.admission->message);
+      } else {
+        std::string who = scheduler == api::GangScheduler::kNone ? std::string("no gang scheduler")
+                                                                  : std::string(api::ToString(scheduler));
+        Condition("Admitted", kTrue, "GangAdmitted", "admission delegated to " + who);
+        Event(kNormal, "GangAdmitted", "admission delegated to " + who);
+      }
+      plan_.admitted = true;
+    }
+    plan_.create_service = !in_.service_exists;
+    plan_.create_podgroup = (scheduler == api::GangScheduler::kVolcano ||
+                             scheduler == api::GangScheduler::kCoscheduling) &&
+                            !in_.podgroup_exists;
+    std::map<std::string, const ObservedPod*> stale_by_name;
+    for (const ObservedPod* p : stale_) {
+      stale_by_name[p->name] = p;
+      if (!p->terminating) plan_.delete_pods.push_back(p->name);
+    }
+    bool waiting_for_stale = false;
+    for (int64_t rank = 0; rank < job_.spec.workers; ++rank) {
+      if (current_.count(rank)) continue;
+      if (stale_by_name.count(api::WorkerPodName(job_.metadata.name, rank))) {
+        waiting_for_stale = true;  // same name, older attempt: create once it is gone
+        continue;
+      }
+      plan_.create_ranks.push_back(rank);
+    }
+    if (st().start_time.empty()) st().start_time = now_;
+    st().phase = JobPhase::kScheduling;
+    const int64_t existing = static_cast<int64_t>(current_.size());
+    if (existing < job_.spec.workers) {
+      std::string message = std::to_string(existing) + "/" + std::to_string(job_.spec.workers) +
+                            " pods of attempt " + std::to_string(st().attempt) + " exist";
+      st().message = "creating workers: " + message;
+      Condition("GangScheduled", kFalse, "CreatingPods", message);
+      if (waiting_for_stale) RequeueAfter(milliseconds(500));
+      return;
+    }
+    // Every pod of the attempt exists (the cache has seen them all): release the gang.
+    std::string message = "all " + std::to_string(job_.spec.workers) + " pods of attempt " +
+                          std::to_string(st().attempt) + " created; waiting for them to run";
+    st().message = message;
+    Condition("GangScheduled", kFalse, kPodsCreated, message);
+    Event(kNormal, "GangCreated", message);
+    for (const auto& [rank, p] : current_) {
+      if (p->gated) plan_.ungate_pods.push_back(p->name);
+    }
+    RequeueAfter(std::chrono::seconds(job_.spec.gang.timeout_seconds));
+  }
+
+  void Progress() {
+    for (const auto& [rank, p] : current_) {
+      if (p->gated) plan_.ungate_pods.push_back(p->name);  // a gate removal that failed earlier
+    }
+    for (const ObservedPod* p : stale_) {
+      if (!p->terminating) plan_.delete_pods.push_back(p->name);
+    }
+    const int64_t running = RunningCount();
+    if (running == job_.spec.workers) {
+      if (!ConditionIs(st(), "GangScheduled", kTrue)) {
+        std::string message = "all " + std::to_string(job_.spec.workers) + " workers running";
+        Condition("GangScheduled", kTrue, kAllRunning, message);
+        Condition("Running", kTrue, "GangRunning", message);
+        if (FindCondition(st().conditions, "Restarting")) {
+          Condition("Restarting", kFalse, "GangRunning", message);
+        }
+        Event(kNormal, "GangRunning", message);
+      }
+      st().phase = JobPhase::kRunning;
+      st().message = "all " + std::to_string(job_.spec.workers) + " workers running";
+      return;
+    }
+    if (ConditionIs(st(), "GangScheduled", kTrue)) {
+      st().phase = JobPhase::kRunning;  // some finished early (AllWorkers waits for the rest)
+      st().message = std::to_string(running) + " of " + std::to_string(job_.spec.workers) +
+                     " workers running, the others finished";
+      return;
+    }
+    st().phase = JobPhase::kScheduling;
+    st().message = std::to_string(running) + " of " + std::to_string(job_.spec.workers) + " workers running";
+  }
+
+  void CountWorkers() {
+    api::WorkerCounts counts;
+    for (const auto& [rank, p] : current_) {
+      if (p->phase == "Pending") counts.pending++;
+      else if (p->phase == "Running") counts.running++;
+      else if (p->phase == "Succeeded") counts.succeeded++;
+      else if (p->phase == "Failed") counts.failed++;
+      if (p->phase == "Running" && p->ready) counts.ready++;
+    }
+    st().workers = counts;
+    st().ready = std::to_string(counts.ready) + "/" + std::to_string(job_.spec.workers);
+  }
+
+  const StateInput& in_;
+  const StateOptions& opt_;
+  const api::TrainingJob& job_;
+  StatePlan plan_;
+  std::string now_;
+  int64_t gen_ = 0;
+  std::map<int64_t, const ObservedPod*> current_;
+  std::vector<const ObservedPod*> stale_;
+};
+
+}  // namespace
+
+const api::Condition* FindCondition(const std::vector<api::Condition>& conditions, const std::string& type) {
+  for (const auto& c : conditions) {
+    if (c.type == type) return &c;
+  }
+  return nullptr;
+}
+
+void SetCondition(std::vector<api::Condition>& conditions, const std::string& type, const std::string& status,
+                  const std::string& reason, const std::string& message, const std::string& now,
+                  int64_t generation) {
+  for (auto& c : conditions) {
+    if (c.type != type) continue;
+    if (c.status != status) c.last_transition_time = now;
+    c.status = status;
+    c.reason = reason;
+    c.message = message;
+    c.observed_generation = generation;
+    return;
+  }
+  conditions.push_back({type, status, reason, message, now, generation});
+}
+
+bool NeedsAdmission(const api::TrainingJob& job, const std::vector<ObservedPod>& pods) {
+  const auto& st = job.status;
+  if (job.spec.gang.scheduler != api::GangScheduler::kBuiltin) return false;
+  if (IsTerminal(st.phase) || st.phase == JobPhase::kRestarting || st.phase == JobPhase::kSuspended) {
+    return false;
+  }
+  if (job.spec.run_policy.suspend || ConditionIs(st, "Admitted", kTrue)) return false;
+  for (const ObservedPod& p : pods) {
+    if (p.attempt == st.attempt) return false;  // pods of this attempt already exist
+  }
+  return true;
+}
+
+StatePlan DecideNextState(const StateInput& input, const StateOptions& options) {
+  return Step(input, options).Run();
+}
+
+}  // namespace ringleader::controller

@@ -1,0 +1,101 @@
+#include "ringleader/controller/gang_admission.h"
+
+#include <gtest/gtest.h>
+
+namespace ringleader::controller {
+namespace {
+
+using nlohmann::json;
+
+NodeCapacity Node(const std::string& name, int64_t cpu, int64_t gpus, bool ready = true) {
+  NodeCapacity n;
+  n.name = name;
+  n.allocatable = {{"cpu", cpu * 1000}, {"memory", 64LL * (1LL << 30) * 1000}, {"pods", 110000}};
+  if (gpus > 0) n.allocatable["nvidia.com/gpu"] = gpus * 1000;
+  n.ready = ready;
+  return n;
+}
+
+PodDemand Demand(int64_t cpu, int64_t gpus) {
+  PodDemand d;
+  d.requests["cpu"] = cpu * 1000;
+  if (gpus > 0) d.requests["nvidia.com/gpu"] = gpus * 1000;
+  return d;
+}
+
+TEST(GangAdmissionTest, Table) {
+  struct Case {
+    const char* name;
+    std::vector<NodeCapacity> nodes;
+    std::vector<BoundPod> bound;
+    std::vector<ReservedGang> reserved;
+    PodDemand pod;
+    int64_t workers;
+    bool fits;
+    const char* message;  // substring
+  };
+  NodeCapacity tainted = Node("t", 8, 8);
+  tainted.taints.push_back({"nvidia.com/gpu", "", "NoSchedule"});
+  NodeCapacity cordoned = Node("c", 8, 8);
+  cordoned.unschedulable = true;
+  NodeCapacity labelled = Node("l", 8, 8);
+  labelled.labels["pool"] = "a100";
+  PodDemand tolerating = Demand(1, 8);
+  tolerating.tolerations = json::array({{{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}});
+  PodDemand selecting = Demand(1, 8);
+  selecting.node_selector["pool"] = "a100";
+
+  const Case cases[] = {
+      {"fits exactly", {Node("a", 8, 8), Node("b", 8, 8)}, {}, {}, Demand(1, 8), 2, true, "fit"},
+      {"gpu shortage", {Node("a", 8, 8)}, {}, {}, Demand(1, 8), 2, false, "needs 16 nvidia.com/gpu, 8 free"},
+      {"bound pods use capacity", {Node("a", 8, 8), Node("b", 8, 8)}, {{"b", {{"nvidia.com/gpu", 8000}}}}, {},
+       Demand(1, 8), 2, false, "needs 16 nvidia.com/gpu, 8 free"},
+      {"reserved gang holds capacity", {Node("a", 8, 8), Node("b", 8, 8)}, {}, {{Demand(1, 8), 1}}, Demand(1, 8), 2,
+       false, "8 free"},
+      {"fragmented", {Node("a", 8, 4), Node("b", 8, 4)}, {}, {}, Demand(1, 8), 1, false, "fragmented"},
+      {"not ready node ignored", {Node("a", 8, 8), Node("b", 8, 8, false)}, {}, {}, Demand(1, 8), 2, false, "8 free"},
+      {"cordoned ignored", {Node("a", 8, 8), cordoned}, {}, {}, Demand(1, 8), 2, false, "8 free"},
+      {"taint not tolerated", {tainted}, {}, {}, Demand(1, 8), 1, false, "no Ready, schedulable node"},
+      {"taint tolerated", {tainted}, {}, {}, tolerating, 1, true, "fit"},
+      {"node selector", {Node("a", 8, 8), labelled}, {}, {}, selecting, 1, true, "fit"},
+      {"node selector shortage", {Node("a", 8, 8), labelled}, {}, {}, selecting, 2, false, "needs 16 nvidia.com/gpu, 8 free"},
+      {"cpu only many per node", {Node("a", 4, 0)}, {}, {}, Demand(1, 0), 4, true, "fit"},
+      {"cpu shortage", {Node("a", 4, 0)}, {}, {}, Demand(1, 0), 5, false, "needs 5 cpu, 4 free"},
+      {"extended resource missing", {Node("a", 8, 0)}, {}, {}, PodDemand{{{"example.com/fpga", 1000}}}, 1, false,
+       "needs 1 example.com/fpga, 0 free"},
+      {"pod count limit", {[] { auto n = Node("a", 100, 0); n.allocatable["pods"] = 2000; return n; }()}, {}, {},
+       Demand(1, 0), 3, false, "needs"},
+      {"no nodes", {}, {}, {}, Demand(1, 0), 1, false, "no Ready, schedulable node"},
+  };
+  for (const Case& c : cases) {
+    AdmissionResult r = CheckGangFits(c.nodes, c.bound, c.reserved, c.pod, c.workers);
+    EXPECT_EQ(r.fits, c.fits) << c.name << ": " << r.message;
+    EXPECT_NE(r.message.find(c.message), std::string::npos) << c.name << ": " << r.message;
+  }
+}
+
+TEST(GangAdmissionTest, FromJson) {
+  json node = json::parse(R"({"metadata": {"name": "n1", "labels": {"zone": "a"}},
+    "spec": {"taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]},
+    "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "4", "pods": "110"},
+               "conditions": [{"type": "Ready", "status": "True"}]}})");
+  NodeCapacity n = NodeCapacityFromJson(node);
+  EXPECT_EQ(n.name, "n1");
+  EXPECT_TRUE(n.ready);
+  EXPECT_EQ(n.allocatable["cpu"], 8000);
+  EXPECT_EQ(n.allocatable["nvidia.com/gpu"], 4000);
+  EXPECT_EQ(n.labels["zone"], "a");
+  ASSERT_EQ(n.taints.size(), 1u);
+  EXPECT_EQ(n.taints[0].effect, "NoSchedule");
+
+  json pod = json::parse(R"({"spec": {"nodeName": "n1", "containers": [{"resources": {"requests": {"cpu": "2"}}}]},
+                             "status": {"phase": "Running"}})");
+  EXPECT_TRUE(HoldsCapacity(pod));
+  pod["status"]["phase"] = "Succeeded";
+  EXPECT_FALSE(HoldsCapacity(pod));
+  EXPECT_EQ(BoundPodFromJson(pod).requests["cpu"], 2000);
+  EXPECT_EQ(FormatResourceAmount("memory", 16LL * (1LL << 30) * 1000), "16Gi");
+}
+
+}  // namespace
+}  // namespace ringleader::controller

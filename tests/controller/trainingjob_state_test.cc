@@ -1,0 +1,367 @@
+#include "ringleader/controller/trainingjob_state.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "ringleader/api/rfc3339.h"
+#include "ringleader/api/validation.h"
+
+namespace ringleader::controller {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const auto kT0 = *ParseRfc3339("2026-11-22T10:00:00Z");
+
+api::TrainingJob MakeJob(int workers = 3, const std::string& scheduler = "Builtin",
+                         json run_policy = json::object()) {
+  json j = {{"apiVersion", "ringleader.dev/v1alpha1"},
+            {"kind", "TrainingJob"},
+            {"metadata", {{"name", "demo"}, {"namespace", "ml"}, {"uid", "u1"}, {"generation", 2}}},
+            {"spec",
+             {{"workers", workers},
+              {"gang", {{"scheduler", scheduler}, {"timeoutSeconds", 60}}},
+              {"runPolicy", run_policy},
+              {"template", {{"spec", {{"containers", json::array({{{"name", "t"}, {"image", "i"}}})}}}}}}}};
+  auto job = api::ParseTrainingJob(j);
+  EXPECT_TRUE(job.ok()) << job.status().ToString();
+  return *job;
+}
+
+ObservedPod Pod(int rank, const std::string& phase, int attempt = 0) {
+  ObservedPod p;
+  p.name = "demo-worker-" + std::to_string(rank);
+  p.rank = rank;
+  p.attempt = attempt;
+  p.phase = phase;
+  p.ready = phase == "Running";
+  p.node_name = phase == "Pending" ? "" : "node-0";
+  return p;
+}
+
+std::vector<ObservedPod> Pods(int n, const std::string& phase, int attempt = 0) {
+  std::vector<ObservedPod> pods;
+  for (int r = 0; r < n; ++r) pods.push_back(Pod(r, phase, attempt));
+  return pods;
+}
+
+StateInput Input(const api::TrainingJob& job, std::vector<ObservedPod> pods,
+                 std::chrono::system_clock::time_point now = kT0) {
+  StateInput in;
+  in.job = job;
+  in.pods = std::move(pods);
+  in.service_exists = true;
+  in.now = now;
+  return in;
+}
+
+// Applies a plan's status to the job, as the reconciler's status write would.
+api::TrainingJob After(api::TrainingJob job, const StatePlan& plan) {
+  job.status = plan.status;
+  return job;
+}
+
+bool HasEvent(const StatePlan& plan, const std::string& reason) {
+  return std::any_of(plan.events.begin(), plan.events.end(), [&](const JobEvent& e) { return e.reason == reason; });
+}
+
+std::string Cond(const StatePlan& plan, const std::string& type) {
+  const api::Condition* c = FindCondition(plan.status.conditions, type);
+  return c ? c->status + "/" + c->reason : "-";
+}
+
+// Walks a Builtin job from creation to all pods running; returns the job as it then is.
+api::TrainingJob RunningJob(api::TrainingJob job, int workers) {
+  StateInput in = Input(job, {});
+  in.service_exists = false;
+  in.admission = AdmissionResult{true, "fits"};
+  job = After(job, DecideNextState(in));
+  auto gated = Pods(workers, "Pending");
+  for (auto& p : gated) p.gated = true;
+  job = After(job, DecideNextState(Input(job, gated)));
+  return After(job, DecideNextState(Input(job, Pods(workers, "Running"), kT0 + seconds(5))));
+}
+
+TEST(TrainingJobStateTest, NewBuiltinJobAdmittedCreatesGatedGang) {
+  api::TrainingJob job = MakeJob(3);
+  EXPECT_TRUE(NeedsAdmission(job, {}));
+  StateInput in = Input(job, {});
+  in.service_exists = false;
+  in.admission = AdmissionResult{true, "all 3 workers fit"};
+  StatePlan plan = DecideNextState(in);
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kScheduling);
+  EXPECT_TRUE(plan.create_service);
+  EXPECT_FALSE(plan.create_podgroup);
+  EXPECT_EQ(plan.create_ranks, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(Cond(plan, "Admitted"), "True/GangAdmitted");
+  EXPECT_EQ(Cond(plan, "GangScheduled"), "False/CreatingPods");
+  EXPECT_TRUE(HasEvent(plan, "GangAdmitted"));
+  EXPECT_TRUE(plan.admitted);
+  EXPECT_EQ(plan.status.start_time, "2026-11-22T10:00:00Z");
+  EXPECT_EQ(plan.status.observed_generation, 2);
+  EXPECT_EQ(plan.status.ready, "0/3");
+}
+
+TEST(TrainingJobStateTest, GangThatDoesNotFitWaits) {
+  api::TrainingJob job = MakeJob(3);
+  StateInput in = Input(job, {});
+  in.admission = AdmissionResult{false, "needs 24 nvidia.com/gpu, 8 free"};
+  StatePlan plan = DecideNextState(in);
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kPending);
+  EXPECT_TRUE(plan.create_ranks.empty());
+  EXPECT_FALSE(plan.create_service);
+  EXPECT_EQ(Cond(plan, "Admitted"), "False/InsufficientCapacity");
+  EXPECT_NE(plan.status.message.find("needs 24 nvidia.com/gpu, 8 free"), std::string::npos);
+  ASSERT_TRUE(plan.requeue_after);
+  EXPECT_EQ(*plan.requeue_after, StateOptions{}.admission_retry);
+}
+
+TEST(TrainingJobStateTest, PartialGangIsCompletedNotReleased) {
+  api::TrainingJob job = MakeJob(3);
+  StateInput in = Input(job, {});
+  in.admission = AdmissionResult{true, "fits"};
+  job = After(job, DecideNextState(in));
+  auto pods = Pods(2, "Pending");
+  for (auto& p : pods) p.gated = true;
+  EXPECT_FALSE(NeedsAdmission(job, pods));
+  StatePlan plan = DecideNextState(Input(job, pods));
+  EXPECT_EQ(plan.create_ranks, (std::vector<int64_t>{2}));
+  EXPECT_TRUE(plan.ungate_pods.empty()) << "no pod may run before the whole gang exists";
+}
+
+TEST(TrainingJobStateTest, AllPodsSeenReleasesGateTogether) {
+  api::TrainingJob job = MakeJob(3);
+  StateInput in = Input(job, {});
+  in.admission = AdmissionResult{true, "fits"};
+  job = After(job, DecideNextState(in));
+  auto pods = Pods(3, "Pending");
+  for (auto& p : pods) p.gated = true;
+  StatePlan plan = DecideNextState(Input(job, pods));
+  EXPECT_EQ(plan.ungate_pods.size(), 3u);
+  EXPECT_EQ(Cond(plan, "GangScheduled"), "False/PodsCreated");
+  EXPECT_TRUE(HasEvent(plan, "GangCreated"));
+  EXPECT_TRUE(plan.create_ranks.empty());
+}
+
+TEST(TrainingJobStateTest, AllRunningIsRunning) {
+  api::TrainingJob job = RunningJob(MakeJob(3), 3);
+  EXPECT_EQ(job.status.phase, api::JobPhase::kRunning);
+  EXPECT_EQ(job.status.ready, "3/3");
+  EXPECT_EQ(job.status.workers.running, 3);
+  StatePlan again = DecideNextState(Input(job, Pods(3, "Running"), kT0 + seconds(6)));
+  EXPECT_TRUE(again.events.empty()) << "one event per transition, not per reconcile";
+  EXPECT_EQ(again.status, job.status) << "nothing changed: nothing to write";
+}
+
+TEST(TrainingJobStateTest, WorkerFailureRestartsWholeGang) {
+  api::TrainingJob job = RunningJob(MakeJob(3), 3);
+  auto pods = Pods(3, "Running");
+  pods[1].phase = "Failed";
+  pods[1].exit_code = 137;
+  pods[1].reason = "OOMKilled";
+  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(10)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
+  EXPECT_EQ(plan.status.restarts, 1);
+  EXPECT_EQ(plan.delete_pods.size(), 3u);
+  EXPECT_TRUE(HasEvent(plan, "WorkerFailed"));
+  EXPECT_TRUE(HasEvent(plan, "GangRestarting"));
+  EXPECT_TRUE(plan.restarted);
+  EXPECT_NE(plan.status.message.find("worker 1 exited with code 137 (OOMKilled)"), std::string::npos)
+      << plan.status.message;
+
+  // Pods still there: keep deleting, wait.
+  job = After(job, plan);
+  StatePlan waiting = DecideNextState(Input(job, pods, kT0 + seconds(11)));
+  EXPECT_EQ(waiting.status.phase, api::JobPhase::kRestarting);
+  EXPECT_EQ(waiting.status.attempt, 0);
+  // Pods gone but backoff (10 s) not over.
+  StatePlan backoff = DecideNextState(Input(job, {}, kT0 + seconds(15)));
+  EXPECT_EQ(backoff.status.attempt, 0);
+  ASSERT_TRUE(backoff.requeue_after);
+  EXPECT_LE(*backoff.requeue_after, milliseconds(5001));
+  // Backoff over: attempt 1 starts and needs admission again.
+  StatePlan next = DecideNextState(Input(job, {}, kT0 + seconds(21)));
+  EXPECT_EQ(next.status.attempt, 1);
+  EXPECT_EQ(next.status.phase, api::JobPhase::kPending);
+  job = After(job, next);
+  EXPECT_TRUE(NeedsAdmission(job, {}));
+  StateInput in = Input(job, {}, kT0 + seconds(22));
+  in.admission = AdmissionResult{true, "fits"};
+  StatePlan create = DecideNextState(in);
+  EXPECT_EQ(create.create_ranks.size(), 3u);
+}
+
+TEST(TrainingJobStateTest, BackoffLimitThenFailedWithCleanPolicy) {
+  api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"backoffLimit", 1}}), 3);
+  job.status.restarts = 1;
+  auto pods = Pods(3, "Running");
+  pods[2].phase = "Failed";
+  pods[2].exit_code = 1;
+  pods[2].reason = "Error";
+  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(30)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kFailed);
+  EXPECT_EQ(Cond(plan, "Failed"), "True/BackoffLimitExceeded");
+  EXPECT_NE(plan.status.message.find("worker 2 exited with code 1"), std::string::npos) << plan.status.message;
+  EXPECT_TRUE(HasEvent(plan, "Failed"));
+  // cleanPodPolicy Running: the running pods go, the failed one stays for its logs.
+  EXPECT_EQ(plan.delete_pods, (std::vector<std::string>{"demo-worker-0", "demo-worker-1"}));
+  EXPECT_EQ(plan.status.completion_time, "2026-11-22T10:00:30Z");
+}
+
+TEST(TrainingJobStateTest, ExitCodePolicy) {
+  struct Case { int code; api::JobPhase phase; };
+  for (const Case& c : {Case{1, api::JobPhase::kFailed}, Case{127, api::JobPhase::kFailed},
+                        Case{128, api::JobPhase::kRestarting}, Case{175, api::JobPhase::kRestarting}}) {
+    api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"restartPolicy", "ExitCode"}}), 2);
+    auto pods = Pods(2, "Running");
+    pods[0].phase = "Failed";
+    pods[0].exit_code = c.code;
+    EXPECT_EQ(DecideNextState(Input(job, pods, kT0 + seconds(9))).status.phase, c.phase) << c.code;
+  }
+}
+
+TEST(TrainingJobStateTest, PodDeletedOutOfBandRestarts) {
+  api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"restartPolicy", "ExitCode"}}), 3);
+  auto pods = Pods(3, "Running");
+  pods.erase(pods.begin() + 1);
+  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(9)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
+  EXPECT_NE(plan.status.message.find("worker 1 was disrupted (Deleted)"), std::string::npos) << plan.status.message;
+}
+
+TEST(TrainingJobStateTest, EvictionIsADisruption) {
+  api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"restartPolicy", "ExitCode"}}), 2);
+  auto pods = Pods(2, "Running");
+  pods[1].phase = "Failed";
+  pods[1].disrupted = true;
+  pods[1].reason = "Evicted";
+  pods[1].exit_code = 1;
+  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(9)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting) << plan.status.message;
+}
+
+TEST(TrainingJobStateTest, GangTimeoutTearsDownPartialGang) {
+  api::TrainingJob job = MakeJob(3);
+  StateInput in = Input(job, {});
+  in.admission = AdmissionResult{true, "fits"};
+  job = After(job, DecideNextState(in));
+  job = After(job, DecideNextState(Input(job, Pods(3, "Pending"))));  // PodsCreated at T0
+  auto pods = Pods(3, "Running");
+  pods[2].phase = "Pending";  // unschedulable
+  StatePlan before = DecideNextState(Input(job, pods, kT0 + seconds(59)));
+  EXPECT_EQ(before.status.phase, api::JobPhase::kScheduling);
+  ASSERT_TRUE(before.requeue_after);
+  EXPECT_LE(*before.requeue_after, milliseconds(1001));
+  StatePlan after = DecideNextState(Input(job, pods, kT0 + seconds(60)));
+  EXPECT_EQ(after.status.phase, api::JobPhase::kRestarting);
+  EXPECT_EQ(after.delete_pods.size(), 3u) << "no partial gang may hold resources";
+  EXPECT_NE(after.status.message.find("2 of 3 Running after 60s"), std::string::npos) << after.status.message;
+}
+
+TEST(TrainingJobStateTest, SuccessPolicies) {
+  api::TrainingJob all = RunningJob(MakeJob(3), 3);
+  auto pods = Pods(3, "Running");
+  pods[0].phase = "Succeeded";
+  EXPECT_EQ(DecideNextState(Input(all, pods, kT0 + seconds(9))).status.phase, api::JobPhase::kRunning);
+  StatePlan done = DecideNextState(Input(all, Pods(3, "Succeeded"), kT0 + seconds(9)));
+  EXPECT_EQ(done.status.phase, api::JobPhase::kSucceeded);
+  EXPECT_EQ(Cond(done, "Succeeded"), "True/AllWorkersSucceeded");
+  EXPECT_TRUE(HasEvent(done, "Succeeded"));
+  EXPECT_EQ(done.status.workers.succeeded, 3);
+
+  api::TrainingJob rank0 = RunningJob(MakeJob(3, "Builtin", {{"successPolicy", "RankZero"}}), 3);
+  StatePlan r0 = DecideNextState(Input(rank0, pods, kT0 + seconds(9)));
+  EXPECT_EQ(r0.status.phase, api::JobPhase::kSucceeded);
+  EXPECT_EQ(r0.delete_pods.size(), 2u) << "cleanPodPolicy Running removes the still-running workers";
+}
+
+TEST(TrainingJobStateTest, CleanPodPolicyAllAndNone) {
+  for (const char* policy : {"All", "None"}) {
+    api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"cleanPodPolicy", policy}}), 2);
+    StatePlan plan = DecideNextState(Input(job, Pods(2, "Succeeded"), kT0 + seconds(9)));
+    EXPECT_EQ(plan.delete_pods.size(), std::string(policy) == "All" ? 2u : 0u) << policy;
+  }
+}
+
+TEST(TrainingJobStateTest, DeadlineExceeded) {
+  api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"activeDeadlineSeconds", 100}}), 2);
+  StatePlan early = DecideNextState(Input(job, Pods(2, "Running"), kT0 + seconds(50)));
+  EXPECT_EQ(early.status.phase, api::JobPhase::kRunning);
+  ASSERT_TRUE(early.requeue_after);
+  EXPECT_LE(*early.requeue_after, milliseconds(50001));
+  StatePlan late = DecideNextState(Input(job, Pods(2, "Running"), kT0 + seconds(100)));
+  EXPECT_EQ(late.status.phase, api::JobPhase::kFailed);
+  EXPECT_EQ(Cond(late, "Failed"), "True/DeadlineExceeded");
+  EXPECT_TRUE(HasEvent(late, "DeadlineExceeded"));
+  EXPECT_EQ(late.delete_pods.size(), 2u);
+}
+
+TEST(TrainingJobStateTest, TtlDeletesJobOnTime) {
+  api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"ttlSecondsAfterFinished", 30}}), 2);
+  job = After(job, DecideNextState(Input(job, Pods(2, "Succeeded"), kT0 + seconds(10))));
+  StatePlan early = DecideNextState(Input(job, Pods(2, "Succeeded"), kT0 + seconds(20)));
+  EXPECT_FALSE(early.delete_job);
+  ASSERT_TRUE(early.requeue_after);
+  EXPECT_LE(*early.requeue_after, milliseconds(20001));
+  EXPECT_GE(*early.requeue_after, milliseconds(19999));
+  EXPECT_TRUE(DecideNextState(Input(job, {}, kT0 + seconds(40))).delete_job);
+}
+
+TEST(TrainingJobStateTest, SuspendAndResume) {
+  api::TrainingJob job = RunningJob(MakeJob(2), 2);
+  job.spec.run_policy.suspend = true;
+  StatePlan plan = DecideNextState(Input(job, Pods(2, "Running"), kT0 + seconds(9)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kSuspended);
+  EXPECT_EQ(plan.delete_pods.size(), 2u);
+  EXPECT_TRUE(HasEvent(plan, "Suspended"));
+  job = After(job, plan);
+  job.spec.run_policy.suspend = false;
+  StatePlan resumed = DecideNextState(Input(job, {}, kT0 + seconds(20)));
+  EXPECT_EQ(resumed.status.phase, api::JobPhase::kPending);
+  EXPECT_EQ(resumed.status.attempt, 1);
+  EXPECT_EQ(resumed.status.restarts, 0) << "a resume is not a failure";
+  EXPECT_TRUE(HasEvent(resumed, "Resumed"));
+  EXPECT_EQ(resumed.status.start_time, "2026-11-22T10:00:20Z");
+}
+
+TEST(TrainingJobStateTest, InvalidSpecFailsOnce) {
+  api::TrainingJob job = MakeJob(2);
+  StateInput in = Input(job, {});
+  in.spec_errors = {{"spec.template.spec.containers[0].env[0].name", "\"RANK\" is set by Ringleader"}};
+  StatePlan plan = DecideNextState(in);
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kFailed);
+  EXPECT_EQ(Cond(plan, "Failed"), "True/InvalidSpec");
+  EXPECT_NE(plan.status.message.find("RANK"), std::string::npos);
+  EXPECT_TRUE(HasEvent(plan, "InvalidSpec"));
+  EXPECT_FALSE(plan.requeue_after) << "never retried in a loop";
+  in.job = After(job, plan);
+  StatePlan again = DecideNextState(in);
+  EXPECT_TRUE(again.events.empty());
+  EXPECT_FALSE(again.requeue_after);
+}
+
+TEST(TrainingJobStateTest, VolcanoCreatesPodGroupWithoutBuiltinAdmission) {
+  api::TrainingJob job = MakeJob(2, "Volcano");
+  EXPECT_FALSE(NeedsAdmission(job, {}));
+  StatePlan plan = DecideNextState(Input(job, {}));
+  EXPECT_TRUE(plan.create_podgroup);
+  EXPECT_EQ(plan.create_ranks.size(), 2u);
+  EXPECT_EQ(Cond(plan, "Admitted"), "True/GangAdmitted");
+}
+
+TEST(TrainingJobStateTest, StalePodsOfOldAttemptDeletedBeforeRecreate) {
+  api::TrainingJob job = MakeJob(2);
+  job.status.attempt = 1;
+  job.status.phase = api::JobPhase::kPending;
+  job.status.conditions.push_back({"Admitted", "True", "GangAdmitted", "", "2026-11-22T10:00:00Z", 2});
+  auto stale = Pods(2, "Running", /*attempt=*/0);
+  StatePlan plan = DecideNextState(Input(job, stale));
+  EXPECT_EQ(plan.delete_pods.size(), 2u);
+  EXPECT_TRUE(plan.create_ranks.empty()) << "same names: wait until the old pods are gone";
+}
+
+}  // namespace
+}  // namespace ringleader::controller
