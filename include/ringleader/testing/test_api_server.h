@@ -1,0 +1,142 @@
+#pragma once
+// TestApiServer: an in-memory Kubernetes API server for tests and benchmarks, served over
+// plain HTTP on 127.0.0.1. It behaves like a real kube-apiserver where Ringleader (and real
+// kubectl) depend on it: discovery, OpenAPI v2/v3, CRD registration with structural-schema
+// validation/pruning/defaulting and printer columns, resourceVersion/generation semantics,
+// optimistic concurrency, /status subresources, label/field selectors, pagination, watch
+// with history, bookmarks and 410 Expired, ownerReference garbage collection, finalizers.
+// An optional pod lifecycle simulator (like kwok) binds pods to fake nodes and runs them.
+//
+// Fault injection (the same hooks are reachable over HTTP at POST /testing/faults, see
+// docs/testing.md) lets tests exercise a client's error handling.
+//
+// Thread-safety: every public method may be called from any thread once Start() returned.
+// Start/Stop must not race each other.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ringleader/common/status.h"
+
+namespace ringleader::testapi {
+
+struct TestApiServerOptions {
+  std::string listen_host = "127.0.0.1";
+  int port = 0;  // 0 picks a free port
+  // Written by Start() when not empty: a kubeconfig pointing at this server.
+  std::string kubeconfig_out;
+  // YAML files (multi-document allowed) of CustomResourceDefinitions registered at start.
+  std::vector<std::string> crd_files;
+
+  // Pod lifecycle simulator.
+  bool simulate_pods = false;
+  // schedulerName values the simulator schedules besides "default-scheduler".
+  std::vector<std::string> simulate_schedulers;
+  // Fake nodes node-0..node-(nodes-1), Ready, with these allocatable resources.
+  int nodes = 0;
+  int node_gpus = 0;
+  std::string node_cpus = "8";
+  std::string node_memory = "64Gi";
+  // Delay between a pod being bound and it turning Running.
+  std::chrono::milliseconds pod_start_delay{50};
+  // 0: deleted pods go away at once. Otherwise they carry deletionTimestamp this long first.
+  std::chrono::milliseconds pod_deletion_grace{0};
+
+  // Watch events kept for resuming watches; a watch from an older resourceVersion gets an
+  // ERROR event with a 410 Expired Status.
+  size_t watch_history = 10000;
+  // How often a watch with allowWatchBookmarks=true gets a BOOKMARK event.
+  std::chrono::milliseconds bookmark_interval{1000};
+};
+
+// 429 TooManyRequests with Retry-After for the next `count` requests matching verb and
+// resource ("" matches any). verb is a Kubernetes verb: get list watch create update patch
+// delete deletecollection. resource is the plural, e.g. "pods", "trainingjobs".
+struct TooManyRequestsFault {
+  int count = 1;
+  int retry_after_seconds = 1;
+  std::string verb;
+  std::string resource;
+};
+
+// 409 Conflict for the next `count` update/patch requests matching resource ("" any) and
+// subresource ("" any, "status" only /status writes, "main" only main-resource writes).
+struct ConflictFault {
+  int count = 1;
+  std::string resource;
+  std::string subresource;
+};
+
+struct RequestRecord {
+  uint64_t seq = 0;
+  std::string method;       // GET, POST, ...
+  std::string verb;         // get list watch create update patch delete deletecollection; "" otherwise
+  std::string path;
+  std::string query;
+  std::string resource;     // plural, e.g. "pods"
+  std::string subresource;  // e.g. "status"
+  std::string namespace_name;
+  std::string name;
+  std::string content_type;
+  int status = 0;
+};
+
+class TestApiServer {
+ public:
+  explicit TestApiServer(TestApiServerOptions options);
+  ~TestApiServer();
+  TestApiServer(const TestApiServer&) = delete;
+  TestApiServer& operator=(const TestApiServer&) = delete;
+
+  // Registers --crd files, creates namespaces/nodes, starts listening and the simulator,
+  // writes the kubeconfig when asked.
+  Status Start();
+  // Ends every watch and connection and stops. Idempotent.
+  void Stop();
+
+  int port() const;
+  std::string url() const;  // http://127.0.0.1:PORT
+  const std::string& kubeconfig_path() const;
+  Status WriteKubeconfig(const std::string& path) const;
+
+  // CRDs from YAML text (possibly several documents), as --crd does.
+  Status AddCrdsFromYaml(const std::string& yaml_text);
+
+  // --- faults ---
+  void DropAllWatches();                 // every open watch ends now (clean end of stream)
+  void ExpireNextWatches(int count = 1); // the next watches get ERROR 410 Expired at once
+  void FailNextRequests(const TooManyRequestsFault& fault);
+  void ConflictNextUpdates(const ConflictFault& fault);
+  void SetResponseDelay(std::chrono::milliseconds delay);
+  // Closes every connection and watch abruptly, keeps all data (an apiserver restart).
+  void Restart();
+  void ClearFaults();
+  // Marks a pod Failed with reason Evicted (as a kubelet eviction would).
+  Status EvictPod(const std::string& namespace_name, const std::string& name,
+                  const std::string& message = "The node was low on resource: memory.");
+
+  // --- observation ---
+  std::vector<RequestRecord> Requests() const;
+  // Requests matching verb and resource ("" matches any), subresource ("" main only, "*" any).
+  int CountRequests(const std::string& verb, const std::string& resource,
+                    const std::string& subresource = "*") const;
+  void ClearRequests();
+  uint64_t current_resource_version() const;
+  // The stored object as JSON text, or NotFound. group "" is core; resource is the plural.
+  StatusOr<std::string> GetObjectJson(const std::string& group, const std::string& resource,
+                                      const std::string& namespace_name, const std::string& name) const;
+  // Number of stored objects of a resource (all namespaces).
+  size_t CountObjects(const std::string& group, const std::string& resource) const;
+  size_t open_watches() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringleader::testapi

@@ -1,0 +1,112 @@
+// ringleader-testapiserver: an in-memory Kubernetes API server for tests and benchmarks.
+// Prints "ready" on stdout once it listens (after writing --kubeconfig-out), then serves
+// until SIGINT/SIGTERM. All logic lives in ringleader_testing (TestApiServer).
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "ringleader/testing/test_api_server.h"
+
+namespace {
+
+void Usage() {
+  std::cerr << "usage: ringleader-testapiserver [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
+               "  [--crd FILE]... [--simulate-pods] [--simulate-schedulers a,b]\n"
+               "  [--nodes N] [--node-gpus G] [--node-cpus C] [--node-memory M]\n"
+               "  [--pod-start-delay-ms MS] [--pod-deletion-grace-ms MS]\n"
+               "  [--watch-history N] [--bookmark-interval-ms MS]\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ringleader::testapi::TestApiServerOptions options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    size_t eq = arg.find('=');
+    if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    auto next = [&]() -> std::string {
+      if (!value.empty()) return value;
+      if (i + 1 >= argc) {
+        std::cerr << "missing value for " << arg << "\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--listen") {
+      std::string hp = next();
+      size_t colon = hp.rfind(':');
+      if (colon == std::string::npos) {
+        std::cerr << "--listen wants HOST:PORT\n";
+        return 2;
+      }
+      options.listen_host = hp.substr(0, colon);
+      options.port = std::atoi(hp.c_str() + colon + 1);
+    } else if (arg == "--kubeconfig-out") {
+      options.kubeconfig_out = next();
+    } else if (arg == "--crd") {
+      options.crd_files.push_back(next());
+    } else if (arg == "--simulate-pods") {
+      options.simulate_pods = true;
+    } else if (arg == "--simulate-schedulers") {
+      std::string list = next();
+      size_t start = 0;
+      while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        if (comma == std::string::npos) comma = list.size();
+        if (comma > start) options.simulate_schedulers.push_back(list.substr(start, comma - start));
+        start = comma + 1;
+      }
+    } else if (arg == "--nodes") {
+      options.nodes = std::atoi(next().c_str());
+    } else if (arg == "--node-gpus") {
+      options.node_gpus = std::atoi(next().c_str());
+    } else if (arg == "--node-cpus") {
+      options.node_cpus = next();
+    } else if (arg == "--node-memory") {
+      options.node_memory = next();
+    } else if (arg == "--pod-start-delay-ms") {
+      options.pod_start_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
+    } else if (arg == "--pod-deletion-grace-ms") {
+      options.pod_deletion_grace = std::chrono::milliseconds(std::atoll(next().c_str()));
+    } else if (arg == "--watch-history") {
+      options.watch_history = static_cast<size_t>(std::atoll(next().c_str()));
+    } else if (arg == "--bookmark-interval-ms") {
+      options.bookmark_interval = std::chrono::milliseconds(std::atoll(next().c_str()));
+    } else if (arg == "--help" || arg == "-h") {
+      Usage();
+      return 0;
+    } else {
+      std::cerr << "unknown flag " << arg << "\n";
+      Usage();
+      return 2;
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts
+  std::signal(SIGPIPE, SIG_IGN);
+
+  ringleader::testapi::TestApiServer server(options);
+  ringleader::Status st = server.Start();
+  if (!st.ok()) {
+    std::cerr << "ringleader-testapiserver: " << st.ToString() << "\n";
+    return 1;
+  }
+  std::cerr << "ringleader-testapiserver listening on " << server.url() << "\n";
+  std::cout << "ready" << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  server.Stop();
+  return 0;
+}

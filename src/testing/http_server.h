@@ -1,0 +1,108 @@
+#pragma once
+// A small HTTP/1.1 server for the test API server: one thread per connection, keep-alive,
+// complete responses or never-ending chunked streams (watches), and an abrupt "close every
+// connection now" used by the restart fault. Internal to ringleader_testing.
+//
+// Why not cpprest's http_listener: see docs/testing.md (it cannot drop live connections on
+// demand, its close() waits for every open request, i.e. for every watch, to finish, and it
+// gives a streamed response no signal that the peer went away).
+//
+// Thread-safety: Start/Stop from one thread; CloseAllConnections from any thread. The
+// handler runs on the connection's thread and may block (a watch does).
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "ringleader/common/status.h"
+
+namespace ringleader::testapi {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;        // raw request target, path + "?" + query
+  std::string path;          // percent-decoded path
+  std::string raw_query;     // undecoded query string
+  std::multimap<std::string, std::string> query;  // decoded parameters
+  std::map<std::string, std::string> headers;     // keys lower-cased
+  std::string body;
+
+  std::string Header(const std::string& lower_name) const;
+  // The last value of a query parameter, or "" when absent.
+  std::string Query(const std::string& name) const;
+  bool HasQuery(const std::string& name) const { return query.count(name) > 0; }
+};
+
+class HttpResponseWriter {
+ public:
+  HttpResponseWriter(int fd, bool keep_alive) : fd_(fd), keep_alive_(keep_alive) {}
+
+  // A complete response with Content-Length.
+  bool Send(int status, const std::string& content_type, const std::string& body,
+            const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
+  // A chunked response: BeginChunked, WriteChunk (each goes out at once), EndChunked.
+  bool BeginChunked(int status, const std::string& content_type);
+  bool WriteChunk(const std::string& data);
+  void EndChunked();
+  // True once the peer closed or reset the connection (checked without blocking).
+  bool PeerClosed() const;
+
+  bool sent() const { return sent_; }
+  bool failed() const { return failed_; }
+  bool keep_alive() const { return keep_alive_ && !failed_; }
+  int status() const { return status_; }
+
+ private:
+  bool WriteAll(const std::string& data);
+
+  int fd_;
+  bool keep_alive_;
+  bool sent_ = false;
+  bool failed_ = false;
+  int status_ = 0;
+};
+
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponseWriter&)>;
+
+class HttpServer {
+ public:
+  explicit HttpServer(HttpHandler handler) : handler_(std::move(handler)) {}
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds host:port (port 0 picks a free one) and starts accepting.
+  Status Start(const std::string& host, int port);
+  // Stops accepting, closes every connection and waits for their threads to finish.
+  void Stop();
+  // Shuts down every open connection (the peers see a reset/EOF); keeps listening.
+  void CloseAllConnections();
+  int port() const { return port_; }
+  size_t open_connections() const;
+
+ private:
+  void AcceptLoop();
+  void ServeConnection(int fd);
+
+  HttpHandler handler_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread accept_thread_;
+  mutable std::mutex mu_;
+  std::condition_variable all_closed_;
+  std::set<int> connections_;
+  size_t live_threads_ = 0;
+};
+
+std::string PercentDecode(const std::string& in, bool plus_is_space);
+
+}  // namespace ringleader::testapi

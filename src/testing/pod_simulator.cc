@@ -1,0 +1,415 @@
+// Pod lifecycle simulator (like kwok): fake Ready nodes, a scheduler that binds pods where
+// their requests fit, and a kubelet that runs them and ends them per annotations.
+//
+// Annotations on a pod (see docs/testing.md):
+//   sim.ringleader.dev/succeed-after-seconds: "S"   Running -> Succeeded after S seconds
+//   sim.ringleader.dev/fail-after-seconds:    "S"   Running -> Failed after S seconds
+//   sim.ringleader.dev/exit-code:             "N"   exit code when failing (default 1)
+//   sim.ringleader.dev/only-attempt:          "A"   the two above apply only when the pod's
+//                                                   label ringleader.dev/attempt equals A
+
+#include <algorithm>
+#include <set>
+
+#include "server_impl.h"
+
+namespace ringleader::testapi {
+namespace {
+
+constexpr char kSucceedAfter[] = "sim.ringleader.dev/succeed-after-seconds";
+constexpr char kFailAfter[] = "sim.ringleader.dev/fail-after-seconds";
+constexpr char kExitCode[] = "sim.ringleader.dev/exit-code";
+constexpr char kOnlyAttempt[] = "sim.ringleader.dev/only-attempt";
+constexpr char kAttemptLabel[] = "ringleader.dev/attempt";
+constexpr char kGpu[] = "nvidia.com/gpu";
+
+struct Resources {
+  int64_t cpu_milli = 0;
+  int64_t memory_milli = 0;
+  int64_t gpu_milli = 0;
+  int64_t pods = 0;
+};
+
+struct NodeInfo {
+  std::string name;
+  json labels;
+  json taints;
+  bool schedulable = true;
+  Resources allocatable;
+  Resources used;
+};
+
+Resources PodRequests(const json& pod) {
+  Resources r;
+  r.pods = 1;
+  if (!pod.contains("spec")) return r;
+  for (const auto& c : pod["spec"].value("containers", json::array())) {
+    json res = c.value("resources", json::object());
+    json req = res.value("requests", json::object());
+    json lim = res.value("limits", json::object());
+    auto get = [&](const char* name) -> int64_t {
+      if (req.contains(name) && req[name].is_string()) return ParseQuantityMilli(req[name]);
+      if (req.contains(name) && req[name].is_number()) return static_cast<int64_t>(req[name].get<double>() * 1000);
+      if (lim.contains(name) && lim[name].is_string()) return ParseQuantityMilli(lim[name]);
+      if (lim.contains(name) && lim[name].is_number()) return static_cast<int64_t>(lim[name].get<double>() * 1000);
+      return 0;
+    };
+    r.cpu_milli += get("cpu");
+    r.memory_milli += get("memory");
+    r.gpu_milli += get(kGpu);
+  }
+  return r;
+}
+
+std::string Annotation(const json& pod, const char* key) {
+  const json& meta = pod["metadata"];
+  if (!meta.contains("annotations") || !meta["annotations"].contains(key)) return "";
+  const json& v = meta["annotations"][key];
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+bool Tolerates(const json& tolerations, const json& taint) {
+  for (const auto& t : tolerations) {
+    std::string effect = t.value("effect", "");
+    if (!effect.empty() && effect != taint.value("effect", "")) continue;
+    std::string op = t.value("operator", "Equal");
+    std::string key = t.value("key", "");
+    if (op == "Exists") {
+      if (key.empty() || key == taint.value("key", "")) return true;
+    } else if (key == taint.value("key", "") && t.value("value", "") == taint.value("value", "")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Why the pod does not fit the node, or "" when it fits.
+std::string FitFailure(const json& pod, const NodeInfo& node, const Resources& want) {
+  if (!node.schedulable) return "node(s) were unschedulable";
+  const json& spec = pod["spec"];
+  const json selector = spec.value("nodeSelector", json::object());
+  for (const auto& kv : selector.items()) {
+    if (!node.labels.contains(kv.key()) || node.labels[kv.key()] != kv.value()) {
+      return "node(s) didn't match Pod's node affinity/selector";
+    }
+  }
+  json tolerations = spec.value("tolerations", json::array());
+  for (const auto& taint : node.taints) {
+    std::string effect = taint.value("effect", "");
+    if ((effect == "NoSchedule" || effect == "NoExecute") && !Tolerates(tolerations, taint)) {
+      return "node(s) had untolerated taint {" + taint.value("key", "") + ": " + taint.value("value", "") + "}";
+    }
+  }
+  if (node.used.pods + 1 > node.allocatable.pods) return "Too many pods";
+  if (node.used.cpu_milli + want.cpu_milli > node.allocatable.cpu_milli) return "Insufficient cpu";
+  if (node.used.memory_milli + want.memory_milli > node.allocatable.memory_milli) return "Insufficient memory";
+  if (node.used.gpu_milli + want.gpu_milli > node.allocatable.gpu_milli) return "Insufficient nvidia.com/gpu";
+  return "";
+}
+
+void SetCondition(json& status, const std::string& type, const std::string& value, const std::string& reason,
+                  const std::string& message, const std::string& now) {
+  if (!status.contains("conditions") || !status["conditions"].is_array()) status["conditions"] = json::array();
+  for (auto& c : status["conditions"]) {
+    if (c.value("type", "") == type) {
+      if (c.value("status", "") != value) c["lastTransitionTime"] = now;
+      c["status"] = value;
+      if (reason.empty()) {
+        c.erase("reason");
+      } else {
+        c["reason"] = reason;
+      }
+      if (message.empty()) {
+        c.erase("message");
+      } else {
+        c["message"] = message;
+      }
+      return;
+    }
+  }
+  json c = {{"type", type}, {"status", value}, {"lastProbeTime", nullptr}, {"lastTransitionTime", now}};
+  if (!reason.empty()) c["reason"] = reason;
+  if (!message.empty()) c["message"] = message;
+  status["conditions"].push_back(c);
+}
+
+std::chrono::milliseconds SecondsToMs(const std::string& text) {
+  return std::chrono::milliseconds(static_cast<int64_t>(std::atof(text.c_str()) * 1000.0));
+}
+
+}  // namespace
+
+void TestApiServer::Impl::CreateFakeNodes() {
+  const ResourceType* node_type = FindType("", "v1", "nodes");
+  for (int i = 0; i < options_.nodes; ++i) {
+    std::string name = "node-" + std::to_string(i);
+    json capacity = {{"cpu", options_.node_cpus}, {"memory", options_.node_memory}, {"pods", "110"},
+                     {"ephemeral-storage", "100Gi"}};
+    if (options_.node_gpus > 0) capacity[kGpu] = std::to_string(options_.node_gpus);
+    std::string now = NowRfc3339();
+    json node = {
+        {"apiVersion", "v1"},
+        {"kind", "Node"},
+        {"metadata",
+         {{"name", name}, {"uid", NewUid()}, {"creationTimestamp", now},
+          {"labels", {{"kubernetes.io/hostname", name}, {"kubernetes.io/os", "linux"}, {"kubernetes.io/arch", "amd64"},
+                      {"type", "simulated"}}}}},
+        {"spec", json::object()},
+        {"status",
+         {{"capacity", capacity},
+          {"allocatable", capacity},
+          {"conditions",
+           {{{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"}, {"message", "simulated kubelet is ready"},
+             {"lastHeartbeatTime", now}, {"lastTransitionTime", now}}}},
+          {"addresses", {{{"type", "InternalIP"}, {"address", "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)}},
+                         {{"type", "Hostname"}, {"address", name}}}},
+          {"nodeInfo", {{"kubeletVersion", "v1.32.0-sim"}, {"operatingSystem", "linux"}, {"architecture", "amd64"},
+                        {"containerRuntimeVersion", "sim://1.0"}}}}}};
+    Commit(*node_type, "ADDED", node, nullptr);
+  }
+}
+
+void TestApiServer::Impl::SimulatorLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    auto next = SimulatorStepLocked(std::chrono::steady_clock::now());
+    sim_cv_.wait_until(lock, next, [&] { return stopping_ || sim_dirty_; });
+  }
+}
+
+std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(std::chrono::steady_clock::time_point now) {
+  sim_dirty_ = false;
+  auto next_wake = now + std::chrono::seconds(1);
+  const ResourceType* pod_type = FindType("", "v1", "pods");
+  std::string now_text = NowRfc3339();
+
+  // Graceful deletions that are due.
+  for (auto it = pending_pod_deletions_.begin(); it != pending_pod_deletions_.end();) {
+    if (it->second > now) {
+      next_wake = std::min(next_wake, it->second);
+      ++it;
+      continue;
+    }
+    if (json* pod = FindObjectByUid(it->first)) {
+      json copy = *pod;
+      RemoveObject(*pod_type, copy);
+    }
+    it = pending_pod_deletions_.erase(it);
+  }
+
+  std::vector<NodeInfo> nodes;
+  auto node_objs = objects_.find("/nodes");
+  if (node_objs != objects_.end()) {
+    for (auto& [key, n] : node_objs->second) {
+      NodeInfo info;
+      info.name = n["metadata"].value("name", "");
+      info.labels = n["metadata"].value("labels", json::object());
+      const json& spec = n.value("spec", json::object());
+      info.taints = spec.value("taints", json::array());
+      info.schedulable = !spec.value("unschedulable", false) && !n["metadata"].contains("deletionTimestamp");
+      const json& status = n.value("status", json::object());
+      for (const auto& c : status.value("conditions", json::array())) {
+        if (c.value("type", "") == "Ready" && c.value("status", "") != "True") info.schedulable = false;
+      }
+      json alloc = status.value("allocatable", status.value("capacity", json::object()));
+      auto q = [&](const char* name) -> int64_t {
+        if (!alloc.contains(name)) return 0;
+        return alloc[name].is_string() ? ParseQuantityMilli(alloc[name]) : static_cast<int64_t>(alloc[name].get<double>() * 1000);
+      };
+      info.allocatable = {q("cpu"), q("memory"), q(kGpu), alloc.contains("pods") ? q("pods") / 1000 : 110};
+      nodes.push_back(std::move(info));
+    }
+  }
+  std::sort(nodes.begin(), nodes.end(), [](const NodeInfo& a, const NodeInfo& b) {
+    return a.name.size() != b.name.size() ? a.name.size() < b.name.size() : a.name < b.name;
+  });
+
+  auto pod_objs = objects_.find("/pods");
+  if (pod_objs == objects_.end()) return next_wake;
+  std::vector<std::pair<std::string, std::string>> order;  // (creation order key, map key)
+  for (auto& [key, pod] : pod_objs->second) {
+    std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+    std::string node = pod.contains("spec") ? pod["spec"].value("nodeName", "") : "";
+    if (!node.empty() && phase != "Succeeded" && phase != "Failed") {
+      Resources r = PodRequests(pod);
+      for (auto& n : nodes) {
+        if (n.name == node) {
+          n.used.cpu_milli += r.cpu_milli;
+          n.used.memory_milli += r.memory_milli;
+          n.used.gpu_milli += r.gpu_milli;
+          n.used.pods += 1;
+        }
+      }
+    }
+    std::string created = pod["metadata"].value("creationTimestamp", "");
+    order.emplace_back(created + "|" + std::string(20 - std::min<size_t>(20, pod["metadata"].value("uid", std::string()).size()), '0') + key, key);
+  }
+  std::sort(order.begin(), order.end());
+  std::set<std::string> schedulers = {"default-scheduler"};
+  schedulers.insert(options_.simulate_schedulers.begin(), options_.simulate_schedulers.end());
+
+  for (const auto& [unused, key] : order) {
+    auto it = pod_objs->second.find(key);
+    if (it == pod_objs->second.end()) continue;
+    const json& pod = it->second;
+    if (pod["metadata"].contains("deletionTimestamp")) continue;
+    const json& spec = pod.value("spec", json::object());
+    std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+    std::string node_name = spec.value("nodeName", "");
+    std::string uid = pod["metadata"].value("uid", std::string());
+    if (phase == "Pending" && node_name.empty()) {
+      if (spec.contains("schedulingGates") && !spec["schedulingGates"].empty()) continue;
+      if (!schedulers.count(spec.value("schedulerName", "default-scheduler"))) continue;
+      Resources want = PodRequests(pod);
+      std::map<std::string, int> reasons;
+      NodeInfo* chosen = nullptr;
+      for (auto& n : nodes) {
+        std::string why = FitFailure(pod, n, want);
+        if (why.empty()) {
+          chosen = &n;
+          break;
+        }
+        ++reasons[why];
+      }
+      json updated = pod;
+      json old = pod;
+      if (chosen != nullptr) {
+        chosen->used.cpu_milli += want.cpu_milli;
+        chosen->used.memory_milli += want.memory_milli;
+        chosen->used.gpu_milli += want.gpu_milli;
+        chosen->used.pods += 1;
+        updated["spec"]["nodeName"] = chosen->name;
+        SetCondition(updated["status"], "PodScheduled", "True", "", "", now_text);
+        sim_pods_[uid].bound_at = now;
+        next_wake = std::min(next_wake, now + options_.pod_start_delay);
+      } else {
+        std::string message = "0/" + std::to_string(nodes.size()) + " nodes are available";
+        if (nodes.empty()) {
+          message += ": no nodes available to schedule pods.";
+        } else {
+          std::string parts;
+          for (const auto& [why, count] : reasons) {
+            parts += (parts.empty() ? "" : ", ") + std::to_string(count) + " " + why;
+          }
+          message += ": " + parts + ".";
+        }
+        SetCondition(updated["status"], "PodScheduled", "False", "Unschedulable", message, now_text);
+      }
+      if (updated != old) Commit(*pod_type, "MODIFIED", updated, &old);
+      continue;
+    }
+    if (phase == "Pending") {
+      // Bound (by us, or created with spec.nodeName): the simulated kubelet starts it.
+      auto& state = sim_pods_[uid];
+      if (state.bound_at == std::chrono::steady_clock::time_point{}) state.bound_at = now;
+      auto due = state.bound_at + options_.pod_start_delay;
+      if (due > now) {
+        next_wake = std::min(next_wake, due);
+        continue;
+      }
+      json updated = pod;
+      json old = pod;
+      json& status = updated["status"];
+      status["phase"] = "Running";
+      uint64_t n = ++pod_ip_counter_;
+      std::string ip = "10.244." + std::to_string((n / 250) % 250) + "." + std::to_string(n % 250 + 1);
+      status["podIP"] = ip;
+      status["podIPs"] = {{{"ip", ip}}};
+      std::string host_ip = "10.0.0.1";
+      if (node_objs != objects_.end()) {
+        auto nit = node_objs->second.find("/" + node_name);
+        if (nit != node_objs->second.end()) {
+          for (const auto& a : nit->second["status"].value("addresses", json::array())) {
+            if (a.value("type", "") == "InternalIP") host_ip = a.value("address", host_ip);
+          }
+        }
+      }
+      status["hostIP"] = host_ip;
+      status["hostIPs"] = {{{"ip", host_ip}}};
+      status["startTime"] = now_text;
+      SetCondition(status, "PodScheduled", "True", "", "", now_text);
+      SetCondition(status, "Initialized", "True", "", "", now_text);
+      SetCondition(status, "ContainersReady", "True", "", "", now_text);
+      SetCondition(status, "Ready", "True", "", "", now_text);
+      json statuses = json::array();
+      for (const auto& c : spec.value("containers", json::array())) {
+        statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
+                            {"imageID", "sim://" + c.value("image", "")},
+                            {"containerID", "sim://" + uid + "/" + c.value("name", "")},
+                            {"ready", true}, {"started", true}, {"restartCount", 0},
+                            {"state", {{"running", {{"startedAt", now_text}}}}}});
+      }
+      status["containerStatuses"] = statuses;
+      state.running_at = now;
+      state.running_by_sim = true;
+      Commit(*pod_type, "MODIFIED", updated, &old);
+      phase = "Running";
+    }
+    if (phase == "Running") {
+      auto& state = sim_pods_[uid];
+      if (state.running_at == std::chrono::steady_clock::time_point{}) state.running_at = now;
+      std::string only = Annotation(pod, kOnlyAttempt);
+      if (!only.empty()) {
+        const json& labels = pod["metadata"].value("labels", json::object());
+        if (labels.value(kAttemptLabel, "") != only) continue;
+      }
+      std::string succeed = Annotation(pod, kSucceedAfter);
+      std::string fail = Annotation(pod, kFailAfter);
+      if (succeed.empty() && fail.empty()) continue;
+      auto succeed_at = succeed.empty() ? std::chrono::steady_clock::time_point::max() : state.running_at + SecondsToMs(succeed);
+      auto fail_at = fail.empty() ? std::chrono::steady_clock::time_point::max() : state.running_at + SecondsToMs(fail);
+      auto due = std::min(succeed_at, fail_at);
+      if (due > now) {
+        next_wake = std::min(next_wake, due);
+        continue;
+      }
+      auto live = pod_objs->second.find(key);
+      if (live == pod_objs->second.end()) continue;
+      json updated = live->second;
+      json old = live->second;
+      if (fail_at <= succeed_at) {
+        std::string code = Annotation(old, kExitCode);
+        MarkPodFinished(updated, false, code.empty() ? 1 : std::atoi(code.c_str()), "Error", "");
+      } else {
+        MarkPodFinished(updated, true, 0, "Completed", "");
+      }
+      Commit(*pod_type, "MODIFIED", updated, &old);
+    }
+  }
+  return next_wake;
+}
+
+void TestApiServer::Impl::MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,
+                                          const std::string& message) {
+  std::string now = NowRfc3339();
+  json& status = pod["status"];
+  status["phase"] = succeeded ? "Succeeded" : "Failed";
+  if (reason == "Evicted") {
+    status["reason"] = "Evicted";
+    status["message"] = message;
+  }
+  std::string cond_reason = succeeded ? "PodCompleted" : "PodFailed";
+  SetCondition(status, "Ready", "False", cond_reason, "", now);
+  SetCondition(status, "ContainersReady", "False", cond_reason, "", now);
+  json statuses = json::array();
+  const json& spec = pod.value("spec", json::object());
+  for (const auto& c : spec.value("containers", json::array())) {
+    std::string started = now;
+    if (status.contains("containerStatuses")) {
+      for (const auto& cs : status["containerStatuses"]) {
+        if (cs.value("name", "") == c.value("name", "") && cs.contains("state") && cs["state"].contains("running")) {
+          started = cs["state"]["running"].value("startedAt", now);
+        }
+      }
+    }
+    statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
+                        {"imageID", "sim://" + c.value("image", "")}, {"ready", false}, {"started", false},
+                        {"restartCount", 0},
+                        {"state", {{"terminated", {{"exitCode", exit_code},
+                                                   {"reason", reason == "Evicted" ? "Error" : reason},
+                                                   {"startedAt", started}, {"finishedAt", now}}}}}});
+  }
+  status["containerStatuses"] = statuses;
+}
+
+}  // namespace ringleader::testapi

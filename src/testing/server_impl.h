@@ -1,0 +1,223 @@
+#pragma once
+// Internal state of TestApiServer, shared by the .cc files of ringleader_testing:
+// api_server.cc (routing, CRUD, watch, faults), discovery.cc (discovery + OpenAPI),
+// tables.cc (Table responses), builtin_types.cc (built-in kinds), pod_simulator.cc.
+//
+// Locking: one mutex `mu_` guards types, objects, history, watchers and the resourceVersion
+// counter. Handlers hold it only while touching that state, never while writing to a socket.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "http_server.h"
+#include "ringleader/testing/schema.h"
+#include "ringleader/testing/selectors.h"
+#include "ringleader/testing/test_api_server.h"
+
+namespace ringleader::testapi {
+
+using nlohmann::json;
+
+struct ResourceType {
+  std::string group;
+  std::string version;
+  std::string plural;
+  std::string singular;
+  std::string kind;
+  std::string list_kind;
+  bool namespaced = true;
+  std::vector<std::string> short_names;
+  std::vector<std::string> categories;
+  bool has_status = false;  // serves the /status subresource
+  bool custom = false;      // served from a CRD
+  json schema;              // openAPIV3Schema (custom only)
+  json printer_columns = json::array();  // additionalPrinterColumns (custom only)
+  std::string crd_name;
+  bool active = true;  // false once its CRD is deleted (kept so pointers stay valid)
+
+  std::string Key() const { return group + "/" + plural; }
+  std::string ApiVersion() const { return group.empty() ? version : group + "/" + version; }
+  std::string GroupResource() const { return group.empty() ? plural : plural + "." + group; }
+};
+
+// A Kubernetes-style error answer.
+struct ApiError {
+  int code = 500;
+  std::string reason;
+  std::string message;
+  json details;  // may be null
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct HistoryEvent {
+  uint64_t rv;
+  std::string type_key;
+  std::string type;  // ADDED MODIFIED DELETED
+  std::shared_ptr<const json> object;
+  std::shared_ptr<const json> old_object;  // MODIFIED only
+};
+
+struct Watcher {
+  std::string type_key;
+  std::string namespace_name;  // "" = all
+  LabelSelector labels;
+  FieldSelector fields;
+  std::deque<std::string> lines;
+  bool closed = false;
+  bool abort = false;  // restart: drop the connection without ending the stream
+  std::condition_variable cv;
+};
+
+// What a request is about, parsed from its path.
+struct RequestTarget {
+  const ResourceType* type = nullptr;
+  std::string namespace_name;
+  std::string name;
+  std::string subresource;
+  std::string verb;
+};
+
+// Simulator bookkeeping per pod uid (times are steady-clock).
+struct SimPodState {
+  std::chrono::steady_clock::time_point bound_at{};
+  std::chrono::steady_clock::time_point running_at{};
+  bool running_by_sim = false;
+};
+
+class TestApiServer::Impl {
+ public:
+  explicit Impl(TestApiServerOptions options);
+  ~Impl();
+
+  Status Start();
+  void Stop();
+
+  // --- HTTP entry ---
+  void Handle(const HttpRequest& req, HttpResponseWriter& out);
+
+  // --- registry (mu_ held) ---
+  void RegisterBuiltinTypes();
+  const ResourceType* FindType(const std::string& group, const std::string& version, const std::string& plural) const;
+  const ResourceType* FindTypeByKey(const std::string& key) const;
+  Status AddCrdsFromYaml(const std::string& yaml_text);
+  // Validates a CRD object; on success fills `type`.
+  std::optional<ApiError> CrdToType(const json& crd, ResourceType* type) const;
+  void EstablishCrd(json& crd) const;
+
+  // --- store (mu_ held) ---
+  json* FindObject(const std::string& type_key, const std::string& ns, const std::string& name);
+  json* FindObjectByUid(const std::string& uid);
+  // Stores the object with a new resourceVersion and tells watchers. `object` gets the rv.
+  void Commit(const ResourceType& type, const std::string& event_type, json& object, const json* old_object);
+  void RemoveObject(const ResourceType& type, json& object);  // DELETED event
+  // Deletes (or marks for deletion when finalizers remain) one object; GC runs after.
+  void DeleteObjectLocked(const ResourceType& type, json& object, const std::string& propagation);
+  void RunGarbageCollection();
+  // Prunes/defaults/validates (custom), checks (CRD) or defaults/validates (built-in) an
+  // object about to be stored; `existing` is null on create. `causes` are earlier findings.
+  std::optional<ApiError> AdmitObject(const ResourceType& type, json& object, const json* existing,
+                                      const std::string& name, std::vector<FieldCause> causes);
+  std::string NowRfc3339() const;
+  std::string NewUid();
+  std::string RandomSuffix();
+
+  // --- handlers ---
+  void HandleResource(const HttpRequest& req, HttpResponseWriter& out, RequestRecord& record);
+  void HandleWatch(const HttpRequest& req, HttpResponseWriter& out, RequestRecord& record, const RequestTarget& t);
+  void HandleControl(const HttpRequest& req, HttpResponseWriter& out);
+  bool HandleDiscovery(const HttpRequest& req, HttpResponseWriter& out);
+
+  // --- type-specific hooks (builtin_types.cc) ---
+  // Defaults and validates a new object of a built-in kind; may fill causes.
+  void PrepareBuiltinCreate(const ResourceType& type, json& object, std::vector<FieldCause>* causes);
+  void ValidateBuiltinUpdate(const ResourceType& type, const json& old_object, const json& new_object,
+                             std::vector<FieldCause>* causes);
+  // Strategic merge patch (approximation: lists of objects merge by their merge key).
+  static json StrategicMerge(const json& target, const json& patch, const std::string& field);
+
+  // --- tables.cc ---
+  json BuildTable(const ResourceType& type, const std::vector<const json*>& objects, const std::string& rv) const;
+
+  // --- discovery.cc ---
+  json ApiGroupList() const;
+  std::optional<json> ApiResourceList(const std::string& group_version) const;
+  json OpenApiV3Index() const;
+  std::optional<json> OpenApiV3Document(const std::string& group_version) const;
+
+  // --- simulator (pod_simulator.cc) ---
+  void CreateFakeNodes();
+  void SimulatorLoop();
+  // One pass over pods and nodes; returns when the next timed transition is due.
+  std::chrono::steady_clock::time_point SimulatorStepLocked(std::chrono::steady_clock::time_point now);
+  void MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,
+                       const std::string& message);
+
+  // --- helpers ---
+  void Reply(HttpResponseWriter& out, RequestRecord& record, int status, const json& body,
+             const std::vector<std::pair<std::string, std::string>>& headers = {});
+  void ReplyError(HttpResponseWriter& out, RequestRecord& record, const ApiError& error);
+  void LogRequest(const RequestRecord& record);
+
+  TestApiServerOptions options_;
+  std::unique_ptr<HttpServer> http_;
+  std::string kubeconfig_path_;
+
+  mutable std::mutex mu_;
+  std::list<ResourceType> types_;  // stable addresses
+  std::map<std::string, std::map<std::string, json>> objects_;  // type key -> "ns/name" -> object
+  std::map<std::string, std::pair<std::string, std::string>> uid_index_;  // uid -> (type key, "ns/name")
+  uint64_t rv_ = 0;
+  uint64_t compacted_rv_ = 0;  // watches from an rv below this get 410
+  std::deque<HistoryEvent> history_;
+  std::list<std::shared_ptr<Watcher>> watchers_;
+  uint64_t uid_counter_ = 0;
+  uint64_t random_state_ = 0x9e3779b97f4a7c15ULL;
+  uint64_t openapi_generation_ = 0;  // bumps when CRDs change (OpenAPI hashes)
+
+  // faults (mu_)
+  int expire_next_watches_ = 0;
+  std::vector<TooManyRequestsFault> too_many_requests_;
+  std::vector<ConflictFault> conflicts_;
+  std::atomic<int64_t> response_delay_ms_{0};
+
+  // request log (log_mu_)
+  mutable std::mutex log_mu_;
+  std::deque<RequestRecord> log_;
+  uint64_t log_seq_ = 0;
+
+  // simulator (mu_)
+  bool sim_dirty_ = true;
+  std::map<std::string, SimPodState> sim_pods_;
+  std::map<std::string, std::chrono::steady_clock::time_point> pending_pod_deletions_;  // uid -> when
+  std::condition_variable sim_cv_;
+  std::thread sim_thread_;
+  bool stopping_ = false;
+  bool started_ = false;
+  uint64_t pod_ip_counter_ = 0;
+};
+
+// Helpers shared across files.
+ApiError InvalidError(const ResourceType& type, const std::string& name, const std::vector<FieldCause>& causes);
+json MakeStatus(int code, const std::string& reason, const std::string& message, const json& details = nullptr);
+std::string FormatAge(std::chrono::seconds age);
+std::chrono::system_clock::time_point ParseRfc3339(const std::string& text);
+std::string FormatRfc3339(std::chrono::system_clock::time_point tp);
+// Parses a Kubernetes quantity into milli-units ("500m" -> 500, "2" -> 2000, "1Gi" -> 1073741824000).
+int64_t ParseQuantityMilli(const std::string& text);
+// Evaluates a kubectl-style JSONPath (".status.phase", ".spec.items[0].x",
+// ".status.conditions[?(@.type==\"Ready\")].status") and returns the matches.
+std::vector<json> EvalJsonPath(const json& object, const std::string& path);
+
+}  // namespace ringleader::testapi

@@ -1,0 +1,539 @@
+// TestApiServer behaviour over HTTP: CRUD semantics, watch, garbage collection, faults.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "ringleader/testing/test_api_server.h"
+#include "test_http.h"
+
+namespace ringleader::testapi {
+namespace {
+
+using nlohmann::json;
+using test::Http;
+using test::HttpResult;
+using test::Watch;
+using test::WaitFor;
+
+const char kWidgetCrd[] = R"(
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.dev
+spec:
+  group: example.dev
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Phase, type: string, jsonPath: .status.phase}
+    - {name: Size, type: integer, jsonPath: .spec.size, priority: 1}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [size]
+            properties:
+              size: {type: integer, minimum: 1, maximum: 1024}
+              mode: {type: string, default: fast}
+          status:
+            type: object
+            properties:
+              phase: {type: string}
+)";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(TestApiServerOptions options = {}) {
+    server_ = std::make_unique<TestApiServer>(options);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_TRUE(server_->AddCrdsFromYaml(kWidgetCrd).ok());
+    base_ = server_->url();
+  }
+  void SetUp() override { StartServer(); }
+  void TearDown() override { server_->Stop(); }
+
+  std::string Widgets(const std::string& suffix = "") const {
+    return base_ + "/apis/example.dev/v1alpha1/namespaces/default/widgets" + suffix;
+  }
+  std::string Pods(const std::string& suffix = "") const { return base_ + "/api/v1/namespaces/default/pods" + suffix; }
+  HttpResult CreateWidget(const std::string& name, int size, const json& extra_meta = json::object()) {
+    json meta = extra_meta;
+    meta["name"] = name;
+    return Http("POST", Widgets(), json{{"apiVersion", "example.dev/v1alpha1"}, {"kind", "Widget"},
+                                        {"metadata", meta}, {"spec", {{"size", size}}}}.dump());
+  }
+  static json Pod(const std::string& name, const json& extra = json::object()) {
+    json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}}},
+                {"spec", {{"containers", {{{"name", "main"}, {"image", "busybox"}}}}}}};
+    pod.merge_patch(extra);
+    return pod;
+  }
+
+  std::unique_ptr<TestApiServer> server_;
+  std::string base_;
+};
+
+TEST_F(ServerTest, CreateGetUpdateGenerationAndStatus) {
+  HttpResult created = CreateWidget("w1", 3);
+  ASSERT_EQ(created.status, 201) << created.body;
+  json w = created.Json();
+  EXPECT_EQ(w["metadata"]["generation"], 1);
+  EXPECT_FALSE(w["metadata"]["uid"].get<std::string>().empty());
+  EXPECT_FALSE(w["metadata"]["creationTimestamp"].get<std::string>().empty());
+  EXPECT_EQ(w["spec"]["mode"], "fast");  // default applied
+  std::string rv1 = w["metadata"]["resourceVersion"];
+
+  w["spec"]["size"] = 4;
+  HttpResult updated = Http("PUT", Widgets("/w1"), w.dump());
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(updated.Json()["metadata"]["generation"], 2);
+  EXPECT_GT(std::stoull(updated.Json()["metadata"]["resourceVersion"].get<std::string>()), std::stoull(rv1));
+
+  // Stale resourceVersion: 409 Conflict.
+  HttpResult stale = Http("PUT", Widgets("/w1"), w.dump());
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(stale.Json()["reason"], "Conflict");
+
+  // Status through /status: generation unchanged. Status on the main resource: ignored.
+  json s = updated.Json();
+  s["status"] = {{"phase", "Running"}};
+  HttpResult status = Http("PUT", Widgets("/w1/status"), s.dump());
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_EQ(status.Json()["metadata"]["generation"], 2);
+  EXPECT_EQ(status.Json()["status"]["phase"], "Running");
+  HttpResult hack = Http("PATCH", Widgets("/w1"), R"({"status":{"phase":"Hacked"}})", "application/merge-patch+json");
+  ASSERT_EQ(hack.status, 200);
+  EXPECT_EQ(hack.Json()["status"]["phase"], "Running");
+  EXPECT_EQ(hack.Json()["metadata"]["resourceVersion"], status.Json()["metadata"]["resourceVersion"]);  // no-op
+  // /status ignores spec changes.
+  HttpResult spec_via_status =
+      Http("PATCH", Widgets("/w1/status"), R"({"spec":{"size":99},"status":{"phase":"Done"}})", "application/merge-patch+json");
+  ASSERT_EQ(spec_via_status.status, 200);
+  EXPECT_EQ(spec_via_status.Json()["spec"]["size"], 4);
+  EXPECT_EQ(spec_via_status.Json()["status"]["phase"], "Done");
+
+  // JSON patch; strategic merge is refused for custom resources (415).
+  HttpResult jp = Http("PATCH", Widgets("/w1"), R"([{"op":"replace","path":"/spec/size","value":5}])",
+                       "application/json-patch+json");
+  ASSERT_EQ(jp.status, 200) << jp.body;
+  EXPECT_EQ(jp.Json()["metadata"]["generation"], 3);
+  EXPECT_EQ(Http("PATCH", Widgets("/w1"), R"({"spec":{"size":6}})", "application/strategic-merge-patch+json").status, 415);
+
+  HttpResult dup = CreateWidget("w1", 3);
+  EXPECT_EQ(dup.status, 409);
+  EXPECT_EQ(dup.Json()["reason"], "AlreadyExists");
+  HttpResult missing = Http("GET", Widgets("/nope"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.Json()["reason"], "NotFound");
+  EXPECT_EQ(missing.Json()["details"]["kind"], "widgets");
+}
+
+TEST_F(ServerTest, SchemaViolationsAndPruning) {
+  HttpResult bad = CreateWidget("bad", 0);
+  ASSERT_EQ(bad.status, 422);
+  EXPECT_EQ(bad.Json()["reason"], "Invalid");
+  EXPECT_EQ(bad.Json()["details"]["causes"][0]["field"], "spec.size");
+  HttpResult pruned = Http("POST", Widgets(), R"({"apiVersion":"example.dev/v1alpha1","kind":"Widget",
+      "metadata":{"name":"p"},"spec":{"size":1,"bogus":true},"status":{"phase":"Preset"}})");
+  ASSERT_EQ(pruned.status, 201);
+  EXPECT_FALSE(pruned.Json()["spec"].contains("bogus"));
+  EXPECT_FALSE(pruned.Json().contains("status"));  // status is reset on create
+  HttpResult generated = Http("POST", Widgets(), R"({"metadata":{"generateName":"gen-"},"spec":{"size":1}})");
+  ASSERT_EQ(generated.status, 201);
+  EXPECT_EQ(generated.Json()["metadata"]["name"].get<std::string>().rfind("gen-", 0), 0u);
+  EXPECT_EQ(generated.Json()["metadata"]["name"].get<std::string>().size(), 9u);
+}
+
+TEST_F(ServerTest, ListSelectorsAndPagination) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(CreateWidget("w" + std::to_string(i), 1, {{"labels", {{"idx", std::to_string(i)}, {"even", i % 2 == 0 ? "yes" : "no"}}}}).status, 201);
+  }
+  json list = Http("GET", Widgets("?labelSelector=even%3Dyes")).Json();
+  EXPECT_EQ(list["kind"], "WidgetList");
+  EXPECT_EQ(list["items"].size(), 3u);
+  EXPECT_EQ(Http("GET", Widgets("?labelSelector=idx%20in%20(1,2),even!%3Dyes")).Json()["items"].size(), 1u);
+  EXPECT_EQ(Http("GET", Widgets("?fieldSelector=metadata.name%3Dw3")).Json()["items"].size(), 1u);
+  EXPECT_EQ(Http("GET", Widgets("?labelSelector=in%20in")).status, 400);
+
+  std::vector<std::string> names;
+  std::string cont;
+  int pages = 0;
+  do {
+    json page = Http("GET", Widgets("?limit=2" + (cont.empty() ? "" : "&continue=" + cont))).Json();
+    for (const auto& item : page["items"]) names.push_back(item["metadata"]["name"]);
+    cont = page["metadata"].value("continue", "");
+    ++pages;
+  } while (!cont.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(names, (std::vector<std::string>{"w0", "w1", "w2", "w3", "w4"}));
+
+  // Cross-namespace list of a namespaced resource.
+  EXPECT_EQ(Http("GET", base_ + "/apis/example.dev/v1alpha1/widgets").Json()["items"].size(), 5u);
+}
+
+TEST_F(ServerTest, WatchFromResourceVersionAndSelectorTransitions) {
+  std::string rv = Http("GET", Widgets()).Json()["metadata"]["resourceVersion"];
+  ASSERT_EQ(CreateWidget("a", 1, {{"labels", {{"team", "x"}}}}).status, 201);
+  ASSERT_EQ(Http("PATCH", Widgets("/a"), R"({"spec":{"size":2}})", "application/merge-patch+json").status, 200);
+  ASSERT_EQ(Http("PATCH", Widgets("/a"), R"({"metadata":{"labels":{"team":"y"}}})", "application/merge-patch+json").status, 200);
+  ASSERT_EQ(Http("DELETE", Widgets("/a")).status, 200);
+
+  auto all = Watch(Widgets("?watch=1&resourceVersion=" + rv), [](const auto& e) { return e.size() >= 4; });
+  ASSERT_EQ(all.events.size(), 4u);
+  std::vector<std::string> types;
+  for (const auto& e : all.events) types.push_back(e["type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"ADDED", "MODIFIED", "MODIFIED", "DELETED"}));
+
+  // Through a label selector the relabel looks like a delete.
+  auto team_x = Watch(Widgets("?watch=true&labelSelector=team%3Dx&resourceVersion=" + rv),
+                      [](const auto& e) { return e.size() >= 3; }, std::chrono::milliseconds(1500));
+  types.clear();
+  for (const auto& e : team_x.events) types.push_back(e["type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"ADDED", "MODIFIED", "DELETED"}));
+
+  // Watch without resourceVersion: synthetic ADDED for what exists.
+  ASSERT_EQ(CreateWidget("b", 1).status, 201);
+  auto fresh = Watch(Widgets("?watch=1&fieldSelector=metadata.name%3Db"), [](const auto& e) { return !e.empty(); });
+  ASSERT_EQ(fresh.events.size(), 1u);
+  EXPECT_EQ(fresh.events[0]["type"], "ADDED");
+  EXPECT_EQ(fresh.events[0]["object"]["metadata"]["name"], "b");
+}
+
+TEST_F(ServerTest, WatchTooOldResourceVersionGets410) {
+  server_->Stop();
+  TestApiServerOptions options;
+  options.watch_history = 3;
+  StartServer(options);
+  std::string rv = Http("GET", Widgets()).Json()["metadata"]["resourceVersion"];
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(CreateWidget("w" + std::to_string(i), 1).status, 201);
+  auto expired = Watch(Widgets("?watch=1&resourceVersion=" + rv), [](const auto&) { return false; });
+  EXPECT_EQ(expired.status, 200);
+  EXPECT_TRUE(expired.ended_by_server);
+  ASSERT_EQ(expired.events.size(), 1u);
+  EXPECT_EQ(expired.events[0]["type"], "ERROR");
+  EXPECT_EQ(expired.events[0]["object"]["code"], 410);
+  EXPECT_EQ(expired.events[0]["object"]["reason"], "Expired");
+  // Within the kept history it resumes.
+  std::string recent = std::to_string(std::stoull(rv) + 4);
+  auto resumed = Watch(Widgets("?watch=1&resourceVersion=" + recent), [](const auto& e) { return e.size() >= 2; });
+  EXPECT_EQ(resumed.events.size(), 2u);
+  EXPECT_EQ(resumed.events[0]["type"], "ADDED");
+}
+
+TEST_F(ServerTest, WatchBookmarksAndTimeout) {
+  server_->Stop();
+  TestApiServerOptions options;
+  options.bookmark_interval = std::chrono::milliseconds(50);
+  StartServer(options);
+  auto w = Watch(Widgets("?watch=1&allowWatchBookmarks=true&timeoutSeconds=5"),
+                 [](const auto& e) { return !e.empty() && e.back()["type"] == "BOOKMARK"; });
+  ASSERT_FALSE(w.events.empty());
+  EXPECT_EQ(w.events.back()["object"]["kind"], "Widget");
+  EXPECT_FALSE(w.events.back()["object"]["metadata"]["resourceVersion"].get<std::string>().empty());
+  auto timed = Watch(Widgets("?watch=1&timeoutSeconds=1"), [](const auto&) { return false; });
+  EXPECT_TRUE(timed.ended_by_server);
+}
+
+TEST_F(ServerTest, CascadingDeleteAndFinalizers) {
+  auto make_children = [&](const std::string& owner) {
+    json w = Http("GET", Widgets("/" + owner)).Json();
+    for (int i = 0; i < 2; ++i) {
+      json pod = Pod(owner + "-" + std::to_string(i),
+                     {{"metadata", {{"labels", {{"owner", owner}}},
+                                    {"ownerReferences", {{{"apiVersion", "example.dev/v1alpha1"}, {"kind", "Widget"},
+                                                          {"name", owner}, {"uid", w["metadata"]["uid"]},
+                                                          {"controller", true}, {"blockOwnerDeletion", true}}}}}}});
+      ASSERT_EQ(Http("POST", Pods(), pod.dump()).status, 201);
+    }
+  };
+  auto pods_of = [&](const std::string& owner) {
+    return Http("GET", Pods("?labelSelector=owner%3D" + owner)).Json()["items"].size();
+  };
+  // Background (default).
+  ASSERT_EQ(CreateWidget("bg", 1).status, 201);
+  make_children("bg");
+  ASSERT_EQ(pods_of("bg"), 2u);
+  HttpResult del = Http("DELETE", Widgets("/bg"));
+  ASSERT_EQ(del.status, 200);
+  EXPECT_EQ(del.Json()["kind"], "Status");
+  EXPECT_EQ(del.Json()["status"], "Success");
+  EXPECT_EQ(pods_of("bg"), 0u);
+
+  // Foreground: the answer shows deletionTimestamp + foregroundDeletion; all gone after GC.
+  ASSERT_EQ(CreateWidget("fg", 1).status, 201);
+  make_children("fg");
+  HttpResult fg = Http("DELETE", Widgets("/fg?propagationPolicy=Foreground"));
+  ASSERT_EQ(fg.status, 200);
+  EXPECT_TRUE(fg.Json()["metadata"].contains("deletionTimestamp"));
+  EXPECT_EQ(fg.Json()["metadata"]["finalizers"], json({"foregroundDeletion"}));
+  EXPECT_EQ(pods_of("fg"), 0u);
+  EXPECT_EQ(Http("GET", Widgets("/fg")).status, 404);
+
+  // Orphan: children stay, without the ownerReference.
+  ASSERT_EQ(CreateWidget("or", 1).status, 201);
+  make_children("or");
+  ASSERT_EQ(Http("DELETE", Widgets("/or"), R"({"propagationPolicy":"Orphan"})").status, 200);
+  json orphans = Http("GET", Pods("?labelSelector=owner%3Dor")).Json();
+  ASSERT_EQ(orphans["items"].size(), 2u);
+  EXPECT_FALSE(orphans["items"][0]["metadata"].contains("ownerReferences"));
+
+  // Finalizers hold the object until removed.
+  ASSERT_EQ(CreateWidget("fin", 1, {{"finalizers", {"example.dev/cleanup"}}}).status, 201);
+  HttpResult held = Http("DELETE", Widgets("/fin"));
+  ASSERT_EQ(held.status, 200);
+  EXPECT_TRUE(held.Json()["metadata"].contains("deletionTimestamp"));
+  EXPECT_EQ(Http("GET", Widgets("/fin")).status, 200);
+  ASSERT_EQ(Http("PATCH", Widgets("/fin"), R"({"metadata":{"finalizers":null}})", "application/merge-patch+json").status, 200);
+  EXPECT_EQ(Http("GET", Widgets("/fin")).status, 404);
+
+  // Preconditions.
+  ASSERT_EQ(CreateWidget("pre", 1).status, 201);
+  HttpResult wrong_uid = Http("DELETE", Widgets("/pre"), R"({"preconditions":{"uid":"not-it"}})");
+  EXPECT_EQ(wrong_uid.status, 409);
+  EXPECT_EQ(Http("GET", Widgets("/pre")).status, 200);
+}
+
+TEST_F(ServerTest, PodValidationGatesAndStrategicMerge) {
+  HttpResult bad = Http("POST", Pods(), R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"Bad_Name"},"spec":{"containers":[]}})");
+  ASSERT_EQ(bad.status, 422);
+  std::vector<std::string> fields;
+  const json bad_body = bad.Json();
+  for (const auto& c : bad_body["details"]["causes"]) fields.push_back(c["field"]);
+  EXPECT_EQ(fields, (std::vector<std::string>{"metadata.name", "spec.containers"}));
+  HttpResult no_image = Http("POST", Pods(), R"({"metadata":{"name":"x"},"spec":{"containers":[{"name":"c"}]}})");
+  ASSERT_EQ(no_image.status, 422);
+  EXPECT_EQ(no_image.Json()["details"]["causes"][0]["field"], "spec.containers[0].image");
+
+  json gated = Pod("gated", {{"spec", {{"schedulingGates", {{{"name", "ringleader.dev/gang"}}}}}}});
+  HttpResult created = Http("POST", Pods(), gated.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.Json()["status"]["phase"], "Pending");
+  HttpResult add_gate = Http("PATCH", Pods("/gated"),
+                             R"({"spec":{"schedulingGates":[{"name":"ringleader.dev/gang"},{"name":"other"}]}})",
+                             "application/merge-patch+json");
+  EXPECT_EQ(add_gate.status, 422);
+  EXPECT_EQ(Http("PATCH", Pods("/gated"), R"({"spec":{"schedulingGates":null}})", "application/merge-patch+json").status, 200);
+
+  json two = Pod("two", {{"spec", {{"containers", {{{"name", "a"}, {"image", "x"}}, {{"name", "b"}, {"image", "y"}}}}}}});
+  ASSERT_EQ(Http("POST", Pods(), two.dump()).status, 201);
+  HttpResult smp = Http("PATCH", Pods("/two"), R"({"metadata":{"labels":{"l":"v"}},"spec":{"containers":[{"name":"b","image":"z"}]}})",
+                        "application/strategic-merge-patch+json");
+  ASSERT_EQ(smp.status, 200) << smp.body;
+  ASSERT_EQ(smp.Json()["spec"]["containers"].size(), 2u);
+  EXPECT_EQ(smp.Json()["spec"]["containers"][1]["image"], "z");
+  EXPECT_EQ(smp.Json()["metadata"]["labels"]["l"], "v");
+}
+
+TEST_F(ServerTest, FaultsAndRequestLog) {
+  ASSERT_EQ(CreateWidget("f", 1).status, 201);
+  server_->ClearRequests();
+  server_->FailNextRequests({2, 3, "list", "widgets"});
+  HttpResult throttled = Http("GET", Widgets());
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(throttled.retry_after, "3");
+  EXPECT_EQ(throttled.Json()["reason"], "TooManyRequests");
+  EXPECT_EQ(Http("GET", Widgets("/f")).status, 200);  // a get does not match
+  EXPECT_EQ(Http("GET", Widgets()).status, 429);
+  EXPECT_EQ(Http("GET", Widgets()).status, 200);
+
+  server_->ConflictNextUpdates({1, "widgets", "status"});
+  EXPECT_EQ(Http("PATCH", Widgets("/f"), R"({"spec":{"size":2}})", "application/merge-patch+json").status, 200);
+  EXPECT_EQ(Http("PATCH", Widgets("/f/status"), R"({"status":{"phase":"A"}})", "application/merge-patch+json").status, 409);
+  EXPECT_EQ(Http("PATCH", Widgets("/f/status"), R"({"status":{"phase":"A"}})", "application/merge-patch+json").status, 200);
+
+  EXPECT_EQ(server_->CountRequests("list", "widgets"), 3);
+  EXPECT_EQ(server_->CountRequests("patch", "widgets", "status"), 2);
+  EXPECT_EQ(server_->CountRequests("patch", "widgets", ""), 1);
+
+  // The same over the HTTP control endpoint.
+  json log = Http("GET", base_ + "/testing/requests").Json();
+  EXPECT_EQ(log["counts"]["list widgets"], 3);
+  EXPECT_EQ(log["counts"]["patch widgets/status"], 2);
+  ASSERT_EQ(Http("POST", base_ + "/testing/faults", R"({"expireNextWatches":1})").status, 200);
+  auto expired = Watch(Widgets("?watch=1"), [](const auto&) { return false; });
+  ASSERT_EQ(expired.events.size(), 1u);
+  EXPECT_EQ(expired.events[0]["object"]["code"], 410);
+  ASSERT_EQ(Http("POST", base_ + "/testing/faults", R"({"tooManyRequests":{"count":1,"retryAfterSeconds":7}})").status, 200);
+  EXPECT_EQ(Http("GET", Widgets("/f")).retry_after, "7");
+}
+
+TEST_F(ServerTest, DropWatchesAndRestartKeepData) {
+  std::atomic<bool> started{false};
+  std::thread dropper([&] {
+    WaitFor([&] { return server_->open_watches() == 1; });
+    server_->DropAllWatches();
+  });
+  auto dropped = Watch(Widgets("?watch=1&resourceVersion=0"), [](const auto&) { return false; });
+  dropper.join();
+  EXPECT_TRUE(dropped.ended_by_server);
+
+  ASSERT_EQ(CreateWidget("keep", 1).status, 201);
+  std::thread restarter([&] {
+    WaitFor([&] { return server_->open_watches() == 1; });
+    ASSERT_EQ(Http("POST", base_ + "/testing/faults", R"({"restart":true})").status, 200);
+  });
+  auto cut = Watch(Widgets("?watch=1"), [](const auto&) { return false; });
+  restarter.join();
+  EXPECT_FALSE(cut.ended_by_server);  // an abrupt close, not a clean end of stream
+  EXPECT_TRUE(WaitFor([&] { return server_->open_watches() == 0; }));
+  EXPECT_EQ(Http("GET", Widgets("/keep")).status, 200);
+
+  server_->SetResponseDelay(std::chrono::milliseconds(200));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(Http("GET", Widgets("/keep")).status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+  server_->ClearFaults();
+}
+
+TEST_F(ServerTest, TableResponses) {
+  ASSERT_EQ(CreateWidget("t", 7).status, 201);
+  ASSERT_EQ(Http("PATCH", Widgets("/t/status"), R"({"status":{"phase":"Running"}})", "application/merge-patch+json").status, 200);
+  json table = Http("GET", Widgets(), "", "application/json", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json").Json();
+  EXPECT_EQ(table["kind"], "Table");
+  std::vector<std::string> cols;
+  std::vector<int> prio;
+  for (const auto& c : table["columnDefinitions"]) {
+    cols.push_back(c["name"]);
+    prio.push_back(c["priority"]);
+  }
+  EXPECT_EQ(cols, (std::vector<std::string>{"Name", "Phase", "Size", "Age"}));
+  EXPECT_EQ(prio, (std::vector<int>{0, 0, 1, 0}));
+  ASSERT_EQ(table["rows"].size(), 1u);
+  EXPECT_EQ(table["rows"][0]["cells"][0], "t");
+  EXPECT_EQ(table["rows"][0]["cells"][1], "Running");
+  EXPECT_EQ(table["rows"][0]["cells"][2], 7);
+  EXPECT_EQ(table["rows"][0]["cells"][3].get<std::string>().back(), 's');  // "0s"
+  EXPECT_EQ(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+}
+
+TEST_F(ServerTest, DiscoveryAndOpenApi) {
+  json groups = Http("GET", base_ + "/apis").Json();
+  std::set<std::string> names;
+  for (const auto& g : groups["groups"]) names.insert(g["name"]);
+  for (const char* g : {"example.dev", "apiextensions.k8s.io", "coordination.k8s.io"}) EXPECT_TRUE(names.count(g)) << g;
+  json rl = Http("GET", base_ + "/apis/example.dev/v1alpha1").Json();
+  ASSERT_EQ(rl["resources"].size(), 2u);
+  EXPECT_EQ(rl["resources"][0]["shortNames"], json({"wd"}));
+  EXPECT_EQ(rl["resources"][1]["name"], "widgets/status");
+  json index = Http("GET", base_ + "/openapi/v3").Json();
+  ASSERT_TRUE(index["paths"].contains("apis/example.dev/v1alpha1"));
+  std::string url = index["paths"]["apis/example.dev/v1alpha1"]["serverRelativeURL"];
+  json doc = Http("GET", base_ + url).Json();
+  json gvk = doc["components"]["schemas"]["dev.example.v1alpha1.Widget"]["x-kubernetes-group-version-kind"];
+  EXPECT_EQ(gvk[0]["kind"], "Widget");
+  EXPECT_TRUE(doc["components"]["schemas"].contains("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));
+  EXPECT_EQ(Http("GET", base_ + "/api/v1").Json()["kind"], "APIResourceList");
+}
+
+// ---- pod simulator ----
+
+class SimulatorTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    TestApiServerOptions options;
+    options.simulate_pods = true;
+    options.nodes = 2;
+    options.node_gpus = 4;
+    options.node_cpus = "8";
+    options.pod_start_delay = std::chrono::milliseconds(10);
+    StartServer(options);
+  }
+  json GetPod(const std::string& name) { return Http("GET", Pods("/" + name)).Json(); }
+  static json GpuPod(const std::string& name, int gpus, const json& extra = json::object()) {
+    json pod = Pod(name, extra);
+    pod["spec"]["containers"][0]["resources"] = {{"requests", {{"nvidia.com/gpu", std::to_string(gpus)}}},
+                                                 {"limits", {{"nvidia.com/gpu", std::to_string(gpus)}}}};
+    return pod;
+  }
+  bool WaitPhase(const std::string& name, const std::string& phase) {
+    return WaitFor([&] { return GetPod(name)["status"].value("phase", "") == phase; });
+  }
+};
+
+TEST_F(SimulatorTest, BindsWithinCapacityAndRuns) {
+  json nodes = Http("GET", base_ + "/api/v1/nodes").Json();
+  ASSERT_EQ(nodes["items"].size(), 2u);
+  EXPECT_EQ(nodes["items"][0]["status"]["allocatable"]["nvidia.com/gpu"], "4");
+  for (const char* name : {"g0", "g1", "g2"}) ASSERT_EQ(Http("POST", Pods(), GpuPod(name, 3).dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("g0", "Running"));
+  ASSERT_TRUE(WaitPhase("g1", "Running"));
+  json g0 = GetPod("g0");
+  EXPECT_FALSE(g0["status"]["podIP"].get<std::string>().empty());
+  EXPECT_EQ(g0["status"]["containerStatuses"][0]["ready"], true);
+  EXPECT_NE(g0["spec"]["nodeName"], GetPod("g1")["spec"]["nodeName"]);
+  // The third does not fit: Unschedulable, until a node is added through the API.
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& c : GetPod("g2")["status"].value("conditions", json::array())) {
+      if (c["type"] == "PodScheduled" && c["status"] == "False" && c.value("reason", "") == "Unschedulable") return true;
+    }
+    return false;
+  }));
+  EXPECT_EQ(GetPod("g2")["status"]["phase"], "Pending");
+  json node = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "extra"}}},
+               {"status", {{"allocatable", {{"cpu", "8"}, {"memory", "8Gi"}, {"pods", "10"}, {"nvidia.com/gpu", "8"}}},
+                           {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
+  ASSERT_EQ(Http("POST", base_ + "/api/v1/nodes", node.dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("g2", "Running"));
+  EXPECT_EQ(GetPod("g2")["spec"]["nodeName"], "extra");
+}
+
+TEST_F(SimulatorTest, GatesSchedulerNameTaintsAndSelectors) {
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("gated", 1, {{"spec", {{"schedulingGates", {{{"name", "g"}}}}}}}).dump()).status, 201);
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("other", 1, {{"spec", {{"schedulerName", "volcano"}}}}).dump()).status, 201);
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("picky", 1, {{"spec", {{"nodeSelector", {{"kubernetes.io/hostname", "node-1"}}}}}}).dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("picky", "Running"));
+  EXPECT_EQ(GetPod("picky")["spec"]["nodeName"], "node-1");
+  EXPECT_EQ(GetPod("gated")["spec"].value("nodeName", ""), "");
+  EXPECT_EQ(GetPod("other")["spec"].value("nodeName", ""), "");
+  // Taint both nodes; a pod without toleration stays pending, one with it runs.
+  for (const char* n : {"node-0", "node-1"}) {
+    ASSERT_EQ(Http("PATCH", base_ + "/api/v1/nodes/" + n,
+                   R"({"spec":{"taints":[{"key":"maint","value":"x","effect":"NoSchedule"}]}})", "application/merge-patch+json").status, 200);
+  }
+  ASSERT_EQ(Http("PATCH", Pods("/gated"), R"({"spec":{"schedulingGates":null}})", "application/merge-patch+json").status, 200);
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("tolerant", 1, {{"spec", {{"tolerations", {{{"key", "maint"}, {"operator", "Exists"}}}}}}}).dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("tolerant", "Running"));
+  ASSERT_TRUE(WaitFor([&] {
+    auto conds = GetPod("gated")["status"].value("conditions", json::array());
+    return !conds.empty() && conds[0].value("reason", "") == "Unschedulable";
+  }));
+  EXPECT_NE(GetPod("gated")["status"]["conditions"][0]["message"].get<std::string>().find("untolerated taint"), std::string::npos);
+}
+
+TEST_F(SimulatorTest, AnnotationsEndPods) {
+  auto with = [](const std::string& name, const json& annotations, const std::string& attempt) {
+    return Pod(name, {{"metadata", {{"annotations", annotations}, {"labels", {{"ringleader.dev/attempt", attempt}}}}}});
+  };
+  ASSERT_EQ(Http("POST", Pods(), with("ok", {{"sim.ringleader.dev/succeed-after-seconds", "0.05"}}, "0").dump()).status, 201);
+  ASSERT_EQ(Http("POST", Pods(), with("bad", {{"sim.ringleader.dev/fail-after-seconds", "0.05"}, {"sim.ringleader.dev/exit-code", "3"}}, "0").dump()).status, 201);
+  ASSERT_EQ(Http("POST", Pods(), with("second", {{"sim.ringleader.dev/fail-after-seconds", "0.05"}, {"sim.ringleader.dev/only-attempt", "0"}}, "1").dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("ok", "Succeeded"));
+  EXPECT_EQ(GetPod("ok")["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
+  ASSERT_TRUE(WaitPhase("bad", "Failed"));
+  json bad = GetPod("bad");
+  EXPECT_EQ(bad["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 3);
+  EXPECT_EQ(bad["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Error");
+  ASSERT_TRUE(WaitPhase("second", "Running"));
+  // A test drives a pod by patching its status; the simulator leaves that alone.
+  ASSERT_EQ(Http("PATCH", Pods("/second/status"), R"({"status":{"phase":"Failed"}})", "application/merge-patch+json").status, 200);
+  ASSERT_TRUE(server_->EvictPod("default", "ok").code() == StatusCode::kOk);
+  json evicted = GetPod("ok");
+  EXPECT_EQ(evicted["status"]["phase"], "Failed");
+  EXPECT_EQ(evicted["status"]["reason"], "Evicted");
+  EXPECT_EQ(GetPod("second")["status"]["phase"], "Failed");
+  // Deleted pods go away.
+  ASSERT_EQ(Http("DELETE", Pods("/bad")).status, 200);
+  EXPECT_EQ(Http("GET", Pods("/bad")).status, 404);
+}
+
+}  // namespace
+}  // namespace ringleader::testapi
