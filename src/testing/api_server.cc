@@ -484,6 +484,10 @@ void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& sto
       if (!HasDeletionTimestamp(object)) {
         object["metadata"]["deletionTimestamp"] = NowRfc3339();
         object["metadata"]["deletionGracePeriodSeconds"] = 0;
+        // Like the real registry (rest.BeforeDelete): starting a deletion bumps generation.
+        if (object["metadata"].contains("generation")) {
+          object["metadata"]["generation"] = object["metadata"]["generation"].get<int64_t>() + 1;
+        }
       }
       object["metadata"]["finalizers"] = finalizers;
       Commit(type, "MODIFIED", object, &old);
@@ -504,6 +508,9 @@ void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& sto
     }
   }
   if (type.plural == "customresourcedefinitions") {
+    // The real server holds the CRD with deletionTimestamp while it removes the custom
+    // resources; here that is instantaneous, so only the timestamp shows.
+    object["metadata"]["deletionTimestamp"] = NowRfc3339();
     for (auto& t : types_) {
       if (!t.active || !t.custom || t.crd_name != Name(object)) continue;
       auto it = objects_.find(t.Key());
@@ -909,7 +916,12 @@ void TestApiServer::Impl::HandleResource(const HttpRequest& req, HttpResponseWri
     if (type.plural == "customresourcedefinitions") {
       ResourceType crd_type;
       CrdToType(obj, &crd_type);
+      // Created first without conditions, then Established by a second (status) write, as
+      // the real apiextensions controllers do: clients that wait for Established see it change.
       EstablishCrd(obj);
+      obj["status"] = {{"conditions", nullptr},
+                       {"acceptedNames", {{"plural", ""}, {"kind", ""}}},
+                       {"storedVersions", {crd_type.version}}};
       bool reused = false;
       for (auto& existing : types_) {
         if (!existing.active && existing.custom && existing.Key() == crd_type.Key() &&
@@ -923,6 +935,11 @@ void TestApiServer::Impl::HandleResource(const HttpRequest& req, HttpResponseWri
       ++openapi_generation_;
     }
     Commit(type, "ADDED", obj, nullptr);
+    if (type.plural == "customresourcedefinitions") {
+      json established = obj;
+      EstablishCrd(established);
+      Commit(type, "MODIFIED", established, &obj);
+    }
     return reply(201, obj);
   }
 
