@@ -153,10 +153,18 @@ bool Rendezvous::AllHaveGpus() const {
   return std::all_of(peers_.begin(), peers_.end(), [](const PeerInfo& p) { return p.gpu_count > 0; });
 }
 
-std::string Rendezvous::DescribePeerFailure(int suspect, const std::string& what) {
-  // The store notices a vanished rank when its connection closes; that can trail the data
-  // plane's error by a few milliseconds, so look for a short, bounded while.
+std::string Rendezvous::DescribePeerFailure(int suspect, const std::string& what, bool timed_out) {
+  // A rank that times out publishes whom it was waiting for. In a ring every rank downstream
+  // of a hung rank times out too, each blaming its own neighbour; following the "waiting for"
+  // chain to a rank that is not itself waiting finds the one that actually hung.
+  if (timed_out && store_ != nullptr && suspect >= 0) {
+    (void)store_->Set(Key("stalled/" + std::to_string(rank_)), std::to_string(suspect));
+  }
+  // The store notices a vanished rank when its connection closes, and other ranks publish
+  // their timeouts, a few milliseconds after our own error: look for a short, bounded while.
   const Deadline deadline = DeadlineAfter(std::chrono::milliseconds(1500));
+  std::vector<std::string> stalled_keys;
+  for (int r = 0; r < world_size_; ++r) stalled_keys.push_back(Key("stalled/" + std::to_string(r)));
   while (store_ != nullptr) {
     auto dead = store_->DeadRanks(DeadlineAfter(std::chrono::seconds(2)));
     if (!dead.ok()) {
@@ -171,6 +179,16 @@ std::string Rendezvous::DescribePeerFailure(int suspect, const std::string& what
     }
     if (Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (timed_out && store_ != nullptr && suspect >= 0) {
+    auto present = store_->Check(stalled_keys);
+    for (int hops = 0; present.ok() && hops < world_size_ && (*present)[suspect]; ++hops) {
+      auto next = store_->Get(stalled_keys[suspect], DeadlineAfter(std::chrono::seconds(2)));
+      if (!next.ok()) break;
+      const int waited_for = std::atoi(next->c_str());
+      if (waited_for < 0 || waited_for >= world_size_ || waited_for == suspect) break;
+      suspect = waited_for;
+    }
   }
   const std::string who = suspect >= 0 ? "peer rank " + std::to_string(suspect) : "a peer rank";
   return who + " failed or stopped responding; rank " + std::to_string(rank_) + " saw: " + what;
@@ -187,7 +205,7 @@ void Rendezvous::Shutdown(std::chrono::milliseconds linger) {
 }
 
 // After an error rank 0 keeps serving briefly, so the others can still learn who really failed.
-void Rendezvous::Leave() { Shutdown(std::chrono::milliseconds(5000)); }
+void Rendezvous::Leave() { Shutdown(std::chrono::milliseconds(3000)); }
 
 void Rendezvous::Finish() { Shutdown(std::chrono::milliseconds(30000)); }
 

@@ -61,8 +61,8 @@ StatusOr<std::unique_ptr<TcpRingCommunicator>> TcpRingCommunicator::Create(
   return comm;
 }
 
-Status TcpRingCommunicator::Fail(int suspect, const std::string& what) {
-  broken_ = AbortedError(rendezvous_.DescribePeerFailure(suspect, what));
+Status TcpRingCommunicator::Fail(int suspect, const std::string& what, bool timed_out) {
+  broken_ = AbortedError(rendezvous_.DescribePeerFailure(suspect, what, timed_out));
   return broken_;
 }
 
@@ -187,7 +187,8 @@ Status TcpRingCommunicator::AllReduce(void* buffer, size_t count, DataType type,
       const bool waiting_recv = recv_step < steps;
       const int suspect = waiting_recv ? prev : next;
       return Fail(suspect, "no progress from rank " + std::to_string(suspect) + " for " +
-                               std::to_string(options_.timeout.count()) + " ms");
+                               std::to_string(options_.timeout.count()) + " ms",
+                  /*timed_out=*/true);
     }
     for (int i = 0; i < nfds; ++i) {
       if (fds[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {

@@ -27,6 +27,8 @@ struct alignas(64) ShmHeader {
   int32_t world_size;
   uint64_t chunk_bytes;
   int32_t pids[kMaxShmRanks];
+  // Generation each rank last arrived in, to name the ranks a timed-out barrier waits for.
+  std::atomic<uint32_t> arrived_in[kMaxShmRanks];
 };
 
 namespace {
@@ -148,6 +150,7 @@ Status ShmCommunicator::WaitBarrier() {
   if (size_ == 1) return Status::Ok();
   ShmHeader& h = *header_;
   const uint32_t gen = h.generation.load(std::memory_order_acquire);
+  h.arrived_in[rank_].store(gen + 1, std::memory_order_relaxed);
   if (h.arrived.fetch_add(1, std::memory_order_acq_rel) == static_cast<uint32_t>(size_ - 1)) {
     h.arrived.store(0, std::memory_order_relaxed);
     h.generation.fetch_add(1, std::memory_order_release);
@@ -177,9 +180,18 @@ Status ShmCommunicator::WaitBarrier() {
       return broken_;
     }
     if (Clock::now() >= deadline) {
+      int late = -1;
+      std::string late_ranks;
+      for (int r = 0; r < size_; ++r) {
+        if (h.arrived_in[r].load(std::memory_order_relaxed) != gen + 1) {
+          if (late < 0) late = r;
+          late_ranks += (late_ranks.empty() ? "" : ", ") + std::to_string(r);
+        }
+      }
       broken_ = AbortedError(rendezvous_.DescribePeerFailure(
-          -1, "shared-memory barrier: no progress for " + std::to_string(options_.timeout.count()) +
-                  " ms"));
+          late, "shared-memory barrier: ranks " + late_ranks + " did not arrive within " +
+                    std::to_string(options_.timeout.count()) + " ms",
+          /*timed_out=*/true));
       return broken_;
     }
   }

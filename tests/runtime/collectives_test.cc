@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "collective_cases.h"
+#include "gang.h"
 #include "ringleader/runtime/communicator.h"
 #include "ringleader/runtime/rendezvous.h"
 #include "ringleader/runtime/socket.h"
@@ -20,43 +21,7 @@ using testing::AllDataTypes;
 using testing::CheckResult;
 using testing::CollectiveCounts;
 using testing::MakeInput;
-
-// Runs body(communicator) on `world_size` rank threads; returns each rank's status.
-std::vector<Status> RunGang(int world_size, const CommunicatorOptions& options,
-                            const std::function<Status(Communicator&)>& body) {
-  int port = 0;
-  auto listener = ListenTcp("127.0.0.1", 0, &port);
-  if (!listener.ok()) return {listener.status()};
-  int listen_fd = listener->release();
-  std::vector<Status> results(world_size);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < world_size; ++r) {
-    threads.emplace_back([&, r] {
-      RendezvousOptions ro;
-      ro.env.rank = r;
-      ro.env.world_size = world_size;
-      ro.env.num_workers = world_size;
-      ro.env.worker_rank = r;
-      ro.env.master_addr = "127.0.0.1";
-      ro.env.master_port = port;
-      ro.timeout = std::chrono::seconds(20);
-      ro.store_listen_fd = r == 0 ? listen_fd : -1;
-      auto rdzv = Rendezvous::Join(ro);
-      if (!rdzv.ok()) {
-        results[r] = rdzv.status();
-        return;
-      }
-      auto comm = CreateCommunicator(**rdzv, options);
-      if (!comm.ok()) {
-        results[r] = comm.status();
-        return;
-      }
-      results[r] = body(**comm);
-    });
-  }
-  for (auto& t : threads) t.join();
-  return results;
-}
+using testing::RunGang;
 
 struct GangParam {
   Backend backend;

@@ -59,9 +59,10 @@ class Rendezvous {
   bool AllOnOneHost() const;
   bool AllHaveGpus() const;
 
-  // Builds "rank(s) X failed ..." for an error seen while talking to `suspect`: prefers the
-  // ranks the store saw disappear (the real culprit, not a neighbour that merely gave up).
-  std::string DescribePeerFailure(int suspect, const std::string& what);
+  // Builds "peer rank(s) X failed ..." for an error seen while talking to `suspect` (-1 =
+  // unknown): prefers the ranks the store saw disappear (the real culprit, not a neighbour
+  // that merely gave up); for a timeout, follows the chain of ranks waiting on each other.
+  std::string DescribePeerFailure(int suspect, const std::string& what, bool timed_out = false);
 
   // Clean end of the job: says goodbye to the store; rank 0 waits (bounded) for the others'
   // goodbyes before it stops serving. Called once; also called by the destructor.

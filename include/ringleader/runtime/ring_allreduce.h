@@ -30,7 +30,7 @@ class TcpRingCommunicator : public Communicator {
 
  private:
   TcpRingCommunicator(Rendezvous& rendezvous, const CommunicatorOptions& options);
-  Status Fail(int suspect, const std::string& what);
+  Status Fail(int suspect, const std::string& what, bool timed_out = false);
 
   Rendezvous& rendezvous_;
   CommunicatorOptions options_;

@@ -1,0 +1,47 @@
+#pragma once
+// The demo data-parallel trainer behind `ringleader-worker train`: a one-hidden-layer MLP
+// (tanh) regressing a fixed random "teacher" network on synthetic inputs. Everything derives
+// from --seed: the teacher, the initial weights and every sample (sample i of the global
+// stream is a pure function of (seed, i)). Rank r of N takes samples
+// [step*N*b + r*b, step*N*b + (r+1)*b), so N ranks with batch b see exactly the samples one
+// rank with batch N*b sees, and averaging per-rank mean gradients gives the global mean
+// gradient: the two runs match up to floating-point summation order (tested).
+//
+// Thread-safety: RunTrainer is reentrant (tests run several ranks as threads).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ringleader/common/status.h"
+#include "ringleader/runtime/communicator.h"
+#include "ringleader/runtime/progress_sink.h"
+
+namespace ringleader::runtime {
+
+struct TrainerOptions {
+  int64_t steps = 200;
+  int batch_size = 32;  // per rank
+  double lr = 0.05;
+  uint64_t seed = 1;
+  int64_t log_every = 10;
+  int input_dim = 32;
+  int hidden = 64;
+  size_t bucket_bytes = 25u << 20;
+  bool overlap = true;
+};
+
+struct TrainerResult {
+  int64_t steps = 0;
+  double final_loss = 0;
+  std::string checksum;        // 16 hex digits, FNV-1a 64 of the weights' bytes
+  std::vector<float> weights;  // W1, b1, W2, b2 flattened
+};
+
+// Trains on the CPU; gradients are averaged over `comm` through a GradientAverager.
+StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& comm,
+                                   ProgressSink& sink);
+
+std::string WeightsChecksum(const std::vector<float>& weights);
+
+}  // namespace ringleader::runtime

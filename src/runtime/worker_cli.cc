@@ -1,0 +1,220 @@
+#include "ringleader/runtime/worker_cli.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ringleader/runtime/communicator.h"
+#include "ringleader/runtime/exit_codes.h"
+#include "ringleader/runtime/launcher.h"
+#include "ringleader/runtime/progress_sink.h"
+#include "ringleader/runtime/rendezvous.h"
+#include "ringleader/runtime/trainer.h"
+#include "ringleader/runtime/worker_env.h"
+#ifdef RINGLEADER_HAVE_MPI
+#include "ringleader/runtime/mpi_communicator.h"
+#endif
+
+namespace ringleader::runtime {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  ringleader-worker train [--steps N] [--batch-size B] [--lr X] [--seed S]\n"
+    "                          [--backend auto|tcp|shm|mpi|nccl] [--log-every N] [--hidden H]\n"
+    "                          [--input-dim D] [--bucket-mb M] [--timeout-seconds T]\n"
+    "                          [--rendezvous-timeout-seconds T] [--shm-chunk-kb K] [--no-overlap]\n"
+    "  ringleader-worker launch [--nproc N] [--grace-seconds S] -- CMD [ARGS...]\n"
+    "exit codes: 0 ok, 2 usage/config error, 175 peer rank failed (retryable),\n"
+    "            176 rendezvous timed out (retryable)\n";
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "ringleader-worker: %s\n%s", message.c_str(), kUsage);
+  return kExitUsageError;
+}
+
+// --name value / --name=value flags; `bool_flags` take no value.
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> rest;  // after "--"
+};
+
+StatusOr<Flags> ParseFlags(int argc, char** argv, int first, const std::vector<std::string>& known,
+                           const std::vector<std::string>& bool_flags) {
+  Flags flags;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") {
+      for (int j = i + 1; j < argc; ++j) flags.rest.push_back(argv[j]);
+      break;
+    }
+    if (arg.rfind("--", 0) != 0) return InvalidArgumentError("unexpected argument '" + arg + "'");
+    std::string name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const bool is_bool = std::find(bool_flags.begin(), bool_flags.end(), name) != bool_flags.end();
+    if (!is_bool && std::find(known.begin(), known.end(), name) == known.end()) {
+      return InvalidArgumentError("unknown flag --" + name);
+    }
+    if (is_bool) {
+      flags.values[name] = "1";
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) return InvalidArgumentError("flag --" + name + " needs a value");
+      value = argv[++i];
+    }
+    flags.values[name] = value;
+  }
+  return flags;
+}
+
+template <typename T>
+Status ReadNumber(const Flags& flags, const std::string& name, T* out, double min_value) {
+  auto it = flags.values.find(name);
+  if (it == flags.values.end()) return Status::Ok();
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  if (it->second.empty() || *end != '\0' || v < min_value) {
+    return InvalidArgumentError("--" + name + "=" + it->second + " is not a number >= " +
+                                std::to_string(min_value));
+  }
+  *out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+int Fail(int rank, const std::string& what, const Status& status, int code) {
+  std::fprintf(stderr, "ringleader-worker: rank %d: %s: %s\n", rank, what.c_str(),
+               status.message().c_str());
+  return code;
+}
+
+int CollectiveExitCode(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument: return kExitUsageError;
+    case StatusCode::kAborted:
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kUnavailable: return kExitPeerFailed;
+    default: return 1;
+  }
+}
+
+int Train(int argc, char** argv) {
+  auto flags = ParseFlags(argc, argv, 2,
+                          {"steps", "batch-size", "lr", "seed", "backend", "log-every", "hidden",
+                           "input-dim", "bucket-mb", "timeout-seconds",
+                           "rendezvous-timeout-seconds", "shm-chunk-kb"},
+                          {"no-overlap"});
+  if (!flags.ok()) return UsageError(flags.status().message());
+  TrainerOptions options;
+  double bucket_mb = 25, timeout_s = 60, rdzv_timeout_s = 300, shm_chunk_kb = 4096;
+  for (const Status& s :
+       {ReadNumber(*flags, "steps", &options.steps, 0), ReadNumber(*flags, "batch-size", &options.batch_size, 1),
+        ReadNumber(*flags, "lr", &options.lr, 0), ReadNumber(*flags, "seed", &options.seed, 0),
+        ReadNumber(*flags, "log-every", &options.log_every, 0), ReadNumber(*flags, "hidden", &options.hidden, 1),
+        ReadNumber(*flags, "input-dim", &options.input_dim, 1), ReadNumber(*flags, "bucket-mb", &bucket_mb, 0.001),
+        ReadNumber(*flags, "timeout-seconds", &timeout_s, 0.01),
+        ReadNumber(*flags, "rendezvous-timeout-seconds", &rdzv_timeout_s, 0.01),
+        ReadNumber(*flags, "shm-chunk-kb", &shm_chunk_kb, 4)}) {
+    if (!s.ok()) return UsageError(s.message());
+  }
+  options.bucket_bytes = static_cast<size_t>(bucket_mb * (1 << 20));
+  options.overlap = flags->values.count("no-overlap") == 0;
+  CommunicatorOptions comm_options;
+  if (auto it = flags->values.find("backend"); it != flags->values.end()) {
+    auto backend = ParseBackend(it->second);
+    if (!backend.ok()) return UsageError(backend.status().message());
+    comm_options.backend = *backend;
+  }
+  if (comm_options.backend == Backend::kNccl) {
+    return UsageError("the CPU trainer averages host memory; --backend nccl needs the GPU trainer");
+  }
+  comm_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  comm_options.shm_chunk_bytes = static_cast<size_t>(shm_chunk_kb * 1024);
+  StdoutProgressSink sink;
+
+  if (comm_options.backend == Backend::kMpi) {
+#ifdef RINGLEADER_HAVE_MPI
+    auto comm = MpiCommunicator::Create();
+    if (!comm.ok()) return Fail(-1, "MPI init failed", comm.status(), kExitUsageError);
+    auto result = RunTrainer(options, **comm, sink);
+    if (!result.ok()) return Fail((*comm)->rank(), "training failed", result.status(), CollectiveExitCode(result.status()));
+    return kExitSuccess;
+#else
+    return UsageError("this binary was built without MPI");
+#endif
+  }
+
+  auto env = ParseWorkerEnv(ProcessEnv());
+  if (!env.ok()) return UsageError(env.status().message());
+  RendezvousOptions rdzv_options;
+  rdzv_options.env = *env;
+  rdzv_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(rdzv_timeout_s * 1000));
+  // Socket activation: a parent (test, local mode) may hand rank 0 a listening socket.
+  if (const char* fd = std::getenv("RINGLEADER_STORE_FD"); fd != nullptr && env->rank == 0) {
+    rdzv_options.store_listen_fd = std::atoi(fd);
+  }
+  auto rdzv = Rendezvous::Join(rdzv_options);
+  if (!rdzv.ok()) {
+    const int code = rdzv.status().code() == StatusCode::kInvalidArgument ? kExitUsageError
+                                                                           : kExitRendezvousTimeout;
+    return Fail(env->rank, "rendezvous failed", rdzv.status(), code);
+  }
+  auto comm = CreateCommunicator(**rdzv, comm_options);
+  if (!comm.ok()) {
+    (*rdzv)->Leave();
+    return Fail(env->rank, "communicator setup failed", comm.status(), CollectiveExitCode(comm.status()));
+  }
+  auto result = RunTrainer(options, **comm, sink);
+  if (!result.ok()) {
+    (*rdzv)->Leave();
+    return Fail(env->rank, "training failed", result.status(), CollectiveExitCode(result.status()));
+  }
+  comm->reset();
+  (*rdzv)->Finish();
+  return kExitSuccess;
+}
+
+int Launch(int argc, char** argv) {
+  auto flags = ParseFlags(argc, argv, 2, {"nproc", "grace-seconds"}, {});
+  if (!flags.ok()) return UsageError(flags.status().message());
+  if (flags->rest.empty()) return UsageError("launch needs a command after --");
+  LaunchOptions options;
+  options.command = flags->rest;
+  int nproc = 0;
+  double grace = 10;
+  if (auto s = ReadNumber(*flags, "nproc", &nproc, 1); !s.ok()) return UsageError(s.message());
+  if (auto s = ReadNumber(*flags, "grace-seconds", &grace, 0); !s.ok()) return UsageError(s.message());
+  options.grace = std::chrono::seconds(static_cast<int64_t>(grace));
+  const char* ppw = std::getenv("RINGLEADER_PROCS_PER_WORKER");
+  const char* worker_rank = std::getenv("RINGLEADER_WORKER_RANK");
+  options.procs_per_worker = nproc > 0 ? nproc : (ppw != nullptr ? std::atoi(ppw) : 1);
+  options.worker_rank = worker_rank != nullptr ? std::atoi(worker_rank) : 0;
+  if (options.procs_per_worker < 1) return UsageError("RINGLEADER_PROCS_PER_WORKER must be >= 1");
+  return RunLaunch(options);
+}
+
+}  // namespace
+
+int WorkerMain(int argc, char** argv) {
+  if (argc < 2) return UsageError("missing command");
+  const std::string command = argv[1];
+  if (command == "train") return Train(argc, argv);
+  if (command == "launch") return Launch(argc, argv);
+  if (command == "--help" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return kExitSuccess;
+  }
+  return UsageError("unknown command '" + command + "'");
+}
+
+}  // namespace ringleader::runtime

@@ -1,0 +1,112 @@
+#pragma once
+// Test helper: runs a program with extra environment, stdout/stderr captured to files in a
+// temp dir, and waits for conditions (output appears, process exits) with deadlines.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace ringleader::runtime::testing {
+
+class Subprocess {
+ public:
+  // keep_fd: a descriptor the child inherits (its close-on-exec flag is cleared), or -1.
+  Subprocess(const std::vector<std::string>& argv,
+             const std::vector<std::pair<std::string, std::string>>& env,
+             const std::filesystem::path& dir, const std::string& name, int keep_fd = -1)
+      : out_path_(dir / (name + ".out")), err_path_(dir / (name + ".err")) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(out, 1);
+      dup2(err, 2);
+      if (keep_fd >= 0) fcntl(keep_fd, F_SETFD, 0);
+      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Subprocess() {
+    if (pid_ > 0 && !exit_code_.has_value()) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+  std::string Stdout() const { return Read(out_path_); }
+  std::string Stderr() const { return Read(err_path_); }
+
+  // Exit code (128+signal when killed), or nullopt if still running at the deadline.
+  std::optional<int> Wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!exit_code_.has_value()) {
+      int status = 0;
+      pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return exit_code_;
+  }
+
+  // Waits until stdout contains `text`.
+  bool WaitForOutput(const std::string& text, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Stdout().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+ private:
+  static std::string Read(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  std::filesystem::path out_path_, err_path_;
+};
+
+// A fresh temp directory, removed at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ringleader-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace ringleader::runtime::testing

@@ -1,0 +1,190 @@
+// Drives the real ringleader-worker binary: output contract, exit codes on a killed peer and
+// on a rendezvous timeout, and `launch`.
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "ringleader/runtime/exit_codes.h"
+#include "ringleader/runtime/launcher.h"
+#include "ringleader/runtime/socket.h"
+#include "subprocess.h"
+
+namespace ringleader::runtime {
+namespace {
+
+using testing::Subprocess;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+const std::string kWorker = RINGLEADER_WORKER_BINARY;
+
+// Starts ranks `ranks` of a `world`-rank gang. The test binds the store socket (port 0) and
+// rank 0 inherits it, so there is no port race.
+class Gang {
+ public:
+  Gang(int world, const std::vector<int>& ranks, const std::vector<std::string>& train_flags,
+       const TempDir& dir) {
+    int port = 0;
+    auto listener = ListenTcp("127.0.0.1", 0, &port);
+    EXPECT_TRUE(listener.ok());
+    listener_ = std::move(*listener);
+    for (int r : ranks) {
+      std::vector<std::string> argv = {kWorker, "train"};
+      argv.insert(argv.end(), train_flags.begin(), train_flags.end());
+      std::vector<std::pair<std::string, std::string>> env = {
+          {"RINGLEADER_NUM_WORKERS", std::to_string(world)},
+          {"RINGLEADER_WORKER_RANK", std::to_string(r)},
+          {"RINGLEADER_PROCS_PER_WORKER", "1"},
+          {"RINGLEADER_MASTER_ADDR", "127.0.0.1"},
+          {"RINGLEADER_MASTER_PORT", std::to_string(port)},
+          {"RINGLEADER_ATTEMPT", "0"}};
+      if (r == 0) env.emplace_back("RINGLEADER_STORE_FD", std::to_string(listener_.get()));
+      procs_.push_back(std::make_unique<Subprocess>(argv, env, dir.path(), "rank" + std::to_string(r),
+                                                    r == 0 ? listener_.get() : -1));
+    }
+    listener_.reset();  // only rank 0 keeps it
+  }
+  Subprocess& operator[](size_t i) { return *procs_[i]; }
+  size_t size() const { return procs_.size(); }
+
+ private:
+  Fd listener_;
+  std::vector<std::unique_ptr<Subprocess>> procs_;
+};
+
+TEST(WorkerProcessTest, TrainPrintsTheProgressContractAndIdenticalChecksums) {
+  TempDir dir;
+  Gang gang(4, {0, 1, 2, 3}, {"--steps", "200", "--log-every", "20"}, dir);
+  const std::regex step_line(R"(step=\d+ total_steps=200 loss=[0-9.eE+-]+ samples_per_second=[0-9.eE+-]+)");
+  const std::regex final_line(R"(final step=200 loss=[0-9.eE+-]+ checksum=[0-9a-f]{16})");
+  std::string first_final;
+  for (size_t r = 0; r < gang.size(); ++r) {
+    ASSERT_EQ(gang[r].Wait(30s), 0) << gang[r].Stderr();
+    std::stringstream out(gang[r].Stdout());
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(out, line);) lines.push_back(line);
+    ASSERT_EQ(lines.size(), 11u) << gang[r].Stdout();
+    for (size_t i = 0; i + 1 < lines.size(); ++i) EXPECT_TRUE(std::regex_match(lines[i], step_line)) << lines[i];
+    EXPECT_TRUE(std::regex_match(lines.back(), final_line)) << lines.back();
+    if (r == 0) first_final = lines.back();
+    EXPECT_EQ(lines.back(), first_final) << "rank " << r;
+  }
+}
+
+class PeerFailureTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PeerFailureTest, KilledRankMakesTheOthersExitRetryableNamingIt) {
+  TempDir dir;
+  Gang gang(3, {0, 1, 2},
+            {"--steps", "100000000", "--log-every", "1", "--backend", GetParam(),
+             "--timeout-seconds", "20"},
+            dir);
+  ASSERT_TRUE(gang[1].WaitForOutput("step=", 20s)) << gang[1].Stderr();
+  kill(gang[1].pid(), SIGKILL);
+  for (size_t r : {0u, 2u}) {
+    auto code = gang[r].Wait(15s);
+    ASSERT_TRUE(code.has_value()) << "rank " << r << " did not exit";
+    EXPECT_EQ(*code, kExitPeerFailed) << gang[r].Stderr();
+    const std::string err = gang[r].Stderr();
+    EXPECT_NE(err.find("peer rank 1 failed"), std::string::npos) << err;
+    // One line, which also names the reporting rank.
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_EQ(err.rfind("ringleader-worker: rank " + std::to_string(r) + ":", 0), 0u) << err;
+  }
+}
+
+TEST_P(PeerFailureTest, HungRankTimesOutNamingIt) {
+  TempDir dir;
+  Gang gang(3, {0, 1, 2},
+            {"--steps", "100000000", "--log-every", "1", "--backend", GetParam(),
+             "--timeout-seconds", "1"},
+            dir);
+  ASSERT_TRUE(gang[1].WaitForOutput("step=", 20s)) << gang[1].Stderr();
+  kill(gang[1].pid(), SIGSTOP);
+  for (size_t r : {0u, 2u}) {
+    auto code = gang[r].Wait(15s);
+    ASSERT_TRUE(code.has_value()) << "rank " << r << " did not exit";
+    EXPECT_EQ(*code, kExitPeerFailed) << gang[r].Stderr();
+    EXPECT_NE(gang[r].Stderr().find("peer rank 1 "), std::string::npos) << gang[r].Stderr();
+  }
+  kill(gang[1].pid(), SIGKILL);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PeerFailureTest, ::testing::Values("tcp", "shm"));
+
+TEST(WorkerProcessTest, RendezvousTimeoutExits176NamingMissingRanks) {
+  TempDir dir;
+  Gang gang(4, {0, 2}, {"--rendezvous-timeout-seconds", "1"}, dir);
+  for (size_t i = 0; i < gang.size(); ++i) {
+    auto code = gang[i].Wait(20s);
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, kExitRendezvousTimeout) << gang[i].Stderr();
+    EXPECT_NE(gang[i].Stderr().find("missing ranks 1, 3"), std::string::npos) << gang[i].Stderr();
+  }
+}
+
+TEST(WorkerProcessTest, UsageErrorsExit2) {
+  TempDir dir;
+  const std::vector<std::vector<std::string>> cases = {
+      {kWorker, "train", "--stepz", "3"},
+      {kWorker, "train", "--steps", "-1"},
+      {kWorker, "train", "--backend", "carrier-pigeon"},
+      {kWorker, "train"},  // no environment
+      {kWorker, "frobnicate"},
+  };
+  for (const auto& argv : cases) {
+    Subprocess p(argv, {}, dir.path(), "usage");
+    EXPECT_EQ(p.Wait(10s), kExitUsageError) << argv[2];
+  }
+}
+
+TEST(LauncherTest, LocalProcessEnvPolicy) {
+  struct Case {
+    std::string name;
+    std::optional<std::string> parent;
+    bool inherit;
+    int local_rank;
+    std::optional<std::string> want;
+  };
+  const Case cases[] = {
+      {"unset: one GPU per local rank", std::nullopt, false, 2, "2"},
+      {"list: l-th entry", "4,5,6,7", false, 1, "5"},
+      {"short list: round robin", "3", false, 2, "3"},
+      {"empty: no GPUs, untouched", "", false, 1, std::nullopt},
+      {"-1: untouched", "-1", false, 1, std::nullopt},
+      {"inherit policy", "0,1", true, 1, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    auto env = LocalProcessEnv(/*worker_rank=*/2, /*ppw=*/4, c.local_rank, c.parent, c.inherit);
+    std::optional<std::string> cvd;
+    std::map<std::string, std::string> m(env.begin(), env.end());
+    if (m.count("CUDA_VISIBLE_DEVICES")) cvd = m["CUDA_VISIBLE_DEVICES"];
+    EXPECT_EQ(cvd, c.want) << c.name;
+    EXPECT_EQ(m["RANK"], std::to_string(8 + c.local_rank)) << c.name;
+    EXPECT_EQ(m["RINGLEADER_RANK"], m["RANK"]);
+    EXPECT_EQ(m["LOCAL_RANK"], std::to_string(c.local_rank));
+    EXPECT_EQ(m["LOCAL_WORLD_SIZE"], "4");
+  }
+}
+
+TEST(LauncherTest, StartsLocalRanksAndExitsWithTheFirstFailure) {
+  TempDir dir;
+  Subprocess ok({kWorker, "launch", "--", "sh", "-c", "echo rank=$RINGLEADER_RANK local=$LOCAL_RANK"},
+                {{"RINGLEADER_WORKER_RANK", "1"}, {"RINGLEADER_PROCS_PER_WORKER", "3"}}, dir.path(), "ok");
+  ASSERT_EQ(ok.Wait(10s), 0) << ok.Stderr();
+  for (int l = 0; l < 3; ++l) {
+    EXPECT_NE(ok.Stdout().find("rank=" + std::to_string(3 + l) + " local=" + std::to_string(l)),
+              std::string::npos)
+        << ok.Stdout();
+  }
+  // Local rank 1 fails with 7 while its sibling would sleep for a minute: the launcher stops
+  // the sibling and exits 7.
+  Subprocess failing({kWorker, "launch", "--nproc", "2", "--", "sh", "-c",
+                      "if [ $LOCAL_RANK = 1 ]; then exit 7; fi; exec sleep 60"},
+                     {}, dir.path(), "failing");
+  EXPECT_EQ(failing.Wait(20s), 7) << failing.Stderr();
+}
+
+}  // namespace
+}  // namespace ringleader::runtime
