@@ -174,6 +174,11 @@ void TestApiServer::Impl::SimulatorLoop() {
   while (!stopping_) {
     auto next = SimulatorStepLocked(std::chrono::steady_clock::now());
     sim_cv_.wait_until(lock, next, [&] { return stopping_ || sim_dirty_; });
+    // A burst of pod writes (a 512-pod gang) is handled in one pass rather than one pass
+    // per write: each pass scans every pod while holding the store lock.
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    lock.lock();
   }
 }
 

@@ -19,6 +19,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND"' ERR
 export HOME=$tmp/home KUBECONFIG=$tmp/kubeconfig
 mkdir -p "$HOME"
 k() { "$kubectl_bin" --cache-dir "$tmp/cache" --request-timeout=20s "$@"; }
@@ -89,9 +90,9 @@ expect 'widgets.example.dev created' "$(k apply -f "$tmp/widget-crd.yaml")"
 k wait --for=condition=Established crd/widgets.example.dev --timeout=10s >/dev/null
 expect 'widget.example.dev/w1 created' "$(k apply -f "$tmp/w1.yaml")"
 out=$(k get widgets)
-expect '^NAME +PHASE +READY +AGE$' "$(head -1 <<<"$out")"
+expect '^NAME +PHASE +READY +AGE$' "$(sed -n 1p <<<"$out")"
 expect '^w1 ' "$out"
-expect '^NAME +PHASE +READY +AGE +SIZE$' "$(k get wd -o wide | head -1)"
+expect '^NAME +PHASE +READY +AGE +SIZE$' "$(k get wd -o wide | sed -n 1p)"
 yaml=$(k get widget w1 -o yaml)
 expect 'size: 3' "$yaml"
 expect 'generation: 1' "$yaml"
@@ -116,10 +117,10 @@ for f in "$repo"/examples/*.yaml; do
 done
 [[ $count -gt 0 ]] || fail "no TrainingJob examples found"
 out=$(k get tj)
-expect '^NAME +PHASE +READY +RESTARTS +AGE$' "$(head -1 <<<"$out")"
+expect '^NAME +PHASE +READY +RESTARTS +AGE$' "$(sed -n 1p <<<"$out")"
 [[ $(($(wc -l <<<"$out") - 1)) -eq $count ]] || fail "expected $count TrainingJobs in: $out"
-expect '^NAME +PHASE +READY +RESTARTS +AGE +WORKERS +GANG +MESSAGE$' "$(k get tj -o wide | head -1)"
-first=$(k get tj -o name | head -1)
+expect '^NAME +PHASE +READY +RESTARTS +AGE +WORKERS +GANG +MESSAGE$' "$(k get tj -o wide | sed -n 1p)"
+first=$(k get tj -o name | sed -n 1p)
 k patch "$first" --subresource=status --type=merge -p '{"status":{"phase":"Running","ready":"2/2","restarts":1}}' >/dev/null
 expect ' Running +2/2 +1 ' "$(k get "$first" --no-headers)"
 expect 'gang' "$(k explain trainingjob.spec)"
