@@ -3,9 +3,9 @@
 // complete responses or never-ending chunked streams (watches), and an abrupt "close every
 // connection now" used by the restart fault. Internal to ringleader_testing.
 //
-// Why not cpprest's http_listener: see docs/testing.md (it cannot drop live connections on
-// demand, its close() waits for every open request, i.e. for every watch, to finish, and it
-// gives a streamed response no signal that the peer went away).
+// Why not cpprest's http_listener: see docs/testing.md (a probe showed it streams fine, but a
+// streamed response gets no signal that the peer went away, and it cannot drop individual
+// live connections, which the restart fault needs).
 //
 // Thread-safety: Start/Stop from one thread; CloseAllConnections from any thread. The
 // handler runs on the connection's thread and may block (a watch does).
