@@ -533,9 +533,17 @@ void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& sto
 }
 
 std::optional<ApiError> TestApiServer::Impl::AdmitObject(const ResourceType& type, json& object, const json* existing,
-                                                         const std::string& name, std::vector<FieldCause> causes) {
+                                                         const std::string& name, std::vector<FieldCause> causes,
+                                                         bool strict) {
   if (type.custom) {
-    PruneUnknownFields(object, type.schema);
+    std::vector<std::string> unknown = PruneUnknownFields(object, type.schema);
+    if (strict && !unknown.empty()) {
+      // fieldValidation=Strict (kubectl's default): unknown fields are an error, not pruned.
+      std::string fields;
+      for (const auto& f : unknown) fields += (fields.empty() ? "" : ", ") + ("unknown field \"" + f + "\"");
+      return BadRequest(type.kind + " in version \"" + type.version + "\" cannot be handled as a " + type.kind +
+                        ": strict decoding error: " + fields);
+    }
     ApplyDefaults(object, type.schema);
     auto more = ValidateAgainstSchema(object, type.schema);
     causes.insert(causes.end(), more.begin(), more.end());
@@ -754,6 +762,7 @@ void TestApiServer::Impl::HandleResource(const HttpRequest& req, HttpResponseWri
     return;
   }
   bool want_table = req.Header("accept").find("as=Table") != std::string::npos;
+  bool strict = req.Query("fieldValidation") == "Strict";
 
   json body;
   if (t.verb == "create" || t.verb == "update" || t.verb == "patch" ||
@@ -904,7 +913,7 @@ void TestApiServer::Impl::HandleResource(const HttpRequest& req, HttpResponseWri
       meta.erase(drop);
     }
     if (type.custom && type.has_status) obj.erase("status");  // reset on create, as the real server does
-    if (auto err = AdmitObject(type, obj, nullptr, name, std::move(causes))) {
+    if (auto err = AdmitObject(type, obj, nullptr, name, std::move(causes), strict)) {
       return fail(*err);
     }
     if (FindObject(type.Key(), t.namespace_name, name) != nullptr) {
@@ -1029,7 +1038,7 @@ void TestApiServer::Impl::HandleResource(const HttpRequest& req, HttpResponseWri
     updated["apiVersion"] = type.ApiVersion();
     updated["kind"] = type.kind;
     updated["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"];
-    if (auto err = AdmitObject(type, updated, &existing, t.name, {})) {
+    if (auto err = AdmitObject(type, updated, &existing, t.name, {}, strict)) {
       return fail(*err);
     }
     if (existing["metadata"].contains("generation")) {

@@ -216,7 +216,9 @@ std::vector<FieldCause> CheckStructuralSchema(const json& schema, const std::str
   return causes;
 }
 
-void PruneUnknownFields(json& value, const json& schema, bool is_root) {
+namespace {
+
+void Prune(json& value, const json& schema, bool is_root, const std::string& path, std::vector<std::string>* pruned) {
   if (!schema.is_object()) return;
   if (value.is_object()) {
     bool preserve = Flag(schema, "x-kubernetes-preserve-unknown-fields");
@@ -246,19 +248,30 @@ void PruneUnknownFields(json& value, const json& schema, bool is_root) {
           f = value.erase(f);
           continue;
         }
-        PruneUnknownFields(f.value(), *child, false);
+        Prune(f.value(), *child, false, Join(path, key), pruned);
         ++f;
       } else if (preserve || additional_any) {
         ++f;
       } else {
+        pruned->push_back(Join(path, key));
         f = value.erase(f);
       }
     }
   } else if (value.is_array()) {
     if (auto it = schema.find("items"); it != schema.end() && it->is_object()) {
-      for (auto& item : value) PruneUnknownFields(item, *it, false);
+      for (size_t i = 0; i < value.size(); ++i) {
+        Prune(value[i], *it, false, path + "[" + std::to_string(i) + "]", pruned);
+      }
     }
   }
+}
+
+}  // namespace
+
+std::vector<std::string> PruneUnknownFields(json& value, const json& schema, bool is_root) {
+  std::vector<std::string> pruned;
+  Prune(value, schema, is_root, "", &pruned);
+  return pruned;
 }
 
 void ApplyDefaults(json& value, const json& schema) {

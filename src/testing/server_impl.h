@@ -127,8 +127,9 @@ class TestApiServer::Impl {
   void RunGarbageCollection();
   // Prunes/defaults/validates (custom), checks (CRD) or defaults/validates (built-in) an
   // object about to be stored; `existing` is null on create. `causes` are earlier findings.
+  // `strict` (fieldValidation=Strict) makes unknown fields of custom resources a 400.
   std::optional<ApiError> AdmitObject(const ResourceType& type, json& object, const json* existing,
-                                      const std::string& name, std::vector<FieldCause> causes);
+                                      const std::string& name, std::vector<FieldCause> causes, bool strict);
   std::string NowRfc3339() const;
   std::string NewUid();
   std::string RandomSuffix();

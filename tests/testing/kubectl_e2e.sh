@@ -78,7 +78,13 @@ cat >"$tmp/w1.yaml" <<'YAML'
 apiVersion: example.dev/v1alpha1
 kind: Widget
 metadata: {name: w1}
-spec: {size: 3, unknownField: 1}
+spec: {size: 3}
+YAML
+cat >"$tmp/w2.yaml" <<'YAML'
+apiVersion: example.dev/v1alpha1
+kind: Widget
+metadata: {name: w2}
+spec: {size: 2, unknownField: 1}
 YAML
 cat >"$tmp/bad.yaml" <<'YAML'
 apiVersion: example.dev/v1alpha1
@@ -96,7 +102,13 @@ expect '^NAME +PHASE +READY +AGE +SIZE$' "$(k get wd -o wide | sed -n 1p)"
 yaml=$(k get widget w1 -o yaml)
 expect 'size: 3' "$yaml"
 expect 'generation: 1' "$yaml"
-grep -q unknownField <<<"$(k get widget w1 -o jsonpath='{.spec}')" && fail "unknown field was not pruned"
+# kubectl sends fieldValidation=Strict: unknown fields are refused; with --validate=false
+# they are pruned silently.
+if strict=$(k apply -f "$tmp/w2.yaml" 2>&1); then fail "unknown field accepted under Strict: $strict"; fi
+expect 'unknown field "spec.unknownField"' "$strict"
+expect 'widget.example.dev/w2 created' "$(k apply --validate=false -f "$tmp/w2.yaml")"
+grep -q unknownField <<<"$(k get widget w2 -o jsonpath='{.spec}')" && fail "unknown field was not pruned"
+k delete widget w2 >/dev/null
 expect 'patched' "$(k patch widget w1 --subresource=status --type=merge -p '{"status":{"phase":"Running","ready":"3/3"}}')"
 expect '^w1 +Running +3/3 ' "$(k get widgets --no-headers)"
 expect 'generation: 1' "$(k get widget w1 -o yaml)"

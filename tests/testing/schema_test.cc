@@ -95,7 +95,9 @@ TEST(SchemaTest, PrunesUnknownFields) {
                         {"labels", {{"free", "form"}}}, {"workerSpecs", {{{"name", "a"}, {"junk", true}}}},
                         {"gang", {{"scheduler", nullptr}, {"timeoutSeconds", nullptr}}}}},
               {"topLevelJunk", 1}};
-  PruneUnknownFields(obj, kSchema);
+  std::vector<std::string> pruned = PruneUnknownFields(obj, kSchema);
+  std::sort(pruned.begin(), pruned.end());
+  EXPECT_EQ(pruned, (std::vector<std::string>{"spec.unknown", "spec.workerSpecs[0].junk", "topLevelJunk"}));
   EXPECT_FALSE(obj.contains("topLevelJunk"));
   EXPECT_TRUE(obj.contains("apiVersion"));
   EXPECT_EQ(obj["metadata"]["labels"]["a"], "b");

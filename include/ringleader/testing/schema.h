@@ -27,9 +27,10 @@ struct FieldCause {
 // e.g. "spec.validation.openAPIV3Schema" (what a real server reports for v1 CRDs too).
 std::vector<FieldCause> CheckStructuralSchema(const nlohmann::json& schema, const std::string& path);
 
-// Removes fields the schema does not declare. With `is_root`, apiVersion/kind/metadata are
-// kept (they are implicit in every custom resource).
-void PruneUnknownFields(nlohmann::json& value, const nlohmann::json& schema, bool is_root = true);
+// Removes fields the schema does not declare and returns their paths ("spec.foo",
+// "spec.items[0].bar"), which fieldValidation=Strict turns into an error. With `is_root`,
+// apiVersion/kind/metadata are kept (they are implicit in every custom resource).
+std::vector<std::string> PruneUnknownFields(nlohmann::json& value, const nlohmann::json& schema, bool is_root = true);
 
 // Fills `default:` values of missing properties, recursively.
 void ApplyDefaults(nlohmann::json& value, const nlohmann::json& schema);
