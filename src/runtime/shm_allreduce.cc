@@ -1,6 +1,7 @@
 #include "ringleader/runtime/shm_allreduce.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -163,6 +164,12 @@ Status ShmCommunicator::WaitBarrier() {
 #if defined(__x86_64__)
     __builtin_ia32_pause();
 #endif
+  }
+  // Then yield: when ranks outnumber cores the rank we wait for needs this core, and
+  // sched_yield hands it over without the futex sleep/wake round trip.
+  for (int i = 0; i < 2000; ++i) {
+    sched_yield();
+    if (h.generation.load(std::memory_order_acquire) != gen) return Status::Ok();
   }
   const Deadline deadline = DeadlineAfter(options_.timeout);
   const timespec slice{0, 50 * 1000 * 1000};  // liveness check period
