@@ -466,7 +466,8 @@ void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& sto
       std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") == finalizers.end()) {
     finalizers.push_back("foregroundDeletion");
   }
-  if (type.plural == "pods" && options_.pod_deletion_grace.count() > 0 && finalizers.empty()) {
+  if (type.plural == "pods" && options_.simulate_pods && options_.pod_deletion_grace.count() > 0 &&
+      finalizers.empty()) {
     if (!HasDeletionTimestamp(object)) {
       json old = object;
       object["metadata"]["deletionTimestamp"] = NowRfc3339();
@@ -1201,9 +1202,21 @@ void TestApiServer::Impl::HandleWatch(const HttpRequest& req, HttpResponseWriter
     out.EndChunked();
     return;
   }
+  // kubectl get -w asks for Tables: each event's object becomes a one-row Table.
+  const bool as_table = req.Header("accept").find("as=Table") != std::string::npos;
+  auto send = [&](const std::string& line) {
+    if (!as_table) return out.WriteChunk(line);
+    json ev = json::parse(line, nullptr, false);
+    std::string ev_type = ev.is_object() ? ev.value("type", "") : "";
+    if (ev_type == "ADDED" || ev_type == "MODIFIED" || ev_type == "DELETED") {
+      std::lock_guard<std::mutex> lock(mu_);
+      ev["object"] = BuildTable(type, {&ev["object"]}, ev["object"]["metadata"].value("resourceVersion", ""));
+    }
+    return out.WriteChunk(ev.dump() + "\n");
+  };
   bool ok = true;
   for (const auto& line : initial) {
-    if (!(ok = out.WriteChunk(line))) break;
+    if (!(ok = send(line))) break;
   }
   auto interval = options_.bookmark_interval;
   auto next_bookmark = std::chrono::steady_clock::now() + interval;
@@ -1231,7 +1244,7 @@ void TestApiServer::Impl::HandleWatch(const HttpRequest& req, HttpResponseWriter
     }
     if (aborted) break;
     for (const auto& line : lines) {
-      if (!(ok = out.WriteChunk(line))) break;
+      if (!(ok = send(line))) break;
     }
     if (closed || std::chrono::steady_clock::now() >= deadline || out.PeerClosed()) break;
   }

@@ -322,6 +322,11 @@ void HttpServer::ServeConnection(int fd) {
       req.headers[Lower(Trim(line.substr(0, colon)))] = Trim(line.substr(colon + 1));
     }
     if (!ok) break;
+    // curl sends "Expect: 100-continue" before larger bodies and otherwise waits a second.
+    if (Lower(req.Header("expect")) == "100-continue") {
+      static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (::send(fd, kContinue, sizeof(kContinue) - 1, MSG_NOSIGNAL) < 0) break;
+    }
     std::string te = Lower(req.Header("transfer-encoding"));
     if (te.find("chunked") != std::string::npos) {
       while (true) {

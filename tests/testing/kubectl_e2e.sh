@@ -116,6 +116,15 @@ explain=$(k explain widget.spec)
 expect 'size.*<integer> -required-' "$(tr '\t' ' ' <<<"$explain")"
 if bad=$(k apply -f "$tmp/bad.yaml" 2>&1); then fail "invalid widget was accepted"; fi
 expect 'spec.size' "$bad"
+# kubectl get -w: a watch whose events carry Tables.
+k get wd -w >"$tmp/watch.out" 2>&1 &
+watch_pid=$!
+for _ in $(seq 1 100); do grep -q '^w1 ' "$tmp/watch.out" && break; sleep 0.05; done
+k patch widget w1 --subresource=status --type=merge -p '{"status":{"phase":"Done"}}' >/dev/null
+for _ in $(seq 1 100); do grep -q '^w1 .*Done' "$tmp/watch.out" && break; sleep 0.05; done
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+expect '^w1 +Done ' "$(cat "$tmp/watch.out")"
 expect 'w1" deleted' "$(k delete widget w1)"
 expect 'No resources found' "$(k get wd 2>&1)"
 

@@ -535,5 +535,20 @@ TEST_F(SimulatorTest, AnnotationsEndPods) {
   EXPECT_EQ(Http("GET", Pods("/bad")).status, 404);
 }
 
+TEST_F(SimulatorTest, DeletionGraceKeepsPodsBriefly) {
+  server_->Stop();
+  TestApiServerOptions options;
+  options.simulate_pods = true;
+  options.nodes = 1;
+  options.pod_deletion_grace = std::chrono::milliseconds(300);
+  StartServer(options);
+  ASSERT_EQ(Http("POST", Pods(), Pod("slow").dump()).status, 201);
+  HttpResult deleted = Http("DELETE", Pods("/slow"));
+  ASSERT_EQ(deleted.status, 200);
+  EXPECT_TRUE(deleted.Json()["metadata"].contains("deletionTimestamp"));
+  EXPECT_EQ(Http("GET", Pods("/slow")).status, 200);  // still there during the grace period
+  EXPECT_TRUE(WaitFor([&] { return Http("GET", Pods("/slow")).status == 404; }));
+}
+
 }  // namespace
 }  // namespace ringleader::testapi

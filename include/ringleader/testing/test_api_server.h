@@ -43,7 +43,8 @@ struct TestApiServerOptions {
   std::string node_memory = "64Gi";
   // Delay between a pod being bound and it turning Running.
   std::chrono::milliseconds pod_start_delay{50};
-  // 0: deleted pods go away at once. Otherwise they carry deletionTimestamp this long first.
+  // 0: deleted pods go away at once. Otherwise (simulator only) they carry deletionTimestamp
+  // this long first.
   std::chrono::milliseconds pod_deletion_grace{0};
 
   // Watch events kept for resuming watches; a watch from an older resourceVersion gets an
