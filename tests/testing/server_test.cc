@@ -434,6 +434,49 @@ TEST_F(ServerTest, DiscoveryAndOpenApi) {
   EXPECT_EQ(Http("GET", base_ + "/api/v1").Json()["kind"], "APIResourceList");
 }
 
+// Our own CRD, loaded as --crd does: the fields it constrains are enforced, defaults applied.
+TEST(TrainingJobCrdTest, ValidatesDefaultsAndPrints) {
+  TestApiServerOptions options;
+  options.crd_files = {std::string(RINGLEADER_SOURCE_DIR) + "/crds/ringleader.dev_trainingjobs.yaml"};
+  TestApiServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string tjs = server.url() + "/apis/ringleader.dev/v1alpha1/namespaces/default/trainingjobs";
+  json job = {{"apiVersion", "ringleader.dev/v1alpha1"}, {"kind", "TrainingJob"}, {"metadata", {{"name", "j"}}},
+              {"spec", {{"workers", 2}, {"template", {{"spec", {{"containers", {{{"name", "t"}, {"image", "i"}}}}}}}}}}};
+  struct Case {
+    std::string name;
+    json spec_patch;
+    std::string field;  // "" = valid
+  };
+  const std::vector<Case> cases = {
+      {"valid", json::object(), ""},
+      {"zero workers", {{"workers", 0}}, "spec.workers"},
+      {"too many workers", {{"workers", 5000}}, "spec.workers"},
+      {"workers as string", {{"workers", "two"}}, "spec.workers"},
+      {"low port", {{"port", 80}}, "spec.port"},
+      {"missing template", {{"template", nullptr}}, "spec.template"},
+  };
+  for (const auto& c : cases) {
+    json body = job;
+    body["metadata"]["name"] = "j-" + std::to_string(&c - &cases[0]);
+    body["spec"].merge_patch(c.spec_patch);
+    HttpResult r = Http("POST", tjs, body.dump());
+    if (c.field.empty()) {
+      ASSERT_EQ(r.status, 201) << c.name << ": " << r.body;
+      EXPECT_EQ(r.Json()["spec"]["processesPerWorker"], 1) << "default applied";
+      EXPECT_EQ(r.Json()["spec"]["port"], 29500) << "default applied";
+    } else {
+      ASSERT_EQ(r.status, 422) << c.name << ": " << r.body;
+      EXPECT_EQ(r.Json()["details"]["causes"][0]["field"], c.field) << c.name;
+    }
+  }
+  json table = Http("GET", tjs, "", "application/json", "application/json;as=Table;v=v1;g=meta.k8s.io").Json();
+  std::vector<std::string> columns;
+  for (const auto& col : table["columnDefinitions"]) columns.push_back(col["name"]);
+  EXPECT_EQ(columns, (std::vector<std::string>{"Name", "Phase", "Ready", "Restarts", "Age", "Workers", "Gang", "Message"}));
+  server.Stop();
+}
+
 // ---- pod simulator ----
 
 class SimulatorTest : public ServerTest {
