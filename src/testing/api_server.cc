@@ -652,6 +652,28 @@ void TestApiServer::Impl::ReplyError(HttpResponseWriter& out, RequestRecord& rec
 }
 
 void TestApiServer::Impl::Handle(const HttpRequest& req, HttpResponseWriter& out) {
+  // A malformed object (a label that is a number, a name that is an object, ...) makes a
+  // json accessor throw; that is the client's error and must not take the server down.
+  try {
+    HandleUnsafe(req, out);
+  } catch (const json::exception& e) {
+    if (!out.sent()) {
+      RequestRecord record;
+      record.method = req.method;
+      record.path = req.path;
+      ReplyError(out, record, BadRequest(std::string("malformed object: ") + e.what()));
+    }
+  } catch (const std::exception& e) {
+    if (!out.sent()) {
+      RequestRecord record;
+      record.method = req.method;
+      record.path = req.path;
+      ReplyError(out, record, {500, "InternalError", std::string("internal error: ") + e.what(), nullptr, {}});
+    }
+  }
+}
+
+void TestApiServer::Impl::HandleUnsafe(const HttpRequest& req, HttpResponseWriter& out) {
   if (req.path.rfind("/testing/", 0) == 0) {
     HandleControl(req, out);
     return;
@@ -1295,6 +1317,18 @@ void TestApiServer::Impl::HandleControl(const HttpRequest& req, HttpResponseWrit
     return;
   }
   if (req.path == "/testing/faults" && req.method == "POST") {
+    static const std::set<std::string> kKeys = {"clear", "expireNextWatches", "tooManyRequests", "conflictNextUpdates",
+                                                "delayMs", "dropWatches", "restart"};
+    if (!body.is_object()) {
+      reply(400, {{"error", "want a JSON object"}});
+      return;
+    }
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (!kKeys.count(it.key())) {
+        reply(400, {{"error", "unknown fault \"" + it.key() + "\""}});
+        return;
+      }
+    }
     bool restart = false;
     {
       std::lock_guard<std::mutex> lock(mu_);

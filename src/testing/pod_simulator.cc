@@ -9,6 +9,7 @@
 //                                                   label ringleader.dev/attempt equals A
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "server_impl.h"
@@ -172,7 +173,13 @@ void TestApiServer::Impl::CreateFakeNodes() {
 void TestApiServer::Impl::SimulatorLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    auto next = SimulatorStepLocked(std::chrono::steady_clock::now());
+    auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    try {
+      next = SimulatorStepLocked(std::chrono::steady_clock::now());
+    } catch (const std::exception& e) {
+      // A pod or node with malformed fields; skip this pass rather than stop simulating.
+      std::fprintf(stderr, "ringleader-testapiserver: simulator pass failed: %s\n", e.what());
+    }
     sim_cv_.wait_until(lock, next, [&] { return stopping_ || sim_dirty_; });
     // A burst of pod writes (a 512-pod gang) is handled in one pass rather than one pass
     // per write: each pass scans every pod while holding the store lock.

@@ -106,6 +106,7 @@ class TestApiServer::Impl {
 
   // --- HTTP entry ---
   void Handle(const HttpRequest& req, HttpResponseWriter& out);
+  void HandleUnsafe(const HttpRequest& req, HttpResponseWriter& out);  // may throw json::exception
 
   // --- registry (mu_ held) ---
   void RegisterBuiltinTypes();

@@ -309,6 +309,9 @@ TEST_F(ServerTest, PodValidationGatesAndStrategicMerge) {
   const json bad_body = bad.Json();
   for (const auto& c : bad_body["details"]["causes"]) fields.push_back(c["field"]);
   EXPECT_EQ(fields, (std::vector<std::string>{"metadata.name", "spec.containers"}));
+  // Malformed objects are the client's error, not a crash.
+  EXPECT_EQ(Http("POST", Pods(), R"({"metadata":{"name":"m"},"spec":{"containers":[{"name":5,"image":"x"}]}})").status, 400);
+  EXPECT_EQ(Http("POST", Pods(), R"({"metadata":{"name":7},"spec":{}})").status, 400);
   HttpResult no_image = Http("POST", Pods(), R"({"metadata":{"name":"x"},"spec":{"containers":[{"name":"c"}]}})");
   ASSERT_EQ(no_image.status, 422);
   EXPECT_EQ(no_image.Json()["details"]["causes"][0]["field"], "spec.containers[0].image");
@@ -364,6 +367,7 @@ TEST_F(ServerTest, FaultsAndRequestLog) {
   EXPECT_EQ(expired.events[0]["object"]["code"], 410);
   ASSERT_EQ(Http("POST", base_ + "/testing/faults", R"({"tooManyRequests":{"count":1,"retryAfterSeconds":7}})").status, 200);
   EXPECT_EQ(Http("GET", Widgets("/f")).retry_after, "7");
+  EXPECT_EQ(Http("POST", base_ + "/testing/faults", R"({"dropWatch":true})").status, 400);  // typo caught
 }
 
 TEST_F(ServerTest, DropWatchesAndRestartKeepData) {
