@@ -79,6 +79,7 @@ class Family {
   T& Get() { return WithLabels({}); }
 
   const std::string& name() const { return name_; }
+  const std::string& help() const { return help_; }
 
  private:
   friend class Registry;
@@ -120,6 +121,10 @@ class Registry {
   std::string Render() const;
 
  private:
+  template <typename T>
+  static void RenderScalars(const std::map<std::string, std::unique_ptr<Family<T>>>& families,
+                            const char* type, std::map<std::string, std::string>* blocks);
+
   mutable std::mutex mu_;
   // Ordered by name so the rendering is stable.
   std::map<std::string, std::unique_ptr<Family<Counter>>> counters_;

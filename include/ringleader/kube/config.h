@@ -89,8 +89,9 @@ struct InClusterOptions {
 // KUBERNETES_SERVICE_HOST/PORT + service-account token, ca.crt and namespace.
 StatusOr<RestConfig> LoadInClusterConfig(const InClusterOptions& options = {});
 
-// The operator's rule: an explicit kubeconfig path or context → LoadKubeconfig; otherwise
-// in-cluster when KUBERNETES_SERVICE_HOST is set; otherwise $KUBECONFIG / ~/.kube/config.
+// The operator's rule (as controller-runtime): an explicit kubeconfig path or context, or
+// $KUBECONFIG → LoadKubeconfig; otherwise in-cluster when KUBERNETES_SERVICE_HOST is set;
+// otherwise ~/.kube/config.
 StatusOr<RestConfig> LoadDefaultConfig(const KubeconfigOptions& options = {});
 
 }  // namespace ringleader::kube

@@ -28,6 +28,7 @@
 #include "ringleader/kube/workqueue.h"
 
 namespace ringleader::metrics {
+class Gauge;
 class Registry;
 }
 
@@ -93,6 +94,7 @@ class Controller {
   int workers_;
   metrics::Registry* registry_;
   WorkQueue queue_;
+  metrics::Gauge* depth_;
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> reconcile_count_{0};
   std::atomic<bool> started_{false};

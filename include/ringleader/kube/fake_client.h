@@ -4,10 +4,13 @@
 // the API server, enforces optimistic concurrency (409 Conflict on a stale
 // resourceVersion), AlreadyExists and NotFound, separates the /status subresource (spec
 // writes bump generation and ignore status; status writes change only status), supports
-// merge / JSON / strategic(=merge) patches, equality label selectors (=, ==, !=, exists,
-// !exists, in, notin), limit/continue paging, and watches with bookmarks and 410 for a
-// resourceVersion older than the kept history. It records every call so tests can assert on
-// the API calls made, and can inject errors and drop watches.
+// merge / JSON / strategic(=merge) patches, label selectors (=, ==, !=, exists, !exists, in,
+// notin), field selectors (dotted path equality), limit/continue paging, and watches with a
+// 410 for a resourceVersion older than the kept history (no bookmarks). Deleting an object
+// deletes its dependents at once (ownerReference uid) unless propagationPolicy=Orphan;
+// objects with finalizers get a deletionTimestamp and go when the last finalizer is removed.
+// It records every call so tests can assert on the API calls made, and can inject errors and
+// drop watches.
 //
 // Thread-safety: all methods are thread-safe.
 

@@ -5,8 +5,9 @@
 //   server offers it). Requests run on the caller's thread: no thread per request.
 // - Client-side QPS/burst token bucket (RestConfig::qps/burst; qps <= 0 disables it).
 // - 429 and 5xx: retried up to `max_retries` times, waiting Retry-After (capped by
-//   `max_retry_after`) or a short backoff when the server gave none. Only idempotent verbs
-//   and 429 answers are retried (a 5xx POST may have taken effect).
+//   `max_retry_after`) or an exponential backoff from `retry_backoff` when it gave none.
+//   429 is retried for every verb (the server did not act on the request); 5xx and transport
+//   errors only for GET (a failed write may still have taken effect).
 // - 401 with a file token: the token file is re-read and the request retried once.
 // - Metrics: ringleader_api_requests_total{verb,code} and
 //   ringleader_api_request_duration_seconds{verb} in the given registry.

@@ -1,0 +1,360 @@
+#include "ringleader/kube/informer.h"
+
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "internal.h"
+
+namespace ringleader::kube {
+using internal::MetaString;
+
+std::string ObjectKeyOf(const Json& object) {
+  return MakeKey(MetaString(object, "namespace"), MetaString(object, "name"));
+}
+
+std::string ControllerOwnerUid(const Json& object) {
+  if (!object.is_object() || !object.contains("metadata")) return "";
+  const Json& meta = object["metadata"];
+  if (!meta.is_object() || !meta.contains("ownerReferences")) return "";
+  const Json& refs = meta["ownerReferences"];
+  if (!refs.is_array()) return "";
+  for (const Json& ref : refs) {
+    if (ref.is_object() && ref.value("controller", false) && ref.contains("uid") &&
+        ref["uid"].is_string()) {
+      return ref["uid"].get<std::string>();
+    }
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache
+
+Cache::Cache() {
+  index_funcs_[kOwnerUidIndex] = [](const Json& object) {
+    std::string uid = ControllerOwnerUid(object);
+    return uid.empty() ? std::vector<std::string>{} : std::vector<std::string>{uid};
+  };
+  index_funcs_[kNamespaceIndex] = [](const Json& object) {
+    return std::vector<std::string>{MetaString(object, "namespace")};
+  };
+}
+
+void Cache::IndexLocked(const std::string& key, const Json& object, bool add) {
+  for (const auto& [name, func] : index_funcs_) {
+    auto& index = indexes_[name];
+    for (const std::string& value : func(object)) {
+      if (add) {
+        index[value].insert(key);
+      } else {
+        auto it = index.find(value);
+        if (it == index.end()) continue;
+        it->second.erase(key);
+        if (it->second.empty()) index.erase(it);
+      }
+    }
+  }
+}
+
+ObjectPtr Cache::Get(const std::string& key) const {
+  std::shared_lock lock(mu_);
+  auto it = items_.find(key);
+  return it == items_.end() ? nullptr : it->second;
+}
+
+ObjectPtr Cache::Get(const std::string& ns, const std::string& name) const {
+  return Get(MakeKey(ns, name));
+}
+
+std::vector<ObjectPtr> Cache::List() const {
+  std::shared_lock lock(mu_);
+  std::vector<ObjectPtr> out;
+  out.reserve(items_.size());
+  for (const auto& [key, object] : items_) out.push_back(object);
+  return out;
+}
+
+std::vector<ObjectPtr> Cache::ListNamespace(const std::string& ns) const {
+  return ByIndex(kNamespaceIndex, ns);
+}
+
+std::vector<ObjectPtr> Cache::ByIndex(const std::string& index_name, const std::string& value) const {
+  std::shared_lock lock(mu_);
+  std::vector<ObjectPtr> out;
+  auto index = indexes_.find(index_name);
+  if (index == indexes_.end()) return out;
+  auto keys = index->second.find(value);
+  if (keys == index->second.end()) return out;
+  for (const std::string& key : keys->second) {
+    auto it = items_.find(key);
+    if (it != items_.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+std::vector<std::string> Cache::Keys() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [key, object] : items_) out.push_back(key);
+  return out;
+}
+
+size_t Cache::Size() const {
+  std::shared_lock lock(mu_);
+  return items_.size();
+}
+
+void Cache::AddIndex(const std::string& name, IndexFunc func) {
+  std::unique_lock lock(mu_);
+  index_funcs_[name] = func;
+  auto& index = indexes_[name];
+  index.clear();
+  for (const auto& [key, object] : items_) {
+    for (const std::string& value : func(*object)) index[value].insert(key);
+  }
+}
+
+ObjectPtr Cache::Upsert(ObjectPtr object) {
+  std::string key = ObjectKeyOf(*object);
+  std::unique_lock lock(mu_);
+  ObjectPtr previous;
+  auto it = items_.find(key);
+  if (it != items_.end()) {
+    previous = it->second;
+    IndexLocked(key, *previous, /*add=*/false);
+    it->second = object;
+  } else {
+    items_.emplace(key, object);
+  }
+  IndexLocked(key, *object, /*add=*/true);
+  return previous;
+}
+
+ObjectPtr Cache::Remove(const std::string& key) {
+  std::unique_lock lock(mu_);
+  auto it = items_.find(key);
+  if (it == items_.end()) return nullptr;
+  ObjectPtr previous = it->second;
+  IndexLocked(key, *previous, /*add=*/false);
+  items_.erase(it);
+  return previous;
+}
+
+std::map<std::string, ObjectPtr> Cache::Replace(std::map<std::string, ObjectPtr> objects) {
+  std::unique_lock lock(mu_);
+  std::map<std::string, ObjectPtr> previous = std::move(items_);
+  items_ = std::move(objects);
+  for (auto& [name, index] : indexes_) index.clear();
+  for (const auto& [key, object] : items_) IndexLocked(key, *object, /*add=*/true);
+  return previous;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Informer
+
+Informer::Informer(Client& client, InformerOptions options)
+    : client_(client), options_(std::move(options)) {}
+
+Informer::~Informer() { Stop(); }
+
+void Informer::AddEventHandlers(EventHandlers handlers) { handlers_.push_back(std::move(handlers)); }
+
+void Informer::AddIndex(const std::string& name, IndexFunc func) {
+  cache_.AddIndex(name, std::move(func));
+}
+
+void Informer::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+}
+
+void Informer::Stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  thread_.join();
+}
+
+bool Informer::HasSynced() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return synced_;
+}
+
+bool Informer::WaitForSync(Clock::time_point deadline) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return synced_cv_.wait_until(lock, deadline, [&] { return synced_; });
+}
+
+std::string Informer::LastResourceVersion() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_rv_;
+}
+
+bool Informer::SleepFor(std::stop_token& stop, Duration d) {
+  return internal::SleepUnlessStopped(stop, d);
+}
+
+Status Informer::ListAndReplace() {
+  ListOptions list_options;
+  list_options.label_selector = options_.label_selector;
+  list_options.field_selector = options_.field_selector;
+  list_options.limit = options_.page_size;
+  ApiResult<Json> list = client_.ListAll(options_.gvr, options_.ns, list_options);
+  if (!list.ok()) return list.status();
+  std::map<std::string, ObjectPtr> fresh;
+  for (auto& item : list.value()["items"]) {
+    auto object = std::make_shared<const Json>(std::move(item));
+    fresh.emplace(ObjectKeyOf(*object), std::move(object));
+  }
+  std::string rv;
+  if (list->contains("metadata") && (*list)["metadata"].is_object()) {
+    rv = (*list)["metadata"].value("resourceVersion", "");
+  }
+  std::map<std::string, ObjectPtr> previous = cache_.Replace(fresh);
+  ++list_count_;
+  // Deletes first: anything the cache had that the list does not was deleted while we were
+  // not watching (or is now filtered out by the selector).
+  for (const auto& [key, old_object] : previous) {
+    if (fresh.count(key)) continue;
+    for (auto& h : handlers_) {
+      if (h.on_delete) h.on_delete(old_object);
+    }
+  }
+  for (const auto& [key, object] : fresh) {
+    auto old = previous.find(key);
+    if (old == previous.end()) {
+      for (auto& h : handlers_) {
+        if (h.on_add) h.on_add(object);
+      }
+    } else if (MetaString(*old->second, "uid") != MetaString(*object, "uid")) {
+      // Same name, new uid: the object was deleted and recreated while we were away.
+      for (auto& h : handlers_) {
+        if (h.on_delete) h.on_delete(old->second);
+      }
+      for (auto& h : handlers_) {
+        if (h.on_add) h.on_add(object);
+      }
+    } else if (MetaString(*old->second, "resourceVersion") != MetaString(*object, "resourceVersion")) {
+      for (auto& h : handlers_) {
+        if (h.on_update) h.on_update(old->second, object);
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_rv_ = rv;
+    if (!synced_) {
+      synced_ = true;
+      synced_cv_.notify_all();
+    }
+  }
+  return Status::Ok();
+}
+
+void Informer::HandleEvent(WatchEvent&& event) {
+  std::string rv = MetaString(event.object, "resourceVersion");
+  // Advance the resume point first: handlers then observe a state that includes the event.
+  if (event.type != WatchEventType::kError && !rv.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_rv_ = rv;
+  }
+  switch (event.type) {
+    case WatchEventType::kAdded:
+    case WatchEventType::kModified: {
+      auto object = std::make_shared<const Json>(std::move(event.object));
+      ObjectPtr old = cache_.Upsert(object);
+      if (!old) {
+        for (auto& h : handlers_) {
+          if (h.on_add) h.on_add(object);
+        }
+      } else if (MetaString(*old, "uid") != MetaString(*object, "uid")) {
+        for (auto& h : handlers_) {
+          if (h.on_delete) h.on_delete(old);
+        }
+        for (auto& h : handlers_) {
+          if (h.on_add) h.on_add(object);
+        }
+      } else {
+        for (auto& h : handlers_) {
+          if (h.on_update) h.on_update(old, object);
+        }
+      }
+      break;
+    }
+    case WatchEventType::kDeleted: {
+      auto object = std::make_shared<const Json>(std::move(event.object));
+      ObjectPtr old = cache_.Remove(ObjectKeyOf(*object));
+      if (old) {
+        for (auto& h : handlers_) {
+          if (h.on_delete) h.on_delete(object);
+        }
+      }
+      break;
+    }
+    case WatchEventType::kBookmark:
+    case WatchEventType::kError:
+      break;
+  }
+}
+
+Status Informer::WatchOnce(std::stop_token stop, bool* saw_event) {
+  WatchOptions watch_options;
+  watch_options.label_selector = options_.label_selector;
+  watch_options.field_selector = options_.field_selector;
+  watch_options.resource_version = LastResourceVersion();
+  watch_options.allow_bookmarks = true;
+  watch_options.timeout_seconds = options_.watch_timeout_seconds;
+  if (watch_options.timeout_seconds <= 0) {
+    // Spread the informers' rewatches over time, like client-go (5–10 min).
+    thread_local std::mt19937 rng(std::random_device{}());
+    watch_options.timeout_seconds = std::uniform_int_distribution<int>(300, 600)(rng);
+  }
+  return client_.Watch(
+      options_.gvr, options_.ns, watch_options,
+      [&](WatchEvent&& event) {
+        if (event.type == WatchEventType::kError) return false;
+        *saw_event = true;
+        HandleEvent(std::move(event));
+        return true;
+      },
+      stop);
+}
+
+void Informer::Run(std::stop_token stop) {
+  const std::string what = options_.gvr.ToString() + (options_.ns.empty() ? "" : " in " + options_.ns);
+  Duration backoff = options_.min_backoff;
+  auto next_backoff = [&] {
+    Duration wait = Jitter(backoff, 1.0);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    return std::min(wait, options_.max_backoff);
+  };
+  while (!stop.stop_requested()) {
+    Status listed = ListAndReplace();
+    if (!listed.ok()) {
+      spdlog::warn("msg=\"informer list failed\" resource=\"{}\" error=\"{}\"", what,
+                   listed.ToString());
+      if (!SleepFor(stop, next_backoff())) return;
+      continue;
+    }
+    backoff = options_.min_backoff;
+    while (!stop.stop_requested()) {
+      bool saw_event = false;
+      Status watched = WatchOnce(stop, &saw_event);
+      if (stop.stop_requested()) return;
+      if (saw_event) backoff = options_.min_backoff;
+      if (watched.code() == StatusCode::kGone) {
+        spdlog::info("msg=\"watch expired, relisting\" resource=\"{}\"", what);
+        break;  // relist
+      }
+      if (!watched.ok()) {
+        spdlog::warn("msg=\"watch failed, rewatching\" resource=\"{}\" error=\"{}\"", what,
+                     watched.ToString());
+      }
+      // EOF, reset or error: rewatch from the last resourceVersion after a jittered backoff
+      // (short when the stream was healthy, growing when it keeps failing).
+      if (!SleepFor(stop, next_backoff())) return;
+    }
+  }
+}
+
+}  // namespace ringleader::kube

@@ -1,0 +1,22 @@
+#pragma once
+// Helpers shared by the kube sources; not part of the public API.
+
+#include <chrono>
+#include <stop_token>
+#include <string>
+
+#include "ringleader/kube/client.h"
+#include "ringleader/kube/rate_limiter.h"
+
+namespace ringleader::kube::internal {
+
+// "2026-11-22T05:30:00Z", or with microseconds ("...:00.123456Z", meta/v1 MicroTime).
+std::string FormatTimestamp(std::chrono::system_clock::time_point at, bool microseconds = false);
+
+// Sleeps for `d` or until `stop` is requested; returns false when stopped.
+bool SleepUnlessStopped(const std::stop_token& stop, Duration d);
+
+// metadata.<field> when it is a string, else "".
+std::string MetaString(const Json& object, const char* field);
+
+}  // namespace ringleader::kube::internal

@@ -1,0 +1,436 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "ringleader/common/metrics.h"
+#include "ringleader/kube/http_client.h"
+#include "test_http_server.h"
+
+namespace ringleader::kube {
+namespace {
+
+using testing::TestHttpServer;
+using Response = TestHttpServer::Response;
+using Request = TestHttpServer::Request;
+
+const std::string kPod = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p1","namespace":"ns","resourceVersion":"7"}})";
+
+Response Json200(const std::string& body) {
+  Response r;
+  r.body = body;
+  return r;
+}
+
+Response StatusResponse(int code, const std::string& reason, const std::string& message) {
+  Response r;
+  r.status = code;
+  r.body = Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+                {"message", message}, {"reason", reason}, {"code", code}}
+               .dump();
+  return r;
+}
+
+struct Fixture {
+  explicit Fixture(TestHttpServer::Handler handler, HttpClientOptions options = {},
+                   std::shared_ptr<TokenSource> token = TokenSource::Static("tok"))
+      : server(std::move(handler)) {
+    RestConfig config;
+    config.server = server.url();
+    config.token = token;
+    config.qps = 0;  // tests measure behaviour, not throttling
+    options.registry = &registry;
+    if (options.retry_backoff == HttpClientOptions{}.retry_backoff) {
+      options.retry_backoff = std::chrono::milliseconds(1);
+    }
+    auto created = HttpClient::Create(config, options);
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
+    client = std::move(created).value();
+  }
+  double Requests(const std::string& verb, const std::string& code) {
+    return registry.AddCounter("ringleader_api_requests_total", "", {"verb", "code"})
+        .WithLabels({verb, code})
+        .Value();
+  }
+  TestHttpServer server;
+  metrics::Registry registry;
+  std::unique_ptr<HttpClient> client;
+};
+
+TEST(HttpClientTest, GetSendsAuthAndDecodes) {
+  Fixture f([](const Request&) { return Json200(kPod); });
+  ApiResult<Json> pod = f.client->Get(PodsResource(), "ns", "p1");
+  ASSERT_TRUE(pod.ok()) << pod.status().ToString();
+  EXPECT_EQ((*pod)["metadata"]["name"], "p1");
+  auto requests = f.server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[0].target, "/api/v1/namespaces/ns/pods/p1");
+  EXPECT_EQ(requests[0].headers["authorization"], "Bearer tok");
+  EXPECT_EQ(requests[0].headers["accept"], "application/json");
+  EXPECT_EQ(f.Requests("get", "200"), 1);
+}
+
+TEST(HttpClientTest, ErrorsCarryTheStatusObject) {
+  struct Case {
+    Response response;
+    StatusCode code;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {StatusResponse(404, "NotFound", "pods \"p1\" not found"), StatusCode::kNotFound, "NotFound"},
+      {StatusResponse(409, "AlreadyExists", "exists"), StatusCode::kAlreadyExists, "AlreadyExists"},
+      {StatusResponse(409, "Conflict", "modified"), StatusCode::kConflict, "Conflict"},
+      {StatusResponse(422, "Invalid", "bad"), StatusCode::kInvalidArgument, "Invalid"},
+      {StatusResponse(403, "Forbidden", "no"), StatusCode::kPermissionDenied, "Forbidden"},
+      {StatusResponse(415, "UnsupportedMediaType", "no"), StatusCode::kUnimplemented,
+       "UnsupportedMediaType"},
+  };
+  for (const auto& c : cases) {
+    Fixture f([&](const Request&) { return c.response; });
+    ApiResult<Json> result = f.client->Create(PodsResource(), "ns", Json::parse(kPod));
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.code(), c.code) << result.status().ToString();
+    EXPECT_EQ(result.api_status().reason, c.reason);
+    EXPECT_EQ(result.api_status().http_code, c.response.status);
+    EXPECT_NE(result.status().message().find(
+                  Json::parse(c.response.body)["message"].get<std::string>()),
+              std::string::npos);
+    EXPECT_EQ(f.server.requests().size(), 1u) << "errors other than 429 are not retried for POST";
+  }
+}
+
+TEST(HttpClientTest, RetriesTooManyRequestsHonouringRetryAfter) {
+  std::atomic<int> calls{0};
+  Fixture f([&](const Request&) {
+    if (calls++ < 2) {
+      Response r = StatusResponse(429, "TooManyRequests", "slow down");
+      r.headers.push_back({"Retry-After", "0"});
+      return r;
+    }
+    return Json200(kPod);
+  });
+  ApiResult<Json> created = f.client->Create(PodsResource(), "ns", Json::parse(kPod));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(calls.load(), 3);
+  EXPECT_EQ(f.Requests("create", "429"), 2);
+  EXPECT_EQ(f.Requests("create", "200"), 1);
+}
+
+TEST(HttpClientTest, RetriesAreBounded) {
+  HttpClientOptions options;
+  options.max_retries = 2;
+  Fixture f(
+      [](const Request&) {
+        Response r = StatusResponse(429, "TooManyRequests", "slow down");
+        r.headers.push_back({"Retry-After", "0"});
+        return r;
+      },
+      options);
+  ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+  EXPECT_EQ(got.code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(got.api_status().retry_after_seconds.has_value());
+  EXPECT_EQ(*got.api_status().retry_after_seconds, 0);
+  EXPECT_EQ(f.server.requests().size(), 3u);
+}
+
+TEST(HttpClientTest, ServerErrorsRetriedOnlyForReads) {
+  std::atomic<int> calls{0};
+  Fixture f([&](const Request& request) {
+    if (calls++ == 0) return StatusResponse(503, "ServiceUnavailable", "busy");
+    if (request.method != "GET") return StatusResponse(503, "ServiceUnavailable", "busy");
+    return Json200(kPod);
+  });
+  EXPECT_TRUE(f.client->Get(PodsResource(), "ns", "p1").ok());
+  EXPECT_EQ(calls.load(), 2);
+  ApiResult<Json> deleted = f.client->Delete(PodsResource(), "ns", "p1");
+  EXPECT_EQ(deleted.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(calls.load(), 3);
+}
+
+TEST(HttpClientTest, ReusesConnections) {
+  Fixture f([](const Request&) { return Json200(kPod); });
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(f.client->Get(PodsResource(), "ns", "p1").ok());
+  EXPECT_EQ(f.server.connections_accepted(), 1);
+  auto requests = f.server.requests();
+  for (const auto& r : requests) EXPECT_EQ(r.connection_id, requests[0].connection_id);
+}
+
+TEST(HttpClientTest, ConcurrentCallers) {
+  Fixture f([](const Request&) { return Json200(kPod); });
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) ok += f.client->Get(PodsResource(), "ns", "p1").ok();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 160);
+  EXPECT_EQ(f.server.requests().size(), 160u);
+  EXPECT_LE(f.server.connections_accepted(), 8);
+}
+
+TEST(HttpClientTest, RereadsTokenFileAfterUnauthorized) {
+  std::string dir = std::filesystem::temp_directory_path() / ("rl-token-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = dir + "/token";
+  std::ofstream(path) << "old";
+  auto token = TokenSource::FromFile(path, std::chrono::seconds(3600));
+  Fixture f(
+      [](const Request& request) {
+        auto it = request.headers.find("authorization");
+        if (it == request.headers.end() || it->second != "Bearer new") {
+          return StatusResponse(401, "Unauthorized", "Unauthorized");
+        }
+        return Json200(kPod);
+      },
+      {}, token);
+  EXPECT_EQ(token->Token(), "old");
+  std::ofstream(path) << "new";  // the kubelet rotated the projected token
+  ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(f.server.requests().size(), 2u);
+  // Still 401 after the re-read: reported, not retried forever.
+  std::ofstream(path) << "revoked";
+  token->Invalidate();
+  EXPECT_EQ(f.client->Get(PodsResource(), "ns", "p1").code(), StatusCode::kPermissionDenied);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(HttpClientTest, ListQueryAndPagination) {
+  Fixture f([](const Request& request) {
+    Json list = {{"kind", "PodList"}, {"apiVersion", "v1"}, {"items", Json::array()}};
+    if (request.target.find("continue=") == std::string::npos) {
+      list["metadata"] = {{"resourceVersion", "100"}, {"continue", "tok/1"}};
+      list["items"].push_back({{"metadata", {{"name", "a"}}}});
+    } else if (request.target.find("continue=tok%2F1") != std::string::npos) {
+      list["metadata"] = {{"resourceVersion", "100"}, {"continue", "tok/2"}};
+      list["items"].push_back({{"metadata", {{"name", "b"}}}});
+    } else {
+      list["metadata"] = {{"resourceVersion", "100"}};
+      list["items"].push_back({{"metadata", {{"name", "c"}}}});
+    }
+    return Json200(list.dump());
+  });
+  ListOptions options;
+  options.label_selector = "app=x,tier in (a,b)";
+  options.limit = 1;
+  ApiResult<Json> all = f.client->ListAll(PodsResource(), "ns", options);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ((*all)["items"].size(), 3u);
+  EXPECT_EQ((*all)["items"][2]["metadata"]["name"], "c");
+  EXPECT_EQ((*all)["metadata"]["resourceVersion"], "100");
+  EXPECT_FALSE((*all)["metadata"].contains("continue"));
+  auto requests = f.server.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].target,
+            "/api/v1/namespaces/ns/pods?labelSelector=app%3Dx%2Ctier%20in%20%28a%2Cb%29&limit=1");
+  EXPECT_NE(requests[1].target.find("&continue=tok%2F1"), std::string::npos);
+}
+
+TEST(HttpClientTest, WritesUseTheRightMethodPathAndContentType) {
+  Fixture f([](const Request&) { return Json200(kPod); });
+  Json pod = Json::parse(kPod);
+  struct Case {
+    std::function<ApiResult<Json>()> call;
+    std::string method, target, content_type;
+  };
+  const std::vector<Case> cases = {
+      {[&] { return f.client->Create(PodsResource(), "ns", pod); }, "POST",
+       "/api/v1/namespaces/ns/pods", "application/json"},
+      {[&] { return f.client->Update(PodsResource(), "ns", pod); }, "PUT",
+       "/api/v1/namespaces/ns/pods/p1", "application/json"},
+      {[&] { return f.client->UpdateStatus(PodsResource(), "ns", pod); }, "PUT",
+       "/api/v1/namespaces/ns/pods/p1/status", "application/json"},
+      {[&] {
+         return f.client->Patch(PodsResource(), "ns", "p1", PatchType::kMerge,
+                                {{"status", {{"phase", "Running"}}}}, "status");
+       },
+       "PATCH", "/api/v1/namespaces/ns/pods/p1/status", "application/merge-patch+json"},
+      {[&] {
+         return f.client->Patch(PodsResource(), "ns", "p1", PatchType::kJson,
+                                Json::array({{{"op", "remove"}, {"path", "/metadata/labels/x"}}}));
+       },
+       "PATCH", "/api/v1/namespaces/ns/pods/p1", "application/json-patch+json"},
+      {[&] {
+         return f.client->Patch(PodsResource(), "ns", "p1", PatchType::kStrategicMerge,
+                                {{"metadata", {{"labels", {{"a", "b"}}}}}});
+       },
+       "PATCH", "/api/v1/namespaces/ns/pods/p1", "application/strategic-merge-patch+json"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ASSERT_TRUE(cases[i].call().ok()) << i;
+    auto request = f.server.requests().back();
+    EXPECT_EQ(request.method, cases[i].method) << i;
+    EXPECT_EQ(request.target, cases[i].target) << i;
+    EXPECT_EQ(request.headers["content-type"], cases[i].content_type) << i;
+  }
+  EXPECT_EQ(f.server.requests()[0].body, pod.dump());
+}
+
+TEST(HttpClientTest, DeleteOptionsBody) {
+  Fixture f([](const Request&) { return Json200(kPod); });
+  DeleteOptions options;
+  options.propagation_policy = "Foreground";
+  options.precondition_uid = "u-1";
+  options.precondition_resource_version = "7";
+  options.grace_period_seconds = 0;
+  ASSERT_TRUE(f.client->Delete(TrainingJobsResource(), "ns", "tj", options).ok());
+  auto request = f.server.requests().back();
+  EXPECT_EQ(request.method, "DELETE");
+  EXPECT_EQ(request.target, "/apis/ringleader.dev/v1alpha1/namespaces/ns/trainingjobs/tj");
+  Json body = Json::parse(request.body);
+  EXPECT_EQ(body["kind"], "DeleteOptions");
+  EXPECT_EQ(body["propagationPolicy"], "Foreground");
+  EXPECT_EQ(body["preconditions"]["uid"], "u-1");
+  EXPECT_EQ(body["preconditions"]["resourceVersion"], "7");
+  EXPECT_EQ(body["gracePeriodSeconds"], 0);
+}
+
+std::string Event(const std::string& type, const std::string& name, int rv) {
+  return Json{{"type", type},
+              {"object", {{"kind", "Pod"}, {"metadata", {{"name", name}, {"resourceVersion", std::to_string(rv)}}}}}}
+             .dump() + "\n";
+}
+
+TEST(HttpClientTest, WatchDecodesSplitAndMergedChunks) {
+  std::string stream = Event("ADDED", "a", 11) + Event("MODIFIED", "a", 12) +
+                       Event("BOOKMARK", "", 13) + Event("DELETED", "a", 14);
+  Fixture f([&](const Request&) {
+    Response r;
+    // Cut the stream at odd places: mid-line, two lines in one chunk, ...
+    r.chunks = {stream.substr(0, 7), stream.substr(7, 60), stream.substr(67, 100),
+                stream.substr(167)};
+    return r;
+  });
+  std::vector<std::pair<WatchEventType, std::string>> seen;
+  WatchOptions options;
+  options.resource_version = "10";
+  options.label_selector = "app=x";
+  options.timeout_seconds = 30;
+  Status status = f.client->Watch(PodsResource(), "ns", options, [&](WatchEvent&& e) {
+    seen.emplace_back(e.type, e.object["metadata"]["resourceVersion"].get<std::string>());
+    return true;
+  });
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  std::vector<std::pair<WatchEventType, std::string>> want = {
+      {WatchEventType::kAdded, "11"},
+      {WatchEventType::kModified, "12"},
+      {WatchEventType::kBookmark, "13"},
+      {WatchEventType::kDeleted, "14"}};
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(f.server.requests()[0].target,
+            "/api/v1/namespaces/ns/pods?watch=1&labelSelector=app%3Dx&resourceVersion=10&"
+            "allowWatchBookmarks=true&timeoutSeconds=30");
+}
+
+TEST(HttpClientTest, WatchErrorEventIsGone) {
+  Fixture f([](const Request&) {
+    Response r;
+    r.chunks = {Event("ADDED", "a", 2),
+                R"J({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "too old resource version: 1 (190)", "reason": "Expired", "code": 410}})J"
+                "\n",
+                Event("ADDED", "never", 3)};
+    return r;
+  });
+  std::vector<WatchEventType> seen;
+  Status status = f.client->Watch(PodsResource(), "", {}, [&](WatchEvent&& e) {
+    seen.push_back(e.type);
+    return true;
+  });
+  EXPECT_EQ(status.code(), StatusCode::kGone) << status.ToString();
+  EXPECT_EQ(seen, (std::vector<WatchEventType>{WatchEventType::kAdded, WatchEventType::kError}));
+}
+
+TEST(HttpClientTest, WatchGarbageEndsTheStream) {
+  Fixture f([](const Request&) {
+    Response r;
+    r.chunks = {Event("ADDED", "a", 2), "this is not json\n", Event("ADDED", "b", 3)};
+    r.hold_open = true;
+    return r;
+  });
+  int seen = 0;
+  Status status = f.client->Watch(PodsResource(), "", {}, [&](WatchEvent&&) {
+    ++seen;
+    return true;
+  });
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.ToString();
+  EXPECT_EQ(seen, 1);
+}
+
+TEST(HttpClientTest, WatchHttpErrorAndHandlerStop) {
+  {
+    Fixture f([](const Request&) { return StatusResponse(403, "Forbidden", "no watching"); });
+    Status status = f.client->Watch(PodsResource(), "", {}, [](WatchEvent&&) { return true; });
+    EXPECT_EQ(status.code(), StatusCode::kPermissionDenied);
+    EXPECT_NE(status.message().find("no watching"), std::string::npos);
+  }
+  {
+    Fixture f([](const Request&) {
+      Response r;
+      r.chunks = {Event("ADDED", "a", 2) + Event("ADDED", "b", 3)};
+      r.hold_open = true;
+      return r;
+    });
+    int seen = 0;
+    Status status = f.client->Watch(PodsResource(), "", {}, [&](WatchEvent&&) {
+      ++seen;
+      return false;  // stop after the first event
+    });
+    EXPECT_TRUE(status.ok());
+    EXPECT_EQ(seen, 1);
+  }
+}
+
+TEST(HttpClientTest, WatchIsCancellable) {
+  Fixture f([](const Request&) {
+    Response r;
+    r.chunks = {Event("ADDED", "a", 2)};
+    r.hold_open = true;  // then silence: only a stop request ends this watch
+    return r;
+  });
+  std::stop_source stop;
+  std::atomic<bool> got_event{false};
+  std::thread canceller([&] {
+    while (!got_event) std::this_thread::yield();
+    stop.request_stop();
+  });
+  Status status = f.client->Watch(
+      PodsResource(), "", {},
+      [&](WatchEvent&&) {
+        got_event = true;
+        return true;
+      },
+      stop.get_token());
+  canceller.join();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_TRUE(got_event);
+}
+
+TEST(HttpClientTest, ConnectionRefusedIsUnavailable) {
+  int port;
+  { TestHttpServer closed([](const Request&) { return Response{}; }); port = closed.port(); }
+  RestConfig config;
+  config.server = "http://127.0.0.1:" + std::to_string(port);
+  HttpClientOptions options;
+  options.max_retries = 1;
+  options.retry_backoff = std::chrono::milliseconds(1);
+  metrics::Registry registry;
+  options.registry = &registry;
+  auto client = HttpClient::Create(config, options);
+  ASSERT_TRUE(client.ok());
+  ApiResult<Json> got = (*client)->Get(PodsResource(), "ns", "p1");
+  EXPECT_EQ(got.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(got.api_status().http_code, 0);
+  EXPECT_EQ(registry.AddCounter("ringleader_api_requests_total", "", {"verb", "code"})
+                .WithLabels({"get", "error"})
+                .Value(),
+            2);
+  Status watched = (*client)->Watch(PodsResource(), "", {}, [](WatchEvent&&) { return true; });
+  EXPECT_EQ(watched.code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace ringleader::kube

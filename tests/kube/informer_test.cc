@@ -1,0 +1,270 @@
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+
+#include "ringleader/kube/fake_client.h"
+#include "ringleader/kube/informer.h"
+
+namespace ringleader::kube {
+namespace {
+
+using std::chrono::seconds;
+
+Json Pod(const std::string& ns, const std::string& name, const std::string& owner_uid = "") {
+  Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"},
+              {"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{"app", name}}}}}};
+  if (!owner_uid.empty()) {
+    pod["metadata"]["ownerReferences"] = Json::array(
+        {{{"apiVersion", "ringleader.dev/v1alpha1"}, {"kind", "TrainingJob"}, {"name", "tj"},
+          {"uid", owner_uid}, {"controller", true}}});
+  }
+  return pod;
+}
+
+// Records handler calls as "add ns/name uid", "update ns/name", "delete ns/name uid".
+class Recorder {
+ public:
+  EventHandlers Handlers() {
+    EventHandlers h;
+    h.on_add = [this](const ObjectPtr& o) { Push("add " + ObjectKeyOf(*o) + " " + Uid(*o)); };
+    h.on_update = [this](const ObjectPtr& old_object, const ObjectPtr& o) {
+      EXPECT_EQ(ObjectKeyOf(*old_object), ObjectKeyOf(*o));
+      if (gate_) gate_(*o);
+      Push("update " + ObjectKeyOf(*o));
+    };
+    h.on_delete = [this](const ObjectPtr& o) { Push("delete " + ObjectKeyOf(*o) + " " + Uid(*o)); };
+    return h;
+  }
+  bool WaitFor(const std::string& entry) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_until(lock, Clock::now() + seconds(10), [&] {
+      return std::find(log_.begin(), log_.end(), entry) != log_.end();
+    });
+  }
+  std::vector<std::string> Log() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return log_;
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.clear();
+  }
+  std::function<void(const Json&)> gate_;
+
+ private:
+  static std::string Uid(const Json& o) { return o["metadata"].value("uid", ""); }
+  void Push(std::string s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.push_back(std::move(s));
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> log_;
+};
+
+// Polls `condition` until it holds or 10 s pass.
+bool Eventually(const std::function<bool()>& condition) {
+  auto deadline = Clock::now() + seconds(10);
+  while (!condition()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+InformerOptions PodOptions() {
+  InformerOptions options;
+  options.gvr = PodsResource();
+  options.min_backoff = std::chrono::milliseconds(1);
+  options.max_backoff = std::chrono::milliseconds(20);
+  options.page_size = 2;  // exercise paging in the initial list
+  return options;
+}
+
+TEST(InformerTest, ListThenWatchIntoIndexedCache) {
+  FakeClient client;
+  client.Seed(PodsResource(), Pod("ns", "a", "owner-1"));
+  client.Seed(PodsResource(), Pod("ns", "b", "owner-1"));
+  client.Seed(PodsResource(), Pod("other", "c"));
+  Informer informer(client, PodOptions());
+  Recorder recorder;
+  informer.AddEventHandlers(recorder.Handlers());
+  informer.AddIndex("app", [](const Json& o) {
+    return std::vector<std::string>{o["metadata"]["labels"].value("app", "")};
+  });
+  EXPECT_FALSE(informer.HasSynced());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  EXPECT_EQ(informer.cache().Size(), 3u);
+  EXPECT_EQ(informer.cache().ByIndex(kOwnerUidIndex, "owner-1").size(), 2u);
+  EXPECT_EQ(informer.cache().ListNamespace("other").size(), 1u);
+  EXPECT_EQ(informer.cache().ByIndex("app", "c").size(), 1u);
+  ASSERT_TRUE(informer.cache().Get("ns", "a"));
+  EXPECT_EQ(informer.cache().Get("ns/a")->at("metadata").at("name"), "a");
+  EXPECT_EQ(recorder.Log().size(), 3u);
+
+  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "d")).ok());
+  ASSERT_TRUE(recorder.WaitFor("add ns/d " + client.Get(PodsResource(), "ns", "d")->at("metadata").at("uid").get<std::string>()));
+  ASSERT_TRUE(client.Patch(PodsResource(), "ns", "a", PatchType::kMerge,
+                           {{"metadata", {{"ownerReferences", nullptr}}}})
+                  .ok());
+  ASSERT_TRUE(recorder.WaitFor("update ns/a"));
+  EXPECT_EQ(informer.cache().ByIndex(kOwnerUidIndex, "owner-1").size(), 1u);
+  std::string uid_b = informer.cache().Get("ns", "b")->at("metadata").at("uid");
+  ASSERT_TRUE(client.Delete(PodsResource(), "ns", "b").ok());
+  ASSERT_TRUE(recorder.WaitFor("delete ns/b " + uid_b));
+  EXPECT_FALSE(informer.cache().Get("ns", "b"));
+  EXPECT_EQ(informer.LastResourceVersion(), std::to_string(client.CurrentResourceVersion()));
+  EXPECT_EQ(informer.ListCount(), 1);
+  informer.Stop();
+  EXPECT_EQ(client.OpenWatches(), 0);
+}
+
+TEST(InformerTest, RewatchesFromLastResourceVersionAfterEof) {
+  FakeClient client;
+  client.Seed(PodsResource(), Pod("ns", "a"));
+  Informer informer(client, PodOptions());
+  Recorder recorder;
+  informer.AddEventHandlers(recorder.Handlers());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+  std::string rv = informer.LastResourceVersion();
+  client.CloseWatches();  // the server ended the stream (timeout, restart, proxy)
+  ASSERT_TRUE(Eventually([&] { return client.ActionsFor("watch", "pods").size() >= 2; }));
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "b")).ok());
+  std::string uid_b = client.Get(PodsResource(), "ns", "b")->at("metadata").at("uid");
+  ASSERT_TRUE(recorder.WaitFor("add ns/b " + uid_b));
+  EXPECT_EQ(informer.ListCount(), 1) << "EOF rewatches, it does not relist";
+  auto watches = client.ActionsFor("watch", "pods");
+  ASSERT_GE(watches.size(), 2u);
+  EXPECT_EQ(watches[1].body["resourceVersion"], rv);
+}
+
+TEST(InformerTest, RelistOnGoneDeliversMissedDeletesAndRecreates) {
+  FakeClient client;
+  client.Seed(PodsResource(), Pod("ns", "a"));
+  client.Seed(PodsResource(), Pod("ns", "b"));
+  client.Seed(PodsResource(), Pod("ns", "trigger"));
+  Informer informer(client, PodOptions());
+  Recorder recorder;
+  // Hold the watch inside a handler while the world changes, so that the informer misses the
+  // changes and must discover them by relisting after a 410.
+  std::promise<void> entered, release;
+  auto released = release.get_future().share();
+  bool gated = false;
+  recorder.gate_ = [&](const Json& o) {
+    if (o["metadata"]["name"] == "trigger" && !gated) {
+      gated = true;
+      entered.set_value();
+      released.wait();
+    }
+  };
+  informer.AddEventHandlers(recorder.Handlers());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+  std::string uid_a = informer.cache().Get("ns", "a")->at("metadata").at("uid");
+  std::string uid_b_old = informer.cache().Get("ns", "b")->at("metadata").at("uid");
+  ASSERT_TRUE(client.Patch(PodsResource(), "ns", "trigger", PatchType::kMerge,
+                           {{"metadata", {{"labels", {{"x", "1"}}}}}})
+                  .ok());
+  entered.get_future().wait();
+  recorder.Clear();
+  ASSERT_TRUE(client.Delete(PodsResource(), "ns", "a").ok());
+  ASSERT_TRUE(client.Delete(PodsResource(), "ns", "b").ok());
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "b")).ok());
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "c")).ok());
+  std::string uid_b_new = client.Get(PodsResource(), "ns", "b")->at("metadata").at("uid");
+  std::string uid_c = client.Get(PodsResource(), "ns", "c")->at("metadata").at("uid");
+  client.Compact();       // the missed events are gone from the server's history
+  client.CloseWatches();  // and the connection drops
+  release.set_value();
+
+  ASSERT_TRUE(recorder.WaitFor("add ns/c " + uid_c));
+  ASSERT_TRUE(recorder.WaitFor("add ns/b " + uid_b_new));
+  EXPECT_EQ(informer.ListCount(), 2);
+  std::vector<std::string> log = recorder.Log();
+  auto pos = [&](const std::string& entry) {
+    return std::find(log.begin(), log.end(), entry) - log.begin();
+  };
+  EXPECT_LT(pos("delete ns/a " + uid_a), static_cast<long>(log.size()));
+  // The recreate is a delete of the old uid followed by an add of the new one.
+  EXPECT_LT(pos("delete ns/b " + uid_b_old), pos("add ns/b " + uid_b_new));
+  EXPECT_EQ(std::count(log.begin(), log.end(), "update ns/trigger"), 1);
+  EXPECT_EQ(informer.cache().Size(), 3u);
+  EXPECT_EQ(informer.cache().Get("ns", "b")->at("metadata").at("uid"), uid_b_new);
+  EXPECT_FALSE(informer.cache().Get("ns", "a"));
+}
+
+TEST(InformerTest, ExpiredWatchRelistsWithoutSpuriousEvents) {
+  FakeClient client;
+  client.Seed(PodsResource(), Pod("ns", "a"));
+  Informer informer(client, PodOptions());
+  Recorder recorder;
+  informer.AddEventHandlers(recorder.Handlers());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+  client.ExpireNextWatch("pods");
+  client.CloseWatches();
+  ASSERT_TRUE(Eventually([&] { return informer.ListCount() >= 2; }));
+  EXPECT_EQ(informer.ListCount(), 2);
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "z")).ok());
+  std::string uid_z = client.Get(PodsResource(), "ns", "z")->at("metadata").at("uid");
+  ASSERT_TRUE(recorder.WaitFor("add ns/z " + uid_z));
+  // Unchanged objects produce no events on relist.
+  std::vector<std::string> log = recorder.Log();
+  EXPECT_EQ(log.size(), 2u);
+}
+
+TEST(InformerTest, ListFailuresAreRetried) {
+  FakeClient client;
+  client.Seed(PodsResource(), Pod("ns", "a"));
+  ApiStatus unavailable;
+  unavailable.http_code = 503;
+  client.InjectError("list", "pods", unavailable, 3);
+  Informer informer(client, PodOptions());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  EXPECT_EQ(informer.cache().Size(), 1u);
+  EXPECT_GE(client.ActionsFor("list", "pods").size(), 4u);
+}
+
+TEST(InformerTest, NamespaceAndSelectorScope) {
+  FakeClient client;
+  client.Seed(PodsResource(), Pod("ns", "a"));
+  client.Seed(PodsResource(), Pod("ns", "b"));
+  client.Seed(PodsResource(), Pod("other", "a"));
+  InformerOptions options = PodOptions();
+  options.ns = "ns";
+  options.label_selector = "app=a";
+  Informer informer(client, options);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  EXPECT_EQ(informer.cache().Keys(), std::vector<std::string>{"ns/a"});
+}
+
+TEST(CacheTest, ReplaceRebuildsIndexes) {
+  Cache cache;
+  cache.Upsert(std::make_shared<const Json>(Pod("ns", "a", "o1")));
+  cache.Upsert(std::make_shared<const Json>(Pod("ns", "b", "o1")));
+  EXPECT_EQ(cache.ByIndex(kOwnerUidIndex, "o1").size(), 2u);
+  std::map<std::string, ObjectPtr> fresh;
+  fresh["ns/c"] = std::make_shared<const Json>(Pod("ns", "c", "o2"));
+  auto previous = cache.Replace(fresh);
+  EXPECT_EQ(previous.size(), 2u);
+  EXPECT_TRUE(cache.ByIndex(kOwnerUidIndex, "o1").empty());
+  EXPECT_EQ(cache.ByIndex(kOwnerUidIndex, "o2").size(), 1u);
+  EXPECT_TRUE(cache.Remove("ns/c"));
+  EXPECT_FALSE(cache.Remove("ns/c"));
+  EXPECT_TRUE(cache.ByIndex(kOwnerUidIndex, "o2").empty());
+  EXPECT_EQ(ControllerOwnerUid(Pod("ns", "x", "u")), "u");
+  EXPECT_EQ(ControllerOwnerUid(Pod("ns", "x")), "");
+}
+
+}  // namespace
+}  // namespace ringleader::kube
