@@ -17,4 +17,10 @@ int RunValidate(const std::vector<std::string>& args, std::ostream& out, std::os
 // operator will create, as multi-document YAML.
 int RunRender(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// `ringleader run FILE [--workers N] [--run-dir DIR] [--backoff-base-ms M] [--grace-seconds S]
+// [--no-tty]`: runs the TrainingJob on this machine (local mode, docs/local-mode.md). Exit 0 on
+// success, 1 when the job failed, 2 on usage errors or an invalid job, 130/143 when stopped by
+// SIGINT/SIGTERM. Installs SIGINT/SIGTERM/SIGHUP handlers while it runs.
+int RunRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 }  // namespace ringleader::cli

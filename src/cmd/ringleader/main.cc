@@ -12,7 +12,8 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  validate FILE...                     check TrainingJobs; prints every problem or \"valid\"\n"
-    "  render FILE [--attempt N] [-n NS]    print the Service, PodGroup and Pods the operator creates\n";
+    "  render FILE [--attempt N] [-n NS]    print the Service, PodGroup and Pods the operator creates\n"
+    "  run FILE [--workers N] [--no-tty]    run the job on this machine (local mode)\n";
 
 }  // namespace
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "validate") return ringleader::cli::RunValidate(args, std::cout, std::cerr);
   if (command == "render") return ringleader::cli::RunRender(args, std::cout, std::cerr);
+  if (command == "run") return ringleader::cli::RunRun(args, std::cout, std::cerr);
   std::cerr << "unknown command \"" << command << "\"\n" << kUsage;
   return 2;
 }
