@@ -205,6 +205,30 @@ TEST_F(IntegrationTest, InformerSurvivesDropsExpiryAndRestart) {
   informer.Stop();
 }
 
+TEST_F(IntegrationTest, BookmarksAdvanceTheInformersResourceVersion) {
+  InformerOptions options;
+  options.gvr = PodsResource();
+  options.ns = "default";
+  Informer informer(client(), options);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(15)));
+  // A write to another resource moves the global resourceVersion; no pod event follows, so
+  // only a BOOKMARK can carry the informer's resume point past it.
+  Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
+                {"kind", "Lease"},
+                {"metadata", {{"name", "unrelated"}}},
+                {"spec", {{"holderIdentity", "x"}}}};
+  ApiResult<Json> created = client().Create(LeasesResource(), "default", lease);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const long long lease_rv = std::stoll((*created)["metadata"]["resourceVersion"].get<std::string>());
+  ASSERT_TRUE(Eventually([&] {
+    std::string rv = informer.LastResourceVersion();
+    return !rv.empty() && std::stoll(rv) >= lease_rv;
+  }));
+  EXPECT_EQ(informer.cache().Size(), 0u);
+  informer.Stop();
+}
+
 TEST_F(IntegrationTest, LeaderElectionTakeoverAfterExpiry) {
   auto config_for = [](const std::string& id, bool release) {
     LeaderElectionConfig config;

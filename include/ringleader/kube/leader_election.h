@@ -34,6 +34,8 @@ struct LeaderElectionConfig {
   Duration renew_deadline = std::chrono::seconds(10);
   Duration retry_period = std::chrono::seconds(2);
   bool release_on_cancel = true;
+  // Runs on the election thread: it must return promptly (start informers and controllers,
+  // do not block), or renewals stall and leadership is lost.
   std::function<void()> on_started_leading;
   std::function<void()> on_stopped_leading;  // called once if on_started_leading was
   std::function<void(const std::string& identity)> on_new_leader;  // observed holder changes
