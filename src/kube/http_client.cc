@@ -428,7 +428,17 @@ struct WatchState {
     }
     bool is_error = event->type == WatchEventType::kError;
     Status error_status = is_error ? WatchErrorToStatus(*event) : Status::Ok();
-    bool keep_going = (*handler)(std::move(event).value());
+    bool keep_going;
+    try {
+      keep_going = (*handler)(std::move(event).value());
+    } catch (const std::exception& e) {
+      // Never let an exception unwind through libcurl's C frames.
+      stream_status = InternalError(std::string("watch handler threw: ") + e.what());
+      return false;
+    } catch (...) {
+      stream_status = InternalError("watch handler threw a non-exception");
+      return false;
+    }
     if (is_error) {
       stream_status = error_status;
       return false;

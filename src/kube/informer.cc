@@ -9,6 +9,41 @@
 namespace ringleader::kube {
 using internal::MetaString;
 
+namespace {
+
+// Handlers are user code: one that throws must not kill the informer thread.
+template <typename Call>
+void Guarded(const char* what, Call&& call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    spdlog::error("msg=\"informer {} handler threw\" exception=\"{}\"", what, e.what());
+  } catch (...) {
+    spdlog::error("msg=\"informer {} handler threw a non-exception\"", what);
+  }
+}
+
+void NotifyAdd(const std::vector<EventHandlers>& handlers, const ObjectPtr& object) {
+  for (const auto& h : handlers) {
+    if (h.on_add) Guarded("add", [&] { h.on_add(object); });
+  }
+}
+
+void NotifyUpdate(const std::vector<EventHandlers>& handlers, const ObjectPtr& old_object,
+                  const ObjectPtr& object) {
+  for (const auto& h : handlers) {
+    if (h.on_update) Guarded("update", [&] { h.on_update(old_object, object); });
+  }
+}
+
+void NotifyDelete(const std::vector<EventHandlers>& handlers, const ObjectPtr& object) {
+  for (const auto& h : handlers) {
+    if (h.on_delete) Guarded("delete", [&] { h.on_delete(object); });
+  }
+}
+
+}  // namespace
+
 std::string ObjectKeyOf(const Json& object) {
   return MakeKey(MetaString(object, "namespace"), MetaString(object, "name"));
 }
@@ -216,28 +251,18 @@ Status Informer::ListAndReplace() {
   // not watching (or is now filtered out by the selector).
   for (const auto& [key, old_object] : previous) {
     if (fresh.count(key)) continue;
-    for (auto& h : handlers_) {
-      if (h.on_delete) h.on_delete(old_object);
-    }
+    NotifyDelete(handlers_, old_object);
   }
   for (const auto& [key, object] : fresh) {
     auto old = previous.find(key);
     if (old == previous.end()) {
-      for (auto& h : handlers_) {
-        if (h.on_add) h.on_add(object);
-      }
+      NotifyAdd(handlers_, object);
     } else if (MetaString(*old->second, "uid") != MetaString(*object, "uid")) {
       // Same name, new uid: the object was deleted and recreated while we were away.
-      for (auto& h : handlers_) {
-        if (h.on_delete) h.on_delete(old->second);
-      }
-      for (auto& h : handlers_) {
-        if (h.on_add) h.on_add(object);
-      }
+      NotifyDelete(handlers_, old->second);
+      NotifyAdd(handlers_, object);
     } else if (MetaString(*old->second, "resourceVersion") != MetaString(*object, "resourceVersion")) {
-      for (auto& h : handlers_) {
-        if (h.on_update) h.on_update(old->second, object);
-      }
+      NotifyUpdate(handlers_, old->second, object);
     }
   }
   {
@@ -264,20 +289,12 @@ void Informer::HandleEvent(WatchEvent&& event) {
       auto object = std::make_shared<const Json>(std::move(event.object));
       ObjectPtr old = cache_.Upsert(object);
       if (!old) {
-        for (auto& h : handlers_) {
-          if (h.on_add) h.on_add(object);
-        }
+        NotifyAdd(handlers_, object);
       } else if (MetaString(*old, "uid") != MetaString(*object, "uid")) {
-        for (auto& h : handlers_) {
-          if (h.on_delete) h.on_delete(old);
-        }
-        for (auto& h : handlers_) {
-          if (h.on_add) h.on_add(object);
-        }
+        NotifyDelete(handlers_, old);
+        NotifyAdd(handlers_, object);
       } else {
-        for (auto& h : handlers_) {
-          if (h.on_update) h.on_update(old, object);
-        }
+        NotifyUpdate(handlers_, old, object);
       }
       break;
     }
@@ -285,9 +302,7 @@ void Informer::HandleEvent(WatchEvent&& event) {
       auto object = std::make_shared<const Json>(std::move(event.object));
       ObjectPtr old = cache_.Remove(ObjectKeyOf(*object));
       if (old) {
-        for (auto& h : handlers_) {
-          if (h.on_delete) h.on_delete(object);
-        }
+        NotifyDelete(handlers_, object);
       }
       break;
     }

@@ -384,6 +384,20 @@ TEST(HttpClientTest, WatchHttpErrorAndHandlerStop) {
   }
 }
 
+TEST(HttpClientTest, WatchHandlerExceptionIsContained) {
+  Fixture f([](const Request&) {
+    Response r;
+    r.chunks = {Event("ADDED", "a", 2)};
+    r.hold_open = true;
+    return r;
+  });
+  Status status = f.client->Watch(PodsResource(), "", {}, [](WatchEvent&&) -> bool {
+    throw std::runtime_error("handler bug");
+  });
+  EXPECT_EQ(status.code(), StatusCode::kInternal);
+  EXPECT_NE(status.message().find("handler bug"), std::string::npos);
+}
+
 TEST(HttpClientTest, WatchIsCancellable) {
   Fixture f([](const Request&) {
     Response r;

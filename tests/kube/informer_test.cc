@@ -248,6 +248,23 @@ TEST(InformerTest, NamespaceAndSelectorScope) {
   EXPECT_EQ(informer.cache().Keys(), std::vector<std::string>{"ns/a"});
 }
 
+TEST(InformerTest, ThrowingHandlerDoesNotStopTheInformer) {
+  FakeClient client;
+  Informer informer(client, PodOptions());
+  EventHandlers throwing;
+  throwing.on_add = [](const ObjectPtr&) { throw std::runtime_error("handler bug"); };
+  informer.AddEventHandlers(throwing);
+  Recorder recorder;
+  informer.AddEventHandlers(recorder.Handlers());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "a")).ok());
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "b")).ok());
+  std::string uid_b = client.Get(PodsResource(), "ns", "b")->at("metadata").at("uid");
+  ASSERT_TRUE(recorder.WaitFor("add ns/b " + uid_b));
+  EXPECT_EQ(informer.cache().Size(), 2u);
+}
+
 TEST(CacheTest, ReplaceRebuildsIndexes) {
   Cache cache;
   cache.Upsert(std::make_shared<const Json>(Pod("ns", "a", "o1")));
