@@ -4,6 +4,7 @@
 //
 //   allreduce_bench --ranks 4 [--backends shm,tcp] [--min-bytes 4] [--max-bytes 256M]
 //                   [--mpi on|off] [--mpi-algorithms 1,2,3,4,5,6] [--dat busbw.dat]
+//   allreduce_bench --gpu      (GPU kernels and NCCL path, see gpu_bench.cc)
 //
 // It starts its N ranks itself: fork()ed local processes for Ringleader backends (rendezvous
 // over an inherited 127.0.0.1:0 socket), `mpirun --oversubscribe -np N` of itself for MPI.
@@ -31,6 +32,9 @@
 #ifdef RINGLEADER_HAVE_MPI
 #include <mpi.h>
 #endif
+#ifdef RINGLEADER_GPU_BENCH
+#include "gpu_bench.h"
+#endif
 
 namespace rl = ringleader::runtime;
 
@@ -46,7 +50,7 @@ struct Options {
   size_t mpi_search_min_bytes = 64u << 10;
   std::string dat;
   double target_seconds = 0.15;  // time spent per size and variant, roughly
-  size_t shm_chunk_bytes = 4u << 20;
+  size_t shm_chunk_bytes = 512u << 10;
 };
 
 // One measurement: seconds per all-reduce of `bytes` (fp32), and whether results were exact.
@@ -329,6 +333,14 @@ int main(int argc, char** argv) {
     else if (a == "--target-seconds") opt.target_seconds = std::atof(next().c_str());
     else if (a == "--shm-chunk") opt.shm_chunk_bytes = ParseBytes(next());
     else if (a == "--mpi-child") mpi_child = true;
+    else if (a == "--gpu") {
+#ifdef RINGLEADER_GPU_BENCH
+      return RunGpuBench();
+#else
+      std::printf("SKIP: built without CUDA\n");
+      return 0;
+#endif
+    }
     else {
       std::fprintf(stderr, "allreduce_bench: unknown flag %s\n", a.c_str());
       return 2;
