@@ -9,8 +9,9 @@ set xlabel "message size (bytes)"
 set ylabel "busbw (GB/s)"
 set key top left
 set grid
-set format x "%.0s%cB"
+set xtics ("4B" 4, "64B" 64, "1KiB" 1024, "16KiB" 16384, "256KiB" 262144, "4MiB" 4194304, "64MiB" 67108864)
+set format y "%g"
 plot dat using 1:2 with linespoints lw 2 title "Ringleader shm", \
      dat using 1:3 with linespoints lw 2 title "Ringleader tcp ring", \
      dat using 1:4 with linespoints title "Open MPI default", \
-     dat using 1:11 with linespoints title "Open MPI best tuned (per size)"
+     dat using 1:11 with linespoints title "Open MPI best of default + tuned algorithms 1-6 (per size, >= 64KiB)"
