@@ -64,7 +64,7 @@ struct SupervisorOptions {
 };
 
 struct RunResult {
-  api::JobPhase phase = api::JobPhase::kFailed;  // kSucceeded, kFailed, or kSuspended when stopped
+  api::JobPhase phase = api::JobPhase::kFailed;  // kSucceeded or kFailed (also when stopped)
   std::string reason;   // "Succeeded", "RankZeroSucceeded", "BackoffLimitExceeded", "PermanentExitCode",
                         // "RestartPolicyNever", "DeadlineExceeded", "Stopped", "StartFailed"
   std::string message;  // one line naming the worker, exit code and rule
