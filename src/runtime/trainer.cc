@@ -35,6 +35,40 @@ struct Model {
 
 }  // namespace
 
+SyntheticTask::SyntheticTask(uint64_t seed, int input_dim)
+    : seed_(seed), d_(input_dim), teacher_u_(kTeacherUnits * input_dim), teacher_a_(kTeacherUnits) {
+  for (size_t i = 0; i < teacher_u_.size(); ++i) {
+    teacher_u_[i] = Uniform(seed, kTeacherIn, i) * 2.0f / std::sqrt(static_cast<float>(d_));
+  }
+  for (int k = 0; k < kTeacherUnits; ++k) teacher_a_[k] = Uniform(seed, kTeacherOut, k);
+}
+
+void SyntheticTask::FillBatch(uint64_t first_sample, int count, float* x, float* target) const {
+  const int d = d_;
+  for (int s = 0; s < count; ++s) {
+    float* xs = x + static_cast<size_t>(s) * d;
+    for (int i = 0; i < d; ++i) xs[i] = Uniform(seed_, kInputs, (first_sample + s) * d + i);
+    float t = 0;
+    for (int k = 0; k < kTeacherUnits; ++k) {
+      float z = 0;
+      for (int i = 0; i < d; ++i) z += teacher_u_[k * d + i] * xs[i];
+      t += teacher_a_[k] * std::tanh(z);
+    }
+    target[s] = t;
+  }
+}
+
+std::vector<float> SyntheticTask::InitialWeights(int hidden) const {
+  const int d = d_;
+  std::vector<float> w(static_cast<size_t>(hidden) * d + 2 * hidden + 1, 0.0f);
+  for (size_t i = 0; i < static_cast<size_t>(hidden) * d; ++i) {
+    w[i] = Uniform(seed_, kInitW1, i) / std::sqrt(static_cast<float>(d));
+  }
+  float* w2 = w.data() + static_cast<size_t>(hidden) * d + hidden;
+  for (int j = 0; j < hidden; ++j) w2[j] = Uniform(seed_, kInitW2, j) / std::sqrt(static_cast<float>(hidden));
+  return w;
+}
+
 std::string WeightsChecksum(const std::vector<float>& weights) {
   uint64_t hash = 0xcbf29ce484222325ull;
   const auto* bytes = reinterpret_cast<const unsigned char*>(weights.data());
@@ -57,18 +91,16 @@ StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& 
   const uint64_t seed = options.seed;
   const int64_t global_batch = static_cast<int64_t>(b) * comm.size();
 
-  // Teacher: t(x) = sum_k a_k tanh(u_k . x).
-  std::vector<float> teacher_u(kTeacherUnits * d), teacher_a(kTeacherUnits);
-  for (size_t i = 0; i < teacher_u.size(); ++i) {
-    teacher_u[i] = Uniform(seed, kTeacherIn, i) * 2.0f / std::sqrt(static_cast<float>(d));
-  }
-  for (int k = 0; k < kTeacherUnits; ++k) teacher_a[k] = Uniform(seed, kTeacherOut, k);
-
+  const SyntheticTask task(seed, d);
   Model model(d, h), grad(d, h);
-  for (size_t i = 0; i < model.w1.size(); ++i) {
-    model.w1[i] = Uniform(seed, kInitW1, i) / std::sqrt(static_cast<float>(d));
+  {
+    const std::vector<float> init = task.InitialWeights(h);
+    auto it = init.begin();
+    for (auto* part : {&model.w1, &model.b1, &model.w2, &model.b2}) {
+      std::copy(it, it + static_cast<long>(part->size()), part->begin());
+      it += static_cast<long>(part->size());
+    }
   }
-  for (int j = 0; j < h; ++j) model.w2[j] = Uniform(seed, kInitW2, j) / std::sqrt(static_cast<float>(h));
 
   GradientAveragerOptions avg_options;
   avg_options.bucket_bytes = options.bucket_bytes;
@@ -88,17 +120,7 @@ StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& 
     // This rank's shard of the global batch.
     const uint64_t first_sample = static_cast<uint64_t>((step - 1) * global_batch) +
                                   static_cast<uint64_t>(comm.rank()) * b;
-    for (int s = 0; s < b; ++s) {
-      float* xs = &x[static_cast<size_t>(s) * d];
-      for (int i = 0; i < d; ++i) xs[i] = Uniform(seed, kInputs, (first_sample + s) * d + i);
-      float t = 0;
-      for (int k = 0; k < kTeacherUnits; ++k) {
-        float z = 0;
-        for (int i = 0; i < d; ++i) z += teacher_u[k * d + i] * xs[i];
-        t += teacher_a[k] * std::tanh(z);
-      }
-      target[s] = t;
-    }
+    task.FillBatch(first_sample, b, x.data(), target.data());
     // Forward, then backward layer by layer: the output layer's gradients are handed to the
     // averager (and start averaging) while the hidden layer's are still being computed.
     double local_loss = 0;

@@ -17,6 +17,9 @@
 #ifdef RINGLEADER_HAVE_MPI
 #include "ringleader/runtime/mpi_communicator.h"
 #endif
+#ifdef RINGLEADER_HAVE_NCCL
+#include "ringleader/runtime/nccl_communicator.h"
+#endif
 
 namespace ringleader::runtime {
 
@@ -28,6 +31,7 @@ constexpr const char* kUsage =
     "                          [--backend auto|tcp|shm|mpi|nccl] [--log-every N] [--hidden H]\n"
     "                          [--input-dim D] [--bucket-mb M] [--timeout-seconds T]\n"
     "                          [--rendezvous-timeout-seconds T] [--shm-chunk-kb K] [--no-overlap]\n"
+    "                          [--device cpu|cuda]\n"
     "  ringleader-worker launch [--nproc N] [--grace-seconds S] -- CMD [ARGS...]\n"
     "exit codes: 0 ok, 2 usage/config error, 175 peer rank failed (retryable),\n"
     "            176 rendezvous timed out (retryable)\n";
@@ -108,11 +112,21 @@ int CollectiveExitCode(const Status& status) {
   }
 }
 
+StatusOr<TrainerResult> RunGpuTrainerIfBuilt(const TrainerOptions& options, Communicator& comm,
+                                             ProgressSink& sink) {
+#ifdef RINGLEADER_HAVE_CUDA
+  return RunGpuTrainer(options, comm, sink);
+#else
+  (void)options, (void)comm, (void)sink;
+  return InvalidArgumentError("built without CUDA");
+#endif
+}
+
 int Train(int argc, char** argv) {
   auto flags = ParseFlags(argc, argv, 2,
                           {"steps", "batch-size", "lr", "seed", "backend", "log-every", "hidden",
                            "input-dim", "bucket-mb", "timeout-seconds",
-                           "rendezvous-timeout-seconds", "shm-chunk-kb"},
+                           "rendezvous-timeout-seconds", "shm-chunk-kb", "device"},
                           {"no-overlap"});
   if (!flags.ok()) return UsageError(flags.status().message());
   TrainerOptions options;
@@ -135,9 +149,19 @@ int Train(int argc, char** argv) {
     if (!backend.ok()) return UsageError(backend.status().message());
     comm_options.backend = *backend;
   }
-  if (comm_options.backend == Backend::kNccl) {
-    return UsageError("the CPU trainer averages host memory; --backend nccl needs the GPU trainer");
+  const std::string device = flags->values.count("device") ? flags->values["device"] : "cpu";
+  if (device != "cpu" && device != "cuda") return UsageError("--device must be cpu or cuda");
+  const bool use_gpu = device == "cuda";
+  if (use_gpu && !BackendCompiledIn(Backend::kNccl)) {
+    return UsageError("--device cuda needs a build with CUDA and NCCL");
   }
+  if (use_gpu && comm_options.backend != Backend::kAuto && comm_options.backend != Backend::kNccl) {
+    return UsageError("--device cuda averages device memory: use --backend nccl (or auto)");
+  }
+  if (!use_gpu && comm_options.backend == Backend::kNccl) {
+    return UsageError("the CPU trainer averages host memory; --backend nccl needs --device cuda");
+  }
+  if (use_gpu) comm_options.backend = Backend::kNccl;
   comm_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   comm_options.shm_chunk_bytes = static_cast<size_t>(shm_chunk_kb * 1024);
   StdoutProgressSink sink;
@@ -163,6 +187,9 @@ int Train(int argc, char** argv) {
   if (const char* fd = std::getenv("RINGLEADER_STORE_FD"); fd != nullptr && env->rank == 0) {
     rdzv_options.store_listen_fd = std::atoi(fd);
   }
+#ifdef RINGLEADER_HAVE_NCCL
+  if (use_gpu) rdzv_options.gpu_count = CudaDeviceCount();
+#endif
   auto rdzv = Rendezvous::Join(rdzv_options);
   if (!rdzv.ok()) {
     const int code = rdzv.status().code() == StatusCode::kInvalidArgument ? kExitUsageError
@@ -174,7 +201,7 @@ int Train(int argc, char** argv) {
     (*rdzv)->Leave();
     return Fail(env->rank, "communicator setup failed", comm.status(), CollectiveExitCode(comm.status()));
   }
-  auto result = RunTrainer(options, **comm, sink);
+  auto result = use_gpu ? RunGpuTrainerIfBuilt(options, **comm, sink) : RunTrainer(options, **comm, sink);
   if (!result.ok()) {
     (*rdzv)->Leave();
     return Fail(env->rank, "training failed", result.status(), CollectiveExitCode(result.status()));

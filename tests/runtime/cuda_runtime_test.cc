@@ -12,6 +12,7 @@
 
 #include "ringleader/runtime/cuda_kernels.h"
 #include "ringleader/runtime/gradient_averager.h"
+#include "ringleader/runtime/trainer.h"
 #ifdef RINGLEADER_HAVE_NCCL
 #include "ringleader/runtime/nccl_communicator.h"
 #include "ringleader/runtime/rendezvous.h"
@@ -191,6 +192,34 @@ void TestNcclOneRank() {
   cudaMemcpy(out.data(), grads[1], 1000 * sizeof(float), cudaMemcpyDeviceToHost);
   Check(out == Pattern(1000, 1000), "averager round trip");
   for (float* g : grads) cudaFree(g);
+
+  // The GPU trainer on one rank matches the CPU trainer (same task, init and samples).
+  struct Sink : rl::ProgressSink {
+    void Report(const rl::ProgressReport&) override {}
+    void Finish(int64_t, double, const std::string&) override {}
+  } sink;
+  rl::TrainerOptions to;
+  to.steps = 50;
+  to.batch_size = 16;
+  auto gpu = rl::RunGpuTrainer(to, **comm, sink);
+  CheckOk(gpu.status(), "gpu trainer");
+  if (!gpu.ok()) return;
+  // CPU reference: with one rank averaging is the identity, so a no-op host communicator.
+  struct Solo : rl::Communicator {
+    int rank() const override { return 0; }
+    int size() const override { return 1; }
+    rl::Backend backend() const override { return rl::Backend::kTcp; }
+    ringleader::Status AllReduce(void*, size_t, rl::DataType, rl::ReduceOp) override { return {}; }
+  } solo;
+  auto cpu = rl::RunTrainer(to, solo, sink);
+  CheckOk(cpu.status(), "cpu trainer");
+  double max_diff = 0;
+  for (size_t i = 0; cpu.ok() && i < cpu->weights.size(); ++i) {
+    max_diff = std::max(max_diff, static_cast<double>(std::fabs(cpu->weights[i] - gpu->weights[i])));
+  }
+  std::printf("gpu trainer: final loss %.6f (cpu %.6f), max |w_gpu - w_cpu| = %.3g\n", gpu->final_loss,
+              cpu.ok() ? cpu->final_loss : -1.0, max_diff);
+  Check(max_diff < 1e-3, "gpu trainer matches cpu trainer");
 }
 #endif
 

@@ -31,6 +31,22 @@ struct TrainerOptions {
   bool overlap = true;
 };
 
+// The synthetic task shared by the CPU and GPU trainers: teacher t(x) = sum_k a_k tanh(u_k.x).
+class SyntheticTask {
+ public:
+  SyntheticTask(uint64_t seed, int input_dim);
+  // Fills x (count x input_dim, row-major) and target (count) for the global samples
+  // [first_sample, first_sample + count).
+  void FillBatch(uint64_t first_sample, int count, float* x, float* target) const;
+  // Initial weights, flattened: W1 (hidden x input_dim, row-major), b1 (hidden), W2 (hidden), b2.
+  std::vector<float> InitialWeights(int hidden) const;
+
+ private:
+  uint64_t seed_;
+  int d_;
+  std::vector<float> teacher_u_, teacher_a_;
+};
+
 struct TrainerResult {
   int64_t steps = 0;
   double final_loss = 0;
@@ -43,5 +59,10 @@ StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& 
                                    ProgressSink& sink);
 
 std::string WeightsChecksum(const std::vector<float>& weights);
+
+// The same training on the GPU (cuBLAS forward/backward, CUDA kernels, gradients averaged on
+// device memory through `comm`, which must be the nccl backend). Compiled with CUDA only.
+StatusOr<TrainerResult> RunGpuTrainer(const TrainerOptions& options, Communicator& comm,
+                                      ProgressSink& sink);
 
 }  // namespace ringleader::runtime
