@@ -84,6 +84,27 @@ TEST(CollectivesTest, AutoPicksSharedMemoryOnOneHostAndTcpAcrossHosts) {
   // No GPUs were declared, so NCCL is never chosen.
   EXPECT_EQ(chosen[0], Backend::kShm);
   EXPECT_EQ(chosen[1], Backend::kShm);
+
+  // Ranks 0,1 on host "a", rank 2 on host "b": shared memory is impossible, so TCP.
+  std::vector<Backend> across(3);
+  statuses = RunGang(
+      3, options,
+      [&](Communicator& comm) {
+        across[comm.rank()] = comm.backend();
+        int32_t one = 1;
+        RETURN_IF_ERROR(comm.AllReduce(&one, 1, DataType::kInt32, ReduceOp::kSum));
+        return one == 3 ? Status::Ok() : InternalError("wrong sum");
+      },
+      [](int rank) { return rank < 2 ? std::string("a") : std::string("b"); });
+  for (const auto& s : statuses) ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(across, std::vector<Backend>(3, Backend::kTcp));
+
+  // Forcing shm across hosts is a configuration error, not a hang.
+  CommunicatorOptions shm;
+  shm.backend = Backend::kShm;
+  statuses = RunGang(2, shm, [](Communicator&) { return Status::Ok(); },
+                     [](int rank) { return "host" + std::to_string(rank); });
+  for (const auto& s : statuses) EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
 }
 
 TEST(CollectivesTest, RepeatedCollectivesReuseTheConnections) {

@@ -13,8 +13,10 @@
 namespace ringleader::runtime::testing {
 
 // Runs body(communicator) on `world_size` rank threads; returns each rank's status.
+// `host_of(rank)`, when given, overrides the host identity (simulates ranks on other hosts).
 inline std::vector<Status> RunGang(int world_size, const CommunicatorOptions& options,
-                            const std::function<Status(Communicator&)>& body) {
+                            const std::function<Status(Communicator&)>& body,
+                            const std::function<std::string(int)>& host_of = nullptr) {
   int port = 0;
   auto listener = ListenTcp("127.0.0.1", 0, &port);
   if (!listener.ok()) return {listener.status()};
@@ -32,6 +34,7 @@ inline std::vector<Status> RunGang(int world_size, const CommunicatorOptions& op
       ro.env.master_port = port;
       ro.timeout = std::chrono::seconds(20);
       ro.store_listen_fd = r == 0 ? listen_fd : -1;
+      if (host_of) ro.host_id = host_of(r);
       auto rdzv = Rendezvous::Join(ro);
       if (!rdzv.ok()) {
         results[r] = rdzv.status();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <set>
 
 #include "ringleader/runtime/exit_codes.h"
 #include "ringleader/runtime/launcher.h"
@@ -137,6 +138,40 @@ TEST(WorkerProcessTest, UsageErrorsExit2) {
     Subprocess p(argv, {}, dir.path(), "usage");
     EXPECT_EQ(p.Wait(10s), kExitUsageError) << argv[2];
   }
+}
+
+TEST(LauncherTest, TwoPodsOfTwoProcessesTrainAsFourRanks) {
+  TempDir dir;
+  int port = 0;
+  auto listener = ListenTcp("127.0.0.1", 0, &port);
+  ASSERT_TRUE(listener.ok());
+  std::vector<std::unique_ptr<Subprocess>> pods;
+  for (int pod = 0; pod < 2; ++pod) {
+    std::vector<std::pair<std::string, std::string>> env = {
+        {"RINGLEADER_NUM_WORKERS", "2"},          {"RINGLEADER_WORKER_RANK", std::to_string(pod)},
+        {"RINGLEADER_PROCS_PER_WORKER", "2"},     {"RINGLEADER_MASTER_ADDR", "127.0.0.1"},
+        {"RINGLEADER_MASTER_PORT", std::to_string(port)}, {"RINGLEADER_ATTEMPT", "0"}};
+    if (pod == 0) env.emplace_back("RINGLEADER_STORE_FD", std::to_string(listener->get()));
+    pods.push_back(std::make_unique<Subprocess>(
+        std::vector<std::string>{kWorker, "launch", "--", kWorker, "train", "--steps", "30", "--log-every", "30"},
+        env, dir.path(), "pod" + std::to_string(pod), pod == 0 ? listener->get() : -1));
+  }
+  listener->reset();
+  std::set<std::string> distinct_finals;
+  int final_lines = 0;
+  for (auto& pod : pods) {
+    ASSERT_EQ(pod->Wait(30s), 0) << pod->Stderr();
+    std::stringstream out(pod->Stdout());
+    for (std::string line; std::getline(out, line);) {
+      if (line.rfind("final ", 0) == 0) {
+        distinct_finals.insert(line);
+        ++final_lines;
+      }
+    }
+  }
+  // Four ranks (two per pod) finished, all with the same weights.
+  EXPECT_EQ(final_lines, 4);
+  EXPECT_EQ(distinct_finals.size(), 1u);
 }
 
 TEST(LauncherTest, LocalProcessEnvPolicy) {
