@@ -238,6 +238,7 @@ Status Informer::ListAndReplace() {
   if (!list.ok()) return list.status();
   std::map<std::string, ObjectPtr> fresh;
   for (auto& item : list.value()["items"]) {
+    if (options_.transform) options_.transform(item);
     auto object = std::make_shared<const Json>(std::move(item));
     fresh.emplace(ObjectKeyOf(*object), std::move(object));
   }
@@ -286,6 +287,7 @@ void Informer::HandleEvent(WatchEvent&& event) {
   switch (event.type) {
     case WatchEventType::kAdded:
     case WatchEventType::kModified: {
+      if (options_.transform) options_.transform(event.object);
       auto object = std::make_shared<const Json>(std::move(event.object));
       ObjectPtr old = cache_.Upsert(object);
       if (!old) {
@@ -299,6 +301,7 @@ void Informer::HandleEvent(WatchEvent&& event) {
       break;
     }
     case WatchEventType::kDeleted: {
+      if (options_.transform) options_.transform(event.object);
       auto object = std::make_shared<const Json>(std::move(event.object));
       ObjectPtr old = cache_.Remove(ObjectKeyOf(*object));
       if (old) {

@@ -95,6 +95,10 @@ struct InformerOptions {
   Duration max_backoff = std::chrono::seconds(30);
   // Server-side watch timeout; the informer rewatches after it. 0 = random 5–10 min.
   int64_t watch_timeout_seconds = 0;
+  // Applied to every listed or watched object before it is cached (client-go's
+  // SetTransform): drop what the handlers never read so that a cache of 10k pods stays small.
+  // It must keep metadata.name/namespace/uid/resourceVersion and the ownerReferences.
+  std::function<void(Json& object)> transform;
 };
 
 class Informer {

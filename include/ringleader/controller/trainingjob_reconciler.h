@@ -1,0 +1,122 @@
+#pragma once
+// TrainingJobReconciler: the thin adapter between the controller engine (kube::Controller) and
+// the pure state machine (DecideNextState). One Reconcile(key):
+//   1. reads the job, its pods and its Service from informer caches (never mutating them);
+//   2. for a Builtin gang that waits for admission, checks whether the whole gang fits the
+//      free capacity (serialised across reconcile threads; older waiting jobs reserve first);
+//   3. calls DecideNextState and carries out its plan: creates the Service, the PodGroup and
+//      the pods (AlreadyExists counts as success), deletes pods, removes the gang scheduling
+//      gate, writes /status only when it changed, records one Event per transition, and
+//      deletes the job when its TTL has expired.
+//
+// Stale caches: the status is written with the cached resourceVersion, so a reconcile that
+// decided from an old view gets a 409 and is requeued instead of applying a transition twice
+// (a restart is never counted twice). Pod names are deterministic and creations are tracked
+// in Expectations, so a cache that has not yet seen new pods never leads to duplicates.
+//
+// Thread-safety: Reconcile may run for different keys concurrently (the engine guarantees
+// one call per key at a time). The caches must outlive the reconciler.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ringleader/api/trainingjob.h"
+#include "ringleader/controller/expectations.h"
+#include "ringleader/controller/gang_admission.h"
+#include "ringleader/controller/trainingjob_state.h"
+#include "ringleader/kube/client.h"
+#include "ringleader/kube/controller.h"
+#include "ringleader/kube/event_recorder.h"
+#include "ringleader/kube/informer.h"
+
+namespace ringleader::metrics {
+class Counter;
+class Histogram;
+class Registry;
+}  // namespace ringleader::metrics
+
+namespace ringleader::controller {
+
+// Where the reconciler reads the world from. One cache per watched namespace (or one for all).
+struct ReconcilerCaches {
+  std::vector<const kube::Cache*> jobs;
+  std::vector<const kube::Cache*> pods;      // every pod (capacity counts pods of other owners)
+  std::vector<const kube::Cache*> services;  // the operator's headless Services
+  // nullptr: the operator may not list nodes (RBAC); Builtin admission then skips the
+  // capacity check and says so in the Admitted condition.
+  const kube::Cache* nodes = nullptr;
+  std::string nodes_unavailable_reason;
+};
+
+struct ReconcilerOptions {
+  StateOptions state;
+  // Pods created / deleted / ungated in parallel per job; the first batch is a single call
+  // (slow start, like the Job controller) so that a failing create does not cost N errors.
+  int write_parallelism = 16;
+  Expectations::Clock::duration expectations_timeout = std::chrono::seconds(30);
+  // How often a gang whose scheduler's PodGroup CRD is missing is looked at again.
+  std::chrono::milliseconds podgroup_crd_retry{std::chrono::seconds(60)};
+  std::function<std::chrono::system_clock::time_point()> clock;  // nullptr: system_clock::now
+  metrics::Registry* registry = nullptr;                          // nullptr: Registry::Default()
+};
+
+class TrainingJobReconciler final : public kube::Reconciler {
+ public:
+  // `events` may be nullptr (no Events are written).
+  TrainingJobReconciler(kube::Client& client, ReconcilerCaches caches, kube::EventRecorder* events,
+                        ReconcilerOptions options = {});
+
+  kube::ReconcileResult Reconcile(const std::string& key) override;
+
+  // Pod informer handlers: lower the creation expectations of the pod's owner.
+  kube::EventHandlers PodExpectationHandlers();
+
+  const Expectations& expectations() const { return expectations_; }
+
+ private:
+  struct Admitted {
+    PodDemand pod;
+    int64_t workers = 0;
+    int32_t attempt = 0;
+  };
+
+  kube::ObjectPtr FindJob(const std::string& key) const;
+  kube::ObjectPtr FindPod(const std::string& ns, const std::string& name) const;
+  std::vector<kube::ObjectPtr> PodsOwnedBy(const std::string& uid) const;
+  bool ServiceExists(const std::string& ns, const std::string& name) const;
+  AdmissionResult CheckAdmission(const api::TrainingJob& job);
+
+  std::chrono::system_clock::time_point Now() const;
+
+  kube::Client& client_;
+  ReconcilerCaches caches_;
+  kube::EventRecorder* events_;
+  ReconcilerOptions options_;
+  Expectations expectations_;
+
+  // Admission is one decision over the whole cluster: two jobs checked at once could each
+  // fit alone and not together. Jobs admitted here but whose Admitted=True the job cache
+  // does not show yet keep their capacity reserved through `admitted_`.
+  std::mutex admission_mu_;
+  std::map<std::string, Admitted> admitted_;  // job uid →
+
+  std::once_flag gates_warning_once_;
+
+  metrics::Counter* pods_created_;
+  metrics::Counter* restarts_;
+  metrics::Histogram* admission_wait_;
+};
+
+// What the pod cache keeps of a pod (the informer's transform): metadata the reconciler reads
+// (name, namespace, uid, resourceVersion, labels, ownerReferences, deletionTimestamp), the
+// spec fields admission and gate removal need, and the status. Drops managedFields, env,
+// volumes, images and the rest, which is most of a pod's bytes.
+void TrimPodForCache(kube::Json& pod);
+
+}  // namespace ringleader::controller

@@ -1,0 +1,549 @@
+#include "ringleader/controller/operator.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "ringleader/api/trainingjob.h"
+#include "ringleader/common/metrics.h"
+#include "ringleader/controller/health_server.h"
+#include "ringleader/controller/labels.h"
+#include "ringleader/controller/trainingjob_reconciler.h"
+#include "ringleader/kube/config.h"
+#include "ringleader/kube/controller.h"
+#include "ringleader/kube/event_recorder.h"
+#include "ringleader/kube/http_client.h"
+#include "ringleader/kube/informer.h"
+#include "ringleader/kube/leader_election.h"
+
+namespace ringleader::controller {
+
+using kube::Json;
+using kube::ObjectPtr;
+
+namespace {
+
+// JSON log lines need the message escaped; spdlog's pattern language cannot do that itself.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string text(msg.payload.data(), msg.payload.size());
+    std::string quoted = Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
+    dest.append(quoted.data(), quoted.data() + quoted.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
+};
+
+// What admission reads of a node; status.images alone is often most of a node's bytes.
+void TrimNodeForCache(Json& node) {
+  if (!node.is_object()) return;
+  Json trimmed = Json::object();
+  if (node.contains("metadata")) {
+    for (const char* key : {"name", "uid", "resourceVersion", "labels"}) {
+      if (node["metadata"].contains(key)) trimmed["metadata"][key] = std::move(node["metadata"][key]);
+    }
+  }
+  if (node.contains("spec")) {
+    for (const char* key : {"taints", "unschedulable"}) {
+      if (node["spec"].contains(key)) trimmed["spec"][key] = std::move(node["spec"][key]);
+    }
+  }
+  if (node.contains("status")) {
+    if (node["status"].contains("allocatable")) trimmed["status"]["allocatable"] = std::move(node["status"]["allocatable"]);
+    if (node["status"].contains("conditions") && node["status"]["conditions"].is_array()) {
+      Json conditions = Json::array();
+      for (Json& c : node["status"]["conditions"]) {
+        if (c.value("type", "") == "Ready") {
+          conditions.push_back({{"type", "Ready"}, {"status", c.value("status", "Unknown")}});
+        }
+      }
+      trimmed["status"]["conditions"] = std::move(conditions);
+    }
+  }
+  node = std::move(trimmed);
+}
+
+std::string Identity() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  std::random_device rd;
+  std::ostringstream out;
+  out << host << "_" << std::hex << rd();
+  return out.str();
+}
+
+std::string LeaseNamespace(const OperatorOptions& options, const kube::RestConfig& config) {
+  if (!options.leader_election_namespace.empty()) return options.leader_election_namespace;
+  if (const char* ns = std::getenv("POD_NAMESPACE"); ns != nullptr && *ns) return ns;
+  if (!config.default_namespace.empty()) return config.default_namespace;
+  return "default";
+}
+
+bool WaitsForAdmission(const Json& job) {
+  const Json& status = job.contains("status") ? job["status"] : Json();
+  if (!status.is_object()) return true;
+  std::string phase = status.value("phase", "");
+  if (phase != "" && phase != "Pending") return false;
+  return true;
+}
+
+// Everything that exists only while this replica leads.
+class LeaderWork {
+ public:
+  LeaderWork(kube::Client& client, const OperatorOptions& options, metrics::Registry& registry)
+      : client_(client), options_(options), registry_(registry) {}
+
+  void Start() {
+    std::vector<std::string> namespaces = options_.namespaces;
+    if (namespaces.empty()) namespaces.push_back("");
+
+    ReconcilerCaches caches;
+    // The capacity check needs nodes; a ClusterRole without them degrades, it does not loop.
+    kube::ListOptions probe;
+    probe.limit = 1;
+    auto nodes = client_.List(kube::NodesResource(), "", probe);
+    if (!nodes.ok() && nodes.code() == StatusCode::kPermissionDenied) {
+      caches.nodes_unavailable_reason = "the operator may not list nodes (" + nodes.api_status().message + ")";
+      spdlog::warn("Builtin gang admission will not check capacity: {}", caches.nodes_unavailable_reason);
+    } else {
+      kube::InformerOptions node_options;
+      node_options.gvr = kube::NodesResource();
+      node_options.transform = TrimNodeForCache;
+      node_informer_ = std::make_unique<kube::Informer>(client_, node_options);
+      caches.nodes = &node_informer_->cache();
+    }
+
+    for (const std::string& ns : namespaces) {
+      kube::InformerOptions jobs;
+      jobs.gvr = kube::TrainingJobsResource();
+      jobs.ns = ns;
+      job_informers_.push_back(std::make_unique<kube::Informer>(client_, jobs));
+      kube::InformerOptions pods;
+      pods.gvr = kube::PodsResource();
+      pods.ns = ns;
+      pods.transform = TrimPodForCache;
+      pod_informers_.push_back(std::make_unique<kube::Informer>(client_, pods));
+      kube::InformerOptions services;
+      services.gvr = kube::ServicesResource();
+      services.ns = ns;
+      services.label_selector = kJobNameLabel;
+      service_informers_.push_back(std::make_unique<kube::Informer>(client_, services));
+      caches.jobs.push_back(&job_informers_.back()->cache());
+      caches.pods.push_back(&pod_informers_.back()->cache());
+      caches.services.push_back(&service_informers_.back()->cache());
+    }
+
+    events_ = std::make_unique<kube::EventRecorder>(client_, kube::EventRecorderOptions{});
+    ReconcilerOptions reconciler_options;
+    reconciler_options.state.restart_backoff_base = options_.restart_backoff;
+    reconciler_options.state.restart_backoff_cap = options_.restart_backoff_cap;
+    reconciler_options.state.admission_retry = options_.admission_retry;
+    reconciler_options.registry = &registry_;
+    reconciler_ = std::make_unique<TrainingJobReconciler>(client_, caches, events_.get(), reconciler_options);
+    kube::ControllerOptions controller_options;
+    controller_options.name = "trainingjob";
+    controller_options.workers = options_.workers;
+    controller_options.registry = &registry_;
+    controller_ = std::make_unique<kube::Controller>(*reconciler_, std::move(controller_options));
+
+    for (auto& informer : job_informers_) informer->AddEventHandlers(controller_->HandlersForPrimary());
+    for (auto& informer : pod_informers_) {
+      informer->AddEventHandlers(reconciler_->PodExpectationHandlers());
+      informer->AddEventHandlers(controller_->HandlersForOwned(api::kKind, api::kGroup));
+      // A pod that stops holding capacity (deleted, finished) may let a waiting gang in.
+      kube::EventHandlers capacity;
+      capacity.on_delete = [this](const ObjectPtr&) { WakeWaitingJobs(); };
+      capacity.on_update = [this](const ObjectPtr& before, const ObjectPtr& after) {
+        if (HoldsCapacity(*before) && !HoldsCapacity(*after)) WakeWaitingJobs();
+      };
+      informer->AddEventHandlers(capacity);
+    }
+    for (auto& informer : service_informers_) {
+      informer->AddEventHandlers(controller_->HandlersForOwned(api::kKind, api::kGroup));
+    }
+    if (node_informer_) {
+      kube::EventHandlers wake;
+      wake.on_add = [this](const ObjectPtr&) { WakeWaitingJobs(); };
+      wake.on_update = [this](const ObjectPtr& before, const ObjectPtr& after) {
+        Json a = *before, b = *after;
+        a["metadata"].erase("resourceVersion");
+        b["metadata"].erase("resourceVersion");
+        if (a != b) WakeWaitingJobs();  // heartbeats do not change the trimmed node
+      };
+      node_informer_->AddEventHandlers(wake);
+    }
+
+    if (node_informer_) node_informer_->Start();
+    for (auto* list : {&job_informers_, &pod_informers_, &service_informers_}) {
+      for (auto& informer : *list) informer->Start();
+    }
+    // Wait for the caches on a separate thread: the leader-election callback must return.
+    starter_ = std::jthread([this](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        if (AllSynced()) {
+          controller_->Start();
+          started_ = true;
+          spdlog::info("caches synced; {} reconcile workers started", options_.workers);
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
+
+  bool AllSynced() const {
+    if (node_informer_ && !node_informer_->HasSynced()) return false;
+    for (auto* list : {&job_informers_, &pod_informers_, &service_informers_}) {
+      for (auto& informer : *list) {
+        if (!informer->HasSynced()) return false;
+      }
+    }
+    return true;
+  }
+  bool Started() const { return started_.load(); }
+
+  void WakeWaitingJobs() {
+    if (!controller_) return;
+    for (auto& informer : job_informers_) {
+      for (const ObjectPtr& job : informer->cache().List()) {
+        if (WaitsForAdmission(*job)) controller_->Enqueue(kube::ObjectKeyOf(*job));
+      }
+    }
+  }
+
+  std::map<std::string, int> CountPhases() const {
+    std::map<std::string, int> counts;
+    for (const std::string& phase : api::JobPhaseNames()) counts[phase] = 0;
+    for (auto& informer : job_informers_) {
+      for (const ObjectPtr& job : informer->cache().List()) {
+        std::string phase = job->contains("status") && (*job)["status"].is_object()
+                                ? (*job)["status"].value("phase", "Pending")
+                                : "Pending";
+        counts[phase] += 1;
+      }
+    }
+    return counts;
+  }
+
+  void Stop() {
+    if (stopped_.exchange(true)) return;
+    starter_.request_stop();
+    if (starter_.joinable()) starter_.join();
+    if (controller_) controller_->Stop();
+    for (auto* list : {&job_informers_, &pod_informers_, &service_informers_}) {
+      for (auto& informer : *list) informer->Stop();
+    }
+    if (node_informer_) node_informer_->Stop();
+    if (events_) {
+      events_->Flush(kube::Clock::now() + std::chrono::seconds(2));
+      events_->Stop();
+    }
+  }
+
+ private:
+  kube::Client& client_;
+  const OperatorOptions& options_;
+  metrics::Registry& registry_;
+  std::unique_ptr<kube::Informer> node_informer_;
+  std::vector<std::unique_ptr<kube::Informer>> job_informers_, pod_informers_, service_informers_;
+  std::unique_ptr<kube::EventRecorder> events_;
+  std::unique_ptr<TrainingJobReconciler> reconciler_;
+  std::unique_ptr<kube::Controller> controller_;
+  std::jthread starter_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+Status ConfigureLogging(const std::string& format, const std::string& level) {
+  auto parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off") {
+    return InvalidArgumentError("--log-level: want trace|debug|info|warn|error|off, got \"" + level + "\"");
+  }
+  auto logger = spdlog::stderr_logger_mt("ringleader-operator-" + std::to_string(getpid()));
+  if (format == "json") {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"ringleader-operator","msg":%*})");
+    logger->set_formatter(std::move(formatter));
+  } else if (format == "text") {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ %v");
+  } else {
+    return InvalidArgumentError("--log-format: want text or json, got \"" + format + "\"");
+  }
+  logger->set_level(parsed);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  return Status::Ok();
+}
+
+StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
+    ++digits;
+  }
+  std::string unit = text.substr(digits);
+  double value = 0;
+  try {
+    if (digits == 0) throw std::invalid_argument("no number");
+    value = std::stod(text.substr(0, digits));
+  } catch (...) {
+    return InvalidArgumentError("duration \"" + text + "\": want a number with a unit (500ms, 10s, 2m, 1h)");
+  }
+  double ms = 0;
+  if (unit == "ms") ms = value;
+  else if (unit == "s" || unit.empty()) ms = value * 1000;
+  else if (unit == "m") ms = value * 60000;
+  else if (unit == "h") ms = value * 3600000;
+  else return InvalidArgumentError("duration \"" + text + "\": unknown unit \"" + unit + "\" (ms, s, m, h)");
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
+
+std::string OperatorUsage() {
+  return R"(ringleader-operator: reconciles TrainingJobs (ringleader.dev/v1alpha1) into gangs of pods.
+
+Flags:
+  --kubeconfig PATH                 kubeconfig to use (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)
+  --context NAME                    kubeconfig context (default: current-context)
+  --namespace NS                    watch only NS; repeatable (default: all namespaces)
+  --workers N                       concurrent reconciles (default 4)
+  --qps Q, --burst B                client-side rate limit to the API server (default 50, 100)
+  --leader-elect=true|false         run leader election on a Lease (default true)
+  --leader-election-namespace NS    the Lease's namespace (default: $POD_NAMESPACE or the service account's)
+  --leader-election-id NAME         the Lease's name (default ringleader-operator)
+  --metrics-addr HOST:PORT          serve /metrics, /healthz, /readyz (default 0.0.0.0:8080; "0" disables)
+  --log-format text|json            log line format (default text)
+  --log-level LEVEL                 trace|debug|info|warn|error (default info)
+  --restart-backoff DURATION        first gang restart delay, doubled per restart (default 10s)
+  --restart-backoff-max DURATION    cap of the restart delay (default 5m)
+  --admission-retry DURATION        how often a gang waiting for capacity is re-checked (default 5s)
+  --help
+)";
+}
+
+StatusOr<OperatorOptions> ParseOperatorFlags(const std::vector<std::string>& args) {
+  OperatorOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (auto eq = flag.find('='); eq != std::string::npos && flag.rfind("--", 0) == 0) {
+      inline_value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    auto value = [&]() -> StatusOr<std::string> {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) return InvalidArgumentError(flag + ": missing value");
+      return args[++i];
+    };
+    auto integer = [&](int min, int max) -> StatusOr<int> {
+      ASSIGN_OR_RETURN(std::string v, value());
+      try {
+        size_t used = 0;
+        int n = std::stoi(v, &used);
+        if (used == v.size() && n >= min && n <= max) return n;
+      } catch (...) {
+      }
+      return InvalidArgumentError(flag + ": want an integer " + std::to_string(min) + ".." + std::to_string(max) +
+                                  ", got \"" + v + "\"");
+    };
+    if (flag == "--help" || flag == "-h") {
+      o.help = true;
+    } else if (flag == "--kubeconfig") {
+      ASSIGN_OR_RETURN(o.kubeconfig, value());
+    } else if (flag == "--context") {
+      ASSIGN_OR_RETURN(o.context, value());
+    } else if (flag == "--namespace") {
+      ASSIGN_OR_RETURN(std::string ns, value());
+      if (ns.empty()) return InvalidArgumentError("--namespace: must not be empty");
+      o.namespaces.push_back(ns);
+    } else if (flag == "--workers") {
+      ASSIGN_OR_RETURN(o.workers, integer(1, 256));
+    } else if (flag == "--qps") {
+      ASSIGN_OR_RETURN(std::string v, value());
+      try {
+        o.qps = std::stod(v);
+      } catch (...) {
+        return InvalidArgumentError("--qps: want a number, got \"" + v + "\"");
+      }
+    } else if (flag == "--burst") {
+      ASSIGN_OR_RETURN(o.burst, integer(1, 100000));
+    } else if (flag == "--leader-elect") {
+      std::string v = inline_value.value_or("true");
+      if (v != "true" && v != "false") return InvalidArgumentError("--leader-elect: want true or false, got \"" + v + "\"");
+      o.leader_elect = v == "true";
+    } else if (flag == "--leader-election-namespace") {
+      ASSIGN_OR_RETURN(o.leader_election_namespace, value());
+    } else if (flag == "--leader-election-id") {
+      ASSIGN_OR_RETURN(o.leader_election_id, value());
+    } else if (flag == "--metrics-addr") {
+      ASSIGN_OR_RETURN(o.metrics_addr, value());
+      if (o.metrics_addr == "0") o.metrics_addr.clear();
+      if (!o.metrics_addr.empty()) {
+        auto parsed = ParseHostPort(o.metrics_addr);
+        if (!parsed.ok()) return InvalidArgumentError("--metrics-addr: " + parsed.status().message());
+      }
+    } else if (flag == "--log-format") {
+      ASSIGN_OR_RETURN(o.log_format, value());
+      if (o.log_format != "text" && o.log_format != "json") {
+        return InvalidArgumentError("--log-format: want text or json, got \"" + o.log_format + "\"");
+      }
+    } else if (flag == "--log-level") {
+      ASSIGN_OR_RETURN(o.log_level, value());
+    } else if (flag == "--restart-backoff" || flag == "--restart-backoff-max" || flag == "--admission-retry") {
+      ASSIGN_OR_RETURN(std::string v, value());
+      auto d = ParseDuration(v);
+      if (!d.ok()) return InvalidArgumentError(flag + ": " + d.status().message());
+      if (flag == "--restart-backoff") o.restart_backoff = *d;
+      else if (flag == "--restart-backoff-max") o.restart_backoff_cap = *d;
+      else o.admission_retry = *d;
+    } else {
+      return InvalidArgumentError("unknown flag \"" + args[i] + "\" (see --help)");
+    }
+  }
+  if (o.restart_backoff_cap < o.restart_backoff) {
+    return InvalidArgumentError("--restart-backoff-max must be >= --restart-backoff");
+  }
+  return o;
+}
+
+int RunOperator(const OperatorOptions& options, std::stop_token stop) {
+  kube::KubeconfigOptions kubeconfig;
+  kubeconfig.path = options.kubeconfig;
+  kubeconfig.context = options.context;
+  auto config = kube::LoadDefaultConfig(kubeconfig);
+  if (!config.ok()) {
+    spdlog::error("cannot load the Kubernetes client configuration: {}", config.status().message());
+    return 2;
+  }
+  config->qps = options.qps;
+  config->burst = options.burst;
+  config->user_agent = "ringleader-operator";
+  metrics::Registry& registry = metrics::Registry::Default();
+  kube::HttpClientOptions client_options;
+  client_options.registry = &registry;
+  auto client = kube::HttpClient::Create(*config, client_options);
+  if (!client.ok()) {
+    spdlog::error("cannot create the Kubernetes client: {}", client.status().message());
+    return 2;
+  }
+  spdlog::info("ringleader-operator starting: server={} namespaces={} workers={} leader-elect={}",
+               config->server, options.namespaces.empty() ? std::string("all") : [&] {
+                 std::string s;
+                 for (const auto& ns : options.namespaces) s += (s.empty() ? "" : ",") + ns;
+                 return s;
+               }(),
+               options.workers, options.leader_elect);
+
+  LeaderWork work(**client, options, registry);
+  std::atomic<bool> leading{!options.leader_elect};
+  std::unique_ptr<kube::LeaderElector> elector;
+
+  auto& is_leader = registry.AddGauge("ringleader_is_leader", "1 while this replica holds the Lease.").Get();
+  auto& jobs_gauge = registry.AddGauge("ringleader_trainingjobs", "TrainingJobs by phase, as cached.", {"phase"});
+
+  std::unique_ptr<HealthServer> health;
+  if (!options.metrics_addr.empty()) {
+    HealthProbes probes;
+    probes.healthy = [](std::string* detail) {
+      *detail = "running";
+      return true;
+    };
+    probes.ready = [&](std::string* detail) {
+      if (!leading.load()) {
+        *detail = "standby (not the leader)";
+        return true;
+      }
+      if (work.Started()) {
+        *detail = "leader, caches synced";
+        return true;
+      }
+      *detail = "leader, caches not synced yet";
+      return false;
+    };
+    auto server = HealthServer::Start(options.metrics_addr, registry, std::move(probes));
+    if (!server.ok()) {
+      spdlog::error("{}", server.status().message());
+      return 2;
+    }
+    health = std::move(*server);
+    spdlog::info("serving /metrics, /healthz, /readyz on {}", options.metrics_addr);
+  }
+
+  // Phase gauges are computed from the cache every second rather than on each reconcile, so
+  // a job deleted between reconciles still leaves the count.
+  std::jthread gauges([&](std::stop_token gauges_stop) {
+    while (!gauges_stop.stop_requested()) {
+      is_leader.Set(leading.load() ? 1 : 0);
+      if (work.Started()) {
+        for (const auto& [phase, count] : work.CountPhases()) jobs_gauge.WithLabels({phase}).Set(count);
+      }
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, gauges_stop, std::chrono::seconds(1), [] { return false; });
+    }
+  });
+
+  int exit_code = 0;
+  if (!options.leader_elect) {
+    work.Start();
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    cv.wait(lock, stop, [] { return false; });
+    spdlog::info("stopping: finishing in-flight reconciles");
+  } else {
+    kube::LeaderElectionConfig le;
+    le.lease_namespace = LeaseNamespace(options, *config);
+    le.lease_name = options.leader_election_id;
+    le.identity = Identity();
+    le.on_started_leading = [&] {
+      spdlog::info("became the leader (lease {}/{}, identity {})", le.lease_namespace, le.lease_name, le.identity);
+      leading = true;
+      work.Start();
+    };
+    le.on_stopped_leading = [&] {
+      leading = false;
+      spdlog::warn("stopped leading");
+    };
+    le.on_new_leader = [](const std::string& holder) { spdlog::info("the leader is now {}", holder); };
+    spdlog::info("waiting to lead: lease {}/{} as {}", le.lease_namespace, le.lease_name, le.identity);
+    elector = std::make_unique<kube::LeaderElector>(**client, le);
+    // Stop the controllers before the Lease is released, so two leaders never write at once.
+    std::stop_source elector_stop;
+    std::stop_callback forward(stop, [&] {
+      spdlog::info("stopping: finishing in-flight reconciles, then releasing the lease");
+      work.Stop();
+      elector_stop.request_stop();
+    });
+    Status result = elector->Run(elector_stop.get_token());
+    if (result.code() == StatusCode::kInvalidArgument) {
+      spdlog::error("leader election cannot start: {}", result.message());
+      exit_code = 2;
+    } else if (!result.ok() && !stop.stop_requested()) {
+      spdlog::error("leadership lost ({}): exiting so that only the new leader writes", result.message());
+      exit_code = 1;
+    } else if (!result.ok()) {
+      spdlog::error("leader election: {}", result.message());
+    }
+  }
+  gauges.request_stop();
+  work.Stop();
+  if (health) health->Stop();
+  spdlog::info("ringleader-operator stopped");
+  return exit_code;
+}
+
+}  // namespace ringleader::controller

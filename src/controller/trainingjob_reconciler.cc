@@ -1,0 +1,503 @@
+#include "ringleader/controller/trainingjob_reconciler.h"
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "ringleader/api/codec.h"
+#include "ringleader/api/rfc3339.h"
+#include "ringleader/api/validation.h"
+#include "ringleader/api/worker_env.h"
+#include "ringleader/common/metrics.h"
+#include "ringleader/controller/desired_state.h"
+#include "ringleader/controller/labels.h"
+#include "ringleader/controller/observed_pod.h"
+
+namespace ringleader::controller {
+
+using kube::Json;
+using kube::ObjectPtr;
+using kube::ReconcileResult;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* kPodGroupCrdMissing = "PodGroupCRDMissing";
+
+const Json& Member(const Json& object, const char* key) {
+  static const Json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+std::string MetaString(const Json& object, const char* key) {
+  const Json& v = Member(Member(object, "metadata"), key);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+// Runs `call` for every item, at most `parallelism` at a time, in batches that double from 1
+// (the Job controller's slow start). Stops after a batch in which any call failed: the rest
+// would most likely fail the same way (quota, RBAC, webhook). Returns the first error.
+Status ForEachSlowStart(size_t count, int parallelism, const std::function<Status(size_t)>& call) {
+  size_t next = 0;
+  size_t batch = 1;
+  const size_t cap = static_cast<size_t>(std::max(1, parallelism));
+  while (next < count) {
+    size_t n = std::min({batch, cap, count - next});
+    std::vector<Status> results(n);
+    if (n == 1) {
+      results[0] = call(next);
+    } else {
+      std::vector<std::thread> threads;
+      threads.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        threads.emplace_back([&, i] { results[i] = call(next + i); });
+      }
+      for (auto& t : threads) t.join();
+    }
+    for (const Status& s : results) {
+      if (!s.ok()) return s;
+    }
+    next += n;
+    batch *= 2;
+  }
+  return Status::Ok();
+}
+
+kube::GroupVersionResource PodGroupResource(api::GangScheduler scheduler) {
+  return scheduler == api::GangScheduler::kVolcano ? kube::VolcanoPodGroupsResource()
+                                                   : kube::CoschedulingPodGroupsResource();
+}
+
+bool IsTerminalPhase(const std::optional<api::JobPhase>& phase) {
+  return phase == api::JobPhase::kSucceeded || phase == api::JobPhase::kFailed;
+}
+
+// The job's age key for admission order: older first, then by name for a stable order.
+std::pair<std::string, std::string> AgeKey(const api::TrainingJob& job) {
+  return {job.metadata.creation_timestamp, job.metadata.namespace_ + "/" + job.metadata.name};
+}
+
+PodDemand DemandOf(const api::TrainingJob& job) {
+  Json pod = BuildWorkerPod(job, 0, job.status.attempt);
+  return PodDemandFromSpec(pod["spec"]);
+}
+
+}  // namespace
+
+void TrimPodForCache(Json& pod) {
+  if (!pod.is_object()) return;
+  Json trimmed = Json::object();
+  if (pod.contains("metadata") && pod["metadata"].is_object()) {
+    Json& meta = pod["metadata"];
+    Json m = Json::object();
+    for (const char* key : {"name", "namespace", "uid", "resourceVersion", "labels", "ownerReferences",
+                            "deletionTimestamp", "creationTimestamp"}) {
+      auto it = meta.find(key);
+      if (it != meta.end()) m[key] = std::move(*it);
+    }
+    trimmed["metadata"] = std::move(m);
+  }
+  if (pod.contains("spec") && pod["spec"].is_object()) {
+    Json& spec = pod["spec"];
+    Json s = Json::object();
+    for (const char* key : {"nodeName", "schedulingGates", "overhead"}) {
+      auto it = spec.find(key);
+      if (it != spec.end()) s[key] = std::move(*it);
+    }
+    // Only requests matter for capacity (api::PodRequests reads containers, initContainers
+    // and overhead).
+    for (const char* list : {"containers", "initContainers"}) {
+      auto it = spec.find(list);
+      if (it == spec.end() || !it->is_array()) continue;
+      Json out = Json::array();
+      for (Json& c : *it) {
+        Json kept = Json::object();
+        if (c.contains("name")) kept["name"] = std::move(c["name"]);
+        if (c.contains("resources") && c["resources"].is_object() && c["resources"].contains("requests")) {
+          kept["resources"]["requests"] = std::move(c["resources"]["requests"]);
+        }
+        if (c.contains("restartPolicy")) kept["restartPolicy"] = std::move(c["restartPolicy"]);
+        out.push_back(std::move(kept));
+      }
+      s[list] = std::move(out);
+    }
+    trimmed["spec"] = std::move(s);
+  }
+  if (pod.contains("status") && pod["status"].is_object()) {
+    Json& status = pod["status"];
+    Json st = Json::object();
+    for (const char* key : {"phase", "reason", "message"}) {
+      auto it = status.find(key);
+      if (it != status.end()) st[key] = std::move(*it);
+    }
+    if (status.contains("conditions") && status["conditions"].is_array()) {
+      Json conditions = Json::array();
+      for (Json& c : status["conditions"]) {
+        std::string type = c.value("type", "");
+        if (type == "Ready" || type == "DisruptionTarget") {
+          c.erase("lastProbeTime");
+          conditions.push_back(std::move(c));
+        }
+      }
+      st["conditions"] = std::move(conditions);
+    }
+    if (status.contains("containerStatuses") && status["containerStatuses"].is_array()) {
+      Json statuses = Json::array();
+      for (Json& cs : status["containerStatuses"]) {
+        Json kept = Json::object();
+        if (cs.contains("name")) kept["name"] = std::move(cs["name"]);
+        if (cs.contains("state")) kept["state"] = std::move(cs["state"]);
+        statuses.push_back(std::move(kept));
+      }
+      st["containerStatuses"] = std::move(statuses);
+    }
+    trimmed["status"] = std::move(st);
+  }
+  pod = std::move(trimmed);
+}
+
+TrainingJobReconciler::TrainingJobReconciler(kube::Client& client, ReconcilerCaches caches,
+                                             kube::EventRecorder* events, ReconcilerOptions options)
+    : client_(client),
+      caches_(std::move(caches)),
+      events_(events),
+      options_(std::move(options)),
+      expectations_(options_.expectations_timeout) {
+  metrics::Registry& registry = options_.registry ? *options_.registry : metrics::Registry::Default();
+  pods_created_ = &registry.AddCounter("ringleader_pods_created_total", "Worker pods created by the operator.").Get();
+  restarts_ = &registry.AddCounter("ringleader_job_restarts_total", "Gang restarts begun by the operator.").Get();
+  admission_wait_ = &registry
+                         .AddHistogram("ringleader_gang_admission_wait_seconds",
+                                       "Time from a gang attempt waiting for admission to its admission.", {},
+                                       metrics::ExponentialBuckets(0.01, 4, 10))
+                         .Get();
+}
+
+std::chrono::system_clock::time_point TrainingJobReconciler::Now() const {
+  return options_.clock ? options_.clock() : std::chrono::system_clock::now();
+}
+
+ObjectPtr TrainingJobReconciler::FindJob(const std::string& key) const {
+  for (const kube::Cache* cache : caches_.jobs) {
+    if (ObjectPtr job = cache->Get(key)) return job;
+  }
+  return nullptr;
+}
+
+ObjectPtr TrainingJobReconciler::FindPod(const std::string& ns, const std::string& name) const {
+  for (const kube::Cache* cache : caches_.pods) {
+    if (ObjectPtr pod = cache->Get(ns, name)) return pod;
+  }
+  return nullptr;
+}
+
+std::vector<ObjectPtr> TrainingJobReconciler::PodsOwnedBy(const std::string& uid) const {
+  std::vector<ObjectPtr> out;
+  for (const kube::Cache* cache : caches_.pods) {
+    auto pods = cache->ByIndex(kube::kOwnerUidIndex, uid);
+    out.insert(out.end(), pods.begin(), pods.end());
+  }
+  return out;
+}
+
+bool TrainingJobReconciler::ServiceExists(const std::string& ns, const std::string& name) const {
+  for (const kube::Cache* cache : caches_.services) {
+    if (cache->Get(ns, name)) return true;
+  }
+  return false;
+}
+
+kube::EventHandlers TrainingJobReconciler::PodExpectationHandlers() {
+  kube::EventHandlers handlers;
+  handlers.on_add = [this](const ObjectPtr& pod) {
+    std::string owner = kube::ControllerOwnerKey(*pod, api::kKind, api::kGroup);
+    if (!owner.empty()) expectations_.CreationObserved(owner, MetaString(*pod, "name"));
+  };
+  return handlers;
+}
+
+AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& job) {
+  if (caches_.nodes == nullptr) {
+    return {true, "capacity check skipped: " + caches_.nodes_unavailable_reason};
+  }
+  std::vector<NodeCapacity> nodes;
+  for (const ObjectPtr& node : caches_.nodes->List()) nodes.push_back(NodeCapacityFromJson(*node));
+
+  // Capacity held by bound pods, and unbound pods of each admitted gang.
+  std::vector<BoundPod> bound;
+  std::map<std::string, int64_t> bound_by_owner;  // owner uid → bound pods of its current attempt
+  for (const kube::Cache* cache : caches_.pods) {
+    for (const ObjectPtr& pod : cache->List()) {
+      if (!HoldsCapacity(*pod)) continue;
+      bound.push_back(BoundPodFromJson(*pod));
+      std::string owner = kube::ControllerOwnerUid(*pod);
+      if (!owner.empty()) bound_by_owner[owner] += 1;
+    }
+  }
+
+  std::vector<api::TrainingJob> jobs;
+  for (const kube::Cache* cache : caches_.jobs) {
+    for (const ObjectPtr& object : cache->List()) {
+      std::vector<api::FieldError> errors;
+      api::TrainingJob other = api::ParseTrainingJob(*object, &errors);
+      if (!errors.empty() || other.metadata.uid == job.metadata.uid) continue;
+      if (other.spec.gang.scheduler != api::GangScheduler::kBuiltin) continue;
+      jobs.push_back(std::move(other));
+    }
+  }
+
+  std::vector<ReservedGang> reserved;
+  std::set<std::string> seen_admitted;
+  for (const api::TrainingJob& other : jobs) {
+    const api::Condition* admitted = FindCondition(other.status.conditions, "Admitted");
+    bool active = !IsTerminalPhase(other.status.phase) && other.status.phase != api::JobPhase::kSuspended &&
+                  other.status.phase != api::JobPhase::kRestarting && !other.spec.run_policy.suspend;
+    if (active && admitted != nullptr && admitted->status == "True") {
+      seen_admitted.insert(other.metadata.uid);
+      int64_t unbound = other.spec.workers - bound_by_owner[other.metadata.uid];
+      if (unbound > 0) reserved.push_back({DemandOf(other), unbound});
+    }
+  }
+  // Admitted here, not yet visible as Admitted in the job cache.
+  for (auto it = admitted_.begin(); it != admitted_.end();) {
+    auto job_it = std::find_if(jobs.begin(), jobs.end(),
+                               [&](const api::TrainingJob& j) { return j.metadata.uid == it->first; });
+    bool stale = job_it == jobs.end() || seen_admitted.count(it->first) ||
+                 job_it->status.attempt != it->second.attempt || IsTerminalPhase(job_it->status.phase);
+    if (it->first == job.metadata.uid) stale = true;  // re-checked now
+    if (stale) {
+      it = admitted_.erase(it);
+      continue;
+    }
+    int64_t unbound = it->second.workers - bound_by_owner[it->first];
+    if (unbound > 0) reserved.push_back({it->second.pod, unbound});
+    ++it;
+  }
+
+  // Older jobs that are waiting go first when they fit (best-effort FIFO: an older job that
+  // does not fit does not block a younger one that does, or one huge job would stall all).
+  std::sort(jobs.begin(), jobs.end(),
+            [](const api::TrainingJob& a, const api::TrainingJob& b) { return AgeKey(a) < AgeKey(b); });
+  for (const api::TrainingJob& other : jobs) {
+    if (!(AgeKey(other) < AgeKey(job))) break;
+    if (admitted_.count(other.metadata.uid) || seen_admitted.count(other.metadata.uid)) continue;
+    std::vector<ObservedPod> observed;
+    for (const ObjectPtr& pod : PodsOwnedBy(other.metadata.uid)) observed.push_back(ObservePod(*pod));
+    if (!NeedsAdmission(other, observed)) continue;
+    PodDemand demand = DemandOf(other);
+    if (CheckGangFits(nodes, bound, reserved, demand, other.spec.workers).fits) {
+      reserved.push_back({demand, other.spec.workers});
+    }
+  }
+
+  PodDemand demand = DemandOf(job);
+  AdmissionResult result = CheckGangFits(nodes, bound, reserved, demand, job.spec.workers);
+  if (result.fits) admitted_[job.metadata.uid] = {demand, job.spec.workers, job.status.attempt};
+  return result;
+}
+
+ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
+  ObjectPtr object = FindJob(key);
+  if (!object) {
+    // Deleted: the API server's garbage collector removes the children (ownerReferences).
+    expectations_.Forget(key);
+    return ReconcileResult::Done();
+  }
+  if (!expectations_.Satisfied(key)) {
+    // Pod add events lower the expectation and requeue the job; the timeout guards against
+    // a lost event.
+    SPDLOG_DEBUG("trainingjob={} waiting for the pod cache ({} pods pending)", key, expectations_.Pending(key));
+    return ReconcileResult::RequeueAfter(std::chrono::duration_cast<kube::Duration>(options_.expectations_timeout));
+  }
+
+  StateInput input;
+  input.job = api::ParseTrainingJob(*object, &input.spec_errors);
+  const api::TrainingJob& job = input.job;
+  if (job.metadata.deletion_timestamp) return ReconcileResult::Done();  // finalizers are not ours
+  input.now = Now();
+  std::vector<ObjectPtr> owned = PodsOwnedBy(job.metadata.uid);
+  for (const ObjectPtr& pod : owned) input.pods.push_back(ObservePod(*pod));
+  input.service_exists = ServiceExists(job.metadata.namespace_, job.metadata.name);
+
+  std::unique_lock<std::mutex> admission_lock(admission_mu_, std::defer_lock);
+  if (input.spec_errors.empty() && NeedsAdmission(job, input.pods)) {
+    admission_lock.lock();  // held until the pods exist: the next check sees them bound or reserved
+    input.admission = CheckAdmission(job);
+  }
+
+  StatePlan plan = DecideNextState(input, options_.state);
+  const std::string& ns = job.metadata.namespace_;
+
+  if (plan.delete_job) {
+    kube::DeleteOptions options;
+    options.propagation_policy = "Background";
+    options.precondition_uid = job.metadata.uid;
+    auto result = client_.Delete(kube::TrainingJobsResource(), ns, job.metadata.name, options);
+    if (!result.ok() && !result.IsNotFound() && !result.IsConflict()) return ReconcileResult::Error(result.status());
+    spdlog::info("trainingjob={} deleted: ttlSecondsAfterFinished={} expired", key,
+                 job.spec.run_policy.ttl_seconds_after_finished.value_or(0));
+    return ReconcileResult::Done();
+  }
+
+  Status write_error = Status::Ok();
+  bool podgroup_missing = false;
+
+  if (plan.create_podgroup) {
+    std::optional<Json> group = BuildPodGroup(job);
+    if (group) {
+      auto gvr = PodGroupResource(job.spec.gang.scheduler);
+      auto result = client_.Create(gvr, ns, *group);
+      if (result.IsNotFound()) {
+        podgroup_missing = true;
+      } else if (!result.ok() && !result.IsAlreadyExists()) {
+        write_error = result.status();
+      }
+    }
+  }
+  if (podgroup_missing) {
+    // The scheduler is not installed: do not create pods it would never schedule. Say so and
+    // look again later (installing the CRD later just works), without an error loop.
+    std::string gv = PodGroupResource(job.spec.gang.scheduler).ApiVersion();
+    std::string message = "PodGroup " + gv + " is not served by this cluster: install " +
+                          std::string(api::ToString(job.spec.gang.scheduler)) +
+                          " or set spec.gang.scheduler to Builtin";
+    const api::Condition* before = FindCondition(job.status.conditions, "Admitted");
+    plan.status = job.status;
+    plan.status.observed_generation = job.metadata.generation;
+    plan.status.phase = api::JobPhase::kPending;
+    plan.status.message = message;
+    SetCondition(plan.status.conditions, "Admitted", "False", kPodGroupCrdMissing, message,
+                 FormatRfc3339(input.now), job.metadata.generation);
+    plan.events.clear();
+    if (before == nullptr || before->reason != kPodGroupCrdMissing) {
+      plan.events.push_back({kube::kEventTypeWarning, kPodGroupCrdMissing, message});
+      spdlog::warn("trainingjob={} {}", key, message);
+    }
+    plan.create_ranks.clear();
+    plan.create_service = false;
+    plan.ungate_pods.clear();
+    plan.admitted = false;
+    plan.requeue_after = options_.podgroup_crd_retry;
+  }
+
+  if (write_error.ok() && plan.create_service) {
+    auto result = client_.Create(kube::ServicesResource(), ns, BuildService(job));
+    if (!result.ok() && !result.IsAlreadyExists()) write_error = result.status();
+  }
+
+  if (write_error.ok() && !plan.create_ranks.empty()) {
+    std::vector<std::string> names;
+    for (int64_t rank : plan.create_ranks) names.push_back(api::WorkerPodName(job.metadata.name, rank));
+    expectations_.ExpectCreations(key, names);
+    std::atomic<int64_t> created{0};
+    std::atomic<bool> gates_dropped{false};
+    const bool gated = job.spec.gang.scheduler == api::GangScheduler::kBuiltin;
+    write_error = ForEachSlowStart(plan.create_ranks.size(), options_.write_parallelism, [&](size_t i) {
+      Json pod = BuildWorkerPod(job, plan.create_ranks[i], plan.status.attempt);
+      auto result = client_.Create(kube::PodsResource(), ns, pod);
+      if (!result.ok()) {
+        expectations_.CreationObserved(key, names[i]);
+        return result.IsAlreadyExists() ? Status::Ok() : result.status();
+      }
+      created.fetch_add(1);
+      if (gated && !Member(Member(*result, "spec"), "schedulingGates").is_array()) gates_dropped = true;
+      return Status::Ok();
+    });
+    // Creates never sent (a failed batch stops the rest) are not expected either.
+    if (!write_error.ok()) expectations_.Forget(key);
+    pods_created_->Inc(static_cast<double>(created.load()));
+    if (created.load() > 0) {
+      spdlog::info("trainingjob={} created {} pods of attempt {}", key, created.load(), plan.status.attempt);
+    }
+    if (gates_dropped) {
+      std::call_once(gates_warning_once_, [] {
+        spdlog::warn(
+            "the API server dropped the pods' schedulingGates (Kubernetes < 1.27 or the "
+            "PodSchedulingReadiness feature is off): Builtin gangs rely on capacity admission "
+            "alone and pods start as they are created");
+      });
+    }
+  }
+
+  if (!plan.delete_pods.empty()) {
+    Status s = ForEachSlowStart(plan.delete_pods.size(), options_.write_parallelism, [&](size_t i) {
+      auto result = client_.Delete(kube::PodsResource(), ns, plan.delete_pods[i]);
+      return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
+    });
+    if (!s.ok() && write_error.ok()) write_error = s;
+    spdlog::info("trainingjob={} deleting {} pods", key, plan.delete_pods.size());
+  }
+
+  if (write_error.ok() && !plan.ungate_pods.empty()) {
+    write_error = ForEachSlowStart(plan.ungate_pods.size(), options_.write_parallelism, [&](size_t i) {
+      ObjectPtr cached = FindPod(ns, plan.ungate_pods[i]);
+      Json remaining = Json::array();
+      if (cached) {
+        const Json& gates = Member(Member(*cached, "spec"), "schedulingGates");
+        if (gates.is_array()) {
+          for (const Json& g : gates) {
+            if (g.value("name", "") != kGangSchedulingGate) remaining.push_back(g);
+          }
+        }
+      }
+      Json patch = {{"spec", {{"schedulingGates", remaining.empty() ? Json(nullptr) : remaining}}}};
+      auto result = client_.Patch(kube::PodsResource(), ns, plan.ungate_pods[i], kube::PatchType::kMerge, patch);
+      return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
+    });
+    if (write_error.ok()) spdlog::info("trainingjob={} released the gang: {} pods ungated", key, plan.ungate_pods.size());
+  }
+
+  if (!write_error.ok()) {
+    // Tell the user in status (the job would otherwise sit silently), then retry with backoff.
+    plan.status.message = "cannot create the gang: " + write_error.message();
+    plan.events = {{kube::kEventTypeWarning, "CreateFailed", plan.status.message}};
+  }
+
+  if (!(plan.status == job.status)) {
+    Json updated = *object;  // a copy: cached objects are shared and immutable
+    updated["status"] = api::EncodeStatus(plan.status);
+    auto result = client_.UpdateStatus(kube::TrainingJobsResource(), ns, updated);
+    if (!result.ok()) {
+      if (result.IsNotFound()) return ReconcileResult::Done();
+      if (result.IsConflict()) {
+        // Decided from a stale cache: decide again from the newer object.
+        SPDLOG_DEBUG("trainingjob={} status conflict, requeue", key);
+        return ReconcileResult::Requeue();
+      }
+      return ReconcileResult::Error(result.status());
+    }
+    const char* phase = plan.status.phase ? api::ToString(*plan.status.phase) : "";
+    const char* before = job.status.phase ? api::ToString(*job.status.phase) : "";
+    if (std::string(phase) != before) {
+      spdlog::info("trainingjob={} phase {} -> {}: {}", key, before[0] ? before : "(new)", phase,
+                   plan.status.message);
+    }
+  }
+  {  // the transition is now recorded in status: tell the world once
+    if (events_) {
+      for (const JobEvent& e : plan.events) events_->Record(*object, e.type, e.reason, e.message);
+    }
+    if (plan.restarted) restarts_->Inc();
+    if (plan.admitted && job.spec.gang.scheduler == api::GangScheduler::kBuiltin) {
+      // Waiting began when the job was created, or when this attempt started waiting.
+      auto since = ParseRfc3339(job.metadata.creation_timestamp);
+      if (const api::Condition* c = FindCondition(job.status.conditions, "Admitted")) {
+        if (auto t = ParseRfc3339(c->last_transition_time)) since = t;
+      }
+      if (since) admission_wait_->Observe(std::chrono::duration<double>(input.now - *since).count());
+    }
+  }
+
+  if (!write_error.ok()) return ReconcileResult::Error(write_error);
+  if (plan.requeue_after) {
+    return ReconcileResult::RequeueAfter(std::chrono::duration_cast<kube::Duration>(*plan.requeue_after));
+  }
+  return ReconcileResult::Done();
+}
+
+}  // namespace ringleader::controller

@@ -1,0 +1,394 @@
+// The reconciler against FakeClient with hand-filled caches: asserts on the API calls made
+// (sample-controller's controller_test.go style). Caches are refreshed from the fake only
+// when a test says so, which is how cache lag is simulated.
+#include "ringleader/controller/trainingjob_reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/metrics.h"
+#include "ringleader/controller/labels.h"
+#include "ringleader/kube/fake_client.h"
+
+namespace ringleader::controller {
+namespace {
+
+using kube::FakeAction;
+using kube::Json;
+
+Json JobObject(const std::string& name, int workers, const std::string& cpu = "1",
+               const std::string& scheduler = "Builtin", Json run_policy = Json::object()) {
+  return {{"apiVersion", "ringleader.dev/v1alpha1"},
+          {"kind", "TrainingJob"},
+          {"metadata", {{"name", name}, {"namespace", "ml"}}},
+          {"spec",
+           {{"workers", workers},
+            {"gang", {{"scheduler", scheduler}, {"timeoutSeconds", 60}}},
+            {"runPolicy", run_policy},
+            {"template",
+             {{"spec",
+               {{"containers",
+                 Json::array({{{"name", "trainer"},
+                               {"image", "busybox"},
+                               {"resources", {{"requests", {{"cpu", cpu}}}}}}})}}}}}}}};
+}
+
+Json NodeObject(const std::string& name, const std::string& cpu) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Node"},
+          {"metadata", {{"name", name}}},
+          {"status",
+           {{"allocatable", {{"cpu", cpu}, {"memory", "64Gi"}, {"pods", "110"}}},
+            {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { MakeReconciler(/*with_nodes=*/true); }
+
+  void MakeReconciler(bool with_nodes) {
+    ReconcilerCaches caches;
+    caches.jobs = {&jobs_};
+    caches.pods = {&pods_};
+    caches.services = {&services_};
+    if (with_nodes) {
+      caches.nodes = &nodes_;
+    } else {
+      caches.nodes_unavailable_reason = "nodes is forbidden";
+    }
+    ReconcilerOptions options;
+    options.registry = &registry_;
+    options.clock = [this] { return now_; };
+    options.state.restart_backoff_base = std::chrono::seconds(1);
+    reconciler_ = std::make_unique<TrainingJobReconciler>(client_, caches, nullptr, options);
+  }
+
+  // Nodes are seeded: a create would drop their status, which the kubelet writes.
+  void SeedNode(Json node) { client_.Seed(kube::NodesResource(), std::move(node)); }
+
+  Json Create(const kube::GroupVersionResource& gvr, const Json& object) {
+    auto result = client_.Create(gvr, gvr.namespaced ? "ml" : "", object);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return result.ok() ? *result : Json();
+  }
+
+  // Copies what the fake server holds into the caches (an informer catching up).
+  void SyncCaches() {
+    auto fill = [&](kube::Cache& cache, const kube::GroupVersionResource& gvr) {
+      std::map<std::string, kube::ObjectPtr> objects;
+      auto list = client_.List(gvr, "");
+      ASSERT_TRUE(list.ok()) << list.status().ToString();
+      for (Json item : (*list)["items"]) {
+        if (gvr == kube::PodsResource()) TrimPodForCache(item);
+        auto key = kube::ObjectKeyOf(item);
+        objects[key] = std::make_shared<const Json>(std::move(item));
+      }
+      cache.Replace(std::move(objects));
+    };
+    fill(jobs_, kube::TrainingJobsResource());
+    fill(pods_, kube::PodsResource());
+    fill(services_, kube::ServicesResource());
+    fill(nodes_, kube::NodesResource());
+    // The informer's add events lower creation expectations.
+    auto handlers = reconciler_->PodExpectationHandlers();
+    for (const auto& pod : pods_.List()) handlers.on_add(pod);
+  }
+
+  kube::ReconcileResult Reconcile(const std::string& name) {
+    client_.ClearActions();
+    return reconciler_->Reconcile("ml/" + name);
+  }
+
+  Json Job(const std::string& name) {
+    auto job = client_.Get(kube::TrainingJobsResource(), "ml", name);
+    EXPECT_TRUE(job.ok());
+    return *job;
+  }
+
+  std::string Condition(const std::string& name, const std::string& type, std::string* reason = nullptr,
+                        std::string* message = nullptr) {
+    Json job = Job(name);
+    for (const auto& c : job["status"].value("conditions", Json::array())) {
+      if (c["type"] == type) {
+        if (reason) *reason = c.value("reason", "");
+        if (message) *message = c.value("message", "");
+        return c.value("status", "");
+      }
+    }
+    return "";
+  }
+
+  void SetPodPhases(const std::string& phase, const Json& extra_status = Json::object()) {
+    auto list = client_.List(kube::PodsResource(), "ml");
+    for (Json pod : (*list)["items"]) {
+      pod["status"]["phase"] = phase;
+      pod["status"].update(extra_status);
+      ASSERT_TRUE(client_.UpdateStatus(kube::PodsResource(), "ml", pod).ok());
+    }
+  }
+
+  kube::FakeClient client_;
+  kube::Cache jobs_, pods_, services_, nodes_;
+  metrics::Registry registry_;
+  std::chrono::system_clock::time_point now_ = *ParseRfc3339("2026-11-22T10:00:00Z");
+  std::unique_ptr<TrainingJobReconciler> reconciler_;
+};
+
+TEST_F(ReconcilerTest, AdmittedGangCreatesServiceAndGatedPodsThenReleasesTheGate) {
+  SeedNode(NodeObject("n1", "8"));
+  Create(kube::TrainingJobsResource(), JobObject("demo", 4));
+  SyncCaches();
+
+  Reconcile("demo");
+  auto creates = client_.ActionsFor("create", "pods");
+  ASSERT_EQ(creates.size(), 4u);
+  for (const FakeAction& a : creates) {
+    EXPECT_EQ(a.body["spec"]["schedulingGates"][0]["name"], kGangSchedulingGate) << a.name;
+    EXPECT_EQ(a.body["metadata"]["ownerReferences"][0]["uid"], Job("demo")["metadata"]["uid"]);
+  }
+  EXPECT_EQ(client_.ActionsFor("create", "services").size(), 1u);
+  EXPECT_EQ(Condition("demo", "Admitted"), "True");
+  EXPECT_EQ(Job("demo")["status"]["phase"], "Scheduling");
+  EXPECT_EQ(registry_.AddCounter("ringleader_pods_created_total", "").Get().Value(), 4);
+
+  // All four pods seen: one patch per pod removes the gate; GangScheduled reports it.
+  SyncCaches();
+  Reconcile("demo");
+  auto patches = client_.ActionsFor("patch", "pods");
+  ASSERT_EQ(patches.size(), 4u);
+  EXPECT_TRUE(patches[0].body["spec"]["schedulingGates"].is_null());
+  EXPECT_TRUE(client_.ActionsFor("create", "pods").empty());
+  std::string reason;
+  EXPECT_EQ(Condition("demo", "GangScheduled", &reason), "False");
+  EXPECT_EQ(reason, "PodsCreated");
+
+  // Running everywhere → Running phase and ready 4/4; a repeat reconcile writes nothing.
+  SetPodPhases("Running", {{"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}});
+  SyncCaches();
+  Reconcile("demo");
+  EXPECT_EQ(Job("demo")["status"]["phase"], "Running");
+  EXPECT_EQ(Job("demo")["status"]["ready"], "4/4");
+  SyncCaches();
+  Reconcile("demo");
+  EXPECT_TRUE(client_.ActionsFor("update").empty()) << "status unchanged: no write";
+}
+
+TEST_F(ReconcilerTest, CacheThatHasNotSeenNewPodsDoesNotCreateThemAgain) {
+  SeedNode(NodeObject("n1", "8"));
+  Create(kube::TrainingJobsResource(), JobObject("demo", 3));
+  SyncCaches();
+  Reconcile("demo");
+  ASSERT_EQ(client_.ActionsFor("create", "pods").size(), 3u);
+  EXPECT_EQ(reconciler_->expectations().Pending("ml/demo"), 3u);
+
+  // The job cache caught up (status written) but the pod cache did not: wait, do nothing.
+  auto job = client_.Get(kube::TrainingJobsResource(), "ml", "demo");
+  jobs_.Upsert(std::make_shared<const Json>(*job));
+  auto result = Reconcile("demo");
+  EXPECT_TRUE(client_.Actions().empty());
+  EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kRequeueAfter);
+
+  SyncCaches();
+  EXPECT_EQ(reconciler_->expectations().Pending("ml/demo"), 0u);
+  Reconcile("demo");
+  EXPECT_TRUE(client_.ActionsFor("create", "pods").empty());
+  auto list = client_.List(kube::PodsResource(), "ml");
+  EXPECT_EQ((*list)["items"].size(), 3u);
+}
+
+TEST_F(ReconcilerTest, StaleJobInCacheGetsConflictAndNoDoubleRestart) {
+  SeedNode(NodeObject("n1", "8"));
+  Create(kube::TrainingJobsResource(), JobObject("demo", 2));
+  SyncCaches();
+  Reconcile("demo");
+  SyncCaches();
+  Reconcile("demo");
+  SetPodPhases("Running");
+  SyncCaches();
+  Reconcile("demo");
+  // Worker 1 fails: a restart is decided and written.
+  auto pod = client_.Get(kube::PodsResource(), "ml", "demo-worker-1");
+  (*pod)["status"]["phase"] = "Failed";
+  (*pod)["status"]["containerStatuses"] =
+      Json::array({{{"name", "trainer"}, {"state", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}}}});
+  ASSERT_TRUE(client_.UpdateStatus(kube::PodsResource(), "ml", *pod).ok());
+  SyncCaches();
+  Json stale_job = *jobs_.Get("ml/demo");
+  Reconcile("demo");
+  EXPECT_EQ(Job("demo")["status"]["restarts"], 1);
+  EXPECT_EQ(Job("demo")["status"]["phase"], "Restarting");
+  EXPECT_EQ(client_.ActionsFor("delete", "pods").size(), 2u);
+
+  // The job cache still holds the pre-restart status: deciding again must not count twice.
+  auto result = Reconcile("demo");
+  EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kRequeue);
+  EXPECT_EQ(Job("demo")["status"]["restarts"], 1);
+  EXPECT_EQ(registry_.AddCounter("ringleader_job_restarts_total", "").Get().Value(), 1);
+}
+
+TEST_F(ReconcilerTest, GangThatDoesNotFitWaitsWithTheShortfallAndIsAdmittedWhenANodeArrives) {
+  SeedNode(NodeObject("n1", "2"));
+  Create(kube::TrainingJobsResource(), JobObject("big", 4, "1"));
+  SyncCaches();
+  auto result = Reconcile("big");
+  EXPECT_TRUE(client_.ActionsFor("create", "pods").empty());
+  std::string reason, message;
+  EXPECT_EQ(Condition("big", "Admitted", &reason, &message), "False");
+  EXPECT_EQ(reason, "InsufficientCapacity");
+  EXPECT_NE(message.find("cpu"), std::string::npos) << message;
+  EXPECT_EQ(Job("big")["status"]["phase"], "Pending");
+  EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kRequeueAfter);
+
+  SeedNode(NodeObject("n2", "2"));
+  SyncCaches();
+  Reconcile("big");
+  EXPECT_EQ(client_.ActionsFor("create", "pods").size(), 4u);
+  EXPECT_EQ(Condition("big", "Admitted"), "True");
+}
+
+TEST_F(ReconcilerTest, OlderWaitingJobReservesCapacityBeforeAYoungerOne) {
+  SeedNode(NodeObject("n1", "4"));
+  Create(kube::TrainingJobsResource(), JobObject("older", 4, "1"));
+  now_ += std::chrono::seconds(5);
+  Json younger = JobObject("younger", 2, "1");
+  Create(kube::TrainingJobsResource(), younger);
+  SyncCaches();
+  // The fake stamps creationTimestamp at whole seconds; make the order explicit.
+  Json older_job = *jobs_.Get("ml/older");
+  older_job["metadata"]["creationTimestamp"] = "2026-11-22T09:00:00Z";
+  jobs_.Upsert(std::make_shared<const Json>(older_job));
+
+  Reconcile("younger");
+  EXPECT_TRUE(client_.ActionsFor("create", "pods").empty()) << "the older job fits and goes first";
+  EXPECT_EQ(Condition("younger", "Admitted"), "False");
+}
+
+TEST_F(ReconcilerTest, MissingPodGroupCrdIsAConditionNotAnErrorLoop) {
+  Create(kube::TrainingJobsResource(), JobObject("vc", 2, "1", "Volcano"));
+  SyncCaches();
+  kube::ApiStatus not_found;
+  not_found.http_code = 404;
+  not_found.reason = "NotFound";
+  client_.InjectError("create", kube::VolcanoPodGroupsResource().ToString(), not_found, 1);
+  auto result = Reconcile("vc");
+  EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kRequeueAfter);
+  EXPECT_EQ(result.requeue_after, std::chrono::seconds(60));
+  EXPECT_TRUE(client_.ActionsFor("create", "pods").empty());
+  std::string reason, message;
+  EXPECT_EQ(Condition("vc", "Admitted", &reason, &message), "False");
+  EXPECT_EQ(reason, "PodGroupCRDMissing");
+  EXPECT_NE(message.find("scheduling.volcano.sh/v1beta1"), std::string::npos) << message;
+
+  // Once the PodGroup resource exists, the gang goes ahead with the group and volcano pods.
+  SyncCaches();
+  Reconcile("vc");
+  auto groups = client_.ActionsFor("create", kube::VolcanoPodGroupsResource().ToString());
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].body["spec"]["minMember"], 2);
+  auto pods = client_.ActionsFor("create", "pods");
+  ASSERT_EQ(pods.size(), 2u);
+  EXPECT_EQ(pods[0].body["spec"]["schedulerName"], "volcano");
+  EXPECT_FALSE(pods[0].body["spec"].contains("schedulingGates"));
+}
+
+TEST_F(ReconcilerTest, WithoutNodeAccessAdmissionSaysTheCheckWasSkipped) {
+  MakeReconciler(/*with_nodes=*/false);
+  Create(kube::TrainingJobsResource(), JobObject("demo", 2));
+  SyncCaches();
+  Reconcile("demo");
+  std::string message;
+  EXPECT_EQ(Condition("demo", "Admitted", nullptr, &message), "True");
+  EXPECT_NE(message.find("capacity check skipped"), std::string::npos) << message;
+  EXPECT_EQ(client_.ActionsFor("create", "pods").size(), 2u);
+}
+
+TEST_F(ReconcilerTest, ForbiddenPodCreateStopsAfterTheFirstCallAndSaysWhyInStatus) {
+  SeedNode(NodeObject("n1", "64"));
+  Create(kube::TrainingJobsResource(), JobObject("demo", 8));
+  SyncCaches();
+  kube::ApiStatus forbidden;
+  forbidden.http_code = 403;
+  forbidden.reason = "Forbidden";
+  forbidden.message = "exceeded quota: compute";
+  client_.InjectError("create", "pods", forbidden, 100);
+  auto result = Reconcile("demo");
+  EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kError);
+  EXPECT_EQ(client_.ActionsFor("create", "pods").size(), 1u) << "slow start: one call, not eight";
+  std::string message = Job("demo")["status"].value("message", "");
+  EXPECT_NE(message.find("quota"), std::string::npos) << message;
+}
+
+TEST_F(ReconcilerTest, ExpiredTtlDeletesTheJob) {
+  Json policy = {{"ttlSecondsAfterFinished", 30}};
+  Create(kube::TrainingJobsResource(), JobObject("done", 1, "1", "None", policy));
+  Json job = Job("done");
+  job["status"] = {{"phase", "Succeeded"}, {"completionTime", "2026-11-22T09:59:50Z"}};
+  ASSERT_TRUE(client_.UpdateStatus(kube::TrainingJobsResource(), "ml", job).ok());
+  SyncCaches();
+  auto result = Reconcile("done");
+  EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kRequeueAfter);
+  EXPECT_LE(result.requeue_after, std::chrono::seconds(21));
+  EXPECT_GE(result.requeue_after, std::chrono::seconds(19));
+  EXPECT_TRUE(client_.ActionsFor("delete").empty());
+  now_ += std::chrono::seconds(21);
+  Reconcile("done");
+  EXPECT_EQ(client_.ActionsFor("delete", kube::TrainingJobsResource().ToString()).size(), 1u);
+}
+
+TEST_F(ReconcilerTest, InvalidSpecFailsOnceWithEveryProblem) {
+  Json bad = JobObject("bad", 2);
+  bad["spec"]["processesPerWorker"] = 0;
+  bad["spec"]["template"]["spec"]["containers"][0].erase("image");
+  // The fake does not validate against the CRD schema (like a cluster without our schema).
+  Create(kube::TrainingJobsResource(), bad);
+  SyncCaches();
+  auto result = Reconcile("bad");
+  EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kDone);
+  std::string reason, message;
+  EXPECT_EQ(Condition("bad", "Failed", &reason, &message), "True");
+  EXPECT_EQ(reason, "InvalidSpec");
+  EXPECT_NE(message.find("processesPerWorker"), std::string::npos) << message;
+  EXPECT_NE(message.find("image"), std::string::npos) << message;
+  SyncCaches();
+  Reconcile("bad");
+  EXPECT_TRUE(client_.Actions().empty()) << "terminal: nothing more to do";
+}
+
+TEST(TrimPodForCacheTest, KeepsWhatTheReconcilerReadsAndDropsTheRest) {
+  Json pod = {{"metadata",
+               {{"name", "p"},
+                {"namespace", "ml"},
+                {"uid", "u"},
+                {"resourceVersion", "7"},
+                {"labels", {{"a", "b"}}},
+                {"ownerReferences", Json::array({{{"uid", "o"}, {"controller", true}}})},
+                {"managedFields", Json::array({{{"manager", "kubectl"}}})},
+                {"annotations", {{"big", std::string(1000, 'x')}}}}},
+              {"spec",
+               {{"nodeName", "n1"},
+                {"containers",
+                 Json::array({{{"name", "c"},
+                               {"image", "img"},
+                               {"env", Json::array({{{"name", "X"}, {"value", "1"}}})},
+                               {"resources", {{"requests", {{"cpu", "2"}}}, {"limits", {{"cpu", "4"}}}}}}})},
+                {"volumes", Json::array({{{"name", "v"}}})}}},
+              {"status",
+               {{"phase", "Failed"},
+                {"conditions", Json::array({{{"type", "Ready"}, {"status", "False"}},
+                                            {{"type", "PodScheduled"}, {"status", "True"}}})},
+                {"containerStatuses",
+                 Json::array({{{"name", "c"}, {"image", "img"}, {"state", {{"terminated", {{"exitCode", 3}}}}}}})}}}};
+  TrimPodForCache(pod);
+  EXPECT_EQ(pod["metadata"]["ownerReferences"][0]["uid"], "o");
+  EXPECT_FALSE(pod["metadata"].contains("managedFields"));
+  EXPECT_FALSE(pod["metadata"].contains("annotations"));
+  EXPECT_EQ(pod["spec"]["containers"][0]["resources"]["requests"]["cpu"], "2");
+  EXPECT_FALSE(pod["spec"]["containers"][0].contains("env"));
+  EXPECT_FALSE(pod["spec"].contains("volumes"));
+  EXPECT_EQ(pod["spec"]["nodeName"], "n1");
+  EXPECT_EQ(pod["status"]["conditions"].size(), 1u);
+  EXPECT_EQ(pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 3);
+}
+
+}  // namespace
+}  // namespace ringleader::controller
