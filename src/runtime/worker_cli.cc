@@ -122,7 +122,7 @@ StatusOr<TrainerResult> RunGpuTrainerIfBuilt(const TrainerOptions& options, Comm
 #endif
 }
 
-int Train(int argc, char** argv) {
+int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   auto flags = ParseFlags(argc, argv, 2,
                           {"steps", "batch-size", "lr", "seed", "backend", "log-every", "hidden",
                            "input-dim", "bucket-mb", "timeout-seconds",
@@ -180,6 +180,9 @@ int Train(int argc, char** argv) {
 
   auto env = ParseWorkerEnv(ProcessEnv());
   if (!env.ok()) return UsageError(env.status().message());
+  std::unique_ptr<ProgressSink> extra_sink = extra_progress ? extra_progress(*env) : nullptr;
+  TeeProgressSink tee({&sink, extra_sink.get()});
+  ProgressSink& progress = extra_sink ? static_cast<ProgressSink&>(tee) : sink;
   RendezvousOptions rdzv_options;
   rdzv_options.env = *env;
   rdzv_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(rdzv_timeout_s * 1000));
@@ -201,7 +204,7 @@ int Train(int argc, char** argv) {
     (*rdzv)->Leave();
     return Fail(env->rank, "communicator setup failed", comm.status(), CollectiveExitCode(comm.status()));
   }
-  auto result = use_gpu ? RunGpuTrainerIfBuilt(options, **comm, sink) : RunTrainer(options, **comm, sink);
+  auto result = use_gpu ? RunGpuTrainerIfBuilt(options, **comm, progress) : RunTrainer(options, **comm, progress);
   if (!result.ok()) {
     (*rdzv)->Leave();
     return Fail(env->rank, "training failed", result.status(), CollectiveExitCode(result.status()));
@@ -232,10 +235,10 @@ int Launch(int argc, char** argv) {
 
 }  // namespace
 
-int WorkerMain(int argc, char** argv) {
+int WorkerMain(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   if (argc < 2) return UsageError("missing command");
   const std::string command = argv[1];
-  if (command == "train") return Train(argc, argv);
+  if (command == "train") return Train(argc, argv, extra_progress);
   if (command == "launch") return Launch(argc, argv);
   if (command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);

@@ -3,8 +3,19 @@
 // drive it; src/cmd/ringleader-worker/main.cc only forwards argv. Returns the process exit
 // code (see exit_codes.h).
 
+#include <functional>
+#include <memory>
+
+#include "ringleader/runtime/progress_sink.h"
+#include "ringleader/runtime/worker_env.h"
+
 namespace ringleader::runtime {
 
-int WorkerMain(int argc, char** argv);
+// Makes an extra progress sink for this process (e.g. the API reporter of src/progress, which
+// the runtime library cannot depend on); may return nullptr. `train` calls it once, after
+// reading the worker env, and tees its stdout lines into the returned sink.
+using ProgressSinkFactory = std::function<std::unique_ptr<ProgressSink>(const WorkerEnv& env)>;
+
+int WorkerMain(int argc, char** argv, const ProgressSinkFactory& extra_progress = nullptr);
 
 }  // namespace ringleader::runtime

@@ -1,4 +1,15 @@
 // ringleader-worker: runs inside every worker Pod (`train`, `launch`). See docs/runtime.md.
 #include "ringleader/runtime/worker_cli.h"
 
-int main(int argc, char** argv) { return ringleader::runtime::WorkerMain(argc, argv); }
+#ifdef RINGLEADER_HAVE_PROGRESS
+#include "ringleader/progress/api_progress_sink.h"
+#endif
+
+int main(int argc, char** argv) {
+#ifdef RINGLEADER_HAVE_PROGRESS
+  return ringleader::runtime::WorkerMain(argc, argv, ringleader::progress::MakeApiProgressSinkFromEnvironment);
+#else
+  // Runtime-only build (no Kubernetes client): progress goes to stdout only.
+  return ringleader::runtime::WorkerMain(argc, argv);
+#endif
+}
