@@ -167,7 +167,9 @@ class Step {
       Condition("Admitted", kFalse, "NewAttempt", st().message);
     }
     if (FindCondition(st().conditions, "GangScheduled")) {
-      Condition("GangScheduled", kFalse, "NewAttempt", st().message);
+      // Unknown, not False: the gang timeout runs from this condition's lastTransitionTime,
+      // and the new attempt's CreatingPods=False must stamp a fresh one.
+      Condition("GangScheduled", "Unknown", "NewAttempt", st().message);
     }
     RequeueAfter(milliseconds(0));
   }

@@ -261,6 +261,34 @@ TEST(TrainingJobStateTest, GangTimeoutTearsDownPartialGang) {
   EXPECT_NE(after.status.message.find("2 of 3 Running after 60s"), std::string::npos) << after.status.message;
 }
 
+// Regression: the timeout of attempt 2 used to run from attempt 1's GangScheduled=False
+// transition (the condition stayed False through teardown and backoff), so after one gang
+// timeout every later attempt timed out right after its pods were created.
+TEST(TrainingJobStateTest, GangTimeoutOfALaterAttemptCountsFromThatAttempt) {
+  api::TrainingJob job = MakeJob(3);
+  StateInput in = Input(job, {});
+  in.admission = AdmissionResult{true, "fits"};
+  job = After(job, DecideNextState(in));
+  job = After(job, DecideNextState(Input(job, Pods(3, "Pending"))));
+  auto partial = Pods(3, "Running");
+  partial[2].phase = "Pending";
+  job = After(job, DecideNextState(Input(job, partial, kT0 + seconds(60))));  // GangTimeout
+  ASSERT_EQ(job.status.phase, api::JobPhase::kRestarting);
+  // Pods gone; the backoff (10 s) has passed long ago: attempt 1 starts at T0+200s.
+  auto t1 = kT0 + seconds(200);
+  job = After(job, DecideNextState(Input(job, {}, t1)));
+  ASSERT_EQ(job.status.attempt, 1);
+  in = Input(job, {}, t1);
+  in.admission = AdmissionResult{true, "fits"};
+  job = After(job, DecideNextState(in));
+  job = After(job, DecideNextState(Input(job, Pods(3, "Pending", 1), t1 + seconds(1))));
+  StatePlan plan = DecideNextState(Input(job, Pods(3, "Pending", 1), t1 + seconds(2)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kScheduling) << plan.status.message;
+  EXPECT_TRUE(plan.delete_pods.empty());
+  plan = DecideNextState(Input(job, Pods(3, "Pending", 1), t1 + seconds(61)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting) << "attempt 1 still gets its own 60 s";
+}
+
 TEST(TrainingJobStateTest, SuccessPolicies) {
   api::TrainingJob all = RunningJob(MakeJob(3), 3);
   auto pods = Pods(3, "Running");
