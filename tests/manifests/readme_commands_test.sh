@@ -93,10 +93,9 @@ check_project_command() {  # check_project_command LINE WORDS... (WORDS[0] is th
   fi
   local top sub="" sub_help="" w flag args=()
   top=$(help_text "$name" "$bin" --help)
-  for w in "$@"; do
-    [[ $w == "--" ]] && break
-    if [[ $w != -* ]]; then sub=$w; break; fi
-  done
+  # A subcommand comes right after the binary (`ringleader run FILE`); a word after a flag
+  # is that flag's value.
+  if (($# > 0)) && [[ $1 != -* ]]; then sub=$1; fi
   if [[ -n $sub ]]; then
     if ! grep -Eq -- "(^|[[:space:]])${name}[[:space:]]+${sub}([[:space:]]|$)|^[[:space:]]+${sub}[[:space:]]" <<<"$top"; then
       problem "$line" "$name has no subcommand '$sub' (not in '$name --help')"
@@ -128,7 +127,15 @@ check_project_command() {  # check_project_command LINE WORDS... (WORDS[0] is th
   done
   # Read-only subcommands are run as written: they must succeed on the files the README names.
   if [[ $name == ringleader && ( $sub == validate || $sub == render ) ]]; then
-    if ! "$bin" "$@" >"$tmp/out" 2>&1 </dev/null; then
+    local expanded=() matches=()
+    for w in "$@"; do  # the shell would expand globs such as examples/*.yaml
+      if [[ $w == *[*?]* ]] && mapfile -t matches < <(compgen -G "$w") && ((${#matches[@]} > 0)); then
+        expanded+=("${matches[@]}")
+      else
+        expanded+=("$w")
+      fi
+    done
+    if ! "$bin" "${expanded[@]}" >"$tmp/out" 2>&1 </dev/null; then
       problem "$line" "'$name $*' failed: $(head -c 600 "$tmp/out" | tr "\n" " ")"
     fi
   fi
