@@ -63,6 +63,7 @@ ObservedPod ObservePod(const json& pod) {
       int code = t.value("exitCode", 0);
       if (!p.exit_code || (*p.exit_code == 0 && code != 0)) {
         p.exit_code = code;
+        p.finished_at = t.value("finishedAt", "");
         if (!p.disrupted) p.reason = t.value("reason", code == 0 ? "Completed" : "Error");
       }
     }

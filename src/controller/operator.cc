@@ -75,6 +75,12 @@ void TrimNodeForCache(Json& node) {
 }
 
 std::string Identity() {
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod) {
+    std::random_device rd;  // a restarted container of the same pod must not reuse a lease record
+    std::ostringstream out;
+    out << pod << "_" << std::hex << rd();
+    return out.str();
+  }
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   std::random_device rd;
@@ -453,12 +459,18 @@ int RunOperator(const OperatorOptions& options, std::stop_token stop) {
   auto& is_leader = registry.AddGauge("ringleader_is_leader", "1 while this replica holds the Lease.").Get();
   auto& jobs_gauge = registry.AddGauge("ringleader_trainingjobs", "TrainingJobs by phase, as cached.", {"phase"});
 
+  std::atomic<int64_t> heartbeat{std::chrono::steady_clock::now().time_since_epoch().count()};
   std::unique_ptr<HealthServer> health;
   if (!options.metrics_addr.empty()) {
     HealthProbes probes;
-    probes.healthy = [](std::string* detail) {
-      *detail = "running";
-      return true;
+    // Liveness: the gauge loop below ticks every second and reads the caches; if it has not
+    // ticked for 30 s the process is wedged (a deadlock, a stuck cache lock) and a restart is
+    // the cure.
+    probes.healthy = [&](std::string* detail) {
+      auto age = std::chrono::steady_clock::now().time_since_epoch() - std::chrono::nanoseconds(heartbeat.load());
+      auto seconds = std::chrono::duration_cast<std::chrono::seconds>(age).count();
+      *detail = "last heartbeat " + std::to_string(seconds) + "s ago";
+      return age < std::chrono::seconds(30);
     };
     probes.ready = [&](std::string* detail) {
       if (!leading.load()) {
@@ -489,6 +501,7 @@ int RunOperator(const OperatorOptions& options, std::stop_token stop) {
       if (work.Started()) {
         for (const auto& [phase, count] : work.CountPhases()) jobs_gauge.WithLabels({phase}).Set(count);
       }
+      heartbeat = std::chrono::steady_clock::now().time_since_epoch().count();
       std::mutex mu;
       std::condition_variable_any cv;
       std::unique_lock lock(mu);

@@ -345,6 +345,12 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   }
 
   Status write_error = Status::Ok();
+  std::string failed_action;  // for the status message: what could not be done
+  auto record_failure = [&](const char* action, const Status& status) {
+    if (status.ok() || !write_error.ok()) return;
+    write_error = status;
+    failed_action = action;
+  };
   bool podgroup_missing = false;
 
   if (plan.create_podgroup) {
@@ -355,7 +361,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       if (result.IsNotFound()) {
         podgroup_missing = true;
       } else if (!result.ok() && !result.IsAlreadyExists()) {
-        write_error = result.status();
+        record_failure("create the PodGroup", result.status());
       }
     }
   }
@@ -367,8 +373,10 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
                           std::string(api::ToString(job.spec.gang.scheduler)) +
                           " or set spec.gang.scheduler to Builtin";
     const api::Condition* before = FindCondition(job.status.conditions, "Admitted");
-    plan.status = job.status;
-    plan.status.observed_generation = job.metadata.generation;
+    // Keep what the state machine computed (worker counts, ready), but not the admission
+    // and the start of the gang it assumed.
+    plan.status.start_time = job.status.start_time;
+    plan.status.conditions = job.status.conditions;
     plan.status.phase = api::JobPhase::kPending;
     plan.status.message = message;
     SetCondition(plan.status.conditions, "Admitted", "False", kPodGroupCrdMissing, message,
@@ -387,7 +395,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
 
   if (write_error.ok() && plan.create_service) {
     auto result = client_.Create(kube::ServicesResource(), ns, BuildService(job));
-    if (!result.ok() && !result.IsAlreadyExists()) write_error = result.status();
+    if (!result.ok() && !result.IsAlreadyExists()) record_failure("create the Service", result.status());
   }
 
   if (write_error.ok() && !plan.create_ranks.empty()) {
@@ -397,7 +405,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     std::atomic<int64_t> created{0};
     std::atomic<bool> gates_dropped{false};
     const bool gated = job.spec.gang.scheduler == api::GangScheduler::kBuiltin;
-    write_error = ForEachSlowStart(plan.create_ranks.size(), options_.write_parallelism, [&](size_t i) {
+    Status created_all = ForEachSlowStart(plan.create_ranks.size(), options_.write_parallelism, [&](size_t i) {
       Json pod = BuildWorkerPod(job, plan.create_ranks[i], plan.status.attempt);
       auto result = client_.Create(kube::PodsResource(), ns, pod);
       if (!result.ok()) {
@@ -409,7 +417,8 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       return Status::Ok();
     });
     // Creates never sent (a failed batch stops the rest) are not expected either.
-    if (!write_error.ok()) expectations_.Forget(key);
+    if (!created_all.ok()) expectations_.Forget(key);
+    record_failure("create worker pods", created_all);
     pods_created_->Inc(static_cast<double>(created.load()));
     if (created.load() > 0) {
       spdlog::info("trainingjob={} created {} pods of attempt {}", key, created.load(), plan.status.attempt);
@@ -429,12 +438,12 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       auto result = client_.Delete(kube::PodsResource(), ns, plan.delete_pods[i]);
       return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
     });
-    if (!s.ok() && write_error.ok()) write_error = s;
+    record_failure("delete worker pods", s);
     spdlog::info("trainingjob={} deleting {} pods", key, plan.delete_pods.size());
   }
 
   if (write_error.ok() && !plan.ungate_pods.empty()) {
-    write_error = ForEachSlowStart(plan.ungate_pods.size(), options_.write_parallelism, [&](size_t i) {
+    Status ungated = ForEachSlowStart(plan.ungate_pods.size(), options_.write_parallelism, [&](size_t i) {
       ObjectPtr cached = FindPod(ns, plan.ungate_pods[i]);
       Json remaining = Json::array();
       if (cached) {
@@ -449,13 +458,14 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       auto result = client_.Patch(kube::PodsResource(), ns, plan.ungate_pods[i], kube::PatchType::kMerge, patch);
       return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
     });
-    if (write_error.ok()) spdlog::info("trainingjob={} released the gang: {} pods ungated", key, plan.ungate_pods.size());
+    record_failure("remove the gang scheduling gate", ungated);
+    if (ungated.ok()) spdlog::info("trainingjob={} released the gang: {} pods ungated", key, plan.ungate_pods.size());
   }
 
   if (!write_error.ok()) {
     // Tell the user in status (the job would otherwise sit silently), then retry with backoff.
-    plan.status.message = "cannot create the gang: " + write_error.message();
-    plan.events = {{kube::kEventTypeWarning, "CreateFailed", plan.status.message}};
+    plan.status.message = "cannot " + failed_action + ": " + write_error.message();
+    plan.events.push_back({kube::kEventTypeWarning, "GangUpdateFailed", plan.status.message});
   }
 
   if (!(plan.status == job.status)) {

@@ -245,7 +245,23 @@ class Step {
   }
 
   std::optional<AttemptFailure> FindFailure() {
+    // Among failed workers, the one that failed first is the root cause: when one rank
+    // crashes (say OOMKilled, 137), its peers exit 1 on the broken collective, and judging
+    // by the lowest rank would call a retryable failure permanent.
+    const ObservedPod* first = nullptr;
     for (const auto& [rank, p] : current_) {
+      if (p->phase != "Failed") continue;
+      if (first == nullptr) {
+        first = p;
+        continue;
+      }
+      const std::string& a = p->finished_at;
+      const std::string& b = first->finished_at;
+      // RFC 3339 UTC timestamps from the kubelet compare as strings; unknown times go last.
+      if (!a.empty() && (b.empty() || a < b)) first = p;
+    }
+    for (const auto& [rank, p] : current_) {
+      if (first != nullptr && p != first) continue;
       if (p->phase == "Failed") {
         AttemptFailure f;
         f.kind = p->disrupted ? FailureKind::kDisruption : FailureKind::kExitCode;

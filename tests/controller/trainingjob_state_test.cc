@@ -223,6 +223,27 @@ TEST(TrainingJobStateTest, ExitCodePolicy) {
   }
 }
 
+TEST(TrainingJobStateTest, TheWorkerThatFailedFirstDecidesNotTheLowestRank) {
+  api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"restartPolicy", "ExitCode"}}), 3);
+  auto pods = Pods(3, "Running");
+  // Rank 2 was OOMKilled first; ranks 0 and 1 then exited 1 on the broken collective.
+  pods[2].phase = "Failed";
+  pods[2].exit_code = 137;
+  pods[2].reason = "OOMKilled";
+  pods[2].finished_at = "2026-11-22T10:00:03Z";
+  for (int r : {0, 1}) {
+    pods[r].phase = "Failed";
+    pods[r].exit_code = 1;
+    pods[r].finished_at = "2026-11-22T10:00:05Z";
+  }
+  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(9)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting) << plan.status.message;
+  EXPECT_NE(plan.status.message.find("137"), std::string::npos) << plan.status.message;
+  // Without timestamps the lowest failed rank is taken (stable, as before).
+  for (auto& p : pods) p.finished_at.clear();
+  EXPECT_EQ(DecideNextState(Input(job, pods, kT0 + seconds(9))).status.phase, api::JobPhase::kFailed);
+}
+
 TEST(TrainingJobStateTest, PodDeletedOutOfBandRestarts) {
   api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"restartPolicy", "ExitCode"}}), 3);
   auto pods = Pods(3, "Running");

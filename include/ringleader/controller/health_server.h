@@ -1,6 +1,7 @@
 #pragma once
 // The operator's small HTTP endpoint: /metrics (Prometheus text format 0.0.4 from a
-// metrics::Registry), /healthz (the process is alive and its loops run) and /readyz (caches
+// metrics::Registry), /healthz (whatever the `healthy` probe says: the operator's is
+// a heartbeat of its cache-reading loop) and /readyz (caches
 // synced when leading, or standing by as a non-leader). Served by cpprestsdk's http_listener:
 // it is the one HTTP server among our dependencies, and the operator needs nothing more
 // than these three GETs.

@@ -22,7 +22,10 @@ struct ObservedPod {
   // status.reason (Evicted, DeadlineExceeded, ...) when no container says more.
   std::optional<int> exit_code;
   std::string reason;
-  bool disrupted = false;  // evicted / preempted / node lost: the program did not fail
+  bool disrupted = false;
+  // RFC 3339 finishedAt of the terminated container that gave exit_code ("" if unknown):
+  // the first worker to fail is the root cause, the others often fail because it did.
+  std::string finished_at;  // evicted / preempted / node lost: the program did not fail
 };
 
 ObservedPod ObservePod(const nlohmann::json& pod);
