@@ -143,32 +143,36 @@ BoundPod BoundPodFromJson(const json& pod) {
   return {spec.value("nodeName", ""), api::PodRequests(spec)};
 }
 
-AdmissionResult CheckGangFits(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound,
-                              const std::vector<ReservedGang>& reserved, const PodDemand& pod,
-                              int64_t workers) {
-  std::vector<api::ResourceList> free(nodes.size());
+FreeCapacity::FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound)
+    : nodes_(nodes), free_(nodes.size()) {
   std::map<std::string, size_t> index;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    free[i] = nodes[i].allocatable;
-    index[nodes[i].name] = i;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    free_[i] = nodes_[i].allocatable;
+    index[nodes_[i].name] = i;
   }
   for (const BoundPod& b : bound) {
     auto it = index.find(b.node_name);
-    if (it != index.end()) Take(free[it->second], WithPodSlot(b.requests));
+    if (it != index.end()) Take(free_[it->second], WithPodSlot(b.requests));
   }
-  for (const ReservedGang& r : reserved) Place(free, nodes, r.pod, r.unbound_pods);
+}
 
+void FreeCapacity::Reserve(const ReservedGang& gang) { Place(free_, nodes_, gang.pod, gang.unbound_pods); }
+
+AdmissionResult FreeCapacity::TryAdmit(const PodDemand& pod, int64_t workers, bool commit) {
+  std::vector<api::ResourceList> trial = free_;
+  int64_t placed = Place(trial, nodes_, pod, workers);
+  if (placed >= workers) {
+    if (commit) free_ = std::move(trial);
+    return {true, "all " + std::to_string(workers) + " workers fit"};
+  }
   // Aggregate view for the message, before this gang is placed.
   api::ResourceList total_free;
   size_t eligible_nodes = 0;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (!Eligible(nodes[i], pod)) continue;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!Eligible(nodes_[i], pod)) continue;
     ++eligible_nodes;
-    for (const auto& [name, amount] : free[i]) total_free[name] += std::max<int64_t>(amount, 0);
+    for (const auto& [name, amount] : free_[i]) total_free[name] += std::max<int64_t>(amount, 0);
   }
-  int64_t placed = Place(free, nodes, pod, workers);
-  if (placed >= workers) return {true, "all " + std::to_string(workers) + " workers fit"};
-
   AdmissionResult result;
   if (eligible_nodes == 0) {
     result.message = "no Ready, schedulable node matches the workers' nodeSelector and tolerations";
@@ -193,6 +197,14 @@ AdmissionResult CheckGangFits(const std::vector<NodeCapacity>& nodes, const std:
                      " workers fit on a single node each (free capacity is fragmented)";
   }
   return result;
+}
+
+AdmissionResult CheckGangFits(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound,
+                              const std::vector<ReservedGang>& reserved, const PodDemand& pod,
+                              int64_t workers) {
+  FreeCapacity capacity(nodes, bound);
+  for (const ReservedGang& r : reserved) capacity.Reserve(r);
+  return capacity.TryAdmit(pod, workers, /*commit=*/false);
 }
 
 }  // namespace ringleader::controller

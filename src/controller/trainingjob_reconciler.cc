@@ -228,75 +228,100 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   std::vector<NodeCapacity> nodes;
   for (const ObjectPtr& node : caches_.nodes->List()) nodes.push_back(NodeCapacityFromJson(*node));
 
-  // Capacity held by bound pods, and unbound pods of each admitted gang.
+  // Capacity held by bound pods. Parsing requests is the costly part of a check that runs
+  // for every admission, so it is remembered per pod resourceVersion.
   std::vector<BoundPod> bound;
-  std::map<std::string, int64_t> bound_by_owner;  // owner uid → bound pods of its current attempt
+  std::map<std::string, int64_t> bound_by_owner;  // owner uid → its bound pods
+  std::map<std::string, CachedPod> pods_seen;
   for (const kube::Cache* cache : caches_.pods) {
     for (const ObjectPtr& pod : cache->List()) {
       if (!HoldsCapacity(*pod)) continue;
-      bound.push_back(BoundPodFromJson(*pod));
-      std::string owner = kube::ControllerOwnerUid(*pod);
-      if (!owner.empty()) bound_by_owner[owner] += 1;
+      std::string uid = MetaString(*pod, "uid");
+      std::string rv = MetaString(*pod, "resourceVersion");
+      auto cached = pod_cache_.find(uid);
+      CachedPod entry = cached != pod_cache_.end() && cached->second.resource_version == rv
+                            ? std::move(cached->second)
+                            : CachedPod{rv, BoundPodFromJson(*pod), kube::ControllerOwnerUid(*pod)};
+      bound.push_back(entry.bound);
+      if (!entry.owner_uid.empty()) bound_by_owner[entry.owner_uid] += 1;
+      pods_seen.emplace(uid, std::move(entry));
     }
   }
+  pod_cache_ = std::move(pods_seen);
 
-  std::vector<api::TrainingJob> jobs;
+  // Other Builtin jobs, parsed once per resourceVersion.
+  std::vector<std::shared_ptr<const ParsedJob>> jobs;
+  std::map<std::string, std::shared_ptr<const ParsedJob>> jobs_seen;
   for (const kube::Cache* cache : caches_.jobs) {
     for (const ObjectPtr& object : cache->List()) {
-      std::vector<api::FieldError> errors;
-      api::TrainingJob other = api::ParseTrainingJob(*object, &errors);
-      if (!errors.empty() || other.metadata.uid == job.metadata.uid) continue;
-      if (other.spec.gang.scheduler != api::GangScheduler::kBuiltin) continue;
-      jobs.push_back(std::move(other));
+      std::string uid = MetaString(*object, "uid");
+      std::string rv = MetaString(*object, "resourceVersion");
+      auto cached = job_cache_.find(uid);
+      std::shared_ptr<const ParsedJob> parsed;
+      if (cached != job_cache_.end() && cached->second->resource_version == rv) {
+        parsed = cached->second;
+      } else {
+        auto fresh = std::make_shared<ParsedJob>();
+        std::vector<api::FieldError> errors;
+        fresh->job = api::ParseTrainingJob(*object, &errors);
+        fresh->resource_version = rv;
+        fresh->valid = errors.empty();
+        if (fresh->valid) fresh->demand = DemandOf(fresh->job);
+        parsed = fresh;
+      }
+      jobs_seen[uid] = parsed;
+      if (!parsed->valid || uid == job.metadata.uid) continue;
+      if (parsed->job.spec.gang.scheduler != api::GangScheduler::kBuiltin) continue;
+      jobs.push_back(parsed);
     }
   }
+  job_cache_ = std::move(jobs_seen);
 
-  std::vector<ReservedGang> reserved;
+  FreeCapacity capacity(nodes, bound);
   std::set<std::string> seen_admitted;
-  for (const api::TrainingJob& other : jobs) {
+  for (const auto& parsed : jobs) {
+    const api::TrainingJob& other = parsed->job;
     const api::Condition* admitted = FindCondition(other.status.conditions, "Admitted");
     bool active = !IsTerminalPhase(other.status.phase) && other.status.phase != api::JobPhase::kSuspended &&
                   other.status.phase != api::JobPhase::kRestarting && !other.spec.run_policy.suspend;
     if (active && admitted != nullptr && admitted->status == "True") {
       seen_admitted.insert(other.metadata.uid);
       int64_t unbound = other.spec.workers - bound_by_owner[other.metadata.uid];
-      if (unbound > 0) reserved.push_back({DemandOf(other), unbound});
+      if (unbound > 0) capacity.Reserve({parsed->demand, unbound});
     }
   }
   // Admitted here, not yet visible as Admitted in the job cache.
+  std::map<std::string, const api::TrainingJob*> by_uid;
+  for (const auto& parsed : jobs) by_uid[parsed->job.metadata.uid] = &parsed->job;
   for (auto it = admitted_.begin(); it != admitted_.end();) {
-    auto job_it = std::find_if(jobs.begin(), jobs.end(),
-                               [&](const api::TrainingJob& j) { return j.metadata.uid == it->first; });
-    bool stale = job_it == jobs.end() || seen_admitted.count(it->first) ||
-                 job_it->status.attempt != it->second.attempt || IsTerminalPhase(job_it->status.phase);
-    if (it->first == job.metadata.uid) stale = true;  // re-checked now
+    auto job_it = by_uid.find(it->first);
+    bool stale = job_it == by_uid.end() || seen_admitted.count(it->first) ||
+                 job_it->second->status.attempt != it->second.attempt ||
+                 IsTerminalPhase(job_it->second->status.phase) || it->first == job.metadata.uid;
     if (stale) {
       it = admitted_.erase(it);
       continue;
     }
     int64_t unbound = it->second.workers - bound_by_owner[it->first];
-    if (unbound > 0) reserved.push_back({it->second.pod, unbound});
+    if (unbound > 0) capacity.Reserve({it->second.pod, unbound});
     ++it;
   }
 
   // Older jobs that are waiting go first when they fit (best-effort FIFO: an older job that
   // does not fit does not block a younger one that does, or one huge job would stall all).
-  std::sort(jobs.begin(), jobs.end(),
-            [](const api::TrainingJob& a, const api::TrainingJob& b) { return AgeKey(a) < AgeKey(b); });
-  for (const api::TrainingJob& other : jobs) {
+  std::sort(jobs.begin(), jobs.end(), [](const auto& a, const auto& b) { return AgeKey(a->job) < AgeKey(b->job); });
+  for (const auto& parsed : jobs) {
+    const api::TrainingJob& other = parsed->job;
     if (!(AgeKey(other) < AgeKey(job))) break;
     if (admitted_.count(other.metadata.uid) || seen_admitted.count(other.metadata.uid)) continue;
     std::vector<ObservedPod> observed;
     for (const ObjectPtr& pod : PodsOwnedBy(other.metadata.uid)) observed.push_back(ObservePod(*pod));
     if (!NeedsAdmission(other, observed)) continue;
-    PodDemand demand = DemandOf(other);
-    if (CheckGangFits(nodes, bound, reserved, demand, other.spec.workers).fits) {
-      reserved.push_back({demand, other.spec.workers});
-    }
+    capacity.TryAdmit(parsed->demand, other.spec.workers, /*commit=*/true);
   }
 
   PodDemand demand = DemandOf(job);
-  AdmissionResult result = CheckGangFits(nodes, bound, reserved, demand, job.spec.workers);
+  AdmissionResult result = capacity.TryAdmit(demand, job.spec.workers, /*commit=*/false);
   if (result.fits) admitted_[job.metadata.uid] = {demand, job.spec.workers, job.status.attempt};
   return result;
 }

@@ -99,3 +99,22 @@ TEST(GangAdmissionTest, FromJson) {
 
 }  // namespace
 }  // namespace ringleader::controller
+
+namespace ringleader::controller {
+namespace {
+
+TEST(FreeCapacityTest, OnlyACommittedGangThatFitsKeepsItsPlace) {
+  FreeCapacity capacity({Node("a", 8, 8), Node("b", 8, 8)}, {});
+  EXPECT_TRUE(capacity.TryAdmit(Demand(1, 8), 2, /*commit=*/false).fits);
+  EXPECT_TRUE(capacity.TryAdmit(Demand(1, 8), 2, /*commit=*/false).fits) << "a trial takes nothing";
+  EXPECT_FALSE(capacity.TryAdmit(Demand(1, 8), 3, /*commit=*/true).fits);
+  EXPECT_TRUE(capacity.TryAdmit(Demand(1, 8), 1, /*commit=*/true).fits) << "a failed commit took nothing";
+  AdmissionResult rest = capacity.TryAdmit(Demand(1, 8), 2, /*commit=*/false);
+  EXPECT_FALSE(rest.fits);
+  EXPECT_EQ(rest.message, "needs 16 nvidia.com/gpu, 8 free");
+  capacity.Reserve({Demand(1, 8), 1});
+  EXPECT_FALSE(capacity.TryAdmit(Demand(1, 1), 1, /*commit=*/false).fits);
+}
+
+}  // namespace
+}  // namespace ringleader::controller

@@ -59,6 +59,22 @@ PodDemand PodDemandFromSpec(const nlohmann::json& pod_spec);
 bool HoldsCapacity(const nlohmann::json& pod);
 BoundPod BoundPodFromJson(const nlohmann::json& pod);
 
+// The free capacity of the cluster as gangs are placed one after another, so that a check
+// over many waiting gangs costs one placement each (not a recomputation per gang).
+class FreeCapacity {
+ public:
+  FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound);
+  // Holds capacity for an admitted gang's unbound pods (as many as still fit).
+  void Reserve(const ReservedGang& gang);
+  // Whether `workers` pods of `pod` fit now; with `commit`, a gang that fits keeps its place.
+  AdmissionResult TryAdmit(const PodDemand& pod, int64_t workers, bool commit);
+
+ private:
+  std::vector<NodeCapacity> nodes_;
+  std::vector<api::ResourceList> free_;  // per node, parallel to nodes_
+};
+
+// One-shot form: nodes − bound pods − reserved gangs, then this gang.
 AdmissionResult CheckGangFits(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound,
                               const std::vector<ReservedGang>& reserved, const PodDemand& pod,
                               int64_t workers);

@@ -105,6 +105,21 @@ class TrainingJobReconciler final : public kube::Reconciler {
   // does not show yet keep their capacity reserved through `admitted_`.
   std::mutex admission_mu_;
   std::map<std::string, Admitted> admitted_;  // job uid →
+  // Admission reads every job and every bound pod; these keep their parsed form per
+  // resourceVersion (guarded by admission_mu_, rebuilt on each check so they never grow).
+  struct ParsedJob {
+    std::string resource_version;
+    api::TrainingJob job;
+    bool valid = false;
+    PodDemand demand;
+  };
+  struct CachedPod {
+    std::string resource_version;
+    BoundPod bound;
+    std::string owner_uid;
+  };
+  std::map<std::string, std::shared_ptr<const ParsedJob>> job_cache_;  // uid →
+  std::map<std::string, CachedPod> pod_cache_;                          // uid →
 
   std::once_flag gates_warning_once_;
 
