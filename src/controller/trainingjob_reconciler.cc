@@ -349,9 +349,10 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   for (const ObjectPtr& pod : owned) input.pods.push_back(ObservePod(*pod));
   input.service_exists = ServiceExists(job.metadata.namespace_, job.metadata.name);
 
-  std::unique_lock<std::mutex> admission_lock(admission_mu_, std::defer_lock);
   if (input.spec_errors.empty() && NeedsAdmission(job, input.pods)) {
-    admission_lock.lock();  // held until the pods exist: the next check sees them bound or reserved
+    // One check at a time; a gang admitted here stays reserved in admitted_ until the job
+    // cache shows it Admitted, so the lock need not be held while its pods are created.
+    std::lock_guard<std::mutex> admission_lock(admission_mu_);
     input.admission = CheckAdmission(job);
   }
 
