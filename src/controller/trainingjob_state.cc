@@ -430,7 +430,14 @@ class Step {
 
   void CountWorkers() {
     api::WorkerCounts counts;
+    const auto& deleting = plan_.delete_pods;
     for (const auto& [rank, p] : current_) {
+      // A pod being deleted (by this step or earlier: suspend, restart, clean-up) no longer
+      // runs for the job, even while its grace period keeps it Running and Ready; counting
+      // it would show a Suspended or Restarting job as "3/3" ready.
+      bool going = p->terminating || std::find(deleting.begin(), deleting.end(), p->name) != deleting.end();
+      bool finished = p->phase == "Succeeded" || p->phase == "Failed";
+      if (going && !finished) continue;
       if (p->phase == "Pending") counts.pending++;
       else if (p->phase == "Running") counts.running++;
       else if (p->phase == "Succeeded") counts.succeeded++;

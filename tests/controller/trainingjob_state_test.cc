@@ -376,6 +376,38 @@ TEST(TrainingJobStateTest, SuspendAndResume) {
   EXPECT_EQ(resumed.status.start_time, "2026-11-22T10:00:20Z");
 }
 
+// Regression: a suspended or restarting job showed its deleted workers as running and ready
+// ("3/3") until they were gone, which takes the pods' whole deletion grace period.
+TEST(TrainingJobStateTest, WorkersBeingDeletedAreNotCountedRunningOrReady) {
+  api::TrainingJob job = RunningJob(MakeJob(3), 3);
+  job.spec.run_policy.suspend = true;
+  StatePlan suspend = DecideNextState(Input(job, Pods(3, "Running"), kT0 + seconds(9)));
+  EXPECT_EQ(suspend.status.phase, api::JobPhase::kSuspended);
+  EXPECT_EQ(suspend.status.ready, "0/3") << "deleted by this very step";
+  EXPECT_EQ(suspend.status.workers, api::WorkerCounts{});
+  job = After(job, suspend);
+  auto terminating = Pods(3, "Running");
+  for (auto& p : terminating) p.terminating = true;
+  StatePlan lingering = DecideNextState(Input(job, terminating, kT0 + seconds(10)));
+  EXPECT_EQ(lingering.status.ready, "0/3") << "in their deletion grace period";
+  EXPECT_EQ(lingering.status.workers.running, 0);
+
+  // A restart: the failed worker stays counted as failed, its peers are no longer running.
+  api::TrainingJob running = RunningJob(MakeJob(3), 3);
+  auto pods = Pods(3, "Running");
+  pods[2].phase = "Failed";
+  pods[2].exit_code = 1;
+  StatePlan restart = DecideNextState(Input(running, pods, kT0 + seconds(10)));
+  EXPECT_EQ(restart.status.phase, api::JobPhase::kRestarting);
+  EXPECT_EQ(restart.status.ready, "0/3");
+  EXPECT_EQ(restart.status.workers.failed, 1);
+  EXPECT_EQ(restart.status.workers.running, 0);
+
+  // Still counted while nothing deletes them.
+  StatePlan steady = DecideNextState(Input(running, Pods(3, "Running"), kT0 + seconds(10)));
+  EXPECT_EQ(steady.status.ready, "3/3");
+}
+
 TEST(TrainingJobStateTest, InvalidSpecFailsOnce) {
   api::TrainingJob job = MakeJob(2);
   StateInput in = Input(job, {});
