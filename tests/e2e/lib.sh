@@ -117,13 +117,16 @@ expect_eq() {  # expect_eq WANT GOT WHAT
   [[ $1 == "$2" ]] || fail "$3: want '$1', got '$2'"
 }
 
+# deadline_ns SECONDS: now + SECONDS (fractional allowed) in ns since the epoch
+deadline_ns() { echo $(($(date +%s%N) + $(awk -v s="$1" 'BEGIN {printf "%d", s * 1e9}'))); }
+
 # wait_for SECONDS DESCRIPTION CMD...: runs CMD every 100 ms until it succeeds; fails the
 # test when SECONDS pass first. CMD's output is discarded.
 wait_for() {
   local seconds=$1 what=$2
   shift 2
   local deadline
-  deadline=$(($(date +%s%N) + seconds * 1000000000))
+  deadline=$(deadline_ns "$seconds")
   while true; do
     if "$@" >/dev/null 2>&1; then return 0; fi
     if (($(date +%s%N) >= deadline)); then fail "timed out after ${seconds}s waiting for: $what"; fi
@@ -137,7 +140,7 @@ holds_for() {
   local seconds=$1 what=$2
   shift 2
   local deadline
-  deadline=$(($(date +%s%N) + seconds * 1000000000))
+  deadline=$(deadline_ns "$seconds")
   while (($(date +%s%N) < deadline)); do
     "$@" >/dev/null 2>&1 || fail "stopped holding: $what"
     sleep 0.2
