@@ -225,6 +225,12 @@ count_requests() {
                            and ($st == "" or (.status | tostring) == $st))] | length'
 }
 
+# count_requests_to METHOD PATH_REGEX: requests by HTTP method and path (also those to
+# resources the server does not serve, which the log records without verb and resource)
+count_requests_to() {
+  requests | jq --arg m "$1" --arg p "$2" '[.requests[] | select(.method == $m and (.path | test($p)))] | length'
+}
+
 # tj_field JOB JSONPATH, e.g. tj_field demo '{.status.phase}'
 tj_field() { k get trainingjob "$1" -o jsonpath="$2"; }
 tj_is() { [[ $(tj_field "$1" '{.status.phase}') == "$2" ]]; }
@@ -272,7 +278,8 @@ pods_in_phase() { [[ $(pod_phase_count "$1" "$2") -eq $3 ]]; }
 # new_job NAME WORKERS [KEY=VALUE...]: creates a TrainingJob whose pods the simulator runs.
 #   succeed=S fail=S exit=N only=A    simulator annotations (see docs/testing.md)
 #   cpu=Q memory=Q gpu=N              container requests
-#   gang=SCHED timeout=S              spec.gang.scheduler / timeoutSeconds
+#   gang=SCHED timeout=S queue=Q priority=P   spec.gang.scheduler / timeoutSeconds / queue /
+#                                     priorityClassName
 #   backoff=N policy=P deadline=S ttl=S clean=P suspend=true|false success=P
 #   selector=KEY:VALUE                pod nodeSelector
 #   env=NAME:VALUE                    a container env var
@@ -302,6 +309,8 @@ new_job() {
       gpu) filter='.spec.template.spec.containers[0].resources.requests["nvidia.com/gpu"] = $v' ;;
       gang) filter='.spec.gang.scheduler = $v' ;;
       timeout) filter='.spec.gang.timeoutSeconds = ($v | tonumber)' ;;
+      queue) filter='.spec.gang.queue = $v' ;;
+      priority) filter='.spec.gang.priorityClassName = $v' ;;
       backoff) filter='.spec.runPolicy.backoffLimit = ($v | tonumber)' ;;
       policy) filter='.spec.runPolicy.restartPolicy = $v' ;;
       deadline) filter='.spec.runPolicy.activeDeadlineSeconds = ($v | tonumber)' ;;
