@@ -298,6 +298,11 @@ class Step {
     return std::nullopt;
   }
 
+  bool HasPodsOfThisAttempt() const {
+    return std::any_of(in_.pods.begin(), in_.pods.end(),
+                       [&](const ObservedPod& p) { return p.attempt == job_.status.attempt; });
+  }
+
   int64_t RunningCount() const {
     int64_t n = 0;
     for (const auto& [rank, p] : current_) n += p->phase == "Running" || p->phase == "Succeeded";
@@ -332,7 +337,15 @@ class Step {
   void CreateGang() {
     const auto scheduler = job_.spec.gang.scheduler;
     if (!ConditionIs(st(), "Admitted", kTrue)) {
-      if (scheduler == api::GangScheduler::kBuiltin) {
+      if (scheduler == api::GangScheduler::kBuiltin && !in_.admission && HasPodsOfThisAttempt()) {
+        // The gang was admitted and its pods created, but the status that says so was never
+        // written: that write got a 409, or the operator stopped between the creates and the
+        // write. NeedsAdmission is false once pods exist, so no capacity check comes; record
+        // the admission the pods prove instead of waiting for one forever.
+        std::string message = "admitted earlier: pods of attempt " + std::to_string(st().attempt) + " exist";
+        Condition("Admitted", kTrue, "GangAdmitted", message);
+        Event(kNormal, "GangAdmitted", "gang of " + std::to_string(job_.spec.workers) + " workers " + message);
+      } else if (scheduler == api::GangScheduler::kBuiltin) {
         if (!in_.admission) {  // the caller did not check capacity; try again
           RequeueAfter(milliseconds(0));
           return;

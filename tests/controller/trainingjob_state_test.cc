@@ -408,6 +408,40 @@ TEST(TrainingJobStateTest, WorkersBeingDeletedAreNotCountedRunningOrReady) {
   EXPECT_EQ(steady.status.ready, "3/3");
 }
 
+// Regression: when the status write that records Admitted=True after the pods were created
+// failed (a 409, or the operator was killed in between), the next reconcile saw pods of the
+// attempt (so NeedsAdmission was false and no capacity check came) without Admitted=True, and
+// requeued itself at once, forever: the gang stayed gated and the operator spun a CPU.
+TEST(TrainingJobStateTest, PodsCreatedBeforeTheAdmissionWasRecordedCountAsAdmitted) {
+  api::TrainingJob job = MakeJob(3);  // no status at all: the first write never happened
+  auto gated = Pods(3, "Pending");
+  for (auto& p : gated) p.gated = true;
+  EXPECT_FALSE(NeedsAdmission(job, gated));
+  StatePlan plan = DecideNextState(Input(job, gated));
+  EXPECT_EQ(Cond(plan, "Admitted"), "True/GangAdmitted");
+  EXPECT_TRUE(HasEvent(plan, "GangAdmitted"));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kScheduling);
+  EXPECT_EQ(Cond(plan, "GangScheduled"), "False/PodsCreated");
+  EXPECT_EQ(plan.ungate_pods.size(), 3u) << "all pods exist: release the gang";
+  ASSERT_TRUE(plan.requeue_after);
+  EXPECT_GT(*plan.requeue_after, milliseconds(0)) << "no hot loop";
+
+  // Killed mid-creation: the missing ranks are created, nothing is released yet.
+  std::vector<ObservedPod> some = {gated[0], gated[2]};
+  StatePlan partial = DecideNextState(Input(job, some));
+  EXPECT_EQ(Cond(partial, "Admitted"), "True/GangAdmitted");
+  EXPECT_EQ(partial.create_ranks, (std::vector<int64_t>{1}));
+  EXPECT_TRUE(partial.ungate_pods.empty());
+
+  // Pods of an older attempt prove nothing about this one: it still needs admission.
+  job.status.attempt = 1;
+  job.status.phase = api::JobPhase::kPending;
+  EXPECT_TRUE(NeedsAdmission(job, {}));
+  StatePlan stale = DecideNextState(Input(job, gated));
+  EXPECT_NE(Cond(stale, "Admitted"), "True/GangAdmitted");
+  EXPECT_TRUE(stale.create_ranks.empty());
+}
+
 TEST(TrainingJobStateTest, InvalidSpecFailsOnce) {
   api::TrainingJob job = MakeJob(2);
   StateInput in = Input(job, {});
