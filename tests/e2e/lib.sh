@@ -118,7 +118,7 @@ expect_eq() {  # expect_eq WANT GOT WHAT
 }
 
 # deadline_ns SECONDS: now + SECONDS (fractional allowed) in ns since the epoch
-deadline_ns() { echo $(($(date +%s%N) + $(awk -v s="$1" 'BEGIN {printf "%d", s * 1e9}'))); }
+deadline_ns() { echo $(($(date +%s%N) + $(awk -v s="$1" 'BEGIN {printf "%.0f", s * 1e9}'))); }
 
 # wait_for SECONDS DESCRIPTION CMD...: runs CMD every 100 ms until it succeeds; fails the
 # test when SECONDS pass first. CMD's output is discarded.
@@ -199,14 +199,15 @@ start_operator() {
   fail "operator $id could not bind a metrics port"
 }
 
-# stop_operator ID SIGNAL: sends SIGNAL and waits for the exit; prints the exit status.
+# stop_operator ID SIGNAL: sends SIGNAL and waits for the exit; its status is left in
+# $E2E_OPERATOR_RC (not printed: a $(...) subshell could not wait for the operator).
+E2E_OPERATOR_RC=
 stop_operator() {
   local id=$1 signal=$2 pid=${E2E_OPERATOR_PIDS[$1]}
   kill "-$signal" "$pid"
-  local rc=0
-  wait "$pid" || rc=$?
+  E2E_OPERATOR_RC=0
+  wait "$pid" 2>/dev/null || E2E_OPERATOR_RC=$?
   unset "E2E_OPERATOR_PIDS[$id]"
-  echo "$rc"
 }
 
 metrics() { curl -sf "http://${E2E_OPERATOR_METRICS[${1:-a}]}/metrics"; }
