@@ -199,15 +199,18 @@ start_operator() {
   fail "operator $id could not bind a metrics port"
 }
 
-# stop_operator ID SIGNAL: sends SIGNAL and waits for the exit; its status is left in
-# $E2E_OPERATOR_RC (not printed: a $(...) subshell could not wait for the operator).
+# stop_operator ID SIGNAL: sends SIGNAL and reaps the operator. reap_operator ID: waits for
+# its exit. The exit status is left in $E2E_OPERATOR_RC (not printed: a $(...) subshell could
+# not wait for the operator).
 E2E_OPERATOR_RC=
 stop_operator() {
-  local id=$1 signal=$2 pid=${E2E_OPERATOR_PIDS[$1]}
-  kill "-$signal" "$pid"
+  kill "-$2" "${E2E_OPERATOR_PIDS[$1]}"
+  reap_operator "$1"
+}
+reap_operator() {
   E2E_OPERATOR_RC=0
-  wait "$pid" 2>/dev/null || E2E_OPERATOR_RC=$?
-  unset "E2E_OPERATOR_PIDS[$id]"
+  wait "${E2E_OPERATOR_PIDS[$1]}" 2>/dev/null || E2E_OPERATOR_RC=$?
+  unset "E2E_OPERATOR_PIDS[$1]"
 }
 
 metrics() { curl -sf "http://${E2E_OPERATOR_METRICS[${1:-a}]}/metrics"; }
@@ -284,6 +287,8 @@ pods_in_phase() { [[ $(pod_phase_count "$1" "$2") -eq $3 ]]; }
 #   backoff=N policy=P deadline=S ttl=S clean=P suspend=true|false success=P
 #   selector=KEY:VALUE                pod nodeSelector
 #   env=NAME:VALUE                    a container env var
+#   label=KEY:VALUE                   a pod template label
+#   jq=FILTER                         any other change, as a jq filter on the whole object
 new_job() {
   local name=$1 workers=$2
   shift 2
@@ -321,6 +326,8 @@ new_job() {
       success) filter='.spec.runPolicy.successPolicy = $v' ;;
       selector) filter='.spec.template.spec.nodeSelector[($v | split(":")[0])] = ($v | split(":")[1:] | join(":"))' ;;
       env) filter='.spec.template.spec.containers[0].env += [{name: ($v | split(":")[0]), value: ($v | split(":")[1:] | join(":"))}]' ;;
+      label) filter='.spec.template.metadata.labels[($v | split(":")[0])] = ($v | split(":")[1:] | join(":"))' ;;
+      jq) filter=$value ;;
       *) fail "new_job: unknown key $key" ;;
     esac
     job=$(jq --arg v "$value" "$filter" <<<"$job")
