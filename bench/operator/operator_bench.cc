@@ -1,0 +1,667 @@
+// operator_bench: how fast ringleader-operator turns TrainingJobs into pods, against the
+// ceiling of a bare client creating the same pods, and how much memory it holds.
+//
+// Every case starts a fresh ringleader-testapiserver (with the pod simulator and enough fake
+// nodes for every pod) and, except the bare-client case, a fresh ringleader-operator, both as
+// child processes on 127.0.0.1:
+//   gang      one TrainingJob of --gang workers: seconds from its create to the last pod created
+//   jobs      --jobs TrainingJobs of --workers-per-job created at once: pods/s from the first
+//             job create to the last pod created
+//   bare      the same pods (BuildWorkerPod of the same jobs, created beforehand with no operator)
+//             created by one kube::HttpClient from --bare-threads threads (default: the
+//             operator's --workers) with the operator's --qps/--burst: the ceiling
+//   rss       operator VmRSS when synced with no jobs, and after --rss-pods pods of
+//             --workers-per-job-sized jobs exist and the operator is quiet
+// "Created" is when the API server committed the pod, seen by a byte-scanning watch (see
+// pod_watch.h for why that distorts least). gang and jobs run with gang.scheduler Builtin (the
+// default, what users get) and None. The last lines are `RESULT name=value`.
+//
+//   operator_bench [--workers 4] [--qps 1000] [--burst 2000] [--gang 512] [--jobs 200]
+//     [--workers-per-job 8] [--rss-pods 10000] [--repeat 3] [--bare-threads N] [--no-none]
+//     [--cases gang,jobs,bare,rss] [--no-simulator] [--perf DIR] [--timeout-seconds S]
+//     [--operator PATH] [--apiserver PATH] [--crd PATH] [--keep-logs]
+// --no-simulator runs the server without --simulate-pods (pods are never bound or run): the
+// simulator's pass over every pod under the store lock otherwise dominates the server's CPU.
+// --perf DIR records `perf record --call-graph dwarf` of the operator and the server over each
+// measured interval.
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "pod_watch.h"
+#include "processes.h"
+#include "ringleader/api/validation.h"
+#include "ringleader/common/metrics.h"
+#include "ringleader/controller/desired_state.h"
+#include "ringleader/controller/labels.h"
+#include "ringleader/kube/config.h"
+#include "ringleader/kube/http_client.h"
+#include "ringleader/kube/resource.h"
+
+#ifndef RINGLEADER_OPERATOR_BINARY
+#define RINGLEADER_OPERATOR_BINARY "ringleader-operator"
+#endif
+#ifndef RINGLEADER_APISERVER_BINARY
+#define RINGLEADER_APISERVER_BINARY "ringleader-testapiserver"
+#endif
+#ifndef RINGLEADER_TRAININGJOB_CRD
+#define RINGLEADER_TRAININGJOB_CRD "crds/ringleader.dev_trainingjobs.yaml"
+#endif
+
+using namespace ringleader;
+using namespace ringleader::bench;
+using kube::Json;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string operator_binary = RINGLEADER_OPERATOR_BINARY;
+  std::string apiserver_binary = RINGLEADER_APISERVER_BINARY;
+  std::string crd = RINGLEADER_TRAININGJOB_CRD;
+  int workers = 4;
+  double qps = 1000;
+  int burst = 2000;
+  int gang = 512;
+  int jobs = 200;
+  int workers_per_job = 8;
+  int rss_pods = 10000;
+  int repeat = 3;
+  int bare_threads = 0;  // 0: --workers
+  bool none_rows = true;
+  bool keep_logs = false;
+  std::string cases = "gang,jobs,bare,rss";  // --cases: a subset, for quick looks
+  std::string perf_dir;  // --perf DIR: `perf record -g` the operator and the server per case
+  bool simulate_pods = true;  // --no-simulator: pods are never bound (isolates the simulator's cost)
+  int timeout_seconds = 300;
+  // Fake nodes: pod slots (110 per node) bound how many pods fit; pods request 10m CPU and
+  // 16Mi, so --node-cpus 8 holds 110 of them. One node of headroom per 100 pods.
+  std::string node_cpus = "8";
+};
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "operator_bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+Json TrainingJobObject(const std::string& name, int workers, const std::string& scheduler) {
+  Json container = {{"name", "trainer"},
+                    {"image", "ringleader/worker:bench"},
+                    {"command", Json::array({"ringleader-worker", "train"})},
+                    {"resources", {{"requests", {{"cpu", "10m"}, {"memory", "16Mi"}}}}}};
+  return {{"apiVersion", "ringleader.dev/v1alpha1"},
+          {"kind", "TrainingJob"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec",
+           {{"workers", workers},
+            {"gang", {{"scheduler", scheduler}}},
+            {"template", {{"spec", {{"containers", Json::array({container})}}}}}}}};
+}
+
+std::unique_ptr<kube::HttpClient> NewClient(kube::RestConfig config, double qps, int burst,
+                                            metrics::Registry* registry, int max_retries = 5) {
+  config.qps = qps;
+  config.burst = burst;
+  config.user_agent = "operator_bench";
+  kube::HttpClientOptions options;
+  options.registry = registry;
+  options.max_retries = max_retries;
+  options.connect_timeout = std::chrono::seconds(2);
+  options.request_timeout = std::chrono::seconds(30);
+  auto client = kube::HttpClient::Create(std::move(config), options);
+  if (!client.ok()) Die("client: " + client.status().ToString());
+  return std::move(client).value();
+}
+
+// Prometheus text → {"name{labels}": value}.
+using Scrape = std::map<std::string, double>;
+
+Scrape ParseMetrics(const std::string& text) {
+  Scrape out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    out[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return out;
+}
+
+// Sum of every series of `name` (exactly that metric) whose labels contain `label_part`.
+double Sum(const Scrape& scrape, const std::string& name, const std::string& label_part = "") {
+  double total = 0;
+  for (const auto& [series, value] : scrape) {
+    if (series.compare(0, name.size(), name) != 0) continue;
+    if (series.size() > name.size() && series[name.size()] != '{') continue;
+    if (!label_part.empty() && series.find(label_part) == std::string::npos) continue;
+    total += value;
+  }
+  return total;
+}
+
+// One fresh test API server, optionally with an operator, in its own temp dir.
+class Cluster {
+ public:
+  Cluster(const Options& options, std::string name) : options_(options), name_(std::move(name)) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("rl-operator-bench-" + std::to_string(::getpid()) + "-" + name_);
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  ~Cluster() {
+    operator_.Stop();
+    server_.Stop();
+    if (!options_.keep_logs) std::filesystem::remove_all(dir_);
+  }
+
+  void StartServer(int pods) {
+    int nodes = pods / 100 + 1;
+    std::string kubeconfig = (dir_ / "kubeconfig").string();
+    std::vector<std::string> argv = {options_.apiserver_binary, "--listen", "127.0.0.1:0",
+                                     "--kubeconfig-out", kubeconfig, "--crd", options_.crd,
+                                     "--nodes", std::to_string(nodes),
+                                     "--node-cpus", options_.node_cpus,
+                                     // Room for every event of the largest case (create, ungate,
+                                     // bind, run, status per pod), so no watch ever gets a 410.
+                                     "--watch-history", std::to_string(std::max(10000, pods * 8))};
+    if (options_.simulate_pods) argv.push_back("--simulate-pods");
+    if (!server_.Start(argv, (dir_ / "apiserver.log").string(), /*stdout_pipe=*/true) ||
+        !server_.WaitForLine("ready", std::chrono::seconds(20))) {
+      Die("the test API server did not start; see " + (dir_ / "apiserver.log").string() +
+          " (--keep-logs keeps it)");
+    }
+    auto config = kube::LoadKubeconfig({kubeconfig, ""});
+    if (!config.ok()) Die("kubeconfig: " + config.status().ToString());
+    config_ = *config;
+    server_port_ = std::atoi(config_.server.substr(config_.server.rfind(':') + 1).c_str());
+    client_ = NewClient(config_, 0, 1, &registry_);
+    nodes_ = nodes;
+  }
+
+  void StartOperator() {
+    metrics_port_ = FreeLocalPort();
+    std::vector<std::string> argv = {options_.operator_binary,
+                                     "--kubeconfig", (dir_ / "kubeconfig").string(),
+                                     "--leader-elect=false",
+                                     "--metrics-addr", "127.0.0.1:" + std::to_string(metrics_port_),
+                                     "--workers", std::to_string(options_.workers),
+                                     "--qps", std::to_string(options_.qps),
+                                     "--burst", std::to_string(options_.burst)};
+    if (!operator_.Start(argv, (dir_ / "operator.log").string(), /*stdout_pipe=*/false)) {
+      Die("cannot start " + options_.operator_binary);
+    }
+    kube::RestConfig metrics_config;
+    metrics_config.server = "http://127.0.0.1:" + std::to_string(metrics_port_);
+    metrics_client_ = NewClient(metrics_config, 0, 1, &registry_, /*max_retries=*/0);
+    auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+    while (true) {
+      auto ready = metrics_client_->Raw("GET", "/readyz");
+      if (ready.ok()) break;
+      if (!operator_.Running() || SteadyClock::now() > deadline) {
+        Die("the operator did not become ready (caches synced); see " +
+            (dir_ / "operator.log").string() + " (--keep-logs keeps it)");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  Scrape ScrapeOperator() {
+    auto response = metrics_client_->Raw("GET", "/metrics");
+    if (!response.ok()) Die("operator /metrics: " + response.status().ToString());
+    return ParseMetrics(response->body);
+  }
+
+  // Waits until the operator has nothing left to do: an empty queue, `jobs` jobs in `phase`,
+  // and no reconcile or API request for one second.
+  bool WaitQuiet(int jobs, const std::string& phase, std::chrono::seconds timeout) {
+    auto deadline = SteadyClock::now() + timeout;
+    double last_activity = -1;
+    int stable = 0;
+    double depth = 0, in_phase = 0;
+    while (SteadyClock::now() < deadline) {
+      Scrape s = ScrapeOperator();
+      double activity = Sum(s, "ringleader_reconcile_total") + Sum(s, "ringleader_api_requests_total");
+      depth = Sum(s, "ringleader_workqueue_depth");
+      in_phase = Sum(s, "ringleader_trainingjobs", "phase=\"" + phase + "\"");
+      bool settled = depth == 0 && in_phase == jobs;
+      stable = settled && activity == last_activity ? stable + 1 : 0;
+      if (stable >= 2) return true;
+      last_activity = activity;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    std::printf("# operator not quiet after %lld s: queue depth %.0f, %.0f of %d jobs %s\n",
+                static_cast<long long>(timeout.count()), depth, in_phase, jobs, phase.c_str());
+    return false;
+  }
+
+  Json CreateJob(const Json& job) {
+    auto created = client_->Create(kube::TrainingJobsResource(), "default", job);
+    if (!created.ok()) Die("create TrainingJob: " + created.status().ToString());
+    return std::move(created).value();
+  }
+
+  const kube::RestConfig& config() const { return config_; }
+  int server_port() const { return server_port_; }
+  int nodes() const { return nodes_; }
+  pid_t operator_pid() const { return operator_.pid(); }
+  pid_t server_pid() const { return server_.pid(); }
+  metrics::Registry& registry() { return registry_; }
+  std::string dir() const { return dir_.string(); }
+
+ private:
+  const Options& options_;
+  std::string name_;
+  std::filesystem::path dir_;
+  ChildProcess server_, operator_;
+  kube::RestConfig config_;
+  int server_port_ = 0, metrics_port_ = 0, nodes_ = 0;
+  metrics::Registry registry_;
+  std::unique_ptr<kube::HttpClient> client_, metrics_client_;
+};
+
+struct Measurement {
+  int pods = 0;
+  double seconds = 0;
+  double operator_cpu = 0;  // CPU seconds during the measured interval
+  double server_cpu = 0;
+  Scrape metrics;           // operator metrics after the interval (empty for the bare client)
+  double PodsPerSecond() const { return seconds > 0 ? pods / seconds : 0; }
+};
+
+// CPU seconds of the server and the operator from construction to End(); with --perf, a
+// `perf record` of each over the same interval.
+class CpuMeter {
+ public:
+  CpuMeter(const Options& options, const std::string& name, pid_t server, pid_t op) : server_(server), op_(op) {
+    if (!options.perf_dir.empty()) {
+      std::filesystem::create_directories(options.perf_dir);
+      Profile(&server_perf_, options.perf_dir + "/" + name + "-apiserver.perf", server_);
+      if (op_ > 0) Profile(&op_perf_, options.perf_dir + "/" + name + "-operator.perf", op_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));  // perf attaches
+    }
+    server_start_ = CpuSeconds(server_);
+    op_start_ = op_ > 0 ? CpuSeconds(op_) : 0;
+  }
+  void End(Measurement* m) {
+    m->server_cpu = CpuSeconds(server_) - server_start_;
+    m->operator_cpu = op_ > 0 ? CpuSeconds(op_) - op_start_ : 0;
+    server_perf_.Stop(std::chrono::seconds(30), SIGINT);
+    op_perf_.Stop(std::chrono::seconds(30), SIGINT);
+  }
+
+ private:
+  static void Profile(ChildProcess* perf, const std::string& out, pid_t pid) {
+    std::vector<std::string> argv = {"/usr/bin/perf", "record", "--call-graph", "dwarf,16384", "-F", "499", "-o", out,
+                                     "-p", std::to_string(pid)};
+    if (!perf->Start(argv, out + ".log", /*stdout_pipe=*/false)) Die("cannot start perf");
+  }
+  pid_t server_, op_;
+  double server_start_ = 0, op_start_ = 0;
+  ChildProcess server_perf_, op_perf_;
+};
+
+void WaitForPods(PodCreationWatch& watch, size_t pods, const Options& options, const Cluster& cluster,
+                 const char* what) {
+  if (!watch.WaitFor(pods, std::chrono::seconds(options.timeout_seconds))) {
+    Die(std::string(what) + ": only " + std::to_string(watch.Count()) + " of " + std::to_string(pods) +
+        " pods were created within " + std::to_string(options.timeout_seconds) + " s; logs in " + cluster.dir() +
+        " (--keep-logs keeps them)");
+  }
+}
+
+Measurement RunGang(const Options& options, const std::string& scheduler) {
+  Cluster cluster(options, "gang-" + scheduler);
+  cluster.StartServer(options.gang);
+  cluster.StartOperator();
+  std::string name = "gang";
+  PodCreationWatch watch;
+  if (!watch.Start(cluster.server_port(), std::string(controller::kJobNameLabel) + "=" + name)) {
+    Die("cannot watch pods");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let start-up work settle
+  Json job = TrainingJobObject(name, options.gang, scheduler);
+  Measurement m;
+  m.pods = options.gang;
+  CpuMeter cpu(options, "gang-" + scheduler, cluster.server_pid(), cluster.operator_pid());
+  auto start = SteadyClock::now();
+  cluster.CreateJob(job);
+  WaitForPods(watch, options.gang, options, cluster, "gang");
+  m.seconds = Seconds(watch.TimeOf(options.gang) - start);
+  cpu.End(&m);
+  m.metrics = cluster.ScrapeOperator();
+  return m;
+}
+
+std::vector<Json> JobObjects(const Options& options, const std::string& scheduler, int pods,
+                             const std::string& prefix) {
+  std::vector<Json> jobs;
+  for (int i = 0; pods > 0; ++i) {
+    int workers = std::min(pods, options.workers_per_job);
+    char name[64];
+    std::snprintf(name, sizeof(name), "%s-%05d", prefix.c_str(), i);
+    jobs.push_back(TrainingJobObject(name, workers, scheduler));
+    pods -= workers;
+  }
+  return jobs;
+}
+
+Measurement RunJobs(const Options& options, const std::string& scheduler) {
+  const int pods = options.jobs * options.workers_per_job;
+  Cluster cluster(options, "jobs-" + scheduler);
+  cluster.StartServer(pods);
+  cluster.StartOperator();
+  PodCreationWatch watch;
+  if (!watch.Start(cluster.server_port(), controller::kJobNameLabel)) Die("cannot watch pods");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<Json> jobs = JobObjects(options, scheduler, pods, "job");
+  Measurement m;
+  m.pods = pods;
+  CpuMeter cpu(options, "jobs-" + scheduler, cluster.server_pid(), cluster.operator_pid());
+  auto start = SteadyClock::now();
+  for (const Json& job : jobs) cluster.CreateJob(job);
+  WaitForPods(watch, pods, options, cluster, "jobs");
+  m.seconds = Seconds(watch.TimeOf(pods) - start);
+  cpu.End(&m);
+  m.metrics = cluster.ScrapeOperator();
+  return m;
+}
+
+// The ceiling: the operator's pods, created by a bare client with the operator's concurrency
+// and rate limit, on a server in the same state (the jobs exist; no operator runs).
+Measurement RunBare(const Options& options, int threads) {
+  const int pods = options.jobs * options.workers_per_job;
+  Cluster cluster(options, "bare");
+  cluster.StartServer(pods);
+  std::vector<Json> bodies;
+  for (const Json& object : JobObjects(options, "Builtin", pods, "job")) {
+    auto job = api::ParseTrainingJob(cluster.CreateJob(object));
+    if (!job.ok()) Die("parse TrainingJob: " + job.status().ToString());
+    for (int rank = 0; rank < job->spec.workers; ++rank) {
+      bodies.push_back(controller::BuildWorkerPod(*job, rank, 0));
+    }
+  }
+  PodCreationWatch watch;
+  if (!watch.Start(cluster.server_port(), controller::kJobNameLabel)) Die("cannot watch pods");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto client = NewClient(cluster.config(), options.qps, options.burst, &cluster.registry());
+  Measurement m;
+  m.pods = pods;
+  std::atomic<size_t> next{0};
+  std::atomic<int> failures{0};
+  CpuMeter cpu(options, "bare", cluster.server_pid(), -1);
+  auto start = SteadyClock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < bodies.size();) {
+        if (!client->Create(kube::PodsResource(), "default", bodies[i]).ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  if (failures.load() > 0) Die("bare client: " + std::to_string(failures.load()) + " pod creates failed");
+  WaitForPods(watch, pods, options, cluster, "bare client");
+  m.seconds = Seconds(watch.TimeOf(pods) - start);
+  cpu.End(&m);
+  return m;
+}
+
+struct RssResult {
+  int nodes = 0;
+  int jobs = 0;
+  ProcessMemory idle;
+  ProcessMemory loaded;
+  Measurement creation;  // the rss-pods as a throughput sample (informational)
+  bool quiet = false;
+};
+
+RssResult RunRss(const Options& options) {
+  RssResult r;
+  Cluster cluster(options, "rss");
+  cluster.StartServer(options.rss_pods);
+  r.nodes = cluster.nodes();
+  cluster.StartOperator();
+  cluster.WaitQuiet(0, "Running", std::chrono::seconds(30));
+  r.idle = ReadMemory(cluster.operator_pid());
+
+  std::vector<Json> jobs = JobObjects(options, "Builtin", options.rss_pods, "rss");
+  r.jobs = static_cast<int>(jobs.size());
+  PodCreationWatch watch;
+  if (!watch.Start(cluster.server_port(), controller::kJobNameLabel)) Die("cannot watch pods");
+  CpuMeter cpu(options, "rss", cluster.server_pid(), cluster.operator_pid());
+  auto start = SteadyClock::now();
+  for (const Json& job : jobs) cluster.CreateJob(job);
+  WaitForPods(watch, options.rss_pods, options, cluster, "rss");
+  r.creation.pods = options.rss_pods;
+  r.creation.seconds = Seconds(watch.TimeOf(options.rss_pods) - start);
+  cpu.End(&r.creation);
+  // Without the simulator the pods are never bound: the gangs stay Scheduling.
+  r.quiet = cluster.WaitQuiet(r.jobs, options.simulate_pods ? "Running" : "Scheduling",
+                              std::chrono::seconds(options.timeout_seconds));
+  r.creation.metrics = cluster.ScrapeOperator();
+  r.loaded = ReadMemory(cluster.operator_pid());
+  return r;
+}
+
+// Where the operator's time went, from its own metrics.
+void PrintBreakdown(const char* label, const Measurement& m) {
+  const Scrape& s = m.metrics;
+  auto mean_ms = [&](const std::string& name, const std::string& labels) {
+    double count = Sum(s, name + "_count", labels);
+    return count > 0 ? 1000 * Sum(s, name + "_sum", labels) / count : 0.0;
+  };
+  std::printf("# %-22s operator cpu %.2f s, server cpu %.2f s over %.2f s wall; reconciles %.0f (mean %.1f ms); "
+              "API create %.0f (mean %.2f ms), patch %.0f (%.2f ms), update %.0f (%.2f ms), list %.0f; "
+              "non-2xx %.0f\n",
+              label, m.operator_cpu, m.server_cpu, m.seconds, Sum(s, "ringleader_reconcile_total"),
+              mean_ms("ringleader_reconcile_duration_seconds", ""),
+              Sum(s, "ringleader_api_requests_total", "verb=\"create\""),
+              mean_ms("ringleader_api_request_duration_seconds", "verb=\"create\""),
+              Sum(s, "ringleader_api_requests_total", "verb=\"patch\""),
+              mean_ms("ringleader_api_request_duration_seconds", "verb=\"patch\""),
+              Sum(s, "ringleader_api_requests_total", "verb=\"update\""),
+              mean_ms("ringleader_api_request_duration_seconds", "verb=\"update\""),
+              Sum(s, "ringleader_api_requests_total", "verb=\"list\""),
+              Sum(s, "ringleader_api_requests_total") - Sum(s, "ringleader_api_requests_total", "code=\"2"));
+}
+
+// Runs `once` options.repeat times and keeps the run with the median time.
+Measurement MedianOf(const Options& options, const std::function<Measurement()>& once, std::string* spread) {
+  std::vector<Measurement> runs;
+  for (int i = 0; i < options.repeat; ++i) runs.push_back(once());
+  std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.seconds < b.seconds; });
+  char text[96];
+  std::snprintf(text, sizeof(text), "%.3f..%.3f", runs.front().seconds, runs.back().seconds);
+  *spread = text;
+  return runs[runs.size() / 2];
+}
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: operator_bench [--workers N] [--qps Q] [--burst B] [--gang N] [--jobs N]\n"
+               "  [--workers-per-job N] [--rss-pods N] [--repeat N] [--bare-threads N] [--no-none]\n"
+               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,rss] [--no-simulator] [--perf DIR]\n"
+               "  [--operator PATH] [--apiserver PATH] [--crd PATH] [--keep-logs]\n");
+}
+
+Options ParseFlags(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    std::optional<std::string> inline_value;
+    if (size_t eq = flag.find('='); eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= argc) Die(flag + ": missing value");
+      return argv[++i];
+    };
+    auto positive = [&](int min) {
+      std::string v = value();
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < min || n > 1000000) Die(flag + ": want an integer >= " + std::to_string(min) + ", got \"" + v + "\"");
+      return static_cast<int>(n);
+    };
+    if (flag == "--workers") o.workers = positive(1);
+    else if (flag == "--qps") o.qps = std::strtod(value().c_str(), nullptr);
+    else if (flag == "--burst") o.burst = positive(1);
+    else if (flag == "--gang") o.gang = positive(1);
+    else if (flag == "--jobs") o.jobs = positive(1);
+    else if (flag == "--workers-per-job") o.workers_per_job = positive(1);
+    else if (flag == "--rss-pods") o.rss_pods = positive(1);
+    else if (flag == "--repeat") o.repeat = positive(1);
+    else if (flag == "--bare-threads") o.bare_threads = positive(1);
+    else if (flag == "--no-none") o.none_rows = false;
+    else if (flag == "--node-cpus") o.node_cpus = value();
+    else if (flag == "--timeout-seconds") o.timeout_seconds = positive(1);
+    else if (flag == "--operator") o.operator_binary = value();
+    else if (flag == "--apiserver") o.apiserver_binary = value();
+    else if (flag == "--crd") o.crd = value();
+    else if (flag == "--keep-logs") o.keep_logs = true;
+    else if (flag == "--no-simulator") o.simulate_pods = false;
+    else if (flag == "--cases") o.cases = value();
+    else if (flag == "--perf") o.perf_dir = value();
+    else if (flag == "--help" || flag == "-h") {
+      Usage();
+      std::exit(0);
+    } else {
+      Usage();
+      Die("unknown flag " + flag);
+    }
+  }
+  if (o.bare_threads == 0) o.bare_threads = o.workers;
+  return o;
+}
+
+const char* Verdict(bool met) { return met ? "met" : "NOT met"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options = ParseFlags(argc, argv);
+  for (const std::string* path : {&options.operator_binary, &options.apiserver_binary, &options.crd}) {
+    if (!std::filesystem::exists(*path)) Die(*path + " does not exist (see --operator, --apiserver, --crd)");
+  }
+  auto selected = [&](const char* name) { return options.cases.find(name) != std::string::npos; };
+  const int pods = options.jobs * options.workers_per_job;
+  std::printf("# operator_bench: operator --workers %d --qps %g --burst %d; bare client %d threads, same qps/burst\n",
+              options.workers, options.qps, options.burst, options.bare_threads);
+  std::printf("# gang %d workers; %d jobs x %d workers = %d pods; rss %d pods; median of %d runs; %u CPUs; "
+              "pod simulator %s\n",
+              options.gang, options.jobs, options.workers_per_job, pods, options.rss_pods, options.repeat,
+              std::thread::hardware_concurrency(), options.simulate_pods ? "on" : "off");
+  std::fflush(stdout);
+
+  std::vector<std::string> schedulers = {"Builtin"};
+  if (options.none_rows) schedulers.push_back("None");
+  std::map<std::string, Measurement> gang, jobs;
+  std::map<std::string, std::string> gang_spread, jobs_spread;
+  for (const std::string& scheduler : schedulers) {
+    if (selected("gang")) {
+      gang[scheduler] = MedianOf(options, [&] { return RunGang(options, scheduler); }, &gang_spread[scheduler]);
+    }
+    if (selected("jobs")) {
+      jobs[scheduler] = MedianOf(options, [&] { return RunJobs(options, scheduler); }, &jobs_spread[scheduler]);
+    }
+  }
+  std::string bare_spread;
+  std::optional<Measurement> bare;
+  if (selected("bare")) {
+    bare = MedianOf(options, [&] { return RunBare(options, options.bare_threads); }, &bare_spread);
+  }
+  std::optional<RssResult> rss;
+  if (selected("rss")) rss = RunRss(options);
+
+  const double ceiling = bare ? bare->PodsPerSecond() : 0;
+  std::printf("\n%-44s %6s %9s %16s %9s %8s %8s %7s\n", "case", "pods", "seconds", "(min..max)", "pods/s",
+              "op cpu", "srv cpu", "ratio");
+  auto row = [&](const std::string& label, const Measurement& m, const std::string& spread, bool ratio) {
+    char ratio_text[16] = "-";
+    if (ratio && ceiling > 0) std::snprintf(ratio_text, sizeof(ratio_text), "%.2f", m.PodsPerSecond() / ceiling);
+    std::printf("%-44s %6d %9.3f %16s %9.0f %8.2f %8.2f %7s\n", label.c_str(), m.pods, m.seconds, spread.c_str(),
+                m.PodsPerSecond(), m.operator_cpu, m.server_cpu, ratio_text);
+  };
+  for (const auto& [s, m] : gang) {
+    row("1 job x " + std::to_string(options.gang) + ", " + s + ": create -> last pod", m, gang_spread[s], false);
+  }
+  for (const auto& [s, m] : jobs) {
+    row(std::to_string(options.jobs) + " jobs x " + std::to_string(options.workers_per_job) + ", " + s +
+            ": operator",
+        m, jobs_spread[s], true);
+  }
+  if (bare) {
+    row("bare HttpClient, " + std::to_string(options.bare_threads) + " threads (ceiling)", *bare, bare_spread, true);
+  }
+  if (rss) {
+    row(std::to_string(rss->jobs) + " jobs x " + std::to_string(options.workers_per_job) + ", Builtin (rss run, 1x)",
+        rss->creation, "-", false);
+    std::printf("\n%-44s %9s %9s\n", "operator memory", "VmRSS MB", "VmHWM MB");
+    std::printf("%-44s %9.1f %9.1f\n", ("idle: synced, " + std::to_string(rss->nodes) + " nodes, no jobs").c_str(),
+                rss->idle.rss_mb, rss->idle.peak_mb);
+    std::printf("%-44s %9.1f %9.1f\n",
+                (std::to_string(options.rss_pods) + " pods cached (" + std::to_string(rss->jobs) + " jobs, quiet)")
+                    .c_str(),
+                rss->loaded.rss_mb, rss->loaded.peak_mb);
+    if (!rss->quiet) std::printf("# warning: the operator was not quiet when the loaded RSS was read\n");
+  }
+
+  std::printf("\n");
+  for (const auto& [s, m] : gang) PrintBreakdown(("gang " + s).c_str(), m);
+  for (const auto& [s, m] : jobs) PrintBreakdown(("jobs " + s).c_str(), m);
+  if (bare) std::printf("# %-22s server cpu %.2f s over %.2f s wall\n", "bare client", bare->server_cpu, bare->seconds);
+  if (rss) PrintBreakdown("rss run (creation)", rss->creation);
+
+  std::printf("\n# targets (issue 4), Builtin:");
+  if (jobs.count("Builtin") && bare) {
+    double ratio = jobs["Builtin"].PodsPerSecond() / ceiling;
+    std::printf(" ratio >= 0.8 %s;", Verdict(ratio >= 0.8));
+  }
+  if (jobs.count("Builtin")) std::printf(" >= 500 pods/s %s;", Verdict(jobs["Builtin"].PodsPerSecond() >= 500));
+  if (rss) {
+    std::printf(" RSS idle <= 20 MB %s; RSS at 10k pods <= 80 MB %s%s", Verdict(rss->idle.rss_mb <= 20),
+                Verdict(rss->loaded.rss_mb <= 80),
+                options.rss_pods == 10000 ? "" : (" (measured at " + std::to_string(options.rss_pods) + " pods)").c_str());
+  }
+  std::printf("\n");
+  if (gang.count("Builtin")) std::printf("RESULT gang512_seconds=%.3f\n", gang["Builtin"].seconds);
+  if (jobs.count("Builtin")) std::printf("RESULT pods_per_second=%.0f\n", jobs["Builtin"].PodsPerSecond());
+  if (jobs.count("Builtin") && bare) {
+    std::printf("RESULT ratio_vs_bare_client=%.2f\n", jobs["Builtin"].PodsPerSecond() / ceiling);
+  }
+  if (rss) {
+    std::printf("RESULT rss_idle_mb=%.1f\n", rss->idle.rss_mb);
+    std::printf("RESULT rss_10k_pods_mb=%.1f\n", rss->loaded.rss_mb);
+  }
+  return 0;
+}

@@ -1,0 +1,27 @@
+#!/bin/sh
+# operator_bench at tiny sizes: checks that it runs and that its output keeps the format other
+# tools read (the table header and the five RESULT lines, in order, at the end). It asserts
+# nothing about performance.
+set -u
+bench="$1"
+out=$("$bench" --gang 16 --jobs 4 --workers-per-job 2 --rss-pods 40 --repeat 1 --timeout-seconds 15 2>&1)
+rc=$?
+echo "$out"
+if [ $rc -ne 0 ]; then
+  echo "FAIL: operator_bench exited $rc"
+  exit 1
+fi
+echo "$out" | grep -q '^case  *pods  *seconds' || { echo "FAIL: no table header"; exit 1; }
+tail=$(echo "$out" | tail -n 5)
+expected='^RESULT gang512_seconds=[0-9]+\.[0-9]+
+RESULT pods_per_second=[0-9]+
+RESULT ratio_vs_bare_client=[0-9]+\.[0-9]+
+RESULT rss_idle_mb=[0-9]+\.[0-9]+
+RESULT rss_10k_pods_mb=[0-9]+\.[0-9]+$'
+i=0
+echo "$tail" | while IFS= read -r line; do
+  i=$((i + 1))
+  pattern=$(echo "$expected" | sed -n "${i}p")
+  echo "$line" | grep -Eq "$pattern" || { echo "FAIL: line $i of the RESULT block: '$line' does not match '$pattern'"; exit 1; }
+done || exit 1
+echo "PASS"
