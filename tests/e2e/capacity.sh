@@ -17,9 +17,20 @@ expect_eq "Pending" "$(tj_field big '{.status.phase}')" "big phase"
 expect_eq "waiting for capacity: needs 16 cpu, 4 free" "$(tj_field big '{.status.message}')" "big message"
 expect '^big +Pending +0/4 +0 +[0-9]+s +4 +Builtin +waiting for capacity: needs 16 cpu, 4 free$' \
   "$(k get tj big -o wide --no-headers)"
-# It keeps waiting (re-checked every 200 ms) and creates nothing meanwhile.
-holds_for 2 "big has no pods while it waits" pod_count_is big 0
+# 4 cpus are free in total, but 2 per node: a 3-cpu worker fits nowhere.
+new_job frag 1 cpu=3
+wait_for 10 "frag Admitted=False" tj_condition_is frag Admitted False/InsufficientCapacity
+expect_eq "waiting for capacity: only 0 of 1 workers fit on a single node each (free capacity is fragmented)" \
+  "$(tj_field frag '{.status.message}')" "frag message"
+# They keep waiting (re-checked every 200 ms) and create nothing meanwhile.
+holds_for 2 "big and frag have no pods while they wait" bash -c "[[ -z \$($E2E_KUBECTL get pods -l 'ringleader.dev/job-name in (big,frag)' -o name) ]]"
 expect_eq "2" "$(count_requests 'create pods')" "pod creates so far (holder's 2)"
+k delete tj frag >/dev/null
+# Best-effort FIFO: a younger job that fits is not held back by an older one that does not.
+new_job small 1 cpu=2
+wait_for 10 "small Running while big waits" tj_is small Running
+expect_eq "Pending" "$(tj_field big '{.status.phase}')" "big phase while small runs"
+k delete tj small >/dev/null
 
 # Capacity frees: big is admitted and runs.
 k delete tj holder >/dev/null
