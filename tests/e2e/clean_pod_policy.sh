@@ -8,7 +8,7 @@
 source "$(dirname "$0")/lib.sh" "$@"
 
 start_server --nodes 2 --node-cpus 32
-start_operator
+start_operator a --workers 1  # six jobs at once through one reconcile worker
 
 for policy in Running All None; do
   lower=$(tr '[:upper:]' '[:lower:]' <<<"$policy")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Scenario 1: a 4-worker job goes Scheduling -> Running -> Succeeded; kubectl get shows the
-# printer columns, describe shows the transition events; children carry what docs/api.md says.
+# printer columns, describe shows the transition events; children carry what docs/api.md says;
+# the operator's metrics and its JSON log lines agree.
 source "$(dirname "$0")/lib.sh" "$@"
 
 start_server --nodes 4 --node-cpus 8 --pod-start-delay-ms 300
-start_operator
+start_operator a --log-format json
 
 watch_jobs
 new_job demo 4 succeed=4 cpu=1
@@ -55,4 +56,14 @@ expect_not 'Warning' "$describe"
 phases=$(phases_seen demo)
 log "phases seen: $phases"
 expect '^(Pending )?Scheduling Running Succeeded $' "$phases"
+# Metrics: the phase gauge (refreshed every second) and the pods created.
+wait_for 5 "ringleader_trainingjobs{phase=\"Succeeded\"} 1" bash -c "curl -sf http://${E2E_OPERATOR_METRICS[a]}/metrics | grep -qx 'ringleader_trainingjobs{phase=\"Succeeded\"} 1'"
+m=$(metrics)
+expect '^ringleader_pods_created_total 4$' "$m"
+expect '^ringleader_trainingjobs\{phase="Running"\} 0$' "$m"
+expect '^ringleader_is_leader 1$' "$m"
+# --log-format json: every line is one JSON object with time, level and msg.
+jq -e -s 'length > 0 and all(.[]; (.time | type) == "string" and (.level | type) == "string" and (.msg | type) == "string")' \
+  "$E2E_TMP/operator-a.log" >/dev/null || fail "operator log is not one JSON object per line"
+expect '"msg":"trainingjob=default/demo phase Running -> Succeeded: all 4 workers succeeded"' "$(cat "$E2E_TMP/operator-a.log")"
 log "PASS"
