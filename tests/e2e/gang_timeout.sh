@@ -30,12 +30,14 @@ expect '^the gang did not have every worker Running within gang.timeoutSeconds: 
 wait_for 10 "no pods of partial left" pod_count_is partial 0
 holds_for 1 "no pods of partial come back" pod_count_is partial 0
 
-# Each attempt had its own 3 workers, two of which ran; nothing beyond attempt 1.
+# Each attempt had its own 3 workers, (at least) two of which ran: while a gang is torn down,
+# the capacity of a deleted worker may let the third one start before its own deletion, as
+# a real scheduler would. Nothing beyond attempt 1.
 for attempt in 0 1; do
   expect_eq 3 "$(awk -v a=$attempt '$1 ~ /^partial-worker-/ && $2 == a {print $1}' "$E2E_TMP/pods.watch" | sort -u | wc -l)" \
     "pods of attempt $attempt"
-  expect_eq 2 "$(awk -v a=$attempt '$1 ~ /^partial-worker-/ && $2 == a && $3 == "Running" {print $1}' "$E2E_TMP/pods.watch" | sort -u | wc -l)" \
-    "Running pods of attempt $attempt"
+  running=$(awk -v a=$attempt '$1 ~ /^partial-worker-/ && $2 == a && $3 == "Running" {print $1}' "$E2E_TMP/pods.watch" | sort -u | wc -l)
+  ((running >= 2)) || fail "Running pods of attempt $attempt: $running, want >= 2"
 done
 expect_eq "" "$(awk '$1 ~ /^partial-worker-/ && $2 > 1' "$E2E_TMP/pods.watch")" "pods beyond attempt 1"
 expect '^Scheduling Restarting Pending Scheduling Failed $' "$(phases_seen partial)"
