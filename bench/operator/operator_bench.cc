@@ -86,7 +86,10 @@ struct Options {
   bool keep_logs = false;
   std::string cases = "gang,jobs,bare,rss";  // --cases: a subset, for quick looks
   std::string perf_dir;  // --perf DIR: `perf record -g` the operator and the server per case
-  bool simulate_pods = true;  // --no-simulator: pods are never bound (isolates the simulator's cost)
+  bool simulate_pods = true;
+  // The rss case binds and starts the pods itself (MarkPodsRunning) unless --rss-simulator:
+  // the simulator's pass over every pod under the store lock makes 10k pods take > 10 min.
+  bool rss_simulator = false;  // --no-simulator: pods are never bound (isolates the simulator's cost)
   int timeout_seconds = 300;
   // Fake nodes: pod slots (110 per node) bound how many pods fit; pods request 10m CPU and
   // 16Mi, so --node-cpus 8 holds 110 of them. One node of headroom per 100 pods.
@@ -182,7 +185,7 @@ class Cluster {
     if (!options_.keep_logs) std::filesystem::remove_all(dir_);
   }
 
-  void StartServer(int pods) {
+  void StartServer(int pods, bool simulate) {
     int nodes = pods / 100 + 1;
     std::string kubeconfig = (dir_ / "kubeconfig").string();
     std::vector<std::string> argv = {options_.apiserver_binary, "--listen", "127.0.0.1:0",
@@ -192,7 +195,7 @@ class Cluster {
                                      // Room for every event of the largest case (create, ungate,
                                      // bind, run, status per pod), so no watch ever gets a 410.
                                      "--watch-history", std::to_string(std::max(10000, pods * 8))};
-    if (options_.simulate_pods) argv.push_back("--simulate-pods");
+    if (simulate) argv.push_back("--simulate-pods");
     if (!server_.Start(argv, (dir_ / "apiserver.log").string(), /*stdout_pipe=*/true) ||
         !server_.WaitForLine("ready", std::chrono::seconds(20))) {
       Die("the test API server did not start; see " + (dir_ / "apiserver.log").string() +
@@ -262,6 +265,24 @@ class Cluster {
     return false;
   }
 
+  // The test server's request log (docs/testing.md): cleared before an interval, counted after.
+  void ClearRequestLog() {
+    auto cleared = client_->Raw("DELETE", "/testing/requests");
+    if (!cleared.ok()) Die("DELETE /testing/requests: " + cleared.status().ToString());
+  }
+  std::map<std::string, int> RequestCounts() {
+    auto log = client_->Raw("GET", "/testing/requests");
+    if (!log.ok()) Die("GET /testing/requests: " + log.status().ToString());
+    std::map<std::string, int> counts;
+    Json doc = Json::parse(log->body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_object() && doc.contains("counts") && doc["counts"].is_object()) {
+      for (auto it = doc["counts"].begin(); it != doc["counts"].end(); ++it) {
+        if (it.value().is_number()) counts[it.key()] = it.value().get<int>();
+      }
+    }
+    return counts;
+  }
+
   Json CreateJob(const Json& job) {
     auto created = client_->Create(kube::TrainingJobsResource(), "default", job);
     if (!created.ok()) Die("create TrainingJob: " + created.status().ToString());
@@ -293,6 +314,8 @@ struct Measurement {
   double operator_cpu = 0;  // CPU seconds during the measured interval
   double server_cpu = 0;
   Scrape metrics;           // operator metrics after the interval (empty for the bare client)
+  // What the API server was asked during the interval ("create pods": N), from its request log.
+  std::map<std::string, int> server_requests;
   double PodsPerSecond() const { return seconds > 0 ? pods / seconds : 0; }
 };
 
@@ -339,7 +362,7 @@ void WaitForPods(PodCreationWatch& watch, size_t pods, const Options& options, c
 
 Measurement RunGang(const Options& options, const std::string& scheduler) {
   Cluster cluster(options, "gang-" + scheduler);
-  cluster.StartServer(options.gang);
+  cluster.StartServer(options.gang, options.simulate_pods);
   cluster.StartOperator();
   std::string name = "gang";
   PodCreationWatch watch;
@@ -350,12 +373,14 @@ Measurement RunGang(const Options& options, const std::string& scheduler) {
   Json job = TrainingJobObject(name, options.gang, scheduler);
   Measurement m;
   m.pods = options.gang;
+  cluster.ClearRequestLog();
   CpuMeter cpu(options, "gang-" + scheduler, cluster.server_pid(), cluster.operator_pid());
   auto start = SteadyClock::now();
   cluster.CreateJob(job);
   WaitForPods(watch, options.gang, options, cluster, "gang");
   m.seconds = Seconds(watch.TimeOf(options.gang) - start);
   cpu.End(&m);
+  m.server_requests = cluster.RequestCounts();
   m.metrics = cluster.ScrapeOperator();
   return m;
 }
@@ -376,7 +401,7 @@ std::vector<Json> JobObjects(const Options& options, const std::string& schedule
 Measurement RunJobs(const Options& options, const std::string& scheduler) {
   const int pods = options.jobs * options.workers_per_job;
   Cluster cluster(options, "jobs-" + scheduler);
-  cluster.StartServer(pods);
+  cluster.StartServer(pods, options.simulate_pods);
   cluster.StartOperator();
   PodCreationWatch watch;
   if (!watch.Start(cluster.server_port(), controller::kJobNameLabel)) Die("cannot watch pods");
@@ -384,12 +409,14 @@ Measurement RunJobs(const Options& options, const std::string& scheduler) {
   std::vector<Json> jobs = JobObjects(options, scheduler, pods, "job");
   Measurement m;
   m.pods = pods;
+  cluster.ClearRequestLog();
   CpuMeter cpu(options, "jobs-" + scheduler, cluster.server_pid(), cluster.operator_pid());
   auto start = SteadyClock::now();
   for (const Json& job : jobs) cluster.CreateJob(job);
   WaitForPods(watch, pods, options, cluster, "jobs");
   m.seconds = Seconds(watch.TimeOf(pods) - start);
   cpu.End(&m);
+  m.server_requests = cluster.RequestCounts();
   m.metrics = cluster.ScrapeOperator();
   return m;
 }
@@ -399,7 +426,7 @@ Measurement RunJobs(const Options& options, const std::string& scheduler) {
 Measurement RunBare(const Options& options, int threads) {
   const int pods = options.jobs * options.workers_per_job;
   Cluster cluster(options, "bare");
-  cluster.StartServer(pods);
+  cluster.StartServer(pods, options.simulate_pods);
   std::vector<Json> bodies;
   for (const Json& object : JobObjects(options, "Builtin", pods, "job")) {
     auto job = api::ParseTrainingJob(cluster.CreateJob(object));
@@ -416,7 +443,9 @@ Measurement RunBare(const Options& options, int threads) {
   m.pods = pods;
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0};
-  CpuMeter cpu(options, "bare", cluster.server_pid(), -1);
+  // The client column is this process: the creating threads (and the byte-scanning watch).
+  cluster.ClearRequestLog();
+  CpuMeter cpu(options, "bare", cluster.server_pid(), ::getpid());
   auto start = SteadyClock::now();
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
@@ -431,6 +460,7 @@ Measurement RunBare(const Options& options, int threads) {
   WaitForPods(watch, pods, options, cluster, "bare client");
   m.seconds = Seconds(watch.TimeOf(pods) - start);
   cpu.End(&m);
+  m.server_requests = cluster.RequestCounts();
   return m;
 }
 
@@ -443,10 +473,72 @@ struct RssResult {
   bool quiet = false;
 };
 
+// The scheduler's and the kubelet's part, once, for pods the simulator is not running: bind each
+// pod (spec.nodeName, 100 per node) and write the Running status the simulator would write.
+void MarkPodsRunning(Cluster& cluster, const std::vector<Json>& jobs, int threads) {
+  struct PodRef {
+    std::string name;
+    std::string node;
+  };
+  std::vector<PodRef> pods;
+  for (const Json& job : jobs) {
+    std::string name = job["metadata"]["name"];
+    for (int rank = 0; rank < job["spec"]["workers"].get<int>(); ++rank) {
+      pods.push_back({name + "-worker-" + std::to_string(rank), "node-" + std::to_string(pods.size() / 100)});
+    }
+  }
+  auto client = NewClient(cluster.config(), 0, 1, &cluster.registry());
+  std::atomic<size_t> next{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < pods.size();) {
+        const PodRef& pod = pods[i];
+        const std::string now = "2026-01-01T00:00:00Z";
+        std::string ip = "10.244." + std::to_string(i / 250 % 250) + "." + std::to_string(i % 250 + 1);
+        Json condition = {{"status", "True"}, {"lastProbeTime", nullptr}, {"lastTransitionTime", now}};
+        Json conditions = Json::array();
+        for (const char* type : {"PodScheduled", "Initialized", "ContainersReady", "Ready"}) {
+          Json c = condition;
+          c["type"] = type;
+          conditions.push_back(c);
+        }
+        Json status = {
+            {"phase", "Running"},
+            {"podIP", ip},
+            {"podIPs", Json::array({{{"ip", ip}}})},
+            {"hostIP", "10.0.0.1"},
+            {"hostIPs", Json::array({{{"ip", "10.0.0.1"}}})},
+            {"startTime", now},
+            {"conditions", conditions},
+            {"containerStatuses",
+             Json::array({{{"name", "trainer"},
+                           {"image", "ringleader/worker:bench"},
+                           {"imageID", "sim://ringleader/worker:bench"},
+                           {"containerID", "sim://" + pod.name + "/trainer"},
+                           {"ready", true},
+                           {"started", true},
+                           {"restartCount", 0},
+                           {"state", {{"running", {{"startedAt", now}}}}}}})}};
+        bool ok = client->Patch(kube::PodsResource(), "default", pod.name, kube::PatchType::kMerge,
+                                {{"spec", {{"nodeName", pod.node}}}})
+                      .ok() &&
+                  client->Patch(kube::PodsResource(), "default", pod.name, kube::PatchType::kMerge,
+                                {{"status", status}}, "status")
+                      .ok();
+        if (!ok) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  if (failures.load() > 0) Die("marking pods Running: " + std::to_string(failures.load()) + " pods failed");
+}
+
 RssResult RunRss(const Options& options) {
   RssResult r;
   Cluster cluster(options, "rss");
-  cluster.StartServer(options.rss_pods);
+  cluster.StartServer(options.rss_pods, options.rss_simulator);
   r.nodes = cluster.nodes();
   cluster.StartOperator();
   cluster.WaitQuiet(0, "Running", std::chrono::seconds(30));
@@ -456,6 +548,7 @@ RssResult RunRss(const Options& options) {
   r.jobs = static_cast<int>(jobs.size());
   PodCreationWatch watch;
   if (!watch.Start(cluster.server_port(), controller::kJobNameLabel)) Die("cannot watch pods");
+  cluster.ClearRequestLog();
   CpuMeter cpu(options, "rss", cluster.server_pid(), cluster.operator_pid());
   auto start = SteadyClock::now();
   for (const Json& job : jobs) cluster.CreateJob(job);
@@ -463,16 +556,39 @@ RssResult RunRss(const Options& options) {
   r.creation.pods = options.rss_pods;
   r.creation.seconds = Seconds(watch.TimeOf(options.rss_pods) - start);
   cpu.End(&r.creation);
-  // Without the simulator the pods are never bound: the gangs stay Scheduling.
-  r.quiet = cluster.WaitQuiet(r.jobs, options.simulate_pods ? "Running" : "Scheduling",
-                              std::chrono::seconds(options.timeout_seconds));
+  r.creation.server_requests = cluster.RequestCounts();
+  const auto timeout = std::chrono::seconds(options.timeout_seconds);
+  if (!options.rss_simulator) {
+    // Every gang released (ungated); then do what the scheduler and the kubelets would.
+    cluster.WaitQuiet(r.jobs, "Scheduling", timeout);
+    MarkPodsRunning(cluster, jobs, options.workers);
+  }
+  r.quiet = cluster.WaitQuiet(r.jobs, "Running", timeout);
   r.creation.metrics = cluster.ScrapeOperator();
   r.loaded = ReadMemory(cluster.operator_pid());
   return r;
 }
 
+// Writes the API server took during the interval, per pod created, by verb and resource.
+void PrintServerWrites(const char* label, const Measurement& m) {
+  std::vector<std::pair<int, std::string>> writes;
+  int total = 0;
+  for (const auto& [what, count] : m.server_requests) {
+    std::string verb = what.substr(0, what.find(' '));
+    if (verb != "create" && verb != "update" && verb != "patch" && verb != "delete") continue;
+    writes.push_back({count, what});
+    total += count;
+  }
+  std::sort(writes.rbegin(), writes.rend());
+  std::string detail;
+  for (const auto& [count, what] : writes) detail += (detail.empty() ? "" : ", ") + what + " " + std::to_string(count);
+  std::printf("# %-22s server writes %d = %.2f per pod (%s)\n", label, total, m.pods ? double(total) / m.pods : 0.0,
+              detail.c_str());
+}
+
 // Where the operator's time went, from its own metrics.
 void PrintBreakdown(const char* label, const Measurement& m) {
+  PrintServerWrites(label, m);
   const Scrape& s = m.metrics;
   auto mean_ms = [&](const std::string& name, const std::string& labels) {
     double count = Sum(s, name + "_count", labels);
@@ -491,6 +607,11 @@ void PrintBreakdown(const char* label, const Measurement& m) {
               mean_ms("ringleader_api_request_duration_seconds", "verb=\"update\""),
               Sum(s, "ringleader_api_requests_total", "verb=\"list\""),
               Sum(s, "ringleader_api_requests_total") - Sum(s, "ringleader_api_requests_total", "code=\"2"));
+  for (const auto& [series, value] : s) {
+    if (series.rfind("ringleader_api_requests_total{", 0) == 0 && series.find("code=\"2") == std::string::npos) {
+      std::printf("#   %s %.0f\n", series.c_str() + std::strlen("ringleader_api_requests_total"), value);
+    }
+  }
 }
 
 // Runs `once` options.repeat times and keeps the run with the median time.
@@ -508,7 +629,8 @@ void Usage() {
   std::fprintf(stderr,
                "usage: operator_bench [--workers N] [--qps Q] [--burst B] [--gang N] [--jobs N]\n"
                "  [--workers-per-job N] [--rss-pods N] [--repeat N] [--bare-threads N] [--no-none]\n"
-               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,rss] [--no-simulator] [--perf DIR]\n"
+               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,rss] [--no-simulator] [--rss-simulator]\n"
+               "  [--perf DIR]\n"
                "  [--operator PATH] [--apiserver PATH] [--crd PATH] [--keep-logs]\n");
 }
 
@@ -550,6 +672,7 @@ Options ParseFlags(int argc, char** argv) {
     else if (flag == "--crd") o.crd = value();
     else if (flag == "--keep-logs") o.keep_logs = true;
     else if (flag == "--no-simulator") o.simulate_pods = false;
+    else if (flag == "--rss-simulator") o.rss_simulator = true;
     else if (flag == "--cases") o.cases = value();
     else if (flag == "--perf") o.perf_dir = value();
     else if (flag == "--help" || flag == "-h") {
@@ -639,7 +762,13 @@ int main(int argc, char** argv) {
   std::printf("\n");
   for (const auto& [s, m] : gang) PrintBreakdown(("gang " + s).c_str(), m);
   for (const auto& [s, m] : jobs) PrintBreakdown(("jobs " + s).c_str(), m);
-  if (bare) std::printf("# %-22s server cpu %.2f s over %.2f s wall\n", "bare client", bare->server_cpu, bare->seconds);
+  if (bare) {
+    std::printf("# %-22s client (this process) cpu %.2f s, server cpu %.2f s over %.2f s wall\n", "bare client",
+                bare->operator_cpu, bare->server_cpu, bare->seconds);
+    PrintServerWrites("bare client", *bare);
+  }
+  std::printf("# op cpu / srv cpu: CPU seconds of the operator (bare row: this process, i.e. the client) and of the\n"
+              "# API server during the measured interval; ratio: pods/s / the bare client's pods/s\n");
   if (rss) PrintBreakdown("rss run (creation)", rss->creation);
 
   std::printf("\n# targets (issue 4), Builtin:");
