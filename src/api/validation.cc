@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <set>
 
+#include "json_reader.h"
 #include "ringleader/api/codec.h"
 #include "ringleader/api/limits.h"
-#include "json_reader.h"
 
 namespace ringleader::api {
 
@@ -24,7 +24,8 @@ std::string CheckDnsLabel(const std::string& s) {
   if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back()) ||
       !std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; })) {
     return "must be a DNS label (lowercase letters, digits and '-', starting and ending with a "
-           "letter or digit), got \"" + s + "\"";
+           "letter or digit), got \"" +
+           s + "\"";
   }
   return "";
 }
@@ -45,8 +46,8 @@ std::string CheckDnsSubdomain(const std::string& s, size_t max_length) {
   return "";
 }
 
-void CheckRange(std::vector<FieldError>* errors, const std::string& field, int64_t value, int64_t min,
-                int64_t max) {
+void CheckRange(std::vector<FieldError>* errors, const std::string& field, int64_t value,
+                int64_t min, int64_t max) {
   if (value < min || value > max) {
     errors->push_back({field, "must be " + std::to_string(min) + ".." + std::to_string(max) +
                                   ", got " + std::to_string(value)});
@@ -64,18 +65,21 @@ void ValidateName(const TrainingJob& job, std::vector<FieldError>* errors) {
   // The job name is also the headless Service's name, which must be a DNS-1035 label.
   std::string problem = CheckDnsLabel(name);
   if (problem.empty() && !(name.front() >= 'a' && name.front() <= 'z')) {
-    problem = "must start with a lowercase letter (it names the job's Service), got \"" + name + "\"";
+    problem =
+        "must start with a lowercase letter (it names the job's Service), got \"" + name + "\"";
   }
   if (!problem.empty()) {
     errors->push_back({"metadata.name", problem});
     return;
   }
   // Worker pods are `<job>-worker-<rank>` and use that as their hostname (a DNS label).
-  size_t longest = name.size() + std::string("-worker-").size() + DecimalDigits(job.spec.workers - 1);
+  size_t longest =
+      name.size() + std::string("-worker-").size() + DecimalDigits(job.spec.workers - 1);
   if (job.spec.workers >= limits::kMinWorkers && longest > limits::kMaxDnsLabelLength) {
     errors->push_back({"metadata.name", "too long: worker hostname \"" + name + "-worker-" +
                                             std::to_string(job.spec.workers - 1) + "\" would be " +
-                                            std::to_string(longest) + " characters, the limit is 63"});
+                                            std::to_string(longest) +
+                                            " characters, the limit is 63"});
   }
   if (!job.metadata.namespace_.empty()) {
     std::string ns_problem = CheckDnsLabel(job.metadata.namespace_);
@@ -141,14 +145,16 @@ void ValidateContainers(const json& spec, std::vector<FieldError>* errors) {
       std::string problem = CheckDnsLabel(name->get<std::string>());
       if (!problem.empty()) errors->push_back({item + ".name", problem});
       if (!names.insert(name->get<std::string>()).second) {
-        errors->push_back({item + ".name", "duplicate container name \"" + name->get<std::string>() + "\""});
+        errors->push_back(
+            {item + ".name", "duplicate container name \"" + name->get<std::string>() + "\""});
       }
     }
     auto image = c.find("image");
     if (image == c.end() || !image->is_string() || image->get<std::string>().empty()) {
       errors->push_back({item + ".image", "required"});
     }
-    if (auto env = c.find("env"); env != c.end() && !env->is_null()) ValidateEnv(*env, item + ".env", errors);
+    if (auto env = c.find("env"); env != c.end() && !env->is_null())
+      ValidateEnv(*env, item + ".env", errors);
   }
 }
 
@@ -176,9 +182,10 @@ void ValidateTemplate(const json& tmpl, std::vector<FieldError>* errors) {
   // The operator owns these pod fields; accepting a user's value and overwriting it would
   // silently ignore it, so say so instead.
   if (auto rp = spec->find("restartPolicy"); rp != spec->end() && *rp != "Never") {
-    errors->push_back({"spec.template.spec.restartPolicy",
-                       "must be Never or unset (Ringleader restarts whole gangs, not single pods), got " +
-                           rp->dump()});
+    errors->push_back(
+        {"spec.template.spec.restartPolicy",
+         "must be Never or unset (Ringleader restarts whole gangs, not single pods), got " +
+             rp->dump()});
   }
   for (const char* owned : {"hostname", "subdomain"}) {
     if (spec->contains(owned)) {
@@ -191,13 +198,23 @@ void ValidateTemplate(const json& tmpl, std::vector<FieldError>* errors) {
 }  // namespace
 
 const std::vector<std::string>& InjectedEnvNames() {
-  static const std::vector<std::string> names = {
-      "RINGLEADER_JOB_NAME",   "RINGLEADER_NAMESPACE",       "RINGLEADER_NUM_WORKERS",
-      "RINGLEADER_WORKER_RANK", "RINGLEADER_PROCS_PER_WORKER", "RINGLEADER_MASTER_ADDR",
-      "RINGLEADER_MASTER_PORT", "RINGLEADER_ATTEMPT",         "MASTER_ADDR",
-      "MASTER_PORT",           "WORLD_SIZE",                 "RANK",
-      "PET_NNODES",            "PET_NODE_RANK",              "PET_NPROC_PER_NODE",
-      "PET_MASTER_ADDR",       "PET_MASTER_PORT"};
+  static const std::vector<std::string> names = {"RINGLEADER_JOB_NAME",
+                                                 "RINGLEADER_NAMESPACE",
+                                                 "RINGLEADER_NUM_WORKERS",
+                                                 "RINGLEADER_WORKER_RANK",
+                                                 "RINGLEADER_PROCS_PER_WORKER",
+                                                 "RINGLEADER_MASTER_ADDR",
+                                                 "RINGLEADER_MASTER_PORT",
+                                                 "RINGLEADER_ATTEMPT",
+                                                 "MASTER_ADDR",
+                                                 "MASTER_PORT",
+                                                 "WORLD_SIZE",
+                                                 "RANK",
+                                                 "PET_NNODES",
+                                                 "PET_NODE_RANK",
+                                                 "PET_NPROC_PER_NODE",
+                                                 "PET_MASTER_ADDR",
+                                                 "PET_MASTER_PORT"};
   return names;
 }
 
@@ -211,12 +228,17 @@ std::vector<FieldError> ValidateTrainingJob(const TrainingJob& job) {
   CheckRange(&errors, "spec.port", s.port, limits::kMinPort, limits::kMaxPort);
   CheckRange(&errors, "spec.gang.timeoutSeconds", s.gang.timeout_seconds,
              limits::kMinGangTimeoutSeconds, limits::kMaxGangTimeoutSeconds);
-  struct NamedString { const char* field; const std::string* value; size_t max; };
-  for (const NamedString& n : {NamedString{"spec.gang.queue", &s.gang.queue, limits::kMaxQueueNameLength},
-                               NamedString{"spec.gang.priorityClassName", &s.gang.priority_class_name,
-                                           limits::kMaxPriorityClassNameLength},
-                               NamedString{"spec.gang.schedulerName", &s.gang.scheduler_name,
-                                           limits::kMaxSchedulerNameLength}}) {
+  struct NamedString {
+    const char* field;
+    const std::string* value;
+    size_t max;
+  };
+  for (const NamedString& n :
+       {NamedString{"spec.gang.queue", &s.gang.queue, limits::kMaxQueueNameLength},
+        NamedString{"spec.gang.priorityClassName", &s.gang.priority_class_name,
+                    limits::kMaxPriorityClassNameLength},
+        NamedString{"spec.gang.schedulerName", &s.gang.scheduler_name,
+                    limits::kMaxSchedulerNameLength}}) {
     if (n.value->empty()) continue;
     std::string problem = CheckDnsSubdomain(*n.value, n.max);
     if (!problem.empty()) errors.push_back({n.field, problem});
@@ -228,9 +250,11 @@ std::vector<FieldError> ValidateTrainingJob(const TrainingJob& job) {
     errors.push_back({"spec.runPolicy.activeDeadlineSeconds",
                       "must be at least 1, got " + std::to_string(*p.active_deadline_seconds)});
   }
-  if (p.ttl_seconds_after_finished && *p.ttl_seconds_after_finished < limits::kMinTtlSecondsAfterFinished) {
-    errors.push_back({"spec.runPolicy.ttlSecondsAfterFinished",
-                      "must not be negative, got " + std::to_string(*p.ttl_seconds_after_finished)});
+  if (p.ttl_seconds_after_finished &&
+      *p.ttl_seconds_after_finished < limits::kMinTtlSecondsAfterFinished) {
+    errors.push_back(
+        {"spec.runPolicy.ttlSecondsAfterFinished",
+         "must not be negative, got " + std::to_string(*p.ttl_seconds_after_finished)});
   }
   ValidateTemplate(s.pod_template, &errors);
   return errors;

@@ -42,11 +42,17 @@ TEST(CodecTest, EveryFieldDecoded) {
   json j = MinimalJob();
   j["spec"]["processesPerWorker"] = 8;
   j["spec"]["port"] = 2222;
-  j["spec"]["gang"] = {{"scheduler", "Volcano"}, {"timeoutSeconds", 60}, {"queue", "q"},
-                       {"priorityClassName", "high"}, {"schedulerName", "my-volcano"}};
-  j["spec"]["runPolicy"] = {{"backoffLimit", 0},       {"restartPolicy", "ExitCode"},
-                            {"activeDeadlineSeconds", 100}, {"ttlSecondsAfterFinished", 0},
-                            {"cleanPodPolicy", "All"}, {"suspend", true},
+  j["spec"]["gang"] = {{"scheduler", "Volcano"},
+                       {"timeoutSeconds", 60},
+                       {"queue", "q"},
+                       {"priorityClassName", "high"},
+                       {"schedulerName", "my-volcano"}};
+  j["spec"]["runPolicy"] = {{"backoffLimit", 0},
+                            {"restartPolicy", "ExitCode"},
+                            {"activeDeadlineSeconds", 100},
+                            {"ttlSecondsAfterFinished", 0},
+                            {"cleanPodPolicy", "All"},
+                            {"suspend", true},
                             {"successPolicy", "RankZero"}};
   std::vector<FieldError> errors;
   TrainingJob job = DecodeTrainingJob(j, &errors);
@@ -92,7 +98,8 @@ TEST(CodecTest, StatusRoundTrip) {
   s.restarts = 2;
   s.start_time = "2026-01-01T00:00:00Z";
   s.observed_generation = 5;
-  s.conditions.push_back({"Running", "True", "GangRunning", "all running", "2026-01-01T00:00:00Z", 5});
+  s.conditions.push_back(
+      {"Running", "True", "GangRunning", "all running", "2026-01-01T00:00:00Z", 5});
   s.progress = Progress{10, 0.5, 1000.0, "2026-01-01T00:00:01Z"};
   std::vector<FieldError> errors;
   TrainingJobStatus back = DecodeStatus(EncodeStatus(s), &errors);
@@ -141,8 +148,16 @@ TEST(YamlTest, OversizedInputRejected) {
 }
 
 TEST(YamlTest, EmitRoundTripsTypes) {
-  json v = {{"s", "123"}, {"t", "true"}, {"e", ""}, {"n", 5}, {"b", false}, {"x", nullptr},
-            {"l", json::array()}, {"m", json::object()}, {"multi", "a\nb"}, {"plain", "hello"}};
+  json v = {{"s", "123"},
+            {"t", "true"},
+            {"e", ""},
+            {"n", 5},
+            {"b", false},
+            {"x", nullptr},
+            {"l", json::array()},
+            {"m", json::object()},
+            {"multi", "a\nb"},
+            {"plain", "hello"}};
   auto back = LoadYamlDocuments(ToYaml(v));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ((*back)[0], v);

@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 json LoadCrd() {
-  auto docs = LoadYamlFile(std::string(RINGLEADER_SOURCE_DIR) + "/crds/ringleader.dev_trainingjobs.yaml");
+  auto docs =
+      LoadYamlFile(std::string(RINGLEADER_SOURCE_DIR) + "/crds/ringleader.dev_trainingjobs.yaml");
   EXPECT_TRUE(docs.ok()) << docs.status().ToString();
   EXPECT_EQ(docs->size(), 1u);
   return (*docs)[0];
@@ -27,14 +28,17 @@ const json& Spec(const json& crd) { return Schema(crd)["properties"]["spec"]["pr
 // Structural schema rules (apiextensions.k8s.io/v1): every schema node has a non-empty type
 // unless it preserves unknown fields or is int-or-string; no additionalProperties beside
 // properties; metadata may only carry name/generateName restrictions.
-void CheckStructural(const json& node, const std::string& path, std::vector<std::string>* problems) {
+void CheckStructural(const json& node, const std::string& path,
+                     std::vector<std::string>* problems) {
   if (!node.is_object()) {
     problems->push_back(path + ": not an object");
     return;
   }
-  bool typed = node.contains("type") && node["type"].is_string() && !node["type"].get<std::string>().empty();
-  bool exempt = node.value("x-kubernetes-int-or-string", false) ||
-                (node.value("x-kubernetes-preserve-unknown-fields", false) && !node.contains("properties"));
+  bool typed =
+      node.contains("type") && node["type"].is_string() && !node["type"].get<std::string>().empty();
+  bool exempt =
+      node.value("x-kubernetes-int-or-string", false) ||
+      (node.value("x-kubernetes-preserve-unknown-fields", false) && !node.contains("properties"));
   if (!typed && !exempt) problems->push_back(path + ".type: required");
   if (node.contains("properties") && node.contains("additionalProperties")) {
     problems->push_back(path + ": properties and additionalProperties are mutually exclusive");
@@ -44,7 +48,8 @@ void CheckStructural(const json& node, const std::string& path, std::vector<std:
     problems->push_back(path + ".description: spec objects need one for kubectl explain");
   }
   for (const char* forbidden : {"anyOf", "oneOf", "allOf", "not", "$ref"}) {
-    if (node.contains(forbidden) && path == "openAPIV3Schema") problems->push_back(path + ": " + forbidden);
+    if (node.contains(forbidden) && path == "openAPIV3Schema")
+      problems->push_back(path + ": " + forbidden);
   }
   if (node.contains("properties")) {
     for (auto it = node["properties"].begin(); it != node["properties"].end(); ++it) {
@@ -81,23 +86,35 @@ TEST(CrdTest, SchemaIsStructural) {
 TEST(CrdTest, PrinterColumns) {
   json columns = Version(LoadCrd())["additionalPrinterColumns"];
   std::vector<std::pair<std::string, int>> got;
-  for (const auto& c : columns) got.emplace_back(c["name"].get<std::string>(), c.value("priority", 0));
-  std::vector<std::pair<std::string, int>> want = {{"Phase", 0},   {"Ready", 0}, {"Restarts", 0}, {"Age", 0},
-                                                   {"Workers", 1}, {"Gang", 1},  {"Message", 1}};
+  for (const auto& c : columns)
+    got.emplace_back(c["name"].get<std::string>(), c.value("priority", 0));
+  std::vector<std::pair<std::string, int>> want = {{"Phase", 0},  {"Ready", 0},   {"Restarts", 0},
+                                                   {"Age", 0},    {"Workers", 1}, {"Gang", 1},
+                                                   {"Message", 1}};
   EXPECT_EQ(got, want);
 }
 
 TEST(CrdTest, BoundsMatchValidation) {
   json spec = Spec(LoadCrd());
-  struct Bound { json node; int64_t min; std::optional<int64_t> max; const char* name; };
+  struct Bound {
+    json node;
+    int64_t min;
+    std::optional<int64_t> max;
+    const char* name;
+  };
   const Bound bounds[] = {
       {spec["workers"], limits::kMinWorkers, limits::kMaxWorkers, "workers"},
-      {spec["processesPerWorker"], limits::kMinProcessesPerWorker, limits::kMaxProcessesPerWorker, "processesPerWorker"},
+      {spec["processesPerWorker"], limits::kMinProcessesPerWorker, limits::kMaxProcessesPerWorker,
+       "processesPerWorker"},
       {spec["port"], limits::kMinPort, limits::kMaxPort, "port"},
-      {spec["gang"]["properties"]["timeoutSeconds"], limits::kMinGangTimeoutSeconds, limits::kMaxGangTimeoutSeconds, "gang.timeoutSeconds"},
-      {spec["runPolicy"]["properties"]["backoffLimit"], limits::kMinBackoffLimit, limits::kMaxBackoffLimit, "runPolicy.backoffLimit"},
-      {spec["runPolicy"]["properties"]["activeDeadlineSeconds"], limits::kMinActiveDeadlineSeconds, std::nullopt, "runPolicy.activeDeadlineSeconds"},
-      {spec["runPolicy"]["properties"]["ttlSecondsAfterFinished"], limits::kMinTtlSecondsAfterFinished, std::nullopt, "runPolicy.ttlSecondsAfterFinished"},
+      {spec["gang"]["properties"]["timeoutSeconds"], limits::kMinGangTimeoutSeconds,
+       limits::kMaxGangTimeoutSeconds, "gang.timeoutSeconds"},
+      {spec["runPolicy"]["properties"]["backoffLimit"], limits::kMinBackoffLimit,
+       limits::kMaxBackoffLimit, "runPolicy.backoffLimit"},
+      {spec["runPolicy"]["properties"]["activeDeadlineSeconds"], limits::kMinActiveDeadlineSeconds,
+       std::nullopt, "runPolicy.activeDeadlineSeconds"},
+      {spec["runPolicy"]["properties"]["ttlSecondsAfterFinished"],
+       limits::kMinTtlSecondsAfterFinished, std::nullopt, "runPolicy.ttlSecondsAfterFinished"},
   };
   for (const Bound& b : bounds) {
     EXPECT_EQ(b.node["type"], "integer") << b.name;
@@ -118,7 +135,8 @@ TEST(CrdTest, BoundsMatchValidation) {
   EXPECT_EQ(containers["items"]["required"], json::array({"name", "image"}));
   EXPECT_EQ(containers["items"]["properties"]["name"]["maxLength"], limits::kMaxDnsLabelLength);
   EXPECT_EQ(containers["items"]["properties"]["env"]["maxItems"], limits::kMaxEnvPerContainer);
-  EXPECT_EQ(Schema(LoadCrd())["properties"]["status"]["properties"]["conditions"]["maxItems"], limits::kMaxConditions);
+  EXPECT_EQ(Schema(LoadCrd())["properties"]["status"]["properties"]["conditions"]["maxItems"],
+            limits::kMaxConditions);
 }
 
 TEST(CrdTest, DefaultsMatchCpp) {
@@ -134,7 +152,8 @@ TEST(CrdTest, DefaultsMatchCpp) {
   EXPECT_EQ(run["cleanPodPolicy"]["default"], ToString(defaults.run_policy.clean_pod_policy));
   EXPECT_EQ(run["successPolicy"]["default"], ToString(defaults.run_policy.success_policy));
   EXPECT_EQ(run["suspend"]["default"], defaults.run_policy.suspend);
-  EXPECT_EQ(Schema(LoadCrd())["properties"]["spec"]["required"], json::array({"workers", "template"}));
+  EXPECT_EQ(Schema(LoadCrd())["properties"]["spec"]["required"],
+            json::array({"workers", "template"}));
 }
 
 TEST(CrdTest, EnumsMatchCpp) {
@@ -151,7 +170,8 @@ TEST(CrdTest, EnumsMatchCpp) {
 }
 
 TEST(CrdTest, ExamplesAreValid) {
-  for (const char* name : {"cpu-job.yaml", "gpu-job.yaml", "volcano-job.yaml", "pytorch-torchrun.yaml"}) {
+  for (const char* name :
+       {"cpu-job.yaml", "gpu-job.yaml", "volcano-job.yaml", "pytorch-torchrun.yaml"}) {
     auto docs = LoadYamlFile(std::string(RINGLEADER_SOURCE_DIR) + "/examples/" + name);
     ASSERT_TRUE(docs.ok()) << name << ": " << docs.status().ToString();
     for (const auto& doc : *docs) {

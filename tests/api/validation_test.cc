@@ -39,67 +39,112 @@ TEST_P(ValidationRuleTest, RejectsWithFieldAndRule) {
   for (const auto& e : errors) {
     if (e.field == c.field && e.message.find(c.message) != std::string::npos) found = true;
   }
-  EXPECT_TRUE(found) << "want " << c.field << ": ..." << c.message << "..., got " << JoinFieldErrors(errors);
+  EXPECT_TRUE(found) << "want " << c.field << ": ..." << c.message << "..., got "
+                     << JoinFieldErrors(errors);
 }
 
 const Case kCases[] = {
-    {"workers zero", [](json& j) { j["spec"]["workers"] = 0; }, "spec.workers", "must be 1..4096, got 0"},
-    {"workers too many", [](json& j) { j["spec"]["workers"] = 4097; }, "spec.workers", "must be 1..4096, got 4097"},
+    {"workers zero", [](json& j) { j["spec"]["workers"] = 0; }, "spec.workers",
+     "must be 1..4096, got 0"},
+    {"workers too many", [](json& j) { j["spec"]["workers"] = 4097; }, "spec.workers",
+     "must be 1..4096, got 4097"},
     {"workers missing", [](json& j) { j["spec"].erase("workers"); }, "spec.workers", "required"},
-    {"workers string", [](json& j) { j["spec"]["workers"] = "4"; }, "spec.workers", "must be an integer, got string"},
-    {"workers fractional", [](json& j) { j["spec"]["workers"] = 2.5; }, "spec.workers", "must be an integer"},
-    {"ppw zero", [](json& j) { j["spec"]["processesPerWorker"] = 0; }, "spec.processesPerWorker", "must be 1..64"},
-    {"ppw 65", [](json& j) { j["spec"]["processesPerWorker"] = 65; }, "spec.processesPerWorker", "must be 1..64, got 65"},
-    {"port low", [](json& j) { j["spec"]["port"] = 80; }, "spec.port", "must be 1024..65535, got 80"},
+    {"workers string", [](json& j) { j["spec"]["workers"] = "4"; }, "spec.workers",
+     "must be an integer, got string"},
+    {"workers fractional", [](json& j) { j["spec"]["workers"] = 2.5; }, "spec.workers",
+     "must be an integer"},
+    {"ppw zero", [](json& j) { j["spec"]["processesPerWorker"] = 0; }, "spec.processesPerWorker",
+     "must be 1..64"},
+    {"ppw 65", [](json& j) { j["spec"]["processesPerWorker"] = 65; }, "spec.processesPerWorker",
+     "must be 1..64, got 65"},
+    {"port low", [](json& j) { j["spec"]["port"] = 80; }, "spec.port",
+     "must be 1024..65535, got 80"},
     {"port high", [](json& j) { j["spec"]["port"] = 70000; }, "spec.port", "must be 1024..65535"},
     {"template missing", [](json& j) { j["spec"].erase("template"); }, "spec.template", "required"},
-    {"template spec missing", [](json& j) { j["spec"]["template"] = json::object(); }, "spec.template.spec", "required"},
+    {"template spec missing", [](json& j) { j["spec"]["template"] = json::object(); },
+     "spec.template.spec", "required"},
     {"no containers", [](json& j) { j["spec"]["template"]["spec"]["containers"] = json::array(); },
      "spec.template.spec.containers", "at least 1"},
-    {"container no name", [](json& j) { j["spec"]["template"]["spec"]["containers"][0].erase("name"); },
+    {"container no name",
+     [](json& j) { j["spec"]["template"]["spec"]["containers"][0].erase("name"); },
      "spec.template.spec.containers[0].name", "required"},
-    {"container no image", [](json& j) { j["spec"]["template"]["spec"]["containers"][0].erase("image"); },
+    {"container no image",
+     [](json& j) { j["spec"]["template"]["spec"]["containers"][0].erase("image"); },
      "spec.template.spec.containers[0].image", "required"},
-    {"container bad name", [](json& j) { j["spec"]["template"]["spec"]["containers"][0]["name"] = "Bad_Name"; },
+    {"container bad name",
+     [](json& j) { j["spec"]["template"]["spec"]["containers"][0]["name"] = "Bad_Name"; },
      "spec.template.spec.containers[0].name", "DNS label"},
-    {"duplicate container", [](json& j) {
-       j["spec"]["template"]["spec"]["containers"].push_back({{"name", "t"}, {"image", "x"}}); },
+    {"duplicate container",
+     [](json& j) {
+       j["spec"]["template"]["spec"]["containers"].push_back({{"name", "t"}, {"image", "x"}});
+     },
      "spec.template.spec.containers[1].name", "duplicate"},
-    {"injected env", [](json& j) {
-       j["spec"]["template"]["spec"]["containers"][0]["env"] = json::array({{{"name", "WORLD_SIZE"}, {"value", "9"}}}); },
+    {"injected env",
+     [](json& j) {
+       j["spec"]["template"]["spec"]["containers"][0]["env"] =
+           json::array({{{"name", "WORLD_SIZE"}, {"value", "9"}}});
+     },
      "spec.template.spec.containers[0].env[0].name", "\"WORLD_SIZE\" is set by Ringleader"},
-    {"injected ringleader env", [](json& j) {
-       j["spec"]["template"]["spec"]["containers"][0]["env"] = json::array({{{"name", "RINGLEADER_MASTER_ADDR"}}}); },
+    {"injected ringleader env",
+     [](json& j) {
+       j["spec"]["template"]["spec"]["containers"][0]["env"] =
+           json::array({{{"name", "RINGLEADER_MASTER_ADDR"}}});
+     },
      "spec.template.spec.containers[0].env[0].name", "cannot be overridden"},
-    {"pod restartPolicy", [](json& j) { j["spec"]["template"]["spec"]["restartPolicy"] = "Always"; },
+    {"pod restartPolicy",
+     [](json& j) { j["spec"]["template"]["spec"]["restartPolicy"] = "Always"; },
      "spec.template.spec.restartPolicy", "must be Never"},
     {"pod hostname", [](json& j) { j["spec"]["template"]["spec"]["hostname"] = "x"; },
      "spec.template.spec.hostname", "must be unset"},
-    {"reserved label", [](json& j) { j["spec"]["template"]["metadata"]["labels"]["ringleader.dev/rank"] = "1"; },
+    {"reserved label",
+     [](json& j) { j["spec"]["template"]["metadata"]["labels"]["ringleader.dev/rank"] = "1"; },
      "spec.template.metadata.labels.ringleader.dev/rank", "reserved"},
-    {"bad scheduler", [](json& j) { j["spec"]["gang"]["scheduler"] = "Kueue"; }, "spec.gang.scheduler",
+    {"bad scheduler", [](json& j) { j["spec"]["gang"]["scheduler"] = "Kueue"; },
+     "spec.gang.scheduler",
      "unsupported value \"Kueue\": must be one of Builtin, Volcano, Coscheduling, None"},
-    {"gang timeout zero", [](json& j) { j["spec"]["gang"]["timeoutSeconds"] = 0; }, "spec.gang.timeoutSeconds", "must be 1..86400"},
-    {"gang timeout negative", [](json& j) { j["spec"]["gang"]["timeoutSeconds"] = -5; }, "spec.gang.timeoutSeconds", "got -5"},
-    {"bad queue", [](json& j) { j["spec"]["gang"]["queue"] = "Not A Queue"; }, "spec.gang.queue", "DNS subdomain"},
-    {"bad priority class", [](json& j) { j["spec"]["gang"]["priorityClassName"] = "-x"; }, "spec.gang.priorityClassName", "DNS subdomain"},
-    {"backoff negative", [](json& j) { j["spec"]["runPolicy"]["backoffLimit"] = -1; }, "spec.runPolicy.backoffLimit", "must be 0..1000"},
-    {"bad restart policy", [](json& j) { j["spec"]["runPolicy"]["restartPolicy"] = "Always"; }, "spec.runPolicy.restartPolicy", "must be one of OnFailure, Never, ExitCode"},
-    {"deadline negative", [](json& j) { j["spec"]["runPolicy"]["activeDeadlineSeconds"] = -1; }, "spec.runPolicy.activeDeadlineSeconds", "at least 1"},
-    {"deadline zero", [](json& j) { j["spec"]["runPolicy"]["activeDeadlineSeconds"] = 0; }, "spec.runPolicy.activeDeadlineSeconds", "at least 1"},
-    {"ttl negative", [](json& j) { j["spec"]["runPolicy"]["ttlSecondsAfterFinished"] = -3; }, "spec.runPolicy.ttlSecondsAfterFinished", "must not be negative"},
-    {"bad clean policy", [](json& j) { j["spec"]["runPolicy"]["cleanPodPolicy"] = "Some"; }, "spec.runPolicy.cleanPodPolicy", "must be one of Running, All, None"},
-    {"bad success policy", [](json& j) { j["spec"]["runPolicy"]["successPolicy"] = "Any"; }, "spec.runPolicy.successPolicy", "must be one of AllWorkers, RankZero"},
-    {"suspend string", [](json& j) { j["spec"]["runPolicy"]["suspend"] = "yes"; }, "spec.runPolicy.suspend", "must be a boolean"},
-    {"unknown spec field", [](json& j) { j["spec"]["replicas"] = 3; }, "spec.replicas", "unknown field"},
-    {"unknown runPolicy field", [](json& j) { j["spec"]["runPolicy"]["backofLimit"] = 3; }, "spec.runPolicy.backofLimit", "unknown field"},
-    {"gang not object", [](json& j) { j["spec"]["gang"] = "Volcano"; }, "spec.gang", "must be an object, got string"},
+    {"gang timeout zero", [](json& j) { j["spec"]["gang"]["timeoutSeconds"] = 0; },
+     "spec.gang.timeoutSeconds", "must be 1..86400"},
+    {"gang timeout negative", [](json& j) { j["spec"]["gang"]["timeoutSeconds"] = -5; },
+     "spec.gang.timeoutSeconds", "got -5"},
+    {"bad queue", [](json& j) { j["spec"]["gang"]["queue"] = "Not A Queue"; }, "spec.gang.queue",
+     "DNS subdomain"},
+    {"bad priority class", [](json& j) { j["spec"]["gang"]["priorityClassName"] = "-x"; },
+     "spec.gang.priorityClassName", "DNS subdomain"},
+    {"backoff negative", [](json& j) { j["spec"]["runPolicy"]["backoffLimit"] = -1; },
+     "spec.runPolicy.backoffLimit", "must be 0..1000"},
+    {"bad restart policy", [](json& j) { j["spec"]["runPolicy"]["restartPolicy"] = "Always"; },
+     "spec.runPolicy.restartPolicy", "must be one of OnFailure, Never, ExitCode"},
+    {"deadline negative", [](json& j) { j["spec"]["runPolicy"]["activeDeadlineSeconds"] = -1; },
+     "spec.runPolicy.activeDeadlineSeconds", "at least 1"},
+    {"deadline zero", [](json& j) { j["spec"]["runPolicy"]["activeDeadlineSeconds"] = 0; },
+     "spec.runPolicy.activeDeadlineSeconds", "at least 1"},
+    {"ttl negative", [](json& j) { j["spec"]["runPolicy"]["ttlSecondsAfterFinished"] = -3; },
+     "spec.runPolicy.ttlSecondsAfterFinished", "must not be negative"},
+    {"bad clean policy", [](json& j) { j["spec"]["runPolicy"]["cleanPodPolicy"] = "Some"; },
+     "spec.runPolicy.cleanPodPolicy", "must be one of Running, All, None"},
+    {"bad success policy", [](json& j) { j["spec"]["runPolicy"]["successPolicy"] = "Any"; },
+     "spec.runPolicy.successPolicy", "must be one of AllWorkers, RankZero"},
+    {"suspend string", [](json& j) { j["spec"]["runPolicy"]["suspend"] = "yes"; },
+     "spec.runPolicy.suspend", "must be a boolean"},
+    {"unknown spec field", [](json& j) { j["spec"]["replicas"] = 3; }, "spec.replicas",
+     "unknown field"},
+    {"unknown runPolicy field", [](json& j) { j["spec"]["runPolicy"]["backofLimit"] = 3; },
+     "spec.runPolicy.backofLimit", "unknown field"},
+    {"gang not object", [](json& j) { j["spec"]["gang"] = "Volcano"; }, "spec.gang",
+     "must be an object, got string"},
     {"name missing", [](json& j) { j["metadata"].erase("name"); }, "metadata.name", "required"},
-    {"name uppercase", [](json& j) { j["metadata"]["name"] = "Demo"; }, "metadata.name", "DNS label"},
-    {"name starts with digit", [](json& j) { j["metadata"]["name"] = "1demo"; }, "metadata.name", "must start with a lowercase letter"},
-    {"name too long for hostnames", [](json& j) { j["metadata"]["name"] = std::string(55, 'a'); j["spec"]["workers"] = 100; },
+    {"name uppercase", [](json& j) { j["metadata"]["name"] = "Demo"; }, "metadata.name",
+     "DNS label"},
+    {"name starts with digit", [](json& j) { j["metadata"]["name"] = "1demo"; }, "metadata.name",
+     "must start with a lowercase letter"},
+    {"name too long for hostnames",
+     [](json& j) {
+       j["metadata"]["name"] = std::string(55, 'a');
+       j["spec"]["workers"] = 100;
+     },
      "metadata.name", "too long"},
-    {"bad apiVersion", [](json& j) { j["apiVersion"] = "ringleader.dev/v1"; }, "apiVersion", "must be ringleader.dev/v1alpha1"},
+    {"bad apiVersion", [](json& j) { j["apiVersion"] = "ringleader.dev/v1"; }, "apiVersion",
+     "must be ringleader.dev/v1alpha1"},
     {"bad kind", [](json& j) { j["kind"] = "Job"; }, "kind", "must be TrainingJob"},
     {"spec missing", [](json& j) { j.erase("spec"); }, "spec", "required"},
 };
@@ -107,7 +152,8 @@ const Case kCases[] = {
 INSTANTIATE_TEST_SUITE_P(Rules, ValidationRuleTest, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            std::string name = info.param.name;
-                           for (char& c : name) if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           for (char& c : name)
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
                            return name;
                          });
 

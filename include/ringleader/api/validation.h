@@ -2,10 +2,9 @@
 // The one validation function for TrainingJobs, used by the operator (for objects that reach
 // it without our CRD schema, and for rules a schema cannot express) and by local mode.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ringleader/api/field_error.h"
 #include "ringleader/api/trainingjob.h"

@@ -2,10 +2,9 @@
 // YAML documents -> JSON values, with YAML's plain-scalar typing (ints, floats, booleans,
 // null) and quoted scalars kept as strings, so `port: "29500"` is caught as a wrong type.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ringleader/common/status.h"
 
