@@ -54,6 +54,11 @@ void CheckRange(std::vector<FieldError>* errors, const std::string& field, int64
   }
 }
 
+// "must be a list, got string": the wording of every type error, as the decoder writes them.
+std::string WrongType(const char* expected, const json& got) {
+  return std::string("must be ") + expected + ", got " + internal::JsonTypeName(got);
+}
+
 size_t DecimalDigits(int64_t v) { return std::to_string(std::max<int64_t>(v, 0)).size(); }
 
 void ValidateName(const TrainingJob& job, std::vector<FieldError>* errors) {
@@ -89,7 +94,7 @@ void ValidateName(const TrainingJob& job, std::vector<FieldError>* errors) {
 
 void ValidateEnv(const json& env, const std::string& path, std::vector<FieldError>* errors) {
   if (!env.is_array()) {
-    errors->push_back({path, std::string("must be a list, got ") + internal::JsonTypeName(env)});
+    errors->push_back({path, WrongType("a list", env)});
     return;
   }
   if (env.size() > limits::kMaxEnvPerContainer) {
@@ -114,47 +119,62 @@ void ValidateEnv(const json& env, const std::string& path, std::vector<FieldErro
   }
 }
 
+// Rules for one entry of containers or initContainers. The operator appends its env to
+// both lists (controller::BuildWorkerPod), so both get the injected-name rule; names must be
+// unique across the two lists, as the Pod API requires.
+void ValidateContainer(const json& c, const std::string& path, std::set<std::string>* names,
+                       std::vector<FieldError>* errors) {
+  if (!c.is_object()) {
+    errors->push_back({path, WrongType("an object", c)});
+    return;
+  }
+  auto name = c.find("name");
+  if (name == c.end() || !name->is_string() || name->get<std::string>().empty()) {
+    errors->push_back({path + ".name", "required"});
+  } else {
+    std::string problem = CheckDnsLabel(name->get<std::string>());
+    if (!problem.empty()) errors->push_back({path + ".name", problem});
+    if (!names->insert(name->get<std::string>()).second) {
+      errors->push_back(
+          {path + ".name", "duplicate container name \"" + name->get<std::string>() + "\""});
+    }
+  }
+  auto image = c.find("image");
+  if (image == c.end() || !image->is_string() || image->get<std::string>().empty()) {
+    errors->push_back({path + ".image", "required"});
+  }
+  if (auto env = c.find("env"); env != c.end() && !env->is_null()) {
+    ValidateEnv(*env, path + ".env", errors);
+  }
+}
+
 void ValidateContainers(const json& spec, std::vector<FieldError>* errors) {
+  std::set<std::string> names;
   const std::string path = "spec.template.spec.containers";
   auto it = spec.find("containers");
   if (it == spec.end() || it->is_null()) {
     errors->push_back({path, "required: at least one container"});
+  } else if (!it->is_array()) {
+    errors->push_back({path, WrongType("a list", *it)});
+  } else {
+    if (it->empty()) errors->push_back({path, "must have at least 1 container, got 0"});
+    if (it->size() > limits::kMaxContainers) {
+      errors->push_back({path, "must have at most " + std::to_string(limits::kMaxContainers) +
+                                   " containers, got " + std::to_string(it->size())});
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+      ValidateContainer((*it)[i], path + "[" + std::to_string(i) + "]", &names, errors);
+    }
+  }
+  const std::string init_path = "spec.template.spec.initContainers";
+  auto init = spec.find("initContainers");
+  if (init == spec.end() || init->is_null()) return;
+  if (!init->is_array()) {
+    errors->push_back({init_path, WrongType("a list", *init)});
     return;
   }
-  if (!it->is_array()) {
-    errors->push_back({path, std::string("must be a list, got ") + internal::JsonTypeName(*it)});
-    return;
-  }
-  if (it->empty()) errors->push_back({path, "must have at least 1 container, got 0"});
-  if (it->size() > limits::kMaxContainers) {
-    errors->push_back({path, "must have at most " + std::to_string(limits::kMaxContainers) +
-                                 " containers, got " + std::to_string(it->size())});
-  }
-  std::set<std::string> names;
-  for (size_t i = 0; i < it->size(); ++i) {
-    std::string item = path + "[" + std::to_string(i) + "]";
-    const json& c = (*it)[i];
-    if (!c.is_object()) {
-      errors->push_back({item, std::string("must be an object, got ") + internal::JsonTypeName(c)});
-      continue;
-    }
-    auto name = c.find("name");
-    if (name == c.end() || !name->is_string() || name->get<std::string>().empty()) {
-      errors->push_back({item + ".name", "required"});
-    } else {
-      std::string problem = CheckDnsLabel(name->get<std::string>());
-      if (!problem.empty()) errors->push_back({item + ".name", problem});
-      if (!names.insert(name->get<std::string>()).second) {
-        errors->push_back(
-            {item + ".name", "duplicate container name \"" + name->get<std::string>() + "\""});
-      }
-    }
-    auto image = c.find("image");
-    if (image == c.end() || !image->is_string() || image->get<std::string>().empty()) {
-      errors->push_back({item + ".image", "required"});
-    }
-    if (auto env = c.find("env"); env != c.end() && !env->is_null())
-      ValidateEnv(*env, item + ".env", errors);
+  for (size_t i = 0; i < init->size(); ++i) {
+    ValidateContainer((*init)[i], init_path + "[" + std::to_string(i) + "]", &names, errors);
   }
 }
 

@@ -17,12 +17,28 @@ json ValidJob() {
   })");
 }
 
+// The pod spec of the template, where most rules live.
+json& Pod(json& j) { return j["spec"]["template"]["spec"]; }
+
+// One init container with a clean env, for the rows that then break it.
+void AddInitContainer(json& j, json env = json::array({{{"name", "CACHE_DIR"}}})) {
+  Pod(j)["initContainers"] = json::array({{{"name", "fetch"}, {"image", "busybox"}, {"env", env}}});
+}
+
 struct Case {
   const char* name;
   std::function<void(json&)> mutate;
   const char* field;    // the field the error must name
   const char* message;  // a substring of the rule
 };
+
+// gtest names allow only letters, digits and '_'.
+std::string TestName(std::string name) {
+  for (char& c : name) {
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return name;
+}
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
@@ -91,6 +107,32 @@ const Case kCases[] = {
            json::array({{{"name", "RINGLEADER_MASTER_ADDR"}}});
      },
      "spec.template.spec.containers[0].env[0].name", "cannot be overridden"},
+    // The operator appends its env to init containers too (controller::BuildWorkerPod).
+    {"injected init container env",
+     [](json& j) {
+       AddInitContainer(j, json::array({{{"name", "A"}}, {{"name", "PET_NODE_RANK"}}}));
+     },
+     "spec.template.spec.initContainers[0].env[1].name",
+     "\"PET_NODE_RANK\" is set by Ringleader for every worker and cannot be overridden"},
+    {"init containers not a list", [](json& j) { Pod(j)["initContainers"] = json::object(); },
+     "spec.template.spec.initContainers", "must be a list, got object"},
+    {"init container not an object",
+     [](json& j) { Pod(j)["initContainers"] = json::array({"fetch"}); },
+     "spec.template.spec.initContainers[0]", "must be an object, got string"},
+    {"init container env not a list", [](json& j) { AddInitContainer(j, "A=1"); },
+     "spec.template.spec.initContainers[0].env", "must be a list, got string"},
+    {"init container no image",
+     [](json& j) {
+       AddInitContainer(j);
+       Pod(j)["initContainers"][0].erase("image");
+     },
+     "spec.template.spec.initContainers[0].image", "required"},
+    {"init container name clashes with container",
+     [](json& j) {
+       AddInitContainer(j);
+       Pod(j)["initContainers"][0]["name"] = "t";
+     },
+     "spec.template.spec.initContainers[0].name", "duplicate container name \"t\""},
     {"pod restartPolicy",
      [](json& j) { j["spec"]["template"]["spec"]["restartPolicy"] = "Always"; },
      "spec.template.spec.restartPolicy", "must be Never"},
@@ -151,10 +193,35 @@ const Case kCases[] = {
 
 INSTANTIATE_TEST_SUITE_P(Rules, ValidationRuleTest, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<Case>& info) {
-                           std::string name = info.param.name;
-                           for (char& c : name)
-                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return name;
+                           return TestName(info.param.name);
+                         });
+
+// Mutations of the valid job that must stay valid: the edges of each rule.
+struct AcceptedCase {
+  const char* name;
+  std::function<void(json&)> mutate;
+};
+
+void PrintTo(const AcceptedCase& c, std::ostream* os) { *os << c.name; }
+
+class ValidationAcceptsTest : public ::testing::TestWithParam<AcceptedCase> {};
+
+TEST_P(ValidationAcceptsTest, NoErrors) {
+  json j = ValidJob();
+  GetParam().mutate(j);
+  std::vector<FieldError> errors;
+  ParseTrainingJob(j, &errors);
+  EXPECT_TRUE(errors.empty()) << JoinFieldErrors(errors);
+}
+
+const AcceptedCase kAccepted[] = {
+    {"init container with own env", [](json& j) { AddInitContainer(j); }},
+    {"init containers null", [](json& j) { Pod(j)["initContainers"] = nullptr; }},
+};
+
+INSTANTIATE_TEST_SUITE_P(Edges, ValidationAcceptsTest, ::testing::ValuesIn(kAccepted),
+                         [](const ::testing::TestParamInfo<AcceptedCase>& info) {
+                           return TestName(info.param.name);
                          });
 
 TEST(ValidationTest, ValidJobHasNoErrors) {
