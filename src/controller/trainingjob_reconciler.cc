@@ -348,6 +348,10 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   std::vector<ObjectPtr> owned = PodsOwnedBy(job.metadata.uid);
   for (const ObjectPtr& pod : owned) input.pods.push_back(ObservePod(*pod));
   input.service_exists = ServiceExists(job.metadata.namespace_, job.metadata.name);
+  // PodGroups are not watched (their CRDs may be absent): pods of this attempt exist only
+  // after its PodGroup create succeeded, so they prove it and spare a POST per pass.
+  input.podgroup_exists = std::any_of(input.pods.begin(), input.pods.end(),
+                                      [&](const ObservedPod& p) { return p.attempt == job.status.attempt; });
 
   if (input.spec_errors.empty() && NeedsAdmission(job, input.pods)) {
     // One check at a time; a gang admitted here stays reserved in admitted_ until the job

@@ -20,6 +20,7 @@ constexpr const char* kNormal = "Normal";
 constexpr const char* kWarning = "Warning";
 
 // Reasons of the GangScheduled condition that mean "every pod of this attempt was seen".
+constexpr const char* kCreatingPods = "CreatingPods";
 constexpr const char* kPodsCreated = "PodsCreated";
 constexpr const char* kAllRunning = "AllRunning";
 
@@ -107,13 +108,17 @@ class Step {
 
   void InvalidSpec() {
     DeletePods(/*include_finished=*/false);
-    if (st().phase == JobPhase::kFailed) return;
-    std::string message = "invalid spec: " + api::JoinFieldErrors(in_.spec_errors);
-    st().phase = JobPhase::kFailed;
-    st().message = message;
-    st().completion_time = now_;
-    Condition("Failed", kTrue, "InvalidSpec", message);
-    Event(kWarning, "InvalidSpec", message);
+    if (st().phase != JobPhase::kFailed) {
+      std::string message = "invalid spec: " + api::JoinFieldErrors(in_.spec_errors);
+      st().phase = JobPhase::kFailed;
+      st().message = message;
+      st().completion_time = now_;
+      Condition("Failed", kTrue, "InvalidSpec", message);
+      Event(kWarning, "InvalidSpec", message);
+    }
+    // A job that failed validation is finished too: ttlSecondsAfterFinished still applies
+    // (when it parsed), so invalid jobs do not pile up.
+    ExpireAfterTtl();
   }
 
   void Finished() {
@@ -122,6 +127,10 @@ class Step {
       case api::CleanPodPolicy::kAll: DeletePods(/*include_finished=*/true); break;
       case api::CleanPodPolicy::kNone: break;
     }
+    ExpireAfterTtl();
+  }
+
+  void ExpireAfterTtl() {
     const auto& ttl = job_.spec.run_policy.ttl_seconds_after_finished;
     auto completed = ParseRfc3339(st().completion_time);
     if (ttl && completed) {
@@ -276,26 +285,42 @@ class Step {
                               "pod " + p->name + " is being deleted"};
       }
     }
-    if (!CreatedAll()) return std::nullopt;
-    for (int64_t rank = 0; rank < job_.spec.workers; ++rank) {
-      if (!current_.count(rank)) {
-        return AttemptFailure{FailureKind::kDisruption, rank, std::nullopt, "Deleted",
-                              "pod " + api::WorkerPodName(job_.metadata.name, rank) + " was deleted"};
-      }
-    }
-    if (!ConditionIs(job_.status, "GangScheduled", kTrue)) {
-      auto since = ConditionTime(job_.status, "GangScheduled");
-      if (since) {
-        auto at = *since + std::chrono::seconds(job_.spec.gang.timeout_seconds);
-        if (in_.now >= at) {
-          return AttemptFailure{FailureKind::kGangTimeout, -1, std::nullopt, "GangTimeout",
-                                std::to_string(RunningCount()) + " of " + std::to_string(job_.spec.workers) +
-                                    " Running after " + std::to_string(job_.spec.gang.timeout_seconds) + "s"};
+    const bool created_all = CreatedAll();
+    if (created_all) {
+      for (int64_t rank = 0; rank < job_.spec.workers; ++rank) {
+        if (!current_.count(rank)) {
+          return AttemptFailure{FailureKind::kDisruption, rank, std::nullopt, "Deleted",
+                                "pod " + api::WorkerPodName(job_.metadata.name, rank) + " was deleted"};
         }
-        RequeueAt(at);
       }
     }
-    return std::nullopt;
+    return GangTimeout(created_all);
+  }
+
+  // The gang timeout runs from the moment this attempt started creating pods (GangScheduled
+  // turned False with CreatingPods; PodsCreated keeps that transition time), not from when the
+  // last pod appeared: creates that keep failing (quota, a webhook, RBAC) must not let the pods
+  // that did get created hold their nodes forever. Before that moment (Pending, waiting for
+  // capacity, or Unknown at a new attempt) there is no gang to time out.
+  std::optional<AttemptFailure> GangTimeout(bool created_all) {
+    const api::Condition* c = FindCondition(job_.status.conditions, "GangScheduled");
+    if (c == nullptr || c->status != kFalse || (c->reason != kCreatingPods && c->reason != kPodsCreated)) {
+      return std::nullopt;
+    }
+    auto since = ParseRfc3339(c->last_transition_time);
+    if (!since) return std::nullopt;
+    auto at = *since + std::chrono::seconds(job_.spec.gang.timeout_seconds);
+    if (in_.now < at) {
+      RequeueAt(at);
+      return std::nullopt;
+    }
+    const std::string after = " after " + std::to_string(job_.spec.gang.timeout_seconds) + "s";
+    const std::string workers = std::to_string(job_.spec.workers);
+    std::string message = created_all ? std::to_string(RunningCount()) + " of " + workers + " Running" + after
+                                      : "only " + std::to_string(current_.size()) + " of " + workers +
+                                            " pods created (" + std::to_string(RunningCount()) + " Running)" +
+                                            after;
+    return AttemptFailure{FailureKind::kGangTimeout, -1, std::nullopt, "GangTimeout", message};
   }
 
   bool HasPodsOfThisAttempt() const {
@@ -393,7 +418,7 @@ class Step {
       std::string message = std::to_string(existing) + "/" + std::to_string(job_.spec.workers) +
                             " pods of attempt " + std::to_string(st().attempt) + " exist";
       st().message = "creating workers: " + message;
-      Condition("GangScheduled", kFalse, "CreatingPods", message);
+      Condition("GangScheduled", kFalse, kCreatingPods, message);
       if (waiting_for_stale) RequeueAfter(milliseconds(500));
       return;
     }

@@ -289,6 +289,13 @@ TEST_F(ReconcilerTest, MissingPodGroupCrdIsAConditionNotAnErrorLoop) {
   ASSERT_EQ(pods.size(), 2u);
   EXPECT_EQ(pods[0].body["spec"]["schedulerName"], "volcano");
   EXPECT_FALSE(pods[0].body["spec"].contains("schedulingGates"));
+
+  // The cache now shows the pods: they prove the PodGroup exists, so it is not POSTed again.
+  SyncCaches();
+  Reconcile("vc");
+  EXPECT_TRUE(client_.ActionsFor("create", kube::VolcanoPodGroupsResource().ToString()).empty());
+  EXPECT_EQ(Condition("vc", "GangScheduled", &reason), "False");
+  EXPECT_EQ(reason, "PodsCreated");
 }
 
 TEST_F(ReconcilerTest, WithoutNodeAccessAdmissionSaysTheCheckWasSkipped) {

@@ -282,6 +282,44 @@ TEST(TrainingJobStateTest, GangTimeoutTearsDownPartialGang) {
   EXPECT_NE(after.status.message.find("2 of 3 Running after 60s"), std::string::npos) << after.status.message;
 }
 
+// Creates that keep failing (quota, an admission webhook) used to stop the gang timeout: it
+// only ran once every pod existed, so the pods that were created held their nodes forever.
+TEST(TrainingJobStateTest, GangTimeoutAlsoEndsAGangWhosePodsCannotAllBeCreated) {
+  for (const char* scheduler : {"Builtin", "None", "Volcano"}) {
+    api::TrainingJob job = MakeJob(3, scheduler);
+    StateInput in = Input(job, {});
+    in.admission = AdmissionResult{true, "fits"};
+    job = After(job, DecideNextState(in));  // CreatingPods at T0
+    ASSERT_EQ(Cond(DecideNextState(in), "GangScheduled"), "False/CreatingPods") << scheduler;
+    auto two = Pods(2, "Running");  // rank 2's create keeps failing
+    job = After(job, DecideNextState(Input(job, two, kT0 + seconds(30))));
+    StatePlan before = DecideNextState(Input(job, two, kT0 + seconds(59)));
+    EXPECT_EQ(before.status.phase, api::JobPhase::kScheduling) << scheduler;
+    EXPECT_EQ(before.create_ranks, (std::vector<int64_t>{2})) << scheduler;
+    ASSERT_TRUE(before.requeue_after) << scheduler;
+    EXPECT_LE(*before.requeue_after, milliseconds(1001)) << scheduler << ": woken when the timeout expires";
+    StatePlan after = DecideNextState(Input(job, two, kT0 + seconds(60)));
+    EXPECT_EQ(after.status.phase, api::JobPhase::kRestarting) << scheduler;
+    EXPECT_TRUE(after.create_ranks.empty()) << scheduler;
+    EXPECT_EQ(after.delete_pods, (std::vector<std::string>{"demo-worker-0", "demo-worker-1"})) << scheduler;
+    EXPECT_NE(after.status.message.find("only 2 of 3 pods created (2 Running) after 60s"), std::string::npos)
+        << scheduler << ": " << after.status.message;
+  }
+}
+
+// Waiting for capacity is not part of the gang timeout: no pod exists, nothing is held.
+TEST(TrainingJobStateTest, GangTimeoutDoesNotRunWhileWaitingForAdmission) {
+  api::TrainingJob job = MakeJob(3);
+  StateInput in = Input(job, {});
+  in.admission = AdmissionResult{false, "needs 3 cpu, 1 free"};
+  job = After(job, DecideNextState(in));
+  in = Input(job, {}, kT0 + seconds(600));
+  in.admission = AdmissionResult{false, "needs 3 cpu, 1 free"};
+  StatePlan plan = DecideNextState(in);
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kPending);
+  EXPECT_EQ(plan.status.restarts, 0);
+}
+
 // Regression: the timeout of attempt 2 used to run from attempt 1's GangScheduled=False
 // transition (the condition stayed False through teardown and backoff), so after one gang
 // timeout every later attempt timed out right after its pods were created.
@@ -456,6 +494,23 @@ TEST(TrainingJobStateTest, InvalidSpecFailsOnce) {
   StatePlan again = DecideNextState(in);
   EXPECT_TRUE(again.events.empty());
   EXPECT_FALSE(again.requeue_after);
+}
+
+TEST(TrainingJobStateTest, InvalidSpecHonoursTtlAfterFinished) {
+  api::TrainingJob job = MakeJob(2, "Builtin", {{"ttlSecondsAfterFinished", 30}});
+  StateInput in = Input(job, {});
+  in.spec_errors = {{"spec.template.spec.containers[0].env[0].name", "\"RANK\" is set by Ringleader"}};
+  StatePlan plan = DecideNextState(in);
+  ASSERT_EQ(plan.status.phase, api::JobPhase::kFailed);
+  EXPECT_FALSE(plan.delete_job);
+  ASSERT_TRUE(plan.requeue_after) << "woken when the TTL expires";
+  EXPECT_GE(*plan.requeue_after, milliseconds(29999));
+  EXPECT_LE(*plan.requeue_after, milliseconds(30001));
+  in.job = After(job, plan);
+  in.now = kT0 + seconds(30);
+  StatePlan expired = DecideNextState(in);
+  EXPECT_TRUE(expired.delete_job);
+  EXPECT_TRUE(expired.events.empty()) << "InvalidSpec is reported once";
 }
 
 TEST(TrainingJobStateTest, VolcanoCreatesPodGroupWithoutBuiltinAdmission) {
