@@ -59,6 +59,43 @@ std::string WrongType(const char* expected, const json& got) {
   return std::string("must be ") + expected + ", got " + internal::JsonTypeName(got);
 }
 
+// Whether compact JSON of `value` is longer than `limit` bytes. It stops counting once past
+// the limit, so measuring a huge object costs no more than the limit. Strings count without
+// escapes, which makes this a lower bound: what passes may serialize a little longer.
+bool JsonSizeExceeds(const json& value, size_t limit) {
+  size_t size = 0;
+  // Iterative, so deep nesting cannot exhaust the stack.
+  std::vector<const json*> pending = {&value};
+  while (!pending.empty() && size <= limit) {
+    const json* v = pending.back();
+    pending.pop_back();
+    switch (v->type()) {
+      case json::value_t::object:
+        size += 2;  // {}
+        for (auto it = v->begin(); it != v->end(); ++it) {
+          size += it.key().size() + 4;  // "key": and a comma
+          if (size > limit) break;
+          pending.push_back(&it.value());
+        }
+        break;
+      case json::value_t::array:
+        size += 2;  // []
+        for (const json& item : *v) {
+          if (++size > limit) break;  // a comma
+          pending.push_back(&item);
+        }
+        break;
+      case json::value_t::string:
+        size += v->get_ref<const std::string&>().size() + 2;
+        break;
+      default:
+        size += v->dump().size();  // numbers, booleans, null: a few bytes
+        break;
+    }
+  }
+  return size > limit;
+}
+
 size_t DecimalDigits(int64_t v) { return std::to_string(std::max<int64_t>(v, 0)).size(); }
 
 void ValidateName(const TrainingJob& job, std::vector<FieldError>* errors) {
@@ -281,13 +318,26 @@ std::vector<FieldError> ValidateTrainingJob(const TrainingJob& job) {
 }
 
 TrainingJob ParseTrainingJob(const json& object, std::vector<FieldError>* errors) {
+  // The API server stores objects up to ~1.5 MiB and every worker Pod copies the template, so
+  // the spec gets the cap a YAML file gets (limits::kMaxInputBytes) whichever way it arrives.
+  // Only the spec counts: status and metadata.managedFields are written by the operator and the
+  // API server, and must not make a user's job invalid. The decoded job is still returned (its
+  // metadata and runPolicy are what the operator needs to fail and expire it), but one clear
+  // error replaces the flood of rule violations a huge spec may hold.
+  if (auto spec = object.find("spec"); object.is_object() && spec != object.end() &&
+                                       JsonSizeExceeds(*spec, limits::kMaxInputBytes)) {
+    std::vector<FieldError> ignored;
+    TrainingJob job = DecodeTrainingJob(object, &ignored);
+    errors->push_back({"spec", "must be at most " + std::to_string(limits::kMaxInputBytes) +
+                                   " bytes (1 MiB) as JSON"});
+    return job;
+  }
   TrainingJob job = DecodeTrainingJob(object, errors);
-  std::vector<FieldError> more = ValidateTrainingJob(job);
-  for (FieldError& e : more) {
-    // A field that failed to decode is already reported; don't repeat it as a range error.
-    bool already = std::any_of(errors->begin(), errors->end(),
-                               [&](const FieldError& d) { return d.field == e.field; });
-    if (!already) errors->push_back(std::move(e));
+  // A field that failed to decode is already reported; don't repeat it as a range error.
+  std::set<std::string> decode_failed;
+  for (const FieldError& e : *errors) decode_failed.insert(e.field);
+  for (FieldError& e : ValidateTrainingJob(job)) {
+    if (!decode_failed.count(e.field)) errors->push_back(std::move(e));
   }
   return job;
 }

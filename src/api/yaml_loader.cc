@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "ringleader/api/limits.h"
 
@@ -40,30 +39,73 @@ json ResolvePlainScalar(const std::string& s) {
   return s;
 }
 
-json ToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
+// yaml-cpp turns an alias into a second reference to the anchored node, so aliases cost
+// nothing until they are expanded here. A few lines of nested aliases ("billion laughs") would
+// then expand to gigabytes, and an alias inside its own anchor (`a: &a [*a]`, which yaml-cpp
+// accepts) would recurse forever; the converter counts what it produces and how deep it is,
+// and stops at limits::kMaxYamlExpandedSize / kMaxYamlDepth. One converter serves all the
+// documents of one input, so the budget covers the whole input.
+class YamlToJson {
+ public:
+  // An empty string while every node converted so far fitted the limits.
+  const std::string& error() const { return error_; }
+
+  json Convert(const YAML::Node& node, size_t depth = 0) {
+    if (!error_.empty()) return nullptr;
+    if (depth > limits::kMaxYamlDepth) {
+      error_ = "YAML nests deeper than " + std::to_string(limits::kMaxYamlDepth) +
+               " levels (an alias inside its own anchor?)";
       return nullptr;
-    case YAML::NodeType::Scalar: {
-      const std::string& tag = node.Tag();
-      // "!" marks a quoted (non-plain) scalar; explicit !!str likewise stays a string.
-      if (tag == "!" || tag == "tag:yaml.org,2002:str") return node.Scalar();
-      return ResolvePlainScalar(node.Scalar());
     }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(ToJson(item));
-      return out;
+    if (!Charge(node.IsScalar() ? node.Scalar().size() : 0)) return nullptr;
+    switch (node.Type()) {
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        return nullptr;
+      case YAML::NodeType::Scalar: {
+        const std::string& tag = node.Tag();
+        // "!" marks a quoted (non-plain) scalar; explicit !!str likewise stays a string.
+        if (tag == "!" || tag == "tag:yaml.org,2002:str") return node.Scalar();
+        return ResolvePlainScalar(node.Scalar());
+      }
+      case YAML::NodeType::Sequence: {
+        json out = json::array();
+        for (const auto& item : node) {
+          out.push_back(Convert(item, depth + 1));
+          if (!error_.empty()) break;
+        }
+        return out;
+      }
+      case YAML::NodeType::Map: {
+        json out = json::object();
+        for (const auto& kv : node) {
+          std::string key = kv.first.as<std::string>();
+          if (!Charge(key.size())) break;
+          out[key] = Convert(kv.second, depth + 1);
+          if (!error_.empty()) break;
+        }
+        return out;
+      }
     }
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& kv : node) out[kv.first.as<std::string>()] = ToJson(kv.second);
-      return out;
-    }
+    return nullptr;
   }
-  return nullptr;
-}
+
+ private:
+  // One unit per node plus its scalar bytes: about the size of the document written out
+  // without aliases.
+  bool Charge(size_t scalar_bytes) {
+    expanded_ += 1 + scalar_bytes;
+    if (expanded_ <= limits::kMaxYamlExpandedSize) return true;
+    error_ = "YAML aliases expand the input beyond " +
+             std::to_string(limits::kMaxYamlExpandedSize) + " bytes, twice the " +
+             std::to_string(limits::kMaxInputBytes) +
+             "-byte input limit (a \"billion laughs\" document?)";
+    return false;
+  }
+
+  size_t expanded_ = 0;
+  std::string error_;
+};
 
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
@@ -130,12 +172,15 @@ void Emit(YAML::Emitter& out, const json& value) {
 StatusOr<std::vector<json>> LoadYamlDocuments(const std::string& text) {
   if (text.size() > limits::kMaxInputBytes) {
     return InvalidArgumentError("input is " + std::to_string(text.size()) +
-                                " bytes; the limit is " + std::to_string(limits::kMaxInputBytes));
+                                " bytes; the limit is " + std::to_string(limits::kMaxInputBytes) +
+                                " bytes (1 MiB)");
   }
   std::vector<json> out;
   try {
+    YamlToJson converter;
     for (const YAML::Node& doc : YAML::LoadAll(text)) {
-      json j = ToJson(doc);
+      json j = converter.Convert(doc);
+      if (!converter.error().empty()) return InvalidArgumentError(converter.error());
       if (!j.is_null()) out.push_back(std::move(j));
     }
   } catch (const YAML::Exception& e) {
@@ -148,7 +193,6 @@ StatusOr<std::vector<json>> LoadYamlDocuments(const std::string& text) {
 StatusOr<std::vector<json>> LoadYamlFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFoundError("cannot open " + path);
-  std::ostringstream buffer;
   // Read at most one byte past the limit so a huge file is refused without loading all of it.
   std::string text(limits::kMaxInputBytes + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ringleader/api/limits.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/api/yaml_loader.h"
 
@@ -144,7 +145,59 @@ TEST(YamlTest, OversizedInputRejected) {
   std::string big = "a: \"" + std::string(2 << 20, 'x') + "\"\n";
   auto docs = LoadYamlDocuments(big);
   ASSERT_FALSE(docs.ok());
-  EXPECT_NE(docs.status().message().find("limit"), std::string::npos);
+  EXPECT_EQ(docs.status().message(), "input is " + std::to_string(big.size()) +
+                                         " bytes; the limit is 1048576 bytes (1 MiB)");
+}
+
+// Nine levels of ten aliases expand to 10^9 scalars from a file of under 400 bytes. The loader
+// must refuse it after a bounded amount of work (this test finishing at all is the proof),
+// with a message that names the limit.
+TEST(YamlTest, BillionLaughsRefused) {
+  std::string yaml = "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int level = 1; level <= 9; ++level) {
+    std::string prev = "*l" + std::to_string(level - 1);
+    std::string name = "l" + std::to_string(level);
+    yaml += name + ": &" + name + " [";
+    for (int i = 0; i < 10; ++i) yaml += (i ? ", " : "") + prev;
+    yaml += "]\n";
+  }
+  auto docs = LoadYamlDocuments(yaml);
+  ASSERT_FALSE(docs.ok());
+  EXPECT_EQ(docs.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(docs.status().message(),
+            "YAML aliases expand the input beyond 2097152 bytes, twice the 1048576-byte input "
+            "limit (a \"billion laughs\" document?)");
+}
+
+TEST(YamlTest, AliasInsideItsOwnAnchorRefused) {
+  auto docs = LoadYamlDocuments("a: &a [1, *a]\n");
+  ASSERT_FALSE(docs.ok());
+  EXPECT_EQ(docs.status().message(),
+            "YAML nests deeper than 1000 levels (an alias inside its own anchor?)");
+}
+
+// Anchors for shared pieces (an env list used by two containers) are ordinary YAML and expand.
+TEST(YamlTest, AliasesExpanded) {
+  auto docs = LoadYamlDocuments(R"(
+env: &env [{name: A, value: "1"}]
+containers:
+  - {name: a, env: *env}
+  - {name: b, env: *env}
+)");
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  json env = json::array({{{"name", "A"}, {"value", "1"}}});
+  EXPECT_EQ((*docs)[0]["containers"][0]["env"], env);
+  EXPECT_EQ((*docs)[0]["containers"][1]["env"], env);
+}
+
+// The budget is for expansion: an alias-free file just under the input limit loads.
+TEST(YamlTest, LargeFileWithoutAliasesLoads) {
+  std::string yaml = "items: [";
+  while (yaml.size() < limits::kMaxInputBytes - 10) yaml += "a,";
+  yaml += "a]\n";
+  auto docs = LoadYamlDocuments(yaml);
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  EXPECT_GT((*docs)[0]["items"].size(), 500000u);
 }
 
 TEST(YamlTest, EmitRoundTripsTypes) {

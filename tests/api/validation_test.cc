@@ -246,6 +246,36 @@ TEST(ValidationTest, EveryProblemListedAtOnce) {
   }
 }
 
+// The JSON path (the operator's) gets the 1 MiB cap the YAML loader applies to files, measured
+// on the spec, with one error instead of a flood.
+TEST(ValidationTest, OversizedSpecRefused) {
+  json j = ValidJob();
+  Pod(j)["containers"][0]["env"] = json::array();
+  for (int i = 0; i < 70000; ++i) Pod(j)["containers"][0]["env"].push_back({{"name", "RANK"}});
+  std::vector<FieldError> errors;
+  TrainingJob job = ParseTrainingJob(j, &errors);
+  EXPECT_EQ(errors,
+            (std::vector<FieldError>{{"spec", "must be at most 1048576 bytes (1 MiB) as JSON"}}));
+  EXPECT_EQ(job.metadata.name, "demo");  // still decoded, so the operator can fail the job
+}
+
+TEST(ValidationTest, SpecJustUnderTheCapAccepted) {
+  json j = ValidJob();
+  j["spec"]["template"]["metadata"]["annotations"]["blob"] = std::string(1000000, 'x');
+  std::vector<FieldError> errors;
+  ParseTrainingJob(j, &errors);
+  EXPECT_TRUE(errors.empty()) << JoinFieldErrors(errors).substr(0, 200);
+}
+
+// Status and managedFields are the operator's and the API server's: they do not count.
+TEST(ValidationTest, LargeStatusDoesNotCount) {
+  json j = ValidJob();
+  j["status"]["message"] = std::string(2 << 20, 'x');
+  std::vector<FieldError> errors;
+  ParseTrainingJob(j, &errors);
+  EXPECT_TRUE(errors.empty()) << JoinFieldErrors(errors).substr(0, 200);
+}
+
 TEST(ValidationTest, TypeErrorNotRepeatedAsRangeError) {
   json j = ValidJob();
   j["spec"]["workers"] = "many";

@@ -30,5 +30,13 @@ inline constexpr size_t kMaxEnvPerContainer = 1024;
 inline constexpr size_t kMaxConditions = 16;
 // etcd rejects objects above ~1.5 MiB; refuse input beyond 1 MiB before parsing it.
 inline constexpr size_t kMaxInputBytes = 1 << 20;
+// YAML aliases can expand a small file enormously ("billion laughs"). The YAML loader counts
+// scalar bytes plus one per node as it expands; a file without aliases costs at most ~1.5 per
+// input byte (escapes such as "\L" grow), so twice the input limit never refuses one that
+// passed the size check, and bounds what an alias-heavy one can make the loader allocate.
+inline constexpr size_t kMaxYamlExpandedSize = 2 * kMaxInputBytes;
+// Only an alias inside its own anchor (`&a [*a]`) nests this deep; Kubernetes objects nest a
+// few dozen levels, and yaml-cpp's own parser refuses literal nesting beyond ~500.
+inline constexpr size_t kMaxYamlDepth = 1000;
 
 }  // namespace ringleader::api::limits

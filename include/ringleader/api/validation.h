@@ -15,8 +15,10 @@ namespace ringleader::api {
 // Every problem with an already decoded job: bounds, names, template rules, injected env.
 std::vector<FieldError> ValidateTrainingJob(const TrainingJob& job);
 
-// Decode + validate. On failure the Status is kInvalidArgument and its message lists every
-// problem ("spec.workers: must be 1..4096, got 0; spec.port: ...").
+// Decode + validate. A spec larger than limits::kMaxInputBytes as JSON is refused with that
+// one error (the cap a YAML file gets, applied to objects from the API server too). On failure the
+// Status is kInvalidArgument and its message lists every problem ("spec.workers: must be 1..4096,
+// got 0; spec.port: ...").
 StatusOr<TrainingJob> ParseTrainingJob(const nlohmann::json& object);
 // Same, collecting errors instead of joining them.
 TrainingJob ParseTrainingJob(const nlohmann::json& object, std::vector<FieldError>* errors);

@@ -11,7 +11,9 @@
 namespace ringleader::api {
 
 // Every non-empty document of a (multi-document) YAML text. Rejects input over
-// limits::kMaxInputBytes and YAML syntax errors (with line and column).
+// limits::kMaxInputBytes, YAML syntax errors (with line and column), and aliases that expand
+// beyond limits::kMaxYamlExpandedSize or nest beyond limits::kMaxYamlDepth, so a small
+// "billion laughs" file fails fast instead of exhausting memory. Pure; thread-safe.
 StatusOr<std::vector<nlohmann::json>> LoadYamlDocuments(const std::string& text);
 StatusOr<std::vector<nlohmann::json>> LoadYamlFile(const std::string& path);
 
