@@ -62,6 +62,16 @@ m=$(metrics)
 expect '^ringleader_pods_created_total 4$' "$m"
 expect '^ringleader_trainingjobs\{phase="Running"\} 0$' "$m"
 expect '^ringleader_is_leader 1$' "$m"
+expect '^ringleader_job_restarts_total 0$' "$m"
+# Every metric the operator documents is served, with what this one job must have left in it.
+expect '^ringleader_reconcile_total\{controller="[a-z]+",result="[a-z_]+"\} [1-9][0-9]*$' "$m"
+expect '^ringleader_reconcile_duration_seconds_count\{controller="[a-z]+"\} [1-9][0-9]*$' "$m"
+expect '^ringleader_reconcile_duration_seconds_bucket\{controller="[a-z]+",le="\+Inf"\} [1-9][0-9]*$' "$m"
+expect '^ringleader_gang_admission_wait_seconds_count 1$' "$m"
+# 4 pods + the Service (+ Events): at least 5 creates answered 201.
+expect '^ringleader_api_requests_total\{verb="create",code="201"\} ([5-9]|[1-9][0-9]+)$' "$m"
+expect '^ringleader_api_requests_total\{verb="(update|patch)",code="200"\} [1-9][0-9]*$' "$m"
+expect '^ringleader_workqueue_depth\{controller="[a-z]+"\} [0-9]+$' "$m"
 # --log-format json: every line is one JSON object with time, level and msg.
 jq -e -s 'length > 0 and all(.[]; (.time | type) == "string" and (.level | type) == "string" and (.msg | type) == "string")' \
   "$E2E_TMP/operator-a.log" >/dev/null || fail "operator log is not one JSON object per line"
