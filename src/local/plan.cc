@@ -80,6 +80,22 @@ std::string PrependToPath(const std::vector<std::string>& dirs, const std::strin
   return out;
 }
 
+bool UnwrapLauncher(const api::TrainingJob& job, std::vector<std::string>* argv, std::vector<std::string>* notes) {
+  if (argv->size() < 2 || fs::path((*argv)[0]).filename() != "ringleader-worker" || (*argv)[1] != "launch") {
+    return false;
+  }
+  auto separator = std::find(argv->begin() + 2, argv->end(), "--");
+  // Without `-- CMD` the launcher refuses to start, as it would in the pod: leave it be.
+  if (separator == argv->end() || separator + 1 == argv->end()) return false;
+  std::string dropped;
+  for (auto it = argv->begin(); it != separator + 1; ++it) dropped += (dropped.empty() ? "" : " ") + *it;
+  argv->erase(argv->begin(), separator + 1);
+  notes->push_back("\"" + dropped + "\" is not run: local mode starts the " +
+                   std::to_string(job.spec.processes_per_worker) +
+                   " processes of each worker itself, with the launcher's per-rank env");
+  return true;
+}
+
 StatusOr<LocalPlan> BuildLocalPlan(const api::TrainingJob& job, const std::string& path_list,
                                    const IsExecutableFn& is_executable) {
   const std::string base = "spec.template.spec.containers[0]";
@@ -110,6 +126,7 @@ StatusOr<LocalPlan> BuildLocalPlan(const api::TrainingJob& job, const std::strin
                                 "entrypoint is not available on the host)");
   }
   RETURN_IF_ERROR(strings("args", &plan.argv));
+  UnwrapLauncher(job, &plan.argv, &plan.notes);
   auto executable = ResolveExecutable(plan.argv[0], path_list, is_executable);
   if (!executable.has_value()) {
     return InvalidArgumentError(base + ".command[0]: \"" + plan.argv[0] +

@@ -79,6 +79,44 @@ TEST(BuildLocalPlanTest, TakesFirstContainerCommandArgsAndPlainEnv) {
   EXPECT_NE(plan->notes[2].find("1 more ignored"), std::string::npos) << plan->notes[2];
 }
 
+// examples/gpu-job.yaml's command: in a pod the launcher starts the 8 local ranks; locally
+// the plan already has one process per rank, so the launcher must not run on top of it.
+TEST(BuildLocalPlanTest, UnwrapsRingleaderWorkerLaunch) {
+  json job_json = ShellJob(2, "x");
+  job_json["spec"]["processesPerWorker"] = 3;
+  json& container = job_json["spec"]["template"]["spec"]["containers"][0];
+  container["command"] = {"ringleader-worker", "launch", "--grace-seconds", "5", "--"};
+  container["args"] = {"sh", "-c", "echo hi"};
+  auto job = api::ParseTrainingJob(job_json);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  auto plan = BuildLocalPlan(*job, "/usr/bin:/bin");
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->argv, (std::vector<std::string>{"sh", "-c", "echo hi"}));
+  EXPECT_TRUE(plan->executable == "/usr/bin/sh" || plan->executable == "/bin/sh") << plan->executable;
+  ASSERT_EQ(plan->notes.size(), 2u);
+  EXPECT_NE(plan->notes[0].find("\"ringleader-worker launch --grace-seconds 5 --\" is not run"), std::string::npos)
+      << plan->notes[0];
+  EXPECT_NE(plan->notes[0].find("starts the 3 processes of each worker itself"), std::string::npos)
+      << plan->notes[0];
+  EXPECT_EQ(BuildAttemptProcesses(*plan, 0, 29500, {}).size(), 6u) << "2 workers x 3, not x 3 again";
+
+  struct Case {
+    std::vector<std::string> argv;
+    bool unwrapped;
+  };
+  for (const Case& c : {Case{{"/opt/rl/bin/ringleader-worker", "launch", "--", "train"}, true},
+                        Case{{"ringleader-worker", "launch", "--"}, false},  // no command: the launcher's error
+                        Case{{"ringleader-worker", "launch", "train"}, false},
+                        Case{{"ringleader-worker", "train", "--", "x"}, false},
+                        Case{{"my-launcher", "launch", "--", "x"}, false}}) {
+    std::vector<std::string> argv = c.argv;
+    std::vector<std::string> notes;
+    EXPECT_EQ(UnwrapLauncher(*job, &argv, &notes), c.unwrapped) << c.argv[0] << " " << c.argv[1];
+    EXPECT_EQ(argv.size() < c.argv.size(), c.unwrapped);
+    EXPECT_EQ(notes.size(), c.unwrapped ? 1u : 0u);
+  }
+}
+
 TEST(BuildLocalPlanTest, ErrorsNameTheField) {
   json no_command = ShellJob(1, "x");
   no_command["spec"]["template"]["spec"]["containers"][0].erase("command");

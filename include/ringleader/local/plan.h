@@ -6,7 +6,7 @@
 // filesystem lookups are passed in), so the env contract is unit-tested here.
 //
 // Process layout: local mode starts workers x processesPerWorker processes directly (it does
-// not go through `ringleader-worker launch`), setting the per-process variables the launcher
+// not go through `ringleader-worker launch`, and unwraps a command that is one), setting the per-process variables the launcher
 // sets (LOCAL_RANK, RINGLEADER_LOCAL_RANK, RINGLEADER_RANK, RANK, LOCAL_WORLD_SIZE). When the
 // parent's CUDA_VISIBLE_DEVICES lists several devices, process r gets device r mod k.
 
@@ -51,6 +51,13 @@ std::vector<std::string> ProgramSearchDirs(const std::filesystem::path& self_exe
 
 // `dirs` joined with ':' in front of `path_list` (dirs already on it are not repeated).
 std::string PrependToPath(const std::vector<std::string>& dirs, const std::string& path_list);
+
+// A pod's `ringleader-worker launch [flags] -- CMD...` starts processesPerWorker local ranks of
+// CMD. Local mode starts every rank itself, so running the launcher as well would start
+// processesPerWorker² processes with clashing ranks: when argv is such a launch, it is replaced
+// by CMD... and a note says so. Returns whether it was.
+bool UnwrapLauncher(const api::TrainingJob& job, std::vector<std::string>* argv,
+                    std::vector<std::string>* notes);
 
 // Builds the plan for an already validated job. Fails (kInvalidArgument, naming the field)
 // when the first container has no command or the command is not found on `path_list`.
