@@ -34,20 +34,25 @@ const std::vector<std::string>& SuccessPolicyNames() {
   return names;
 }
 const std::vector<std::string>& JobPhaseNames() {
-  static const std::vector<std::string> names = {"Pending",   "Scheduling", "Running",  "Restarting",
-                                                 "Succeeded", "Failed",     "Suspended"};
+  static const std::vector<std::string> names = {
+      "Pending", "Scheduling", "Running", "Restarting", "Succeeded", "Failed", "Suspended"};
   return names;
 }
 const std::vector<std::string>& ConditionTypeNames() {
-  static const std::vector<std::string> names = {"Admitted",   "GangScheduled", "Running",
-                                                 "Restarting", "Succeeded",     "Failed",
-                                                 "Suspended"};
+  static const std::vector<std::string> names = {
+      "Admitted", "GangScheduled", "Running", "Restarting", "Succeeded", "Failed", "Suspended"};
+  return names;
+}
+const std::vector<std::string>& ConditionStatusNames() {
+  static const std::vector<std::string> names = {"True", "False", "Unknown"};
   return names;
 }
 
 const char* ToString(GangScheduler v) { return GangSchedulerNames()[static_cast<int>(v)].c_str(); }
 const char* ToString(RestartPolicy v) { return RestartPolicyNames()[static_cast<int>(v)].c_str(); }
-const char* ToString(CleanPodPolicy v) { return CleanPodPolicyNames()[static_cast<int>(v)].c_str(); }
+const char* ToString(CleanPodPolicy v) {
+  return CleanPodPolicyNames()[static_cast<int>(v)].c_str();
+}
 const char* ToString(SuccessPolicy v) { return SuccessPolicyNames()[static_cast<int>(v)].c_str(); }
 const char* ToString(JobPhase v) { return JobPhaseNames()[static_cast<int>(v)].c_str(); }
 

@@ -1,11 +1,13 @@
 #include "ringleader/api/validation.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "json_reader.h"
 #include "ringleader/api/codec.h"
 #include "ringleader/api/limits.h"
+#include "ringleader/api/rfc3339.h"
 
 namespace ringleader::api {
 
@@ -13,14 +15,18 @@ using nlohmann::json;
 
 namespace {
 
+// "must be at most 4096 characters, got 5000": the wording of every length rule.
+std::string TooLong(size_t max_length, size_t length) {
+  return "must be at most " + std::to_string(max_length) + " characters, got " +
+         std::to_string(length);
+}
+
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 // RFC 1123 label: what Kubernetes requires of container names, hostnames and namespaces.
 std::string CheckDnsLabel(const std::string& s) {
   if (s.empty()) return "must not be empty";
-  if (s.size() > limits::kMaxDnsLabelLength) {
-    return "must be at most 63 characters, got " + std::to_string(s.size());
-  }
+  if (s.size() > limits::kMaxDnsLabelLength) return TooLong(limits::kMaxDnsLabelLength, s.size());
   if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back()) ||
       !std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; })) {
     return "must be a DNS label (lowercase letters, digits and '-', starting and ending with a "
@@ -32,7 +38,7 @@ std::string CheckDnsLabel(const std::string& s) {
 
 // RFC 1123 subdomain: names of PriorityClasses, queues, schedulers.
 std::string CheckDnsSubdomain(const std::string& s, size_t max_length) {
-  if (s.size() > max_length) return "must be at most " + std::to_string(max_length) + " characters";
+  if (s.size() > max_length) return TooLong(max_length, s.size());
   size_t start = 0;
   while (start <= s.size()) {
     size_t dot = s.find('.', start);
@@ -96,6 +102,60 @@ bool JsonSizeExceeds(const json& value, size_t limit) {
   return size > limit;
 }
 
+// A string field the Pod API requires (container name and image, env name): reports it
+// missing, of another type or longer than `max_length`, and returns it only when it passed.
+std::optional<std::string> RequiredString(const json& object, const char* key,
+                                          const std::string& path, size_t max_length,
+                                          std::vector<FieldError>* errors) {
+  const std::string field = path + "." + key;
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null() ||
+      (it->is_string() && it->get_ref<const std::string&>().empty())) {
+    errors->push_back({field, "required"});
+    return std::nullopt;
+  }
+  if (!it->is_string()) {
+    errors->push_back({field, WrongType("a string", *it)});
+    return std::nullopt;
+  }
+  const std::string& value = it->get_ref<const std::string&>();
+  if (value.size() > max_length) {
+    errors->push_back({field, TooLong(max_length, value.size())});
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Labels and annotations of the pod template: an object of strings, as the CRD declares.
+// Returns the object when it is one, for the rules on its keys.
+const json* StringMap(const json& meta, const char* key, size_t max_value_length,
+                      std::vector<FieldError>* errors) {
+  const std::string path = std::string("spec.template.metadata.") + key;
+  auto it = meta.find(key);
+  if (it == meta.end() || it->is_null()) return nullptr;
+  if (!it->is_object()) {
+    errors->push_back({path, WrongType("an object", *it)});
+    return nullptr;
+  }
+  for (auto entry = it->begin(); entry != it->end(); ++entry) {
+    if (!entry.value().is_string()) {
+      errors->push_back({path + "." + entry.key(), WrongType("a string", entry.value())});
+    } else if (entry.value().get_ref<const std::string&>().size() > max_value_length) {
+      errors->push_back(
+          {path + "." + entry.key(),
+           TooLong(max_value_length, entry.value().get_ref<const std::string&>().size())});
+    }
+  }
+  return &*it;
+}
+
+// "A, B, C", for the enum rules (worded as the decoder words them).
+std::string OneOf(const std::vector<std::string>& names) {
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  return list;
+}
+
 size_t DecimalDigits(int64_t v) { return std::to_string(std::max<int64_t>(v, 0)).size(); }
 
 void ValidateName(const TrainingJob& job, std::vector<FieldError>* errors) {
@@ -142,14 +202,13 @@ void ValidateEnv(const json& env, const std::string& path, std::vector<FieldErro
   for (size_t i = 0; i < env.size(); ++i) {
     std::string item_path = path + "[" + std::to_string(i) + "]";
     const json& var = env[i];
-    if (!var.is_object() || !var.contains("name") || !var["name"].is_string() ||
-        var["name"].get<std::string>().empty()) {
-      errors->push_back({item_path + ".name", "required"});
+    if (!var.is_object()) {
+      errors->push_back({item_path, WrongType("an object", var)});
       continue;
     }
-    std::string name = var["name"].get<std::string>();
-    if (std::find(injected.begin(), injected.end(), name) != injected.end()) {
-      errors->push_back({item_path + ".name", "\"" + name +
+    auto name = RequiredString(var, "name", item_path, limits::kMaxEnvNameLength, errors);
+    if (name && std::find(injected.begin(), injected.end(), *name) != injected.end()) {
+      errors->push_back({item_path + ".name", "\"" + *name +
                                                   "\" is set by Ringleader for every worker and "
                                                   "cannot be overridden"});
     }
@@ -165,21 +224,15 @@ void ValidateContainer(const json& c, const std::string& path, std::set<std::str
     errors->push_back({path, WrongType("an object", c)});
     return;
   }
-  auto name = c.find("name");
-  if (name == c.end() || !name->is_string() || name->get<std::string>().empty()) {
-    errors->push_back({path + ".name", "required"});
-  } else {
-    std::string problem = CheckDnsLabel(name->get<std::string>());
+  // The length is CheckDnsLabel's to report, with the DNS label rule.
+  if (auto name = RequiredString(c, "name", path, std::string::npos, errors)) {
+    std::string problem = CheckDnsLabel(*name);
     if (!problem.empty()) errors->push_back({path + ".name", problem});
-    if (!names->insert(name->get<std::string>()).second) {
-      errors->push_back(
-          {path + ".name", "duplicate container name \"" + name->get<std::string>() + "\""});
+    if (!names->insert(*name).second) {
+      errors->push_back({path + ".name", "duplicate container name \"" + *name + "\""});
     }
   }
-  auto image = c.find("image");
-  if (image == c.end() || !image->is_string() || image->get<std::string>().empty()) {
-    errors->push_back({path + ".image", "required"});
-  }
+  RequiredString(c, "image", path, limits::kMaxImageLength, errors);
   if (auto env = c.find("env"); env != c.end() && !env->is_null()) {
     ValidateEnv(*env, path + ".env", errors);
   }
@@ -217,22 +270,28 @@ void ValidateContainers(const json& spec, std::vector<FieldError>* errors) {
 
 void ValidateTemplate(const json& tmpl, std::vector<FieldError>* errors) {
   if (!tmpl.is_object()) return;  // decoding already reported it
-  if (auto meta = tmpl.find("metadata"); meta != tmpl.end() && meta->is_object()) {
-    if (auto labels = meta->find("labels"); labels != meta->end() && labels->is_object()) {
-      for (auto l = labels->begin(); l != labels->end(); ++l) {
-        if (l.key().rfind("ringleader.dev/", 0) == 0) {
-          errors->push_back({"spec.template.metadata.labels." + l.key(),
-                             "the ringleader.dev/ label prefix is reserved for the operator"});
-        }
-        if (!l.value().is_string()) {
-          errors->push_back({"spec.template.metadata.labels." + l.key(), "must be a string"});
+  if (auto meta = tmpl.find("metadata"); meta != tmpl.end() && !meta->is_null()) {
+    if (!meta->is_object()) {
+      errors->push_back({"spec.template.metadata", WrongType("an object", *meta)});
+    } else {
+      if (const json* labels = StringMap(*meta, "labels", limits::kMaxLabelValueLength, errors)) {
+        for (auto l = labels->begin(); l != labels->end(); ++l) {
+          if (l.key().rfind("ringleader.dev/", 0) == 0) {
+            errors->push_back({"spec.template.metadata.labels." + l.key(),
+                               "the ringleader.dev/ label prefix is reserved for the operator"});
+          }
         }
       }
+      StringMap(*meta, "annotations", std::string::npos, errors);
     }
   }
   auto spec = tmpl.find("spec");
-  if (spec == tmpl.end() || !spec->is_object()) {
+  if (spec == tmpl.end() || spec->is_null()) {
     errors->push_back({"spec.template.spec", "required: a pod spec with at least one container"});
+    return;
+  }
+  if (!spec->is_object()) {
+    errors->push_back({"spec.template.spec", WrongType("an object", *spec)});
     return;
   }
   ValidateContainers(*spec, errors);
@@ -340,6 +399,64 @@ TrainingJob ParseTrainingJob(const json& object, std::vector<FieldError>* errors
     if (!decode_failed.count(e.field)) errors->push_back(std::move(e));
   }
   return job;
+}
+
+std::vector<FieldError> ValidateStatus(const TrainingJobStatus& status) {
+  std::vector<FieldError> errors;
+  auto max_length = [&](const std::string& field, const std::string& value, size_t max) {
+    if (value.size() > max) errors.push_back({field, TooLong(max, value.size())});
+  };
+  auto non_negative = [&](const std::string& field, int64_t value) {
+    if (value < 0) errors.push_back({field, "must not be negative, got " + std::to_string(value)});
+  };
+  auto timestamp = [&](const std::string& field, const std::string& value) {
+    if (!value.empty() && !ParseRfc3339(value)) {
+      errors.push_back({field, "must be an RFC 3339 date-time, got \"" + value + "\""});
+    }
+  };
+  max_length("status.ready", status.ready, limits::kMaxReadyLength);
+  max_length("status.message", status.message, limits::kMaxStatusMessageLength);
+  non_negative("status.workers.pending", status.workers.pending);
+  non_negative("status.workers.running", status.workers.running);
+  non_negative("status.workers.ready", status.workers.ready);
+  non_negative("status.workers.succeeded", status.workers.succeeded);
+  non_negative("status.workers.failed", status.workers.failed);
+  non_negative("status.restarts", status.restarts);
+  non_negative("status.attempt", status.attempt);
+  timestamp("status.startTime", status.start_time);
+  timestamp("status.completionTime", status.completion_time);
+  if (status.conditions.size() > limits::kMaxConditions) {
+    errors.push_back(
+        {"status.conditions", "must have at most " + std::to_string(limits::kMaxConditions) +
+                                  " items, got " + std::to_string(status.conditions.size())});
+  }
+  const auto& types = ConditionTypeNames();
+  std::set<std::string> seen;
+  for (size_t i = 0; i < status.conditions.size(); ++i) {
+    const Condition& c = status.conditions[i];
+    const std::string path = "status.conditions[" + std::to_string(i) + "]";
+    if (std::find(types.begin(), types.end(), c.type) == types.end()) {
+      errors.push_back(
+          {path + ".type", "unsupported value \"" + c.type + "\": must be one of " + OneOf(types)});
+    } else if (!seen.insert(c.type).second) {
+      // The list is a map keyed by type (x-kubernetes-list-type: map).
+      errors.push_back({path + ".type", "duplicate condition type \"" + c.type + "\""});
+    }
+    const auto& statuses = ConditionStatusNames();
+    if (std::find(statuses.begin(), statuses.end(), c.status) == statuses.end()) {
+      errors.push_back({path + ".status", "unsupported value \"" + c.status +
+                                              "\": must be one of " + OneOf(statuses)});
+    }
+    max_length(path + ".reason", c.reason, limits::kMaxConditionReasonLength);
+    max_length(path + ".message", c.message, limits::kMaxConditionMessageLength);
+    timestamp(path + ".lastTransitionTime", c.last_transition_time);
+    non_negative(path + ".observedGeneration", c.observed_generation);
+  }
+  if (status.progress) {
+    non_negative("status.progress.step", status.progress->step);
+    timestamp("status.progress.updatedAt", status.progress->updated_at);
+  }
+  return errors;
 }
 
 StatusOr<TrainingJob> ParseTrainingJob(const json& object) {

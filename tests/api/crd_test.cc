@@ -3,6 +3,8 @@
 // API server demands of apiextensions.k8s.io/v1 CRDs.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "ringleader/api/limits.h"
 #include "ringleader/api/trainingjob.h"
 #include "ringleader/api/validation.h"
@@ -94,49 +96,115 @@ TEST(CrdTest, PrinterColumns) {
   EXPECT_EQ(got, want);
 }
 
-TEST(CrdTest, BoundsMatchValidation) {
-  json spec = Spec(LoadCrd());
-  struct Bound {
-    json node;
-    int64_t min;
-    std::optional<int64_t> max;
-    const char* name;
-  };
-  const Bound bounds[] = {
-      {spec["workers"], limits::kMinWorkers, limits::kMaxWorkers, "workers"},
-      {spec["processesPerWorker"], limits::kMinProcessesPerWorker, limits::kMaxProcessesPerWorker,
-       "processesPerWorker"},
-      {spec["port"], limits::kMinPort, limits::kMaxPort, "port"},
-      {spec["gang"]["properties"]["timeoutSeconds"], limits::kMinGangTimeoutSeconds,
-       limits::kMaxGangTimeoutSeconds, "gang.timeoutSeconds"},
-      {spec["runPolicy"]["properties"]["backoffLimit"], limits::kMinBackoffLimit,
-       limits::kMaxBackoffLimit, "runPolicy.backoffLimit"},
-      {spec["runPolicy"]["properties"]["activeDeadlineSeconds"], limits::kMinActiveDeadlineSeconds,
-       std::nullopt, "runPolicy.activeDeadlineSeconds"},
-      {spec["runPolicy"]["properties"]["ttlSecondsAfterFinished"],
-       limits::kMinTtlSecondsAfterFinished, std::nullopt, "runPolicy.ttlSecondsAfterFinished"},
-  };
-  for (const Bound& b : bounds) {
-    EXPECT_EQ(b.node["type"], "integer") << b.name;
-    EXPECT_EQ(b.node["minimum"], b.min) << b.name;
-    if (b.max) {
-      EXPECT_EQ(b.node["maximum"], *b.max) << b.name;
-    } else {
-      EXPECT_FALSE(b.node.contains("maximum")) << b.name;
+// Every bound keyword in the schema, keyed "path keyword": properties by name, list items as
+// "[]", map values as "*" (e.g. "spec.template.spec.containers[].image maxLength").
+void CollectBounds(const json& node, const std::string& path, std::map<std::string, json>* out) {
+  for (const char* keyword :
+       {"minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"}) {
+    if (node.contains(keyword)) (*out)[path + " " + keyword] = node[keyword];
+  }
+  if (node.contains("properties")) {
+    for (auto it = node["properties"].begin(); it != node["properties"].end(); ++it) {
+      CollectBounds(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
     }
   }
-  json gang = spec["gang"]["properties"];
-  EXPECT_EQ(gang["queue"]["maxLength"], limits::kMaxQueueNameLength);
-  EXPECT_EQ(gang["priorityClassName"]["maxLength"], limits::kMaxPriorityClassNameLength);
-  EXPECT_EQ(gang["schedulerName"]["maxLength"], limits::kMaxSchedulerNameLength);
-  json containers = spec["template"]["properties"]["spec"]["properties"]["containers"];
-  EXPECT_EQ(containers["minItems"], 1);
-  EXPECT_EQ(containers["maxItems"], limits::kMaxContainers);
-  EXPECT_EQ(containers["items"]["required"], json::array({"name", "image"}));
-  EXPECT_EQ(containers["items"]["properties"]["name"]["maxLength"], limits::kMaxDnsLabelLength);
-  EXPECT_EQ(containers["items"]["properties"]["env"]["maxItems"], limits::kMaxEnvPerContainer);
-  EXPECT_EQ(Schema(LoadCrd())["properties"]["status"]["properties"]["conditions"]["maxItems"],
-            limits::kMaxConditions);
+  if (node.contains("items")) CollectBounds(node["items"], path + "[]", out);
+  if (node.contains("additionalProperties") && node["additionalProperties"].is_object()) {
+    CollectBounds(node["additionalProperties"], path + ".*", out);
+  }
+}
+
+// The CRD's bounds, all of them, against the C++ constants the validation uses. A bound added
+// to the CRD (or to limits.h) without the other side fails here.
+TEST(CrdTest, BoundsMatchValidation) {
+  std::map<std::string, json> got;
+  CollectBounds(Schema(LoadCrd()), "", &got);
+  // "required" rules in C++ refuse empty strings: the CRD's minLength 1. The status counters
+  // are "must not be negative" in ValidateStatus: the CRD's minimum 0.
+  const std::map<std::string, json> want = {
+      {"spec.workers minimum", limits::kMinWorkers},
+      {"spec.workers maximum", limits::kMaxWorkers},
+      {"spec.processesPerWorker minimum", limits::kMinProcessesPerWorker},
+      {"spec.processesPerWorker maximum", limits::kMaxProcessesPerWorker},
+      {"spec.port minimum", limits::kMinPort},
+      {"spec.port maximum", limits::kMaxPort},
+      {"spec.template.metadata.labels.* maxLength", limits::kMaxLabelValueLength},
+      {"spec.template.spec.containers minItems", 1},
+      {"spec.template.spec.containers maxItems", limits::kMaxContainers},
+      {"spec.template.spec.containers[].name minLength", 1},
+      {"spec.template.spec.containers[].name maxLength", limits::kMaxDnsLabelLength},
+      {"spec.template.spec.containers[].image minLength", 1},
+      {"spec.template.spec.containers[].image maxLength", limits::kMaxImageLength},
+      {"spec.template.spec.containers[].env maxItems", limits::kMaxEnvPerContainer},
+      {"spec.template.spec.containers[].env[].name minLength", 1},
+      {"spec.template.spec.containers[].env[].name maxLength", limits::kMaxEnvNameLength},
+      {"spec.gang.timeoutSeconds minimum", limits::kMinGangTimeoutSeconds},
+      {"spec.gang.timeoutSeconds maximum", limits::kMaxGangTimeoutSeconds},
+      {"spec.gang.queue maxLength", limits::kMaxQueueNameLength},
+      {"spec.gang.priorityClassName maxLength", limits::kMaxPriorityClassNameLength},
+      {"spec.gang.schedulerName maxLength", limits::kMaxSchedulerNameLength},
+      {"spec.runPolicy.backoffLimit minimum", limits::kMinBackoffLimit},
+      {"spec.runPolicy.backoffLimit maximum", limits::kMaxBackoffLimit},
+      {"spec.runPolicy.activeDeadlineSeconds minimum", limits::kMinActiveDeadlineSeconds},
+      {"spec.runPolicy.ttlSecondsAfterFinished minimum", limits::kMinTtlSecondsAfterFinished},
+      {"status.ready maxLength", limits::kMaxReadyLength},
+      {"status.message maxLength", limits::kMaxStatusMessageLength},
+      {"status.workers.pending minimum", 0},
+      {"status.workers.running minimum", 0},
+      {"status.workers.ready minimum", 0},
+      {"status.workers.succeeded minimum", 0},
+      {"status.workers.failed minimum", 0},
+      {"status.restarts minimum", 0},
+      {"status.attempt minimum", 0},
+      {"status.conditions maxItems", limits::kMaxConditions},
+      {"status.conditions[].reason maxLength", limits::kMaxConditionReasonLength},
+      {"status.conditions[].message maxLength", limits::kMaxConditionMessageLength},
+      {"status.conditions[].observedGeneration minimum", 0},
+      {"status.progress.step minimum", 0},
+  };
+  for (const auto& [key, value] : want) {
+    auto it = got.find(key);
+    if (it == got.end()) {
+      ADD_FAILURE() << key << ": in C++, not in the CRD";
+    } else {
+      EXPECT_EQ(it->second, value) << key;
+    }
+  }
+  for (const auto& [key, value] : got) {
+    if (!want.count(key)) ADD_FAILURE() << key << " " << value << ": in the CRD, not compared";
+  }
+  // C++ reads these as integers (a fraction is a type error), so the CRD must not allow one.
+  json spec = Spec(LoadCrd());
+  json run = spec["runPolicy"]["properties"];
+  for (const json* node : {&spec["workers"], &spec["processesPerWorker"], &spec["port"],
+                           &spec["gang"]["properties"]["timeoutSeconds"], &run["backoffLimit"],
+                           &run["activeDeadlineSeconds"], &run["ttlSecondsAfterFinished"]}) {
+    EXPECT_EQ((*node)["type"], "integer") << node->dump();
+  }
+  // An optional bound is a minimum only: nothing caps deadlines and TTLs.
+  EXPECT_FALSE(run["activeDeadlineSeconds"].contains("maximum"));
+  EXPECT_FALSE(run["ttlSecondsAfterFinished"].contains("maximum"));
+}
+
+// What C++ rejects as "must be an object/a string" in the template is typed the same way.
+TEST(CrdTest, TemplateTypesMatchValidation) {
+  json tmpl = Spec(LoadCrd())["template"]["properties"];
+  json meta = tmpl["metadata"];
+  EXPECT_EQ(meta["type"], "object");
+  for (const char* map : {"labels", "annotations"}) {
+    EXPECT_EQ(meta["properties"][map]["type"], "object") << map;
+    EXPECT_EQ(meta["properties"][map]["additionalProperties"]["type"], "string") << map;
+  }
+  json container = tmpl["spec"]["properties"]["containers"]["items"];
+  EXPECT_EQ(tmpl["spec"]["type"], "object");
+  EXPECT_EQ(container["type"], "object");
+  EXPECT_EQ(container["required"], json::array({"name", "image"}));
+  EXPECT_EQ(container["properties"]["name"]["type"], "string");
+  EXPECT_EQ(container["properties"]["image"]["type"], "string");
+  EXPECT_EQ(container["properties"]["env"]["type"], "array");
+  EXPECT_EQ(container["properties"]["env"]["items"]["type"], "object");
+  EXPECT_EQ(container["properties"]["env"]["items"]["required"], json::array({"name"}));
+  EXPECT_EQ(container["properties"]["env"]["items"]["properties"]["name"]["type"], "string");
 }
 
 TEST(CrdTest, DefaultsMatchCpp) {
@@ -167,6 +235,7 @@ TEST(CrdTest, EnumsMatchCpp) {
   EXPECT_EQ(names(spec["runPolicy"]["properties"]["successPolicy"]), SuccessPolicyNames());
   EXPECT_EQ(names(status["phase"]), JobPhaseNames());
   EXPECT_EQ(names(status["conditions"]["items"]["properties"]["type"]), ConditionTypeNames());
+  EXPECT_EQ(names(status["conditions"]["items"]["properties"]["status"]), ConditionStatusNames());
 }
 
 TEST(CrdTest, ExamplesAreValid) {

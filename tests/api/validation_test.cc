@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace ringleader::api {
@@ -133,6 +134,46 @@ const Case kCases[] = {
        Pod(j)["initContainers"][0]["name"] = "t";
      },
      "spec.template.spec.initContainers[0].name", "duplicate container name \"t\""},
+    // CRD maxLength bounds on pod-template strings, enforced for objects that skip the CRD.
+    {"image too long", [](json& j) { Pod(j)["containers"][0]["image"] = std::string(5000, 'i'); },
+     "spec.template.spec.containers[0].image", "must be at most 4096 characters, got 5000"},
+    {"image not a string", [](json& j) { Pod(j)["containers"][0]["image"] = 7; },
+     "spec.template.spec.containers[0].image", "must be a string, got integer"},
+    {"container name not a string", [](json& j) { Pod(j)["containers"][0]["name"] = true; },
+     "spec.template.spec.containers[0].name", "must be a string, got boolean"},
+    {"container name too long",
+     [](json& j) { Pod(j)["containers"][0]["name"] = std::string(64, 'c'); },
+     "spec.template.spec.containers[0].name", "must be at most 63 characters, got 64"},
+    {"env name too long",
+     [](json& j) {
+       Pod(j)["containers"][0]["env"] = json::array({{{"name", std::string(254, 'E')}}});
+     },
+     "spec.template.spec.containers[0].env[0].name", "must be at most 253 characters, got 254"},
+    {"env name not a string",
+     [](json& j) {
+       Pod(j)["containers"][0]["env"] = json::array({{{"name", 1}}});
+     },
+     "spec.template.spec.containers[0].env[0].name", "must be a string, got integer"},
+    {"env item not an object",
+     [](json& j) { Pod(j)["containers"][0]["env"] = json::array({"A=1"}); },
+     "spec.template.spec.containers[0].env[0]", "must be an object, got string"},
+    {"label value too long",
+     [](json& j) { j["spec"]["template"]["metadata"]["labels"]["app"] = std::string(64, 'v'); },
+     "spec.template.metadata.labels.app", "must be at most 63 characters, got 64"},
+    {"template metadata not an object",
+     [](json& j) { j["spec"]["template"]["metadata"] = "labels"; }, "spec.template.metadata",
+     "must be an object, got string"},
+    {"labels not an object",
+     [](json& j) { j["spec"]["template"]["metadata"]["labels"] = json::array({"app"}); },
+     "spec.template.metadata.labels", "must be an object, got array"},
+    {"annotations not an object",
+     [](json& j) { j["spec"]["template"]["metadata"]["annotations"] = "a=b"; },
+     "spec.template.metadata.annotations", "must be an object, got string"},
+    {"annotation value not a string",
+     [](json& j) { j["spec"]["template"]["metadata"]["annotations"]["replicas"] = 3; },
+     "spec.template.metadata.annotations.replicas", "must be a string, got integer"},
+    {"template spec not an object", [](json& j) { j["spec"]["template"]["spec"] = json::array(); },
+     "spec.template.spec", "must be an object, got array"},
     {"pod restartPolicy",
      [](json& j) { j["spec"]["template"]["spec"]["restartPolicy"] = "Always"; },
      "spec.template.spec.restartPolicy", "must be Never"},
@@ -217,12 +258,107 @@ TEST_P(ValidationAcceptsTest, NoErrors) {
 const AcceptedCase kAccepted[] = {
     {"init container with own env", [](json& j) { AddInitContainer(j); }},
     {"init containers null", [](json& j) { Pod(j)["initContainers"] = nullptr; }},
+    {"image at the limit",
+     [](json& j) { Pod(j)["containers"][0]["image"] = std::string(4096, 'i'); }},
+    {"env name at the limit",
+     [](json& j) {
+       Pod(j)["containers"][0]["env"] = json::array({{{"name", std::string(253, 'E')}}});
+     }},
+    {"label value at the limit",
+     [](json& j) { j["spec"]["template"]["metadata"]["labels"]["app"] = std::string(63, 'v'); }},
+    {"empty label value", [](json& j) { j["spec"]["template"]["metadata"]["labels"]["app"] = ""; }},
+    {"template metadata null", [](json& j) { j["spec"]["template"]["metadata"] = nullptr; }},
 };
 
 INSTANTIATE_TEST_SUITE_P(Edges, ValidationAcceptsTest, ::testing::ValuesIn(kAccepted),
                          [](const ::testing::TestParamInfo<AcceptedCase>& info) {
                            return TestName(info.param.name);
                          });
+
+// ValidateStatus: the CRD's status bounds, which bind the operator's own writes.
+struct StatusCase {
+  const char* name;
+  std::function<void(TrainingJobStatus&)> mutate;
+  const char* field;
+  const char* message;
+};
+
+void PrintTo(const StatusCase& c, std::ostream* os) { *os << c.name; }
+
+TrainingJobStatus ValidStatus() {
+  TrainingJobStatus s;
+  s.phase = JobPhase::kRunning;
+  s.ready = "2/2";
+  s.message = "all 2 workers running";
+  s.workers.running = 2;
+  s.start_time = "2026-01-01T00:00:00Z";
+  s.conditions.push_back({"Running", "True", "GangRunning", "ok", "2026-01-01T00:00:00Z", 1});
+  s.progress = Progress{10, 0.5, 100, "2026-01-01T00:00:05Z"};
+  return s;
+}
+
+class StatusRuleTest : public ::testing::TestWithParam<StatusCase> {};
+
+TEST_P(StatusRuleTest, RejectsWithFieldAndRule) {
+  TrainingJobStatus s = ValidStatus();
+  GetParam().mutate(s);
+  std::vector<FieldError> errors = ValidateStatus(s);
+  std::vector<FieldError> want = {{GetParam().field, GetParam().message}};
+  EXPECT_EQ(errors, want) << JoinFieldErrors(errors).substr(0, 300);
+}
+
+const StatusCase kStatusCases[] = {
+    {"ready too long", [](TrainingJobStatus& s) { s.ready = std::string(33, '1'); }, "status.ready",
+     "must be at most 32 characters, got 33"},
+    {"message too long", [](TrainingJobStatus& s) { s.message = std::string(32769, 'm'); },
+     "status.message", "must be at most 32768 characters, got 32769"},
+    {"negative running", [](TrainingJobStatus& s) { s.workers.running = -1; },
+     "status.workers.running", "must not be negative, got -1"},
+    {"negative restarts", [](TrainingJobStatus& s) { s.restarts = -2; }, "status.restarts",
+     "must not be negative, got -2"},
+    {"bad start time", [](TrainingJobStatus& s) { s.start_time = "yesterday"; }, "status.startTime",
+     "must be an RFC 3339 date-time, got \"yesterday\""},
+    {"condition reason too long",
+     [](TrainingJobStatus& s) { s.conditions[0].reason = std::string(1025, 'r'); },
+     "status.conditions[0].reason", "must be at most 1024 characters, got 1025"},
+    {"condition message too long",
+     [](TrainingJobStatus& s) { s.conditions[0].message = std::string(32769, 'm'); },
+     "status.conditions[0].message", "must be at most 32768 characters, got 32769"},
+    {"condition bad type", [](TrainingJobStatus& s) { s.conditions[0].type = "Ready"; },
+     "status.conditions[0].type",
+     "unsupported value \"Ready\": must be one of Admitted, GangScheduled, Running, Restarting, "
+     "Succeeded, Failed, Suspended"},
+    {"condition bad status", [](TrainingJobStatus& s) { s.conditions[0].status = "true"; },
+     "status.conditions[0].status",
+     "unsupported value \"true\": must be one of True, False, Unknown"},
+    {"duplicate condition type",
+     [](TrainingJobStatus& s) {
+       s.conditions.push_back({"Running", "False"});
+     },
+     "status.conditions[1].type", "duplicate condition type \"Running\""},
+    {"negative step", [](TrainingJobStatus& s) { s.progress->step = -1; }, "status.progress.step",
+     "must not be negative, got -1"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Rules, StatusRuleTest, ::testing::ValuesIn(kStatusCases),
+                         [](const ::testing::TestParamInfo<StatusCase>& info) {
+                           return TestName(info.param.name);
+                         });
+
+// Only seven condition types exist, so 17 conditions also repeat types; the count is one of
+// the errors.
+TEST(ValidationTest, TooManyConditions) {
+  TrainingJobStatus s = ValidStatus();
+  s.conditions.assign(17, Condition{"Running", "True"});
+  std::vector<FieldError> errors = ValidateStatus(s);
+  FieldError want{"status.conditions", "must have at most 16 items, got 17"};
+  EXPECT_NE(std::find(errors.begin(), errors.end(), want), errors.end()) << JoinFieldErrors(errors);
+}
+
+TEST(ValidationTest, ValidStatusHasNoErrors) {
+  std::vector<FieldError> errors = ValidateStatus(ValidStatus());
+  EXPECT_TRUE(errors.empty()) << JoinFieldErrors(errors);
+}
 
 TEST(ValidationTest, ValidJobHasNoErrors) {
   std::vector<FieldError> errors;

@@ -27,7 +27,18 @@ inline constexpr size_t kMaxSchedulerNameLength = 253;
 inline constexpr size_t kMaxDnsLabelLength = 63;
 inline constexpr size_t kMaxContainers = 64;
 inline constexpr size_t kMaxEnvPerContainer = 1024;
+// The CRD's maxLength on pod-template strings (those of the Pod API): image references,
+// env var names (a C identifier in practice; the API allows 253) and label values.
+inline constexpr size_t kMaxImageLength = 4096;
+inline constexpr size_t kMaxEnvNameLength = 253;
+inline constexpr size_t kMaxLabelValueLength = 63;
+// Status bounds of the CRD. The operator writes status, so these bind it, not the user: a
+// status write beyond them is refused by the API server (ValidateStatus checks them).
 inline constexpr size_t kMaxConditions = 16;
+inline constexpr size_t kMaxReadyLength = 32;
+inline constexpr size_t kMaxStatusMessageLength = 32768;
+inline constexpr size_t kMaxConditionReasonLength = 1024;
+inline constexpr size_t kMaxConditionMessageLength = 32768;
 // etcd rejects objects above ~1.5 MiB; refuse input beyond 1 MiB before parsing it.
 inline constexpr size_t kMaxInputBytes = 1 << 20;
 // YAML aliases can expand a small file enormously ("billion laughs"). The YAML loader counts

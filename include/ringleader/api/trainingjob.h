@@ -7,11 +7,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ringleader::api {
 
@@ -25,7 +24,15 @@ enum class GangScheduler { kBuiltin, kVolcano, kCoscheduling, kNone };
 enum class RestartPolicy { kOnFailure, kNever, kExitCode };
 enum class CleanPodPolicy { kRunning, kAll, kNone };
 enum class SuccessPolicy { kAllWorkers, kRankZero };
-enum class JobPhase { kPending, kScheduling, kRunning, kRestarting, kSucceeded, kFailed, kSuspended };
+enum class JobPhase {
+  kPending,
+  kScheduling,
+  kRunning,
+  kRestarting,
+  kSucceeded,
+  kFailed,
+  kSuspended
+};
 
 struct ObjectMeta {
   std::string name;
@@ -42,9 +49,9 @@ struct ObjectMeta {
 struct GangSpec {
   GangScheduler scheduler = GangScheduler::kBuiltin;
   int64_t timeout_seconds = 300;
-  std::string queue;                 // Volcano queue / Kueue-style queue name; optional
-  std::string priority_class_name;   // optional
-  std::string scheduler_name;        // optional override of the pods' schedulerName
+  std::string queue;                // Volcano queue / Kueue-style queue name; optional
+  std::string priority_class_name;  // optional
+  std::string scheduler_name;       // optional override of the pods' schedulerName
 };
 
 struct RunPolicy {
@@ -131,6 +138,7 @@ const std::vector<std::string>& CleanPodPolicyNames();
 const std::vector<std::string>& SuccessPolicyNames();
 const std::vector<std::string>& JobPhaseNames();
 const std::vector<std::string>& ConditionTypeNames();
+const std::vector<std::string>& ConditionStatusNames();  // True, False, Unknown
 
 std::optional<GangScheduler> ParseGangScheduler(const std::string& s);
 std::optional<RestartPolicy> ParseRestartPolicy(const std::string& s);

@@ -23,6 +23,11 @@ StatusOr<TrainingJob> ParseTrainingJob(const nlohmann::json& object);
 // Same, collecting errors instead of joining them.
 TrainingJob ParseTrainingJob(const nlohmann::json& object, std::vector<FieldError>* errors);
 
+// The CRD's bounds on `.status` (lengths, counts, enums, timestamps, a map-keyed condition
+// list). The operator writes status, so these are the operator's to keep: a status violating
+// them is refused by the API server, and the job's status then never changes.
+std::vector<FieldError> ValidateStatus(const TrainingJobStatus& status);
+
 // Environment variable names the operator injects into every container; users may not set them.
 const std::vector<std::string>& InjectedEnvNames();
 
