@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "ringleader/api/limits.h"
 #include "ringleader/api/trainingjob.h"
@@ -27,14 +28,65 @@ const json& Version(const json& crd) { return crd["spec"]["versions"][0]; }
 const json& Schema(const json& crd) { return Version(crd)["schema"]["openAPIV3Schema"]; }
 const json& Spec(const json& crd) { return Schema(crd)["properties"]["spec"]["properties"]; }
 
-// Structural schema rules (apiextensions.k8s.io/v1): every schema node has a non-empty type
-// unless it preserves unknown fields or is int-or-string; no additionalProperties beside
-// properties; metadata may only carry name/generateName restrictions.
-void CheckStructural(const json& node, const std::string& path,
-                     std::vector<std::string>* problems) {
+// Structural schema rules (apiextensions.k8s.io/v1), checked on every schema node (those
+// reached through properties, items and additionalProperties; values such as `default` are
+// data, not schema): a non-empty type unless the node preserves unknown fields or is
+// int-or-string; no additionalProperties beside properties; none of the constructs this CRD
+// does not use and the API server forbids or restricts ($ref, anyOf, ...); and only keywords
+// of JSONSchemaProps, so a typo such as `maxlength` cannot silently drop a bound.
+//
+// `described`: the node is a property of spec or status or of anything below them, which `kubectl
+// explain` shows, so it needs a description. That includes the pod-template fields the schema lists
+// (labels, containers[].image, ...); the Pod fields it does not list are preserved without a schema
+// node, so there is nothing to describe there (kubectl explain shows the template's own
+// description, which points at core/v1). List items and map values are described by the
+// list or map that holds them.
+void CheckStructural(const json& node, const std::string& path, bool in_spec_or_status,
+                     bool described, std::vector<std::string>* problems) {
   if (!node.is_object()) {
     problems->push_back(path + ": not an object");
     return;
+  }
+  static const std::set<std::string> kKeywords = {"type",
+                                                  "format",
+                                                  "description",
+                                                  "properties",
+                                                  "items",
+                                                  "additionalProperties",
+                                                  "required",
+                                                  "enum",
+                                                  "default",
+                                                  "minimum",
+                                                  "maximum",
+                                                  "minLength",
+                                                  "maxLength",
+                                                  "minItems",
+                                                  "maxItems",
+                                                  "pattern",
+                                                  "nullable",
+                                                  "x-kubernetes-preserve-unknown-fields",
+                                                  "x-kubernetes-int-or-string",
+                                                  "x-kubernetes-list-type",
+                                                  "x-kubernetes-list-map-keys",
+                                                  "x-kubernetes-map-type",
+                                                  "x-kubernetes-embedded-resource"};
+  static const std::set<std::string> kForbidden = {"$ref",
+                                                   "$schema",
+                                                   "id",
+                                                   "definitions",
+                                                   "dependencies",
+                                                   "patternProperties",
+                                                   "additionalItems",
+                                                   "anyOf",
+                                                   "oneOf",
+                                                   "allOf",
+                                                   "not"};
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (kForbidden.count(it.key())) {
+      problems->push_back(path + ": " + it.key() + " is not used in this CRD");
+    } else if (!kKeywords.count(it.key())) {
+      problems->push_back(path + ": unknown keyword " + it.key());
+    }
   }
   bool typed =
       node.contains("type") && node["type"].is_string() && !node["type"].get<std::string>().empty();
@@ -45,22 +97,24 @@ void CheckStructural(const json& node, const std::string& path,
   if (node.contains("properties") && node.contains("additionalProperties")) {
     problems->push_back(path + ": properties and additionalProperties are mutually exclusive");
   }
-  if (!node.contains("description") && path.find(".properties.spec") != std::string::npos &&
-      node.value("type", "") == "object" && path.find(".template.") == std::string::npos) {
-    problems->push_back(path + ".description: spec objects need one for kubectl explain");
-  }
-  for (const char* forbidden : {"anyOf", "oneOf", "allOf", "not", "$ref"}) {
-    if (node.contains(forbidden) && path == "openAPIV3Schema")
-      problems->push_back(path + ": " + forbidden);
+  if (node.value("uniqueItems", false)) problems->push_back(path + ": uniqueItems: true");
+  if (described && node.value("description", "").empty()) {
+    problems->push_back(path + ".description: required for kubectl explain");
   }
   if (node.contains("properties")) {
     for (auto it = node["properties"].begin(); it != node["properties"].end(); ++it) {
-      CheckStructural(it.value(), path + ".properties." + it.key(), problems);
+      std::string child = path + ".properties." + it.key();
+      bool api = in_spec_or_status || child == "openAPIV3Schema.properties.spec" ||
+                 child == "openAPIV3Schema.properties.status";
+      CheckStructural(it.value(), child, api, /*described=*/api, problems);
     }
   }
-  if (node.contains("items")) CheckStructural(node["items"], path + ".items", problems);
+  if (node.contains("items")) {
+    CheckStructural(node["items"], path + ".items", in_spec_or_status, false, problems);
+  }
   if (node.contains("additionalProperties") && node["additionalProperties"].is_object()) {
-    CheckStructural(node["additionalProperties"], path + ".additionalProperties", problems);
+    CheckStructural(node["additionalProperties"], path + ".additionalProperties", in_spec_or_status,
+                    false, problems);
   }
 }
 
@@ -81,8 +135,13 @@ TEST(CrdTest, NamesAndSubresources) {
 
 TEST(CrdTest, SchemaIsStructural) {
   std::vector<std::string> problems;
-  CheckStructural(Schema(LoadCrd()), "openAPIV3Schema", &problems);
+  json crd = LoadCrd();
+  const json& schema = Schema(crd);
+  CheckStructural(schema, "openAPIV3Schema", /*in_spec_or_status=*/false, /*described=*/false,
+                  &problems);
   for (const auto& p : problems) ADD_FAILURE() << p;
+  // The API server owns metadata: the schema may only say it is an object.
+  EXPECT_EQ(schema["properties"]["metadata"], json({{"type", "object"}}));
 }
 
 TEST(CrdTest, PrinterColumns) {
