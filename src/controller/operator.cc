@@ -155,6 +155,7 @@ class LeaderWork {
     reconciler_options.state.restart_backoff_base = options_.restart_backoff;
     reconciler_options.state.restart_backoff_cap = options_.restart_backoff_cap;
     reconciler_options.state.admission_retry = options_.admission_retry;
+    reconciler_options.backfill_window = options_.backfill_window;
     reconciler_options.registry = &registry_;
     reconciler_ = std::make_unique<TrainingJobReconciler>(client_, caches, events_.get(), reconciler_options);
     kube::ControllerOptions controller_options;
@@ -335,6 +336,8 @@ Flags:
   --restart-backoff DURATION        first gang restart delay, doubled per restart (default 10s)
   --restart-backoff-max DURATION    cap of the restart delay (default 5m)
   --admission-retry DURATION        how often a gang waiting for capacity is re-checked (default 5s)
+  --backfill-window DURATION        how long younger gangs that fit may pass an older waiting one
+                                    (default 10m; 0: strict FIFO)
   --help
 )";
 }
@@ -407,12 +410,14 @@ StatusOr<OperatorOptions> ParseOperatorFlags(const std::vector<std::string>& arg
       }
     } else if (flag == "--log-level") {
       ASSIGN_OR_RETURN(o.log_level, value());
-    } else if (flag == "--restart-backoff" || flag == "--restart-backoff-max" || flag == "--admission-retry") {
+    } else if (flag == "--restart-backoff" || flag == "--restart-backoff-max" || flag == "--admission-retry" ||
+               flag == "--backfill-window") {
       ASSIGN_OR_RETURN(std::string v, value());
       auto d = ParseDuration(v);
       if (!d.ok()) return InvalidArgumentError(flag + ": " + d.status().message());
       if (flag == "--restart-backoff") o.restart_backoff = *d;
       else if (flag == "--restart-backoff-max") o.restart_backoff_cap = *d;
+      else if (flag == "--backfill-window") o.backfill_window = *d;
       else o.admission_retry = *d;
     } else {
       return InvalidArgumentError("unknown flag \"" + args[i] + "\" (see --help)");

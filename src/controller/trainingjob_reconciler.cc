@@ -82,6 +82,14 @@ std::pair<std::string, std::string> AgeKey(const api::TrainingJob& job) {
   return {job.metadata.creation_timestamp, job.metadata.namespace_ + "/" + job.metadata.name};
 }
 
+// When the job's current attempt started waiting for Builtin capacity (Admitted=False with
+// InsufficientCapacity; lastTransitionTime stays while it keeps waiting).
+std::optional<std::chrono::system_clock::time_point> WaitingForCapacitySince(const api::TrainingJob& job) {
+  const api::Condition* c = FindCondition(job.status.conditions, "Admitted");
+  if (c == nullptr || c->status != "False" || c->reason != "InsufficientCapacity") return std::nullopt;
+  return ParseRfc3339(c->last_transition_time);
+}
+
 PodDemand DemandOf(const api::TrainingJob& job) {
   Json pod = BuildWorkerPod(job, 0, job.status.attempt);
   return PodDemandFromSpec(pod["spec"]);
@@ -278,6 +286,7 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   job_cache_ = std::move(jobs_seen);
 
   FreeCapacity capacity(nodes, bound);
+  FreeCapacity empty_cluster(nodes, {});
   std::set<std::string> seen_admitted;
   for (const auto& parsed : jobs) {
     const api::TrainingJob& other = parsed->job;
@@ -307,9 +316,11 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
     ++it;
   }
 
-  // Older jobs that are waiting go first when they fit (best-effort FIFO: an older job that
-  // does not fit does not block a younger one that does, or one huge job would stall all).
+  // Older jobs that are waiting go first when they fit. One that does not fit lets younger
+  // ones pass (backfill) until it has waited backfill_window; then it holds the line, unless
+  // it could not fit even an empty cluster (it would block everything forever).
   std::sort(jobs.begin(), jobs.end(), [](const auto& a, const auto& b) { return AgeKey(a->job) < AgeKey(b->job); });
+  const auto now = Now();
   for (const auto& parsed : jobs) {
     const api::TrainingJob& other = parsed->job;
     if (!(AgeKey(other) < AgeKey(job))) break;
@@ -317,7 +328,14 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
     std::vector<ObservedPod> observed;
     for (const ObjectPtr& pod : PodsOwnedBy(other.metadata.uid)) observed.push_back(ObservePod(*pod));
     if (!NeedsAdmission(other, observed)) continue;
-    capacity.TryAdmit(parsed->demand, other.spec.workers, /*commit=*/true);
+    if (capacity.TryAdmit(parsed->demand, other.spec.workers, /*commit=*/true).fits) continue;
+    auto waiting_since = WaitingForCapacitySince(other);
+    if (!waiting_since || now - *waiting_since < options_.backfill_window) continue;
+    if (!empty_cluster.TryAdmit(parsed->demand, other.spec.workers, /*commit=*/false).fits) continue;
+    auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - *waiting_since).count();
+    return {false, "queued behind " + other.metadata.namespace_ + "/" + other.metadata.name +
+                       ", an older gang waiting for capacity for " + std::to_string(waited) +
+                       "s (longer than the backfill window, so it goes first)"};
   }
 
   PodDemand demand = DemandOf(job);

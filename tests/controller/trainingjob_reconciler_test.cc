@@ -263,6 +263,52 @@ TEST_F(ReconcilerTest, OlderWaitingJobReservesCapacityBeforeAYoungerOne) {
   EXPECT_EQ(Condition("younger", "Admitted"), "False");
 }
 
+// Backfill is bounded: a younger gang that fits passes an older one that does not only while
+// the older one has waited less than backfill_window (10 min by default).
+TEST_F(ReconcilerTest, AnOlderGangWaitingLongerThanTheBackfillWindowHoldsTheLine) {
+  SeedNode(NodeObject("n1", "4"));
+  // Seeded with explicit creation times (the fake stamps the wall clock): the age order.
+  auto job_created_at = [&](const std::string& name, int workers, const std::string& cpu, const std::string& created) {
+    Json job = JobObject(name, workers, cpu);
+    job["metadata"]["creationTimestamp"] = created;
+    client_.Seed(kube::TrainingJobsResource(), job);
+    SyncCaches();
+  };
+  job_created_at("running", 1, "2", "2026-11-22T08:00:00Z");
+  job_created_at("huge", 4, "2", "2026-11-22T08:30:00Z");  // needs 8 cpu: never fits n1
+  job_created_at("big", 2, "2", "2026-11-22T09:00:00Z");   // needs 4 cpu, 2 free
+  Reconcile("running");
+  ASSERT_EQ(client_.ActionsFor("create", "pods").size(), 1u);
+  SyncCaches();
+  Json pod = *pods_.Get("ml/running-worker-0");  // the scheduler binds it to n1
+  pod["spec"]["nodeName"] = "n1";
+  pod["status"]["phase"] = "Running";
+  client_.Seed(kube::PodsResource(), pod);
+  SyncCaches();
+  Reconcile("huge");
+  Reconcile("big");
+  SyncCaches();
+  ASSERT_EQ(Condition("big", "Admitted"), "False");
+
+  // Within the window a small younger gang backfills past "big".
+  job_created_at("small1", 1, "1", "2026-11-22T09:30:00Z");
+  now_ += std::chrono::minutes(5);
+  Reconcile("small1");
+  EXPECT_EQ(Condition("small1", "Admitted"), "True") << "backfill within the window";
+  SyncCaches();
+
+  // Past the window, "big" (which would fit an empty n1) holds the line; "huge", older still,
+  // can never fit n1 and blocks nobody.
+  job_created_at("small2", 1, "1", "2026-11-22T09:40:00Z");
+  now_ += std::chrono::minutes(6);
+  Reconcile("small2");
+  std::string reason, message;
+  EXPECT_EQ(Condition("small2", "Admitted", &reason, &message), "False");
+  EXPECT_EQ(reason, "InsufficientCapacity");
+  EXPECT_NE(message.find("queued behind ml/big"), std::string::npos) << message;
+  EXPECT_EQ(message.find("huge"), std::string::npos) << message;
+}
+
 TEST_F(ReconcilerTest, MissingPodGroupCrdIsAConditionNotAnErrorLoop) {
   Create(kube::TrainingJobsResource(), JobObject("vc", 2, "1", "Volcano"));
   SyncCaches();

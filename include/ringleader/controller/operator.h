@@ -35,6 +35,7 @@ struct OperatorOptions {
   std::chrono::milliseconds restart_backoff{std::chrono::seconds(10)};
   std::chrono::milliseconds restart_backoff_cap{std::chrono::minutes(5)};
   std::chrono::milliseconds admission_retry{std::chrono::seconds(5)};
+  std::chrono::milliseconds backfill_window{std::chrono::minutes(10)};  // ReconcilerOptions
   bool help = false;
 };
 

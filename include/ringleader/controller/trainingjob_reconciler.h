@@ -62,6 +62,12 @@ struct ReconcilerOptions {
   Expectations::Clock::duration expectations_timeout = std::chrono::seconds(30);
   // How often a gang whose scheduler's PodGroup CRD is missing is looked at again.
   std::chrono::milliseconds podgroup_crd_retry{std::chrono::seconds(60)};
+  // Builtin admission is FIFO with bounded backfill: a younger gang that fits may start while
+  // an older one waits for capacity, but only until the older one has waited this long; from
+  // then on it is head of line and younger gangs wait behind it (so a stream of small jobs
+  // cannot starve a large one). Zero: strict FIFO. A gang that could not fit even the whole
+  // cluster empty never blocks others.
+  std::chrono::milliseconds backfill_window{std::chrono::minutes(10)};
   std::function<std::chrono::system_clock::time_point()> clock;  // nullptr: system_clock::now
   metrics::Registry* registry = nullptr;                          // nullptr: Registry::Default()
 };
