@@ -42,8 +42,9 @@ RunPolicy DecodeRunPolicy(const json* object, std::vector<FieldError>* errors) {
   JsonObjectReader r(object, "spec.runPolicy", errors);
   RunPolicy p;
   p.backoff_limit = r.Int("backoffLimit").value_or(p.backoff_limit);
-  p.restart_policy = r.EnumValue<RestartPolicy>("restartPolicy", RestartPolicyNames(), ParseRestartPolicy)
-                         .value_or(p.restart_policy);
+  p.restart_policy =
+      r.EnumValue<RestartPolicy>("restartPolicy", RestartPolicyNames(), ParseRestartPolicy)
+          .value_or(p.restart_policy);
   p.active_deadline_seconds = r.Int("activeDeadlineSeconds");
   p.ttl_seconds_after_finished = r.Int("ttlSecondsAfterFinished");
   p.clean_pod_policy =
@@ -60,10 +61,7 @@ RunPolicy DecodeRunPolicy(const json* object, std::vector<FieldError>* errors) {
 TrainingJobSpec DecodeSpec(const json* object, std::vector<FieldError>* errors) {
   JsonObjectReader r(object, "spec", errors);
   TrainingJobSpec s;
-  if (!r.present()) {
-    errors->push_back({"spec", "required"});
-    return s;
-  }
+  if (!r.present()) return s;
   auto workers = r.Int("workers");
   if (!workers && (object->find("workers") == object->end() || (*object)["workers"].is_null())) {
     r.AddError("workers", "required");
@@ -98,8 +96,10 @@ json EncodeStatus(const TrainingJobStatus& s) {
   if (s.phase) j["phase"] = ToString(*s.phase);
   if (!s.ready.empty()) j["ready"] = s.ready;
   if (!s.message.empty()) j["message"] = s.message;
-  j["workers"] = {{"pending", s.workers.pending},     {"running", s.workers.running},
-                  {"ready", s.workers.ready},         {"succeeded", s.workers.succeeded},
+  j["workers"] = {{"pending", s.workers.pending},
+                  {"running", s.workers.running},
+                  {"ready", s.workers.ready},
+                  {"succeeded", s.workers.succeeded},
                   {"failed", s.workers.failed}};
   j["restarts"] = s.restarts;
   j["attempt"] = s.attempt;
@@ -165,7 +165,8 @@ TrainingJobStatus DecodeStatus(const json& status, std::vector<FieldError>* erro
 }
 
 json EncodeSpec(const TrainingJobSpec& s) {
-  json gang = {{"scheduler", ToString(s.gang.scheduler)}, {"timeoutSeconds", s.gang.timeout_seconds}};
+  json gang = {{"scheduler", ToString(s.gang.scheduler)},
+               {"timeoutSeconds", s.gang.timeout_seconds}};
   if (!s.gang.queue.empty()) gang["queue"] = s.gang.queue;
   if (!s.gang.priority_class_name.empty()) gang["priorityClassName"] = s.gang.priority_class_name;
   if (!s.gang.scheduler_name.empty()) gang["schedulerName"] = s.gang.scheduler_name;
@@ -177,9 +178,9 @@ json EncodeSpec(const TrainingJobSpec& s) {
               {"successPolicy", ToString(p.success_policy)}};
   if (p.active_deadline_seconds) run["activeDeadlineSeconds"] = *p.active_deadline_seconds;
   if (p.ttl_seconds_after_finished) run["ttlSecondsAfterFinished"] = *p.ttl_seconds_after_finished;
-  return {{"workers", s.workers},      {"processesPerWorker", s.processes_per_worker},
-          {"port", s.port},            {"template", s.pod_template},
-          {"gang", gang},              {"runPolicy", run}};
+  return {{"workers", s.workers}, {"processesPerWorker", s.processes_per_worker},
+          {"port", s.port},       {"template", s.pod_template},
+          {"gang", gang},         {"runPolicy", run}};
 }
 
 TrainingJob DecodeTrainingJob(const json& object, std::vector<FieldError>* errors) {
@@ -190,7 +191,8 @@ TrainingJob DecodeTrainingJob(const json& object, std::vector<FieldError>* error
   if (!api_version) {
     r.AddError("apiVersion", std::string("required: must be ") + kApiVersion);
   } else if (*api_version != kApiVersion) {
-    r.AddError("apiVersion", "must be " + std::string(kApiVersion) + ", got \"" + *api_version + "\"");
+    r.AddError("apiVersion",
+               "must be " + std::string(kApiVersion) + ", got \"" + *api_version + "\"");
   }
   auto kind = r.String("kind");
   if (!kind) {
@@ -199,7 +201,12 @@ TrainingJob DecodeTrainingJob(const json& object, std::vector<FieldError>* error
     r.AddError("kind", "must be TrainingJob, got \"" + *kind + "\"");
   }
   job.metadata = DecodeMetadata(r.Object("metadata"), errors);
-  job.spec = DecodeSpec(r.Object("spec"), errors);
+  const json* spec = r.Object("spec");
+  // A spec of the wrong type is already reported by Object(); only an absent one is missing.
+  if (spec == nullptr && (!object.contains("spec") || object["spec"].is_null())) {
+    r.AddError("spec", "required");
+  }
+  job.spec = DecodeSpec(spec, errors);
   if (const json* status = r.Object("status")) {
     // Status is written by the operator; a malformed status must not make the spec invalid.
     std::vector<FieldError> status_errors;

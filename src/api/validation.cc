@@ -23,12 +23,17 @@ std::string TooLong(size_t max_length, size_t length) {
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
+// Lowercase letters, digits and '-', starting and ending with a letter or digit.
+bool IsDnsLabelSyntax(const std::string& s) {
+  return !s.empty() && IsLowerAlnum(s.front()) && IsLowerAlnum(s.back()) &&
+         std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
+}
+
 // RFC 1123 label: what Kubernetes requires of container names, hostnames and namespaces.
 std::string CheckDnsLabel(const std::string& s) {
   if (s.empty()) return "must not be empty";
   if (s.size() > limits::kMaxDnsLabelLength) return TooLong(limits::kMaxDnsLabelLength, s.size());
-  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back()) ||
-      !std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; })) {
+  if (!IsDnsLabelSyntax(s)) {
     return "must be a DNS label (lowercase letters, digits and '-', starting and ending with a "
            "letter or digit), got \"" +
            s + "\"";
@@ -36,14 +41,15 @@ std::string CheckDnsLabel(const std::string& s) {
   return "";
 }
 
-// RFC 1123 subdomain: names of PriorityClasses, queues, schedulers.
+// RFC 1123 subdomain: names of PriorityClasses, queues, schedulers. Like Kubernetes'
+// IsDNS1123Subdomain, only the whole name is limited (253), not each dot-separated part.
 std::string CheckDnsSubdomain(const std::string& s, size_t max_length) {
   if (s.size() > max_length) return TooLong(max_length, s.size());
   size_t start = 0;
   while (start <= s.size()) {
     size_t dot = s.find('.', start);
-    std::string label = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (label.empty() || !CheckDnsLabel(label).empty()) {
+    if (!IsDnsLabelSyntax(
+            s.substr(start, dot == std::string::npos ? std::string::npos : dot - start))) {
       return "must be a DNS subdomain (lowercase letters, digits, '-' and '.'), got \"" + s + "\"";
     }
     if (dot == std::string::npos) break;
@@ -297,14 +303,16 @@ void ValidateTemplate(const json& tmpl, std::vector<FieldError>* errors) {
   ValidateContainers(*spec, errors);
   // The operator owns these pod fields; accepting a user's value and overwriting it would
   // silently ignore it, so say so instead.
-  if (auto rp = spec->find("restartPolicy"); rp != spec->end() && *rp != "Never") {
+  // null is unset, as everywhere in the Kubernetes API.
+  if (auto rp = spec->find("restartPolicy");
+      rp != spec->end() && !rp->is_null() && *rp != "Never") {
     errors->push_back(
         {"spec.template.spec.restartPolicy",
          "must be Never or unset (Ringleader restarts whole gangs, not single pods), got " +
              rp->dump()});
   }
   for (const char* owned : {"hostname", "subdomain"}) {
-    if (spec->contains(owned)) {
+    if (auto it = spec->find(owned); it != spec->end() && !it->is_null()) {
       errors->push_back({std::string("spec.template.spec.") + owned,
                          "must be unset: the operator sets it so workers can find each other"});
     }
@@ -392,11 +400,22 @@ TrainingJob ParseTrainingJob(const json& object, std::vector<FieldError>* errors
     return job;
   }
   TrainingJob job = DecodeTrainingJob(object, errors);
-  // A field that failed to decode is already reported; don't repeat it as a range error.
+  // A field that failed to decode is already reported: validating the default that replaced
+  // it would repeat the problem as a range error ("spec.workers: must be 1..4096, got 0"), and
+  // so would the rules on anything below it (spec: [] leaves no template to check).
   std::set<std::string> decode_failed;
   for (const FieldError& e : *errors) decode_failed.insert(e.field);
+  auto below_decode_error = [&](const std::string& field) {
+    if (decode_failed.count("") || decode_failed.count(field)) return true;
+    for (size_t i = 0; i < field.size(); ++i) {
+      if ((field[i] == '.' || field[i] == '[') && decode_failed.count(field.substr(0, i))) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (FieldError& e : ValidateTrainingJob(job)) {
-    if (!decode_failed.count(e.field)) errors->push_back(std::move(e));
+    if (!below_decode_error(e.field)) errors->push_back(std::move(e));
   }
   return job;
 }

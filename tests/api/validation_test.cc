@@ -230,6 +230,87 @@ const Case kCases[] = {
      "must be ringleader.dev/v1alpha1"},
     {"bad kind", [](json& j) { j["kind"] = "Job"; }, "kind", "must be TrainingJob"},
     {"spec missing", [](json& j) { j.erase("spec"); }, "spec", "required"},
+    // One row per rule that had none (audit of issue 2).
+    {"pod subdomain", [](json& j) { Pod(j)["subdomain"] = "x"; }, "spec.template.spec.subdomain",
+     "must be unset: the operator sets it so workers can find each other"},
+    {"bad namespace", [](json& j) { j["metadata"]["namespace"] = "ML_Team"; }, "metadata.namespace",
+     "must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or "
+     "digit), got \"ML_Team\""},
+    {"namespace too long", [](json& j) { j["metadata"]["namespace"] = std::string(64, 'n'); },
+     "metadata.namespace", "must be at most 63 characters, got 64"},
+    {"bad scheduler name", [](json& j) { j["spec"]["gang"]["schedulerName"] = "my_scheduler"; },
+     "spec.gang.schedulerName",
+     "must be a DNS subdomain (lowercase letters, digits, '-' and '.'), got \"my_scheduler\""},
+    {"queue too long", [](json& j) { j["spec"]["gang"]["queue"] = std::string(254, 'q'); },
+     "spec.gang.queue", "must be at most 253 characters, got 254"},
+    {"priority class too long",
+     [](json& j) { j["spec"]["gang"]["priorityClassName"] = std::string(254, 'p'); },
+     "spec.gang.priorityClassName", "must be at most 253 characters, got 254"},
+    {"scheduler name too long",
+     [](json& j) { j["spec"]["gang"]["schedulerName"] = std::string(254, 's'); },
+     "spec.gang.schedulerName", "must be at most 253 characters, got 254"},
+    {"too many containers",
+     [](json& j) {
+       for (int i = 1; i <= 64; ++i) {
+         Pod(j)["containers"].push_back({{"name", "c" + std::to_string(i)}, {"image", "img"}});
+       }
+     },
+     "spec.template.spec.containers", "must have at most 64 containers, got 65"},
+    {"too many env items",
+     [](json& j) {
+       json env = json::array();
+       for (int i = 0; i < 1025; ++i) env.push_back({{"name", "V" + std::to_string(i)}});
+       Pod(j)["containers"][0]["env"] = env;
+     },
+     "spec.template.spec.containers[0].env", "must have at most 1024 items, got 1025"},
+    {"env item without name",
+     [](json& j) {
+       Pod(j)["containers"][0]["env"] = json::array({{{"value", "1"}}});
+     },
+     "spec.template.spec.containers[0].env[0].name", "required"},
+    {"env name empty",
+     [](json& j) {
+       Pod(j)["containers"][0]["env"] = json::array({{{"name", ""}}});
+     },
+     "spec.template.spec.containers[0].env[0].name", "required"},
+    {"env not a list",
+     [](json& j) {
+       Pod(j)["containers"][0]["env"] = {{"A", "1"}};
+     },
+     "spec.template.spec.containers[0].env", "must be a list, got object"},
+    {"containers not a list", [](json& j) { Pod(j)["containers"] = "trainer"; },
+     "spec.template.spec.containers", "must be a list, got string"},
+    {"containers missing", [](json& j) { Pod(j).erase("containers"); },
+     "spec.template.spec.containers", "required: at least one container"},
+    {"container not an object", [](json& j) { Pod(j)["containers"] = json::array({42}); },
+     "spec.template.spec.containers[0]", "must be an object, got integer"},
+    {"label value not a string",
+     [](json& j) { j["spec"]["template"]["metadata"]["labels"]["tier"] = 1; },
+     "spec.template.metadata.labels.tier", "must be a string, got integer"},
+    {"gang timeout too long", [](json& j) { j["spec"]["gang"]["timeoutSeconds"] = 86401; },
+     "spec.gang.timeoutSeconds", "must be 1..86400, got 86401"},
+    {"backoff too high", [](json& j) { j["spec"]["runPolicy"]["backoffLimit"] = 1001; },
+     "spec.runPolicy.backoffLimit", "must be 0..1000, got 1001"},
+    {"ppw negative", [](json& j) { j["spec"]["processesPerWorker"] = -1; },
+     "spec.processesPerWorker", "must be 1..64, got -1"},
+    {"apiVersion missing", [](json& j) { j.erase("apiVersion"); }, "apiVersion",
+     "required: must be ringleader.dev/v1alpha1"},
+    {"kind missing", [](json& j) { j.erase("kind"); }, "kind", "required: must be TrainingJob"},
+    {"unknown top-level field", [](json& j) { j["specs"] = json::object(); }, "specs",
+     "unknown field"},
+    {"unknown gang field", [](json& j) { j["spec"]["gang"]["minAvailable"] = 2; },
+     "spec.gang.minAvailable", "unknown field"},
+    {"gang scheduler not a string", [](json& j) { j["spec"]["gang"]["scheduler"] = 1; },
+     "spec.gang.scheduler", "must be a string, got integer"},
+    {"spec not an object", [](json& j) { j["spec"] = json::array(); }, "spec",
+     "must be an object, got array"},
+    {"template not an object", [](json& j) { j["spec"]["template"] = "pod"; }, "spec.template",
+     "must be an object, got string"},
+    {"metadata not an object", [](json& j) { j["metadata"] = "demo"; }, "metadata",
+     "must be an object, got string"},
+    {"workers null", [](json& j) { j["spec"]["workers"] = nullptr; }, "spec.workers", "required"},
+    {"deadline string", [](json& j) { j["spec"]["runPolicy"]["activeDeadlineSeconds"] = "1h"; },
+     "spec.runPolicy.activeDeadlineSeconds", "must be an integer, got string"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Rules, ValidationRuleTest, ::testing::ValuesIn(kCases),
@@ -258,6 +339,22 @@ TEST_P(ValidationAcceptsTest, NoErrors) {
 const AcceptedCase kAccepted[] = {
     {"init container with own env", [](json& j) { AddInitContainer(j); }},
     {"init containers null", [](json& j) { Pod(j)["initContainers"] = nullptr; }},
+    // Kubernetes limits a DNS subdomain to 253 characters, not its labels to 63.
+    {"long single-label priority class",
+     [](json& j) { j["spec"]["gang"]["priorityClassName"] = std::string(100, 'p'); }},
+    {"dotted scheduler name", [](json& j) { j["spec"]["gang"]["schedulerName"] = "a.b-c.d"; }},
+    {"queue at the limit", [](json& j) { j["spec"]["gang"]["queue"] = std::string(253, 'q'); }},
+    // null means unset, as everywhere in Kubernetes.
+    {"pod restartPolicy null", [](json& j) { Pod(j)["restartPolicy"] = nullptr; }},
+    {"pod restartPolicy Never", [](json& j) { Pod(j)["restartPolicy"] = "Never"; }},
+    {"pod hostname null", [](json& j) { Pod(j)["hostname"] = nullptr; }},
+    {"containers at the limit",
+     [](json& j) {
+       for (int i = 1; i < 64; ++i) {
+         Pod(j)["containers"].push_back({{"name", "c" + std::to_string(i)}, {"image", "img"}});
+       }
+     }},
+    {"workers at the limit", [](json& j) { j["spec"]["workers"] = 4096; }},
     {"image at the limit",
      [](json& j) { Pod(j)["containers"][0]["image"] = std::string(4096, 'i'); }},
     {"env name at the limit",
@@ -410,6 +507,28 @@ TEST(ValidationTest, LargeStatusDoesNotCount) {
   std::vector<FieldError> errors;
   ParseTrainingJob(j, &errors);
   EXPECT_TRUE(errors.empty()) << JoinFieldErrors(errors).substr(0, 200);
+}
+
+// A problem is reported once, not again as the consequences it has downstream.
+TEST(ValidationTest, WrongTypeReportedOnce) {
+  const std::pair<std::function<void(json&)>, std::vector<FieldError>> cases[] = {
+      {[](json& j) { j["spec"] = json::array(); }, {{"spec", "must be an object, got array"}}},
+      {[](json& j) { j["spec"]["template"] = "pod"; },
+       {{"spec.template", "must be an object, got string"}}},
+      {[](json& j) { j["spec"]["gang"] = 1; }, {{"spec.gang", "must be an object, got integer"}}},
+      {[](json& j) { j["spec"]["workers"] = "two"; },
+       {{"spec.workers", "must be an integer, got string"}}},
+      {[](json& j) { j.erase("spec"); }, {{"spec", "required"}}},
+      {[](json& j) { j["metadata"] = "demo"; }, {{"metadata", "must be an object, got string"}}},
+      {[](json& j) { j = json::array(); }, {{"", "must be an object, got array"}}},
+  };
+  for (const auto& [mutate, want] : cases) {
+    json j = ValidJob();
+    mutate(j);
+    std::vector<FieldError> errors;
+    ParseTrainingJob(j, &errors);
+    EXPECT_EQ(errors, want) << JoinFieldErrors(errors);
+  }
 }
 
 TEST(ValidationTest, TypeErrorNotRepeatedAsRangeError) {
