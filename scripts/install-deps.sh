@@ -6,8 +6,10 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
   libcpprest-dev libopenmpi-dev openmpi-bin libgtest-dev libgmock-dev
-  clang libclang-rt-14-dev gnuplot-nox procps
+  clang libclang-rt-14-dev gnuplot-nox procps curl jq
 )
+# kubectl (the e2e tests drive the real one) is not a Debian package; it is on every machine
+# of ours. Without it the kubectl tests skip, saying so.
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "ringleader/api/yaml_loader.h"
@@ -34,19 +35,30 @@ std::vector<json> OfKind(const std::vector<json>& docs, const std::string& kind)
   return out;
 }
 
-TEST(DeployTest, InstallsEverything) {
+// kubectl is on every machine of ours but is no Debian package: say so rather than fail.
+class DeployTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::system("command -v kubectl >/dev/null 2>&1") != 0) {
+      GTEST_SKIP() << "kubectl is not installed: deploy/ cannot be rendered with its kustomize";
+    }
+  }
+};
+
+TEST_F(DeployTest, InstallsEverything) {
   auto docs = Kustomize();
+  ASSERT_FALSE(docs.empty());
   std::multiset<std::string> kinds;
   for (const auto& d : docs) kinds.insert(d["kind"].get<std::string>());
   for (const char* kind : {"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
                            "ClusterRoleBinding", "Role", "RoleBinding", "Deployment"}) {
-    EXPECT_GE(kinds.count(kind), 1u) << kind;
+    ASSERT_GE(kinds.count(kind), 1u) << kind;
   }
   EXPECT_EQ(OfKind(docs, "Namespace")[0]["metadata"]["name"], "ringleader-system");
   EXPECT_EQ(OfKind(docs, "CustomResourceDefinition")[0]["metadata"]["name"], "trainingjobs.ringleader.dev");
 }
 
-TEST(DeployTest, RbacHasNoSecretsNoWildcards) {
+TEST_F(DeployTest, RbacHasNoSecretsNoWildcards) {
   auto docs = Kustomize();
   std::vector<json> roles = OfKind(docs, "ClusterRole");
   for (const auto& r : OfKind(docs, "Role")) roles.push_back(r);
@@ -66,7 +78,7 @@ TEST(DeployTest, RbacHasNoSecretsNoWildcards) {
 // Exactly the verbs the operator's code calls (grep client_. in src/controller, src/kube):
 // a missing verb breaks the operator on a real cluster, an extra one is privilege it does
 // not need.
-TEST(DeployTest, OperatorRolesGrantExactlyWhatTheControllerUses) {
+TEST_F(DeployTest, OperatorRolesGrantExactlyWhatTheControllerUses) {
   auto docs = Kustomize();
   using Grants = std::map<std::string, std::set<std::string>>;  // "group/resource" → verbs
   auto grants_of = [&](const std::string& kind, const std::string& name) {
@@ -101,7 +113,7 @@ TEST(DeployTest, OperatorRolesGrantExactlyWhatTheControllerUses) {
   EXPECT_EQ(grants_of("Role", "ringleader-leader-election"), lease);
 }
 
-TEST(DeployTest, DeploymentMeetsRestrictedProfile) {
+TEST_F(DeployTest, DeploymentMeetsRestrictedProfile) {
   auto deployments = OfKind(Kustomize(), "Deployment");
   ASSERT_EQ(deployments.size(), 1u);
   const json& pod = deployments[0]["spec"]["template"]["spec"];
