@@ -309,6 +309,12 @@ const Case kCases[] = {
     {"metadata not an object", [](json& j) { j["metadata"] = "demo"; }, "metadata",
      "must be an object, got string"},
     {"workers null", [](json& j) { j["spec"]["workers"] = nullptr; }, "spec.workers", "required"},
+    {"runPolicy not an object", [](json& j) { j["spec"]["runPolicy"] = json::array(); },
+     "spec.runPolicy", "must be an object, got array"},
+    {"job label not a string", [](json& j) { j["metadata"]["labels"]["team"] = 7; },
+     "metadata.labels.team", "must be a string, got integer"},
+    {"bad success policy type", [](json& j) { j["spec"]["runPolicy"]["successPolicy"] = true; },
+     "spec.runPolicy.successPolicy", "must be a string, got boolean"},
     {"deadline string", [](json& j) { j["spec"]["runPolicy"]["activeDeadlineSeconds"] = "1h"; },
      "spec.runPolicy.activeDeadlineSeconds", "must be an integer, got string"},
 };
@@ -355,6 +361,12 @@ const AcceptedCase kAccepted[] = {
        }
      }},
     {"workers at the limit", [](json& j) { j["spec"]["workers"] = 4096; }},
+    // Status is the operator's: a malformed one must not make the spec invalid.
+    {"malformed status",
+     [](json& j) {
+       j["status"] = {{"phase", "Weird"}, {"restarts", "x"}};
+     }},
+    {"unknown pod fields", [](json& j) { Pod(j)["resourceClaims"] = json::array(); }},
     {"image at the limit",
      [](json& j) { Pod(j)["containers"][0]["image"] = std::string(4096, 'i'); }},
     {"env name at the limit",
