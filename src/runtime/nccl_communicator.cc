@@ -8,16 +8,6 @@
 #include "ringleader/runtime/cuda_kernels.h"
 #include "ringleader/runtime/rendezvous.h"
 
-#define RL_NCCL_CHECK(expr)                                                                   \
-  do {                                                                                        \
-    ncclResult_t rl_nccl_res_ = (expr);                                                       \
-    if (rl_nccl_res_ != ncclSuccess && rl_nccl_res_ != ncclInProgress) {                      \
-      return ::ringleader::InternalError(std::string(__FILE__) + ":" +                       \
-                                         std::to_string(__LINE__) + ": " #expr ": " +         \
-                                         ncclGetErrorString(rl_nccl_res_));                   \
-    }                                                                                         \
-  } while (0)
-
 namespace ringleader::runtime {
 
 int CudaDeviceCount() {
