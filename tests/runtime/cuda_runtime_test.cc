@@ -67,6 +67,13 @@ void TestKernels() {
         bool ok = true;
         for (size_t i = 0; i < n; ++i) ok = ok && out[i] == (x[i] + y[i]) * 0.5f;
         Check(ok, "avg2 result " + tag);
+        // dst at a different 16-byte phase than a and b: the scalar path.
+        CheckOk(rl::LaunchAverage2(c + dst_offset, a + offset, b + offset, n, 0.5f, nullptr),
+                "avg2 phase " + tag);
+        cudaMemcpy(out.data(), c + dst_offset, n * sizeof(float), cudaMemcpyDeviceToHost);
+        ok = true;
+        for (size_t i = 0; i < n; ++i) ok = ok && out[i] == (x[i] + y[i]) * 0.5f;
+        Check(ok, "avg2 phase result " + tag);
 
         CheckOk(rl::LaunchScale(a + offset, n, rl::DataType::kFloat32, 0.25f, nullptr), "scale " + tag);
         cudaMemcpy(out.data(), a + offset, n * sizeof(float), cudaMemcpyDeviceToHost);

@@ -1,7 +1,10 @@
 #pragma once
-// CUDA kernels of the GPU gradient path (compiled only when CUDA is found). All are
-// vectorised (16-byte loads/stores when both pointers allow it, a scalar head/tail
-// otherwise), correct for any size and alignment, and asynchronous on `stream`.
+// CUDA kernels of the GPU gradient path (compiled only when CUDA is found), correct for any
+// size and alignment and asynchronous on `stream`. Each peels a scalar head up to the first
+// 16-byte boundary, moves the body in 16-byte vectors and finishes with a scalar tail. The
+// in-place scale (fp32/fp16/bf16) is always vectorised; copy and the two-input average are
+// when their pointers are equally far from a 16-byte boundary (equal offsets into cudaMalloc'd
+// buffers, as in the gradient path), and scalar otherwise.
 //
 // CudaBucketOps packs/unpacks fusion buckets with ONE batched launch per bucket (a device
 // table of {src, dst, count}), so 1000 small gradients cost one launch, not 1000.
