@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <string>
 
 namespace ringleader::runtime {
 
@@ -16,11 +17,15 @@ void SumBFloat16(void* in, void* inout, int* len, MPI_Datatype*) {
   ReduceInto(inout, in, static_cast<size_t>(*len), DataType::kBFloat16);
 }
 
-Status MpiError(const char* what, int rc) {
+std::string MpiErrorText(int rc) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
   MPI_Error_string(rc, text, &len);
-  return AbortedError(std::string(what) + ": " + std::string(text, len));
+  return std::string(text, len);
+}
+
+Status MpiError(const char* what, int rc) {
+  return AbortedError(std::string(what) + ": " + MpiErrorText(rc));
 }
 
 }  // namespace
@@ -29,11 +34,25 @@ StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create() {
   std::unique_ptr<MpiCommunicator> comm(new MpiCommunicator());
   int initialized = 0;
   MPI_Initialized(&initialized);
+  int provided = MPI_THREAD_SINGLE;
   if (!initialized) {
-    int provided = 0;
-    int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-    if (rc != MPI_SUCCESS) return MpiError("MPI_Init_thread", rc);
+    // SERIALIZED, not FUNNELED: GradientAverager's overlap thread runs the bucket all-reduces
+    // while the training thread runs the others (never at the same time).
+    int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+    if (rc != MPI_SUCCESS) {
+      return InternalError("MPI_Init_thread: " + MpiErrorText(rc));
+    }
     comm->owns_init_ = true;
+  } else {
+    MPI_Query_thread(&provided);
+  }
+  if (provided < MPI_THREAD_SERIALIZED) {
+    return InvalidArgumentError(
+        "the MPI library provides thread level " + std::to_string(provided) +
+        ", the mpi backend needs MPI_THREAD_SERIALIZED (" + std::to_string(MPI_THREAD_SERIALIZED) +
+        ") because collectives run on GradientAverager's thread; use an MPI built with thread "
+        "support" +
+        (initialized ? " or initialise MPI with MPI_Init_thread(MPI_THREAD_SERIALIZED)" : ""));
   }
   MPI_Comm_rank(MPI_COMM_WORLD, &comm->rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &comm->size_);

@@ -6,7 +6,10 @@
 // Failure behaviour is MPI's: with the default MPI_ERRORS_ARE_FATAL a dead peer makes mpirun
 // abort the whole job.
 //
-// Thread-safety: MPI is initialised with MPI_THREAD_FUNNELED; call from one thread.
+// Thread-safety: MPI is initialised with MPI_THREAD_SERIALIZED (Create fails with
+// kInvalidArgument when the library provides less, or when MPI was already initialised with
+// less): calls may come from any thread, one at a time (GradientAverager's overlap thread and
+// the training thread take turns).
 
 #include <memory>
 
