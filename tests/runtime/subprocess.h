@@ -20,6 +20,17 @@
 
 namespace ringleader::runtime::testing {
 
+// Polls `condition` every 5 ms until it is true (returns true) or `timeout` passed (false).
+template <typename Condition>
+bool WaitUntil(Condition condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 class Subprocess {
  public:
   // keep_fd: a descriptor the child inherits (its close-on-exec flag is cleared), or -1.
@@ -71,12 +82,7 @@ class Subprocess {
 
   // Waits until stdout contains `text`.
   bool WaitForOutput(const std::string& text, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (Stdout().find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
+    return WaitUntil([&] { return Stdout().find(text) != std::string::npos; }, timeout);
   }
 
  private:

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -16,6 +19,7 @@ namespace {
 
 using testing::Subprocess;
 using testing::TempDir;
+using testing::WaitUntil;
 using namespace std::chrono_literals;
 
 const std::string kWorker = RINGLEADER_WORKER_BINARY;
@@ -219,6 +223,127 @@ TEST(LauncherTest, StartsLocalRanksAndExitsWithTheFirstFailure) {
                       "if [ $LOCAL_RANK = 1 ]; then exit 7; fi; exec sleep 60"},
                      {}, dir.path(), "failing");
   EXPECT_EQ(failing.Wait(20s), 7) << failing.Stderr();
+}
+
+// Process-table helpers for the signal tests: /proc/<pid>/stat is "pid (comm) state ppid pgrp".
+struct ProcStat {
+  char state = '?';
+  pid_t pgrp = 0;
+};
+
+std::optional<ProcStat> ReadProcStat(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(line.substr(paren + 1));
+  ProcStat stat;
+  pid_t ppid = 0;
+  fields >> stat.state >> ppid >> stat.pgrp;
+  return stat;
+}
+
+// Gone, or a zombie that nobody reaped yet (it runs nothing).
+bool ProcessGone(pid_t pid) {
+  auto stat = ReadProcStat(pid);
+  return !stat.has_value() || stat->state == 'Z' || stat->state == 'X';
+}
+
+// Live (non-zombie) processes in process group `pgrp`.
+int LiveMembersOfGroup(pid_t pgrp) {
+  int members = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto stat = ReadProcStat(std::stoi(name));
+    if (stat.has_value() && stat->pgrp == pgrp && stat->state != 'Z' && stat->state != 'X')
+      ++members;
+  }
+  return members;
+}
+
+pid_t ReadPid(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+std::string ReadText(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Each local rank is a shell that starts a grandchild shell (which runs `sleep`s) and waits;
+// both log the SIGTERM they get. SIGTERM to the launcher must reach every process of every
+// rank's process group; the ranks exit 143, so the launcher does, and nothing is left.
+TEST(LauncherTest, ForwardsSigtermToEachRanksProcessGroup) {
+  TempDir dir;
+  const std::filesystem::path script = dir.path() / "rank.sh";
+  std::ofstream(script) << R"(d="$1"
+trap 'echo "rank $LOCAL_RANK got TERM" >> "$d/log"; wait; exit 143' TERM
+sh -c 'trap "echo \"grandchild $LOCAL_RANK got TERM\" >> \"$1/log\"; exit 0" TERM
+echo $$ > "$1/grandchild-$LOCAL_RANK.tmp" && mv "$1/grandchild-$LOCAL_RANK.tmp" "$1/grandchild-$LOCAL_RANK"
+while :; do sleep 1; done' grandchild "$d" &
+echo $$ > "$d/rank-$LOCAL_RANK.tmp" && mv "$d/rank-$LOCAL_RANK.tmp" "$d/rank-$LOCAL_RANK"
+wait
+)";
+  Subprocess launcher(
+      {kWorker, "launch", "--nproc", "2", "--", "sh", script.string(), dir.path().string()}, {},
+      dir.path(), "launcher");
+  auto started = [&] {
+    for (const char* kind : {"rank-", "grandchild-"}) {
+      for (int l = 0; l < 2; ++l) {
+        if (!std::filesystem::exists(dir.path() / (kind + std::to_string(l)))) return false;
+      }
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitUntil(started, 20s)) << launcher.Stderr();
+  std::vector<pid_t> ranks, grandchildren;
+  for (int l = 0; l < 2; ++l) {
+    ranks.push_back(ReadPid(dir.path() / ("rank-" + std::to_string(l))));
+    grandchildren.push_back(ReadPid(dir.path() / ("grandchild-" + std::to_string(l))));
+    // Each rank leads its own process group, and its children are in it.
+    auto rank_stat = ReadProcStat(ranks[l]);
+    ASSERT_TRUE(rank_stat.has_value());
+    EXPECT_EQ(rank_stat->pgrp, ranks[l]) << "local rank " << l;
+    auto grandchild_stat = ReadProcStat(grandchildren[l]);
+    ASSERT_TRUE(grandchild_stat.has_value());
+    EXPECT_EQ(grandchild_stat->pgrp, ranks[l]) << "local rank " << l;
+  }
+
+  kill(launcher.pid(), SIGTERM);
+  auto code = launcher.Wait(20s);
+  ASSERT_TRUE(code.has_value()) << "the launcher did not exit";
+  EXPECT_EQ(*code, 128 + SIGTERM) << launcher.Stderr();
+  const std::string log = ReadText(dir.path() / "log");
+  for (int l = 0; l < 2; ++l) {
+    EXPECT_NE(log.find("rank " + std::to_string(l) + " got TERM"), std::string::npos) << log;
+    EXPECT_NE(log.find("grandchild " + std::to_string(l) + " got TERM"), std::string::npos) << log;
+    EXPECT_TRUE(WaitUntil([&] { return ProcessGone(grandchildren[l]); }, 10s))
+        << "grandchild " << l;
+    EXPECT_TRUE(WaitUntil([&] { return LiveMembersOfGroup(ranks[l]) == 0; }, 10s))
+        << "group of rank " << l;
+  }
+}
+
+// A sibling that ignores SIGTERM is SIGKILLed after the grace period, and at once with
+// --grace-seconds 0 (which used to disarm the SIGKILL timer, so the launcher waited forever).
+TEST(LauncherTest, KillsSiblingsThatIgnoreSigtermAfterTheGrace) {
+  TempDir dir;
+  for (const char* grace : {"0", "0.2"}) {
+    const auto start = std::chrono::steady_clock::now();
+    Subprocess failing(
+        {kWorker, "launch", "--nproc", "2", "--grace-seconds", grace, "--", "sh", "-c",
+         "trap '' TERM; if [ $LOCAL_RANK = 1 ]; then exit 7; fi; exec sleep 60"},
+        {}, dir.path(), std::string("grace") + grace);
+    EXPECT_EQ(failing.Wait(20s), 7) << "grace " << grace << ": " << failing.Stderr();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 20s) << "grace " << grace;
+  }
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
 #pragma once
 // `ringleader-worker launch -- CMD...`: starts RINGLEADER_PROCS_PER_WORKER local ranks of CMD
-// with per-process environment, forwards SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2 to them, and
-// exits with the first failure's code (a child killed by signal S counts as 128+S). When one
-// child fails the others get SIGTERM, then SIGKILL after the grace period, so a gang restart
-// is never held up by a stuck sibling.
+// with per-process environment, each in its own process group, forwards
+// SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2 to those groups (so processes a rank started get them
+// too), and exits with the first failure's code (a child killed by signal S counts as 128+S).
+// When one child fails the others get SIGTERM, then SIGKILL after the grace period (a zero
+// grace period: SIGKILL at once), so a gang restart is never held up by a stuck sibling. When
+// every rank has exited, whatever is left in their process groups is killed: nothing the
+// launcher started outlives it. Ranks are not in the terminal's foreground group; the launcher
+// forwards Ctrl-C (SIGINT) itself.
 //
 // Per-process environment for local rank l of pod r with ppw processes:
 //   LOCAL_RANK = RINGLEADER_LOCAL_RANK = l, RINGLEADER_RANK = RANK = r*ppw + l,
@@ -35,7 +39,8 @@ struct LaunchOptions {
   int worker_rank = 0;
   int procs_per_worker = 1;
   std::vector<std::string> command;
-  std::chrono::seconds grace{10};
+  // Between SIGTERM and SIGKILL of the surviving ranks after a failure; 0 = SIGKILL at once.
+  std::chrono::milliseconds grace{std::chrono::seconds(10)};
 };
 
 // Runs the processes to completion and returns the exit code for the launcher.
