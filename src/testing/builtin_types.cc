@@ -153,6 +153,7 @@ void TestApiServer::Impl::PrepareBuiltinCreate(const ResourceType& type, json& o
   if (type.plural == "pods") {
     json& spec = object["spec"];
     if (!spec.is_object()) spec = json::object();
+    if (!options_.scheduling_gates) spec.erase("schedulingGates");  // an unknown field there
     if (!spec.contains("containers") || !spec["containers"].is_array() || spec["containers"].empty()) {
       causes->push_back({"FieldValueRequired", "Required value", "spec.containers"});
     } else {

@@ -52,6 +52,9 @@ struct TestApiServerOptions {
   size_t watch_history = 10000;
   // How often a watch with allowWatchBookmarks=true gets a BOOKMARK event.
   std::chrono::milliseconds bookmark_interval{1000};
+  // false: behave like Kubernetes < 1.27 (no PodSchedulingReadiness), whose API server prunes
+  // spec.schedulingGates from pods it stores.
+  bool scheduling_gates = true;
 };
 
 // 429 TooManyRequests with Retry-After for the next `count` requests matching verb and

@@ -18,7 +18,7 @@ void Usage() {
                "  [--crd FILE]... [--simulate-pods] [--simulate-schedulers a,b]\n"
                "  [--nodes N] [--node-gpus G] [--node-cpus C] [--node-memory M]\n"
                "  [--pod-start-delay-ms MS] [--pod-deletion-grace-ms MS]\n"
-               "  [--watch-history N] [--bookmark-interval-ms MS]\n";
+               "  [--watch-history N] [--bookmark-interval-ms MS] [--no-scheduling-gates]\n";
 }
 
 }  // namespace
@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
       options.pod_deletion_grace = std::chrono::milliseconds(std::atoll(next().c_str()));
     } else if (arg == "--watch-history") {
       options.watch_history = static_cast<size_t>(std::atoll(next().c_str()));
+    } else if (arg == "--no-scheduling-gates") {
+      options.scheduling_gates = false;
     } else if (arg == "--bookmark-interval-ms") {
       options.bookmark_interval = std::chrono::milliseconds(std::atoll(next().c_str()));
     } else if (arg == "--help" || arg == "-h") {
