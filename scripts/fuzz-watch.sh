@@ -16,10 +16,11 @@ bin="$work/watch_stream_fuzzer"
 sources=(
   "$root/tests/kube/fuzz/watch_stream_fuzzer.cc"
   "$root/src/kube/api_error.cc"
+  "$root/src/kube/internal.cc"
   "$root/src/kube/watch_decoder.cc"
   "$root/src/common/status.cc"
 )
-newest_source=$(ls -t "${sources[@]}" "$root"/include/ringleader/kube/*.h | head -1)
+newest_source=$(ls -t "${sources[@]}" "$root"/src/kube/*.h "$root"/include/ringleader/kube/*.h | head -1)
 if [ ! -x "$bin" ] || [ "$newest_source" -nt "$bin" ]; then
   # Can this clang build a libFuzzer binary at all? If not, skip rather than fail.
   printf 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }\n' \

@@ -1,7 +1,8 @@
 #include "ringleader/kube/client.h"
 
-namespace ringleader::kube {
+#include "internal.h"
 
+namespace ringleader::kube {
 const char* PatchContentType(PatchType type) {
   switch (type) {
     case PatchType::kMerge: return "application/merge-patch+json";
@@ -32,17 +33,20 @@ ApiResult<Json> Client::ListAll(const GroupVersionResource& gvr, const std::stri
       return page;
     }
     Json& body = page.value();
+    // A 200 whose body is not an object (a proxy's `[]`, a bare string) is not a List; taking
+    // it for one would throw on erase() below.
+    if (!body.is_object()) {
+      return ApiResult<Json>(
+          InternalError("list " + gvr.ToString() + ": response is not a JSON object"));
+    }
     if (result.is_null()) {
       result = body;
       result.erase("items");
     }
-    if (body.contains("items") && body["items"].is_array()) {
-      for (auto& item : body["items"]) items.push_back(std::move(item));
+    if (auto page_items = body.find("items"); page_items != body.end() && page_items->is_array()) {
+      for (auto& item : *page_items) items.push_back(std::move(item));
     }
-    std::string next;
-    if (body.contains("metadata") && body["metadata"].is_object()) {
-      next = body["metadata"].value("continue", "");
-    }
+    std::string next = internal::MetaString(body, "continue");
     if (next.empty()) break;
     options.continue_token = next;
   }

@@ -1,13 +1,20 @@
 #include "ringleader/kube/controller.h"
 
-#include <exception>
-
 #include <spdlog/spdlog.h>
 
+#include <exception>
+
+#include "internal.h"
 #include "ringleader/common/metrics.h"
 
 namespace ringleader::kube {
 namespace {
+
+using internal::ArrayField;
+using internal::BoolField;
+using internal::MetaString;
+using internal::ObjectField;
+using internal::StringField;
 
 std::string GroupOf(const std::string& api_version) {
   size_t slash = api_version.find('/');
@@ -18,28 +25,25 @@ std::string GroupOf(const std::string& api_version) {
 
 std::string ControllerOwnerKey(const Json& object, const std::string& owner_kind,
                                const std::string& owner_group) {
-  if (!object.is_object() || !object.contains("metadata")) return "";
-  const Json& meta = object["metadata"];
-  if (!meta.is_object() || !meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) {
-    return "";
-  }
-  for (const Json& ref : meta["ownerReferences"]) {
-    if (!ref.is_object() || !ref.value("controller", false)) continue;
-    if (ref.value("kind", "") != owner_kind) return "";
-    if (GroupOf(ref.value("apiVersion", "")) != owner_group) return "";
-    std::string name = ref.value("name", "");
+  const Json* meta = ObjectField(object, "metadata");
+  const Json* refs = meta ? ArrayField(*meta, "ownerReferences") : nullptr;
+  if (!refs) return "";
+  for (const Json& ref : *refs) {
+    if (!BoolField(ref, "controller")) continue;
+    if (StringField(ref, "kind") != owner_kind) return "";
+    if (GroupOf(StringField(ref, "apiVersion")) != owner_group) return "";
+    std::string name = StringField(ref, "name");
     if (name.empty()) return "";
-    return MakeKey(meta.value("namespace", ""), name);
+    return MakeKey(StringField(*meta, "namespace"), name);
   }
   return "";
 }
 
 Json MakeControllerOwnerReference(const Json& owner) {
-  const Json& meta = owner.at("metadata");
-  return Json{{"apiVersion", owner.value("apiVersion", "")},
-              {"kind", owner.value("kind", "")},
-              {"name", meta.value("name", "")},
-              {"uid", meta.value("uid", "")},
+  return Json{{"apiVersion", StringField(owner, "apiVersion")},
+              {"kind", StringField(owner, "kind")},
+              {"name", MetaString(owner, "name")},
+              {"uid", MetaString(owner, "uid")},
               {"controller", true},
               {"blockOwnerDeletion", true}};
 }

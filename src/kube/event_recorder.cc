@@ -76,9 +76,10 @@ void EventRecorder::Write(const Pending& pending) {
   const Json& involved = pending.involved;
   std::string involved_ns = MetaString(involved, "namespace");
   std::string event_ns = involved_ns.empty() ? "default" : involved_ns;
-  std::string dedup_key = involved.value("kind", "") + "\x1f" + involved_ns + "\x1f" +
-                          MetaString(involved, "name") + "\x1f" + MetaString(involved, "uid") + "\x1f" +
-                          pending.type + "\x1f" + pending.reason + "\x1f" + pending.message;
+  std::string dedup_key = internal::StringField(involved, "kind") + "\x1f" + involved_ns + "\x1f" +
+                          MetaString(involved, "name") + "\x1f" + MetaString(involved, "uid") +
+                          "\x1f" + pending.type + "\x1f" + pending.reason + "\x1f" +
+                          pending.message;
   Clock::time_point now = Clock::now();
   std::string timestamp = internal::FormatTimestamp(pending.at);
 
@@ -109,8 +110,8 @@ void EventRecorder::Write(const Pending& pending) {
                     std::chrono::system_clock::now().time_since_epoch().count()),
                 static_cast<unsigned long long>(sequence++ & 0xfff));
   std::string name = MetaString(involved, "name") + suffix;
-  Json involved_ref = {{"apiVersion", involved.value("apiVersion", "")},
-                       {"kind", involved.value("kind", "")},
+  Json involved_ref = {{"apiVersion", internal::StringField(involved, "apiVersion")},
+                       {"kind", internal::StringField(involved, "kind")},
                        {"name", MetaString(involved, "name")},
                        {"uid", MetaString(involved, "uid")}};
   if (!involved_ns.empty()) involved_ref["namespace"] = involved_ns;

@@ -1,6 +1,7 @@
 #include "ringleader/kube/http_client.h"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,8 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include <spdlog/spdlog.h>
-
+#include "internal.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/kube/rate_limiter.h"
 #include "ringleader/kube/watch_decoder.h"
@@ -40,10 +40,7 @@ size_t HeaderCallback(char* data, size_t size, size_t nitems, void* user) {
     }
     if (name == "retry-after") {
       // Only the delta-seconds form; an HTTP-date falls back to our own backoff.
-      if (!value.empty() && std::all_of(value.begin(), value.end(),
-                                        [](unsigned char c) { return std::isdigit(c); })) {
-        capture->retry_after_seconds = std::stoi(value.substr(0, 9));
-      }
+      capture->retry_after_seconds = ParseRetryAfter(value);
     } else if (name == "content-type") {
       capture->content_type = value;
     }
@@ -72,6 +69,18 @@ std::string VerbOf(const std::string& method, bool collection) {
   if (method == "PATCH") return "patch";
   if (method == "DELETE") return "delete";
   return "other";
+}
+
+// How long to wait before retry number `attempt + 1`: the server's Retry-After when it gave
+// one, else an exponential backoff; always within [0, max_retry_after]. Computed in
+// milliseconds of int64 so that a Retry-After of a day cannot overflow.
+std::chrono::milliseconds RetryWait(const std::optional<int>& retry_after_seconds, int attempt,
+                                    const HttpClientOptions& options) {
+  using std::chrono::milliseconds;
+  milliseconds wait = retry_after_seconds
+                          ? milliseconds(std::chrono::seconds(*retry_after_seconds))
+                          : options.retry_backoff * (int64_t{1} << std::min(attempt, 6));
+  return std::clamp(wait, milliseconds(0), std::max(options.max_retry_after, milliseconds(0)));
 }
 
 void AppendQuery(std::string* path, const char* name, const std::string& value) {
@@ -259,10 +268,8 @@ struct HttpClient::Impl {
       bool retryable = http_code == 429 ||
                        (method == "GET" && (http_code >= 500 || rc != CURLE_OK));
       if (retryable && attempt < options.max_retries) {
-        std::chrono::milliseconds wait =
-            api.retry_after_seconds ? std::chrono::milliseconds(*api.retry_after_seconds * 1000)
-                                    : options.retry_backoff * (1 << std::min(attempt, 6));
-        wait = std::min(wait, options.max_retry_after);
+        // The same wait for 429 and for a retried 5xx GET: Retry-After when the server sent one.
+        std::chrono::milliseconds wait = RetryWait(api.retry_after_seconds, attempt, options);
         spdlog::debug("msg=\"retrying API request\" request=\"{}\" code={} wait_ms={} attempt={}",
                       context, http_code, wait.count(), attempt + 1);
         std::this_thread::sleep_for(wait);
@@ -335,25 +342,16 @@ ApiResult<Json> HttpClient::Create(const GroupVersionResource& gvr, const std::s
   return impl_->DoJson("POST", gvr.CollectionPath(ns), &object, "application/json", "create");
 }
 
-namespace {
-std::string NameOf(const Json& object) {
-  if (object.is_object() && object.contains("metadata") && object["metadata"].is_object()) {
-    return object["metadata"].value("name", "");
-  }
-  return "";
-}
-}  // namespace
-
 ApiResult<Json> HttpClient::Update(const GroupVersionResource& gvr, const std::string& ns,
                                    const Json& object) {
-  std::string name = NameOf(object);
+  std::string name = internal::MetaString(object, "name");
   if (name.empty()) return ApiResult<Json>(InvalidArgumentError("update: object has no metadata.name"));
   return impl_->DoJson("PUT", gvr.ObjectPath(ns, name), &object, "application/json", "update");
 }
 
 ApiResult<Json> HttpClient::UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
                                          const Json& object) {
-  std::string name = NameOf(object);
+  std::string name = internal::MetaString(object, "name");
   if (name.empty()) {
     return ApiResult<Json>(InvalidArgumentError("update status: object has no metadata.name"));
   }

@@ -49,16 +49,13 @@ std::string ObjectKeyOf(const Json& object) {
 }
 
 std::string ControllerOwnerUid(const Json& object) {
-  if (!object.is_object() || !object.contains("metadata")) return "";
-  const Json& meta = object["metadata"];
-  if (!meta.is_object() || !meta.contains("ownerReferences")) return "";
-  const Json& refs = meta["ownerReferences"];
-  if (!refs.is_array()) return "";
-  for (const Json& ref : refs) {
-    if (ref.is_object() && ref.value("controller", false) && ref.contains("uid") &&
-        ref["uid"].is_string()) {
-      return ref["uid"].get<std::string>();
-    }
+  const Json* meta = internal::ObjectField(object, "metadata");
+  const Json* refs = meta ? internal::ArrayField(*meta, "ownerReferences") : nullptr;
+  if (!refs) return "";
+  for (const Json& ref : *refs) {
+    if (!internal::BoolField(ref, "controller")) continue;
+    std::string uid = internal::StringField(ref, "uid");
+    if (!uid.empty()) return uid;
   }
   return "";
 }
@@ -238,14 +235,12 @@ Status Informer::ListAndReplace() {
   if (!list.ok()) return list.status();
   std::map<std::string, ObjectPtr> fresh;
   for (auto& item : list.value()["items"]) {
+    if (!item.is_object()) continue;  // not an object: nothing we could key or cache
     if (options_.transform) options_.transform(item);
     auto object = std::make_shared<const Json>(std::move(item));
     fresh.emplace(ObjectKeyOf(*object), std::move(object));
   }
-  std::string rv;
-  if (list->contains("metadata") && (*list)["metadata"].is_object()) {
-    rv = (*list)["metadata"].value("resourceVersion", "");
-  }
+  std::string rv = MetaString(*list, "resourceVersion");
   std::map<std::string, ObjectPtr> previous = cache_.Replace(fresh);
   ++list_count_;
   // Deletes first: anything the cache had that the list does not was deleted while we were

@@ -1,3 +1,5 @@
+#include "ringleader/kube/http_client.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -5,7 +7,7 @@
 #include <thread>
 
 #include "ringleader/common/metrics.h"
-#include "ringleader/kube/http_client.h"
+#include "ringleader/kube/informer.h"
 #include "test_http_server.h"
 
 namespace ringleader::kube {
@@ -33,13 +35,16 @@ Response StatusResponse(int code, const std::string& reason, const std::string& 
 }
 
 struct Fixture {
+  // qps 0: no client-side throttling (tests measure behaviour, not the limiter).
   explicit Fixture(TestHttpServer::Handler handler, HttpClientOptions options = {},
-                   std::shared_ptr<TokenSource> token = TokenSource::Static("tok"))
+                   std::shared_ptr<TokenSource> token = TokenSource::Static("tok"), double qps = 0,
+                   int burst = 1)
       : server(std::move(handler)) {
     RestConfig config;
     config.server = server.url();
     config.token = token;
-    config.qps = 0;  // tests measure behaviour, not throttling
+    config.qps = qps;
+    config.burst = burst;
     options.registry = &registry;
     if (options.retry_backoff == HttpClientOptions{}.retry_backoff) {
       options.retry_backoff = std::chrono::milliseconds(1);
@@ -147,6 +152,208 @@ TEST(HttpClientTest, ServerErrorsRetriedOnlyForReads) {
   ApiResult<Json> deleted = f.client->Delete(PodsResource(), "ns", "p1");
   EXPECT_EQ(deleted.code(), StatusCode::kUnavailable);
   EXPECT_EQ(calls.load(), 3);
+}
+
+using std::chrono::milliseconds;
+
+milliseconds Since(Clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+}
+
+// A Retry-After of 1 s is really waited for (timing: lower bound only, generous upper bound).
+TEST(HttpClientTest, RetryAfterOneSecondIsWaited) {
+  std::atomic<int> calls{0};
+  Fixture f([&](const Request&) {
+    if (calls++ == 0) {
+      Response r = StatusResponse(429, "TooManyRequests", "slow down");
+      r.headers.push_back({"Retry-After", "1"});
+      return r;
+    }
+    return Json200(kPod);
+  });
+  auto started = Clock::now();
+  ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_GE(Since(started), milliseconds(950));
+  EXPECT_LT(Since(started), milliseconds(20000));
+}
+
+// A retried 5xx GET honours Retry-After too (details.retryAfterSeconds here, no header).
+TEST(HttpClientTest, ServerErrorRetryOfGetHonoursRetryAfter) {
+  std::atomic<int> calls{0};
+  Fixture f([&](const Request&) {
+    if (calls++ == 0) {
+      Response r;
+      r.status = 503;
+      r.body =
+          R"({"kind":"Status","reason":"ServiceUnavailable","details":{"retryAfterSeconds":1},"code":503})";
+      return r;
+    }
+    return Json200(kPod);
+  });
+  auto started = Clock::now();
+  ASSERT_TRUE(f.client->Get(PodsResource(), "ns", "p1").ok());
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_GE(Since(started), milliseconds(950));
+}
+
+// Huge Retry-After values (header or body, up to and beyond int range) are capped by
+// max_retry_after instead of overflowing into an immediate retry or an endless wait.
+TEST(HttpClientTest, RetryAfterIsCappedByMaxRetryAfter) {
+  struct Case {
+    std::string name;
+    std::string header;  // "" : none
+    std::string details;
+  };
+  const std::vector<Case> cases = {
+      {"header 1 h", "3600", ""},
+      {"header beyond int", "99999999999999999999", ""},
+      {"body 1e300", "", R"("retryAfterSeconds":1e300)"},
+      {"body above int32", "", R"("retryAfterSeconds":4294967296)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::atomic<int> calls{0};
+    HttpClientOptions options;
+    options.max_retry_after = milliseconds(300);
+    Fixture f(
+        [&](const Request&) {
+          if (calls++ == 0) {
+            Response r;
+            r.status = 429;
+            r.body = R"({"kind":"Status","reason":"TooManyRequests","code":429,"details":{)" +
+                     c.details + "}}";
+            if (!c.header.empty()) r.headers.push_back({"Retry-After", c.header});
+            return r;
+          }
+          return Json200(kPod);
+        },
+        options);
+    auto started = Clock::now();
+    ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(calls.load(), 2);
+    EXPECT_GE(Since(started), milliseconds(280));    // waited, not retried at once
+    EXPECT_LT(Since(started), milliseconds(10000));  // but only up to the cap
+  }
+}
+
+// A negative retryAfterSeconds is no hint: the exponential backoff is used, not 0.
+TEST(HttpClientTest, NegativeRetryAfterFallsBackToBackoff) {
+  std::atomic<int> calls{0};
+  HttpClientOptions options;
+  options.retry_backoff = milliseconds(250);  // (the fixture replaces the 200 ms default)
+  Fixture f(
+      [&](const Request&) {
+        if (calls++ == 0) {
+          Response r;
+          r.status = 429;
+          r.body = R"({"kind":"Status","code":429,"details":{"retryAfterSeconds":-30}})";
+          return r;
+        }
+        return Json200(kPod);
+      },
+      options);
+  auto started = Clock::now();
+  ASSERT_TRUE(f.client->Get(PodsResource(), "ns", "p1").ok());
+  EXPECT_GE(Since(started), milliseconds(230));
+}
+
+// The client-side token bucket is applied to every request: qps 20, burst 1 lets the first
+// request through and spaces the next ten 50 ms apart.
+TEST(HttpClientTest, ClientSideRateLimitIsApplied) {
+  Fixture f([](const Request&) { return Json200(kPod); }, {}, TokenSource::Static("tok"),
+            /*qps=*/20, /*burst=*/1);
+  auto started = Clock::now();
+  for (int i = 0; i < 11; ++i) ASSERT_TRUE(f.client->Get(PodsResource(), "ns", "p1").ok());
+  EXPECT_GE(Since(started), milliseconds(450));
+  EXPECT_EQ(f.server.requests().size(), 11u);
+}
+
+// Error bodies with wrongly-typed fields come back as error results from every entry point
+// (they used to throw nlohmann::type_error out of Do() and Watch()).
+TEST(HttpClientTest, WronglyTypedErrorBodiesDoNotThrow) {
+  const std::vector<std::string> bodies = {
+      R"({"kind":1})",
+      R"({"kind":0})",
+      R"({"kind":"Status","reason":1,"message":null,"code":"x"})",
+      R"({"kind":"Status","details":{"name":2,"kind":[],"causes":[{"field":1}],"retryAfterSeconds":"x"}})",
+  };
+  for (const std::string& body : bodies) {
+    SCOPED_TRACE(body);
+    Fixture f([&](const Request&) {
+      Response r;
+      r.status = 422;
+      r.body = body;
+      return r;
+    });
+    ApiResult<Json> got(Status::Ok());
+    ASSERT_NO_THROW(got = f.client->Create(PodsResource(), "ns", Json::parse(kPod)));
+    EXPECT_EQ(got.code(), StatusCode::kInvalidArgument);
+    Status watched;
+    ASSERT_NO_THROW(
+        watched = f.client->Watch(PodsResource(), "ns", {}, [](WatchEvent&&) { return true; }));
+    EXPECT_EQ(watched.code(), StatusCode::kInvalidArgument);
+  }
+}
+
+// List bodies with wrongly-typed metadata: read as absent, never thrown.
+TEST(HttpClientTest, WronglyTypedListBodies) {
+  struct Case {
+    std::string name;
+    std::string body;
+    bool ok;
+    size_t items;
+    Json resource_version;
+  };
+  const std::vector<Case> cases = {
+      {"continue number",
+       R"({"items":[{"metadata":{"name":"a"}}],"metadata":{"continue":7,"resourceVersion":"5"}})",
+       true, 1, "5"},
+      {"continue null", R"({"items":[],"metadata":{"continue":null}})", true, 0, nullptr},
+      {"metadata string", R"({"items":[{"metadata":{"name":"a"}}],"metadata":"x"})", true, 1,
+       nullptr},
+      {"items not an array", R"({"items":{"a":1},"metadata":{}})", true, 0, nullptr},
+      {"body is an array", R"([{"metadata":{"name":"a"}}])", false, 0, nullptr},
+      {"body is a string", R"("PodList")", false, 0, nullptr},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Fixture f([&](const Request&) { return Json200(c.body); });
+    ApiResult<Json> all(Status::Ok());
+    ASSERT_NO_THROW(all = f.client->ListAll(PodsResource(), "ns"));
+    ASSERT_EQ(all.ok(), c.ok) << all.status().ToString();
+    EXPECT_EQ(f.server.requests().size(), 1u) << "a non-string continue ends the listing";
+    if (!c.ok) continue;
+    EXPECT_EQ((*all)["items"].size(), c.items);
+    if (c.resource_version.is_null()) continue;
+    EXPECT_EQ((*all)["metadata"]["resourceVersion"], c.resource_version);
+  }
+}
+
+// The informer over a real HttpClient survives a list whose resourceVersion is a number and
+// whose items include non-objects (it used to throw type_error on its own thread).
+TEST(HttpClientTest, InformerSurvivesWronglyTypedList) {
+  Fixture f([](const Request& request) {
+    if (request.target.find("watch=1") != std::string::npos) {
+      return Json200("");  // an empty stream: the informer rewatches
+    }
+    return Json200(
+        R"({"kind":"PodList","metadata":{"resourceVersion":42,"continue":false},)"
+        R"("items":[7,"x",{"metadata":{"name":"a","namespace":"ns","uid":1,"resourceVersion":[]}}]})");
+  });
+  InformerOptions options;
+  options.gvr = PodsResource();
+  options.min_backoff = milliseconds(5);
+  options.max_backoff = milliseconds(20);
+  Informer informer(*f.client, options);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + std::chrono::seconds(10)));
+  EXPECT_EQ(informer.cache().Size(), 1u);
+  EXPECT_NE(informer.cache().Get("ns", "a"), nullptr);
+  EXPECT_EQ(informer.LastResourceVersion(), "");
+  informer.Stop();
 }
 
 TEST(HttpClientTest, ReusesConnections) {

@@ -120,6 +120,115 @@ TEST(ApiErrorTest, ParsesRealStatusBodies) {
   EXPECT_EQ(*retry.retry_after_seconds, 3);
 }
 
+// A broken server or proxy can send a Status with fields of any type. nlohmann's value()
+// throws type_error.302 for those; ParseApiStatus must treat them as absent instead.
+TEST(ApiErrorTest, WronglyTypedStatusFieldsAreIgnored) {
+  struct Case {
+    std::string name;
+    int http_code;
+    std::string body;
+    ApiStatus want;
+  };
+  auto status = [](int code, std::string reason, std::string message, std::string details_name = "",
+                   std::string details_kind = "", std::optional<int> retry_after = std::nullopt) {
+    ApiStatus api;
+    api.http_code = code;
+    api.reason = std::move(reason);
+    api.message = std::move(message);
+    api.details_name = std::move(details_name);
+    api.details_kind = std::move(details_kind);
+    api.retry_after_seconds = retry_after;
+    return api;
+  };
+  const std::vector<Case> cases = {
+      // kind is not a string: not a Status, the body is kept as the message.
+      {"kind number", 500, R"({"kind":1})", status(500, "", R"({"kind":1})")},
+      {"kind zero", 500, R"({"kind":0})", status(500, "", R"({"kind":0})")},
+      {"kind null", 500, R"({"kind":null})", status(500, "", R"({"kind":null})")},
+      {"kind object", 500, R"({"kind":{"a":1}})", status(500, "", R"({"kind":{"a":1}})")},
+      {"top-level array", 500, R"([1,2])", status(500, "", "[1,2]")},
+      {"top-level string", 500, R"("Status")", status(500, "", R"("Status")")},
+      {"reason number", 409, R"({"kind":"Status","reason":409,"message":"m"})",
+       status(409, "", "m")},
+      {"message null", 404, R"({"kind":"Status","reason":"NotFound","message":null})",
+       status(404, "NotFound", "")},
+      {"message array", 404, R"({"kind":"Status","reason":"NotFound","message":["x"]})",
+       status(404, "NotFound", "")},
+      {"details not an object", 422, R"({"kind":"Status","reason":"Invalid","details":"x"})",
+       status(422, "Invalid", "")},
+      {"details.name number", 422,
+       R"({"kind":"Status","reason":"Invalid","details":{"name":5,"kind":"Widget"}})",
+       status(422, "Invalid", "", "", "Widget")},
+      {"details.kind null", 422,
+       R"({"kind":"Status","reason":"Invalid","details":{"name":"w","kind":null}})",
+       status(422, "Invalid", "", "w", "")},
+      {"causes not an array", 422, R"({"kind":"Status","details":{"causes":{"field":"a"}}})",
+       status(422, "", "")},
+      {"retryAfterSeconds string", 429, R"({"kind":"Status","details":{"retryAfterSeconds":"3"}})",
+       status(429, "", "")},
+      {"retryAfterSeconds negative", 429, R"({"kind":"Status","details":{"retryAfterSeconds":-5}})",
+       status(429, "", "")},
+      {"retryAfterSeconds float", 429, R"({"kind":"Status","details":{"retryAfterSeconds":1.2}})",
+       status(429, "", "", "", "", 2)},
+      {"retryAfterSeconds huge float", 429,
+       R"({"kind":"Status","details":{"retryAfterSeconds":1e300}})",
+       status(429, "", "", "", "", kMaxRetryAfterSeconds)},
+      {"retryAfterSeconds above int64", 429,
+       R"({"kind":"Status","details":{"retryAfterSeconds":18446744073709551615}})",
+       status(429, "", "", "", "", kMaxRetryAfterSeconds)},
+      {"retryAfterSeconds above int32", 429,
+       R"({"kind":"Status","details":{"retryAfterSeconds":4294967296}})",
+       status(429, "", "", "", "", kMaxRetryAfterSeconds)},
+      // code is only used when there was no HTTP status; a wrong type or range is ignored.
+      {"code string", 0, R"({"kind":"Status","code":"500"})", status(0, "", "")},
+      {"code out of range", 0, R"({"kind":"Status","code":4294967704})", status(0, "", "")},
+      {"code float", 0, R"({"kind":"Status","code":503.0})", status(0, "", "")},
+      {"code valid", 0, R"({"kind":"Status","code":503})", status(503, "", "")},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ApiStatus got;
+    ASSERT_NO_THROW(got = ParseApiStatus(c.http_code, c.body));
+    EXPECT_EQ(got.http_code, c.want.http_code);
+    EXPECT_EQ(got.reason, c.want.reason);
+    EXPECT_EQ(got.message, c.want.message);
+    EXPECT_EQ(got.details_name, c.want.details_name);
+    EXPECT_EQ(got.details_kind, c.want.details_kind);
+    EXPECT_EQ(got.retry_after_seconds, c.want.retry_after_seconds);
+    EXPECT_TRUE(got.causes.empty());
+    EXPECT_NO_THROW((void)ToStatus(got, "GET /x"));
+  }
+
+  // Causes: wrongly-typed entries and fields are skipped or read as "".
+  ApiStatus causes = ParseApiStatus(
+      422, R"({"kind":"Status","details":{"causes":[7,null,{"reason":false,"message":"m","field":3},
+              {"reason":"FieldValueRequired","field":"spec.x"}]}})");
+  ASSERT_EQ(causes.causes.size(), 2u);
+  EXPECT_EQ(causes.causes[0].reason, "");
+  EXPECT_EQ(causes.causes[0].message, "m");
+  EXPECT_EQ(causes.causes[0].field, "");
+  EXPECT_EQ(causes.causes[1].reason, "FieldValueRequired");
+  EXPECT_EQ(causes.causes[1].field, "spec.x");
+}
+
+TEST(ApiErrorTest, ParsesRetryAfterHeader) {
+  const std::vector<std::pair<std::string, std::optional<int>>> cases = {
+      {"0", 0},
+      {"1", 1},
+      {" 120 ", 120},
+      {"86400", kMaxRetryAfterSeconds},
+      {"86401", kMaxRetryAfterSeconds},
+      {"99999999999999999999999999", kMaxRetryAfterSeconds},  // saturates, no overflow
+      {"", std::nullopt},
+      {"-1", std::nullopt},
+      {"1.5", std::nullopt},
+      {"Wed, 21 Oct 2015 07:28:00 GMT", std::nullopt},  // HTTP-date: our own backoff
+  };
+  for (const auto& [header, want] : cases) {
+    EXPECT_EQ(ParseRetryAfter(header), want) << "\"" << header << "\"";
+  }
+}
+
 TEST(ApiErrorTest, ApiResultCarriesStatusObject) {
   ApiStatus api;
   api.http_code = 404;

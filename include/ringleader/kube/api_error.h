@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,8 +32,18 @@ struct ApiStatus {
   std::string details_name;
   std::string details_kind;
   std::vector<ApiStatusCause> causes;
-  std::optional<int> retry_after_seconds;  // Retry-After header or details.retryAfterSeconds
+  // Retry-After header or details.retryAfterSeconds, in [0, kMaxRetryAfterSeconds]; absent
+  // when the server gave none or gave one we cannot use (negative, an HTTP-date).
+  std::optional<int> retry_after_seconds;
 };
+
+// Larger Retry-After values saturate here (a day; HttpClient caps its wait far lower, at
+// HttpClientOptions::max_retry_after).
+inline constexpr int kMaxRetryAfterSeconds = 86400;
+
+// The delta-seconds form of a Retry-After header value ("120"), saturating at
+// kMaxRetryAfterSeconds; nullopt for an HTTP-date, a negative number or garbage.
+std::optional<int> ParseRetryAfter(std::string_view value);
 
 // Maps an HTTP status and the Status.reason to a StatusCode:
 // 404→kNotFound, 409+AlreadyExists→kAlreadyExists, other 409→kConflict,
@@ -40,7 +51,8 @@ struct ApiStatus {
 // 415→kUnimplemented, 5xx and 0 (network)→kUnavailable, other 4xx→kInvalidArgument.
 StatusCode MapHttpStatus(int http_code, const std::string& reason);
 
-// Decodes an error body (JSON Status or anything else) into an ApiStatus.
+// Decodes an error body (JSON Status or anything else) into an ApiStatus. Never throws:
+// fields of the wrong type are ignored, as if absent.
 ApiStatus ParseApiStatus(int http_code, const std::string& body);
 
 // Builds the ringleader::Status for an ApiStatus: the code from MapHttpStatus and a message

@@ -1,11 +1,14 @@
 // libFuzzer target for the watch stream: the line decoder fed in fuzzer-chosen read sizes, the
-// JSON event parser on every line, the ERROR→Status mapping, and the API Status body parser.
+// JSON event parser on every line, the ERROR→Status mapping, the API Status body parser (on
+// every line and on the whole input: wrongly-typed fields such as {"kind":0} must not throw)
+// and the Retry-After header parser.
 // Invariants checked: no crash / sanitizer report, decoded lines never contain '\n', the
 // decoder never holds more than its limit, and parsed events always carry an object.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (decoder.pending_bytes() > kLimit) std::abort();
     for (const std::string& line : lines) {
       if (line.find('\n') != std::string::npos) std::abort();
+      (void)ParseApiStatus(0, line);
       auto event = ParseWatchEvent(line);
       if (event.ok()) {
         if (!event->object.is_object()) std::abort();
@@ -46,6 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string rest;
   if (decoder.TakeRemainder(&rest)) (void)ParseWatchEvent(rest);
   ApiStatus api = ParseApiStatus(400 + data[0] % 200, std::string(input));
+  if (api.retry_after_seconds &&
+      (*api.retry_after_seconds < 0 || *api.retry_after_seconds > kMaxRetryAfterSeconds)) {
+    std::abort();
+  }
   (void)ToStatus(api, "fuzz");
+  std::optional<int> retry_after = ParseRetryAfter(input.substr(0, 32));
+  if (retry_after && (*retry_after < 0 || *retry_after > kMaxRetryAfterSeconds)) std::abort();
   return 0;
 }
