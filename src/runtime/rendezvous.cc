@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -151,6 +153,21 @@ bool Rendezvous::AllOnOneHost() const {
 
 bool Rendezvous::AllHaveGpus() const {
   return std::all_of(peers_.begin(), peers_.end(), [](const PeerInfo& p) { return p.gpu_count > 0; });
+}
+
+StatusOr<RendezvousOptions> RendezvousOptionsFromEnvironment(const EnvLookup& env) {
+  RendezvousOptions options;
+  ASSIGN_OR_RETURN(options.env, ParseWorkerEnv(env));
+  // Socket activation: a parent (test, local mode, benchmark) may hand rank 0 a listening socket.
+  if (auto fd = env("RINGLEADER_STORE_FD"); fd.has_value() && options.env.rank == 0) {
+    char* end = nullptr;
+    const long value = std::strtol(fd->c_str(), &end, 10);
+    if (fd->empty() || *end != '\0' || value < 0 || value > INT_MAX) {
+      return InvalidArgumentError("RINGLEADER_STORE_FD=" + *fd + " is not a file descriptor");
+    }
+    options.store_listen_fd = static_cast<int>(value);
+  }
+  return options;
 }
 
 std::string Rendezvous::DescribePeerFailure(int suspect, const std::string& what, bool timed_out) {

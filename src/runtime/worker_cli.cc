@@ -31,10 +31,11 @@ constexpr const char* kUsage =
     "                          [--backend auto|tcp|shm|mpi|nccl] [--log-every N] [--hidden H]\n"
     "                          [--input-dim D] [--bucket-mb M] [--timeout-seconds T]\n"
     "                          [--rendezvous-timeout-seconds T] [--shm-chunk-kb K] [--no-overlap]\n"
-    "                          [--device cpu|cuda]\n"
+    "                          [--device cpu|cuda] [--check-args]\n"
     "  ringleader-worker launch [--nproc N] [--grace-seconds S] -- CMD [ARGS...]\n"
     "exit codes: 0 ok, 2 usage/config error, 175 peer rank failed (retryable),\n"
-    "            176 rendezvous timed out (retryable)\n";
+    "            176 rendezvous timed out (retryable), 177 this rank's transport or device\n"
+    "            failed (retryable)\n";
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "ringleader-worker: %s\n%s", message.c_str(), kUsage);
@@ -102,16 +103,6 @@ int Fail(int rank, const std::string& what, const Status& status, int code) {
   return code;
 }
 
-int CollectiveExitCode(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument: return kExitUsageError;
-    case StatusCode::kAborted:
-    case StatusCode::kDeadlineExceeded:
-    case StatusCode::kUnavailable: return kExitPeerFailed;
-    default: return 1;
-  }
-}
-
 StatusOr<TrainerResult> RunGpuTrainerIfBuilt(const TrainerOptions& options, Communicator& comm,
                                              ProgressSink& sink) {
 #ifdef RINGLEADER_HAVE_CUDA
@@ -123,11 +114,11 @@ StatusOr<TrainerResult> RunGpuTrainerIfBuilt(const TrainerOptions& options, Comm
 }
 
 int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
-  auto flags = ParseFlags(argc, argv, 2,
-                          {"steps", "batch-size", "lr", "seed", "backend", "log-every", "hidden",
-                           "input-dim", "bucket-mb", "timeout-seconds",
-                           "rendezvous-timeout-seconds", "shm-chunk-kb", "device"},
-                          {"no-overlap"});
+  auto flags = ParseFlags(
+      argc, argv, 2,
+      {"steps", "batch-size", "lr", "seed", "backend", "log-every", "hidden", "input-dim",
+       "bucket-mb", "timeout-seconds", "rendezvous-timeout-seconds", "shm-chunk-kb", "device"},
+      {"no-overlap", "check-args"});
   if (!flags.ok()) return UsageError(flags.status().message());
   TrainerOptions options;
   double bucket_mb = 25, timeout_s = 60, rdzv_timeout_s = 300, shm_chunk_kb = 512;
@@ -152,14 +143,20 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   const std::string device = flags->values.count("device") ? flags->values["device"] : "cpu";
   if (device != "cpu" && device != "cuda") return UsageError("--device must be cpu or cuda");
   const bool use_gpu = device == "cuda";
-  if (use_gpu && !BackendCompiledIn(Backend::kNccl)) {
-    return UsageError("--device cuda needs a build with CUDA and NCCL");
-  }
   if (use_gpu && comm_options.backend != Backend::kAuto && comm_options.backend != Backend::kNccl) {
     return UsageError("--device cuda averages device memory: use --backend nccl (or auto)");
   }
   if (!use_gpu && comm_options.backend == Backend::kNccl) {
     return UsageError("the CPU trainer averages host memory; --backend nccl needs --device cuda");
+  }
+  // --check-args: the flags and their combination are valid (what this build supports and
+  // the environment are not checked), so tests can check every example's command line.
+  if (flags->values.count("check-args")) {
+    std::printf("ringleader-worker: train arguments ok\n");
+    return kExitSuccess;
+  }
+  if (use_gpu && !BackendCompiledIn(Backend::kNccl)) {
+    return UsageError("--device cuda needs a build with CUDA and NCCL");
   }
   if (use_gpu) comm_options.backend = Backend::kNccl;
   comm_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
@@ -169,27 +166,26 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   if (comm_options.backend == Backend::kMpi) {
 #ifdef RINGLEADER_HAVE_MPI
     auto comm = MpiCommunicator::Create();
-    if (!comm.ok()) return Fail(-1, "MPI init failed", comm.status(), kExitUsageError);
+    if (!comm.ok())
+      return Fail(-1, "MPI init failed", comm.status(), ExitCodeForFailure(comm.status()));
     auto result = RunTrainer(options, **comm, sink);
-    if (!result.ok()) return Fail((*comm)->rank(), "training failed", result.status(), CollectiveExitCode(result.status()));
+    if (!result.ok())
+      return Fail((*comm)->rank(), "training failed", result.status(),
+                  ExitCodeForFailure(result.status()));
     return kExitSuccess;
 #else
     return UsageError("this binary was built without MPI");
 #endif
   }
 
-  auto env = ParseWorkerEnv(ProcessEnv());
-  if (!env.ok()) return UsageError(env.status().message());
-  std::unique_ptr<ProgressSink> extra_sink = extra_progress ? extra_progress(*env) : nullptr;
+  auto from_env = RendezvousOptionsFromEnvironment();
+  if (!from_env.ok()) return UsageError(from_env.status().message());
+  RendezvousOptions& rdzv_options = *from_env;
+  const WorkerEnv& env = rdzv_options.env;
+  std::unique_ptr<ProgressSink> extra_sink = extra_progress ? extra_progress(env) : nullptr;
   TeeProgressSink tee({&sink, extra_sink.get()});
   ProgressSink& progress = extra_sink ? static_cast<ProgressSink&>(tee) : sink;
-  RendezvousOptions rdzv_options;
-  rdzv_options.env = *env;
   rdzv_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(rdzv_timeout_s * 1000));
-  // Socket activation: a parent (test, local mode) may hand rank 0 a listening socket.
-  if (const char* fd = std::getenv("RINGLEADER_STORE_FD"); fd != nullptr && env->rank == 0) {
-    rdzv_options.store_listen_fd = std::atoi(fd);
-  }
 #ifdef RINGLEADER_HAVE_NCCL
   if (use_gpu) rdzv_options.gpu_count = CudaDeviceCount();
 #endif
@@ -197,17 +193,18 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   if (!rdzv.ok()) {
     const int code = rdzv.status().code() == StatusCode::kInvalidArgument ? kExitUsageError
                                                                            : kExitRendezvousTimeout;
-    return Fail(env->rank, "rendezvous failed", rdzv.status(), code);
+    return Fail(env.rank, "rendezvous failed", rdzv.status(), code);
   }
   auto comm = CreateCommunicator(**rdzv, comm_options);
   if (!comm.ok()) {
     (*rdzv)->Leave();
-    return Fail(env->rank, "communicator setup failed", comm.status(), CollectiveExitCode(comm.status()));
+    return Fail(env.rank, "communicator setup failed", comm.status(),
+                ExitCodeForFailure(comm.status()));
   }
   auto result = use_gpu ? RunGpuTrainerIfBuilt(options, **comm, progress) : RunTrainer(options, **comm, progress);
   if (!result.ok()) {
     (*rdzv)->Leave();
-    return Fail(env->rank, "training failed", result.status(), CollectiveExitCode(result.status()));
+    return Fail(env.rank, "training failed", result.status(), ExitCodeForFailure(result.status()));
   }
   comm->reset();
   (*rdzv)->Finish();
@@ -224,7 +221,7 @@ int Launch(int argc, char** argv) {
   double grace = 10;
   if (auto s = ReadNumber(*flags, "nproc", &nproc, 1); !s.ok()) return UsageError(s.message());
   if (auto s = ReadNumber(*flags, "grace-seconds", &grace, 0); !s.ok()) return UsageError(s.message());
-  options.grace = std::chrono::seconds(static_cast<int64_t>(grace));
+  options.grace = std::chrono::milliseconds(static_cast<int64_t>(grace * 1000));
   const char* ppw = std::getenv("RINGLEADER_PROCS_PER_WORKER");
   const char* worker_rank = std::getenv("RINGLEADER_WORKER_RANK");
   options.procs_per_worker = nproc > 0 ? nproc : (ppw != nullptr ? std::atoi(ppw) : 1);

@@ -2,12 +2,49 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "ringleader/runtime/store.h"
 
 namespace ringleader::runtime {
 namespace {
+
+TEST(RendezvousOptionsTest, FromEnvironment) {
+  struct Case {
+    std::string name;
+    std::string rank;
+    std::optional<std::string> store_fd;
+    int want_fd;  // -2: want kInvalidArgument
+  };
+  const Case cases[] = {
+      {"no socket: bind the port", "0", std::nullopt, -1},
+      {"rank 0 serves the inherited socket", "0", "7", 7},
+      {"other ranks ignore it", "1", "7", -1},
+      {"not a number", "0", "seven", -2},
+      {"negative", "0", "-3", -2},
+  };
+  for (const auto& c : cases) {
+    std::map<std::string, std::string> vars = {{"RINGLEADER_NUM_WORKERS", "2"},
+                                               {"RINGLEADER_WORKER_RANK", c.rank},
+                                               {"RINGLEADER_MASTER_ADDR", "10.0.0.1"},
+                                               {"RINGLEADER_MASTER_PORT", "29500"}};
+    if (c.store_fd.has_value()) vars["RINGLEADER_STORE_FD"] = *c.store_fd;
+    auto options = RendezvousOptionsFromEnvironment(
+        [&](const std::string& name) -> std::optional<std::string> {
+          auto it = vars.find(name);
+          return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+        });
+    if (c.want_fd == -2) {
+      EXPECT_EQ(options.status().code(), StatusCode::kInvalidArgument) << c.name;
+      continue;
+    }
+    ASSERT_TRUE(options.ok()) << c.name << ": " << options.status().ToString();
+    EXPECT_EQ(options->store_listen_fd, c.want_fd) << c.name;
+    EXPECT_EQ(options->env.rank, std::stoi(c.rank)) << c.name;
+    EXPECT_EQ(options->env.master_port, 29500) << c.name;
+  }
+}
 
 TEST(StoreTest, SetGetAddCheckAndDeadRanks) {
   int port = 0;

@@ -11,7 +11,9 @@
 
 #include "ringleader/runtime/exit_codes.h"
 #include "ringleader/runtime/launcher.h"
+#include "ringleader/runtime/rendezvous.h"
 #include "ringleader/runtime/socket.h"
+#include "ringleader/runtime/worker_cli.h"
 #include "subprocess.h"
 
 namespace ringleader::runtime {
@@ -28,15 +30,16 @@ const std::string kWorker = RINGLEADER_WORKER_BINARY;
 // rank 0 inherits it, so there is no port race.
 class Gang {
  public:
-  Gang(int world, const std::vector<int>& ranks, const std::vector<std::string>& train_flags,
-       const TempDir& dir) {
+  // Runs `command` + `flags` (by default the demo trainer) as each of `ranks`.
+  Gang(int world, const std::vector<int>& ranks, const std::vector<std::string>& flags,
+       const TempDir& dir, const std::vector<std::string>& command = {kWorker, "train"}) {
     int port = 0;
     auto listener = ListenTcp("127.0.0.1", 0, &port);
     EXPECT_TRUE(listener.ok());
     listener_ = std::move(*listener);
     for (int r : ranks) {
-      std::vector<std::string> argv = {kWorker, "train"};
-      argv.insert(argv.end(), train_flags.begin(), train_flags.end());
+      std::vector<std::string> argv = command;
+      argv.insert(argv.end(), flags.begin(), flags.end());
       std::vector<std::pair<std::string, std::string>> env = {
           {"RINGLEADER_NUM_WORKERS", std::to_string(world)},
           {"RINGLEADER_WORKER_RANK", std::to_string(r)},
@@ -126,6 +129,78 @@ TEST(WorkerProcessTest, RendezvousTimeoutExits176NamingMissingRanks) {
     ASSERT_TRUE(code.has_value());
     EXPECT_EQ(*code, kExitRendezvousTimeout) << gang[i].Stderr();
     EXPECT_NE(gang[i].Stderr().find("missing ranks 1, 3"), std::string::npos) << gang[i].Stderr();
+  }
+}
+
+TEST(WorkerProcessTest, ExitCodeForFailure) {
+  struct Case {
+    StatusCode code;
+    int want;
+  };
+  const Case cases[] = {
+      {StatusCode::kInvalidArgument, kExitUsageError},    // bad flag, shm across hosts
+      {StatusCode::kAborted, kExitPeerFailed},            // a peer died mid-collective
+      {StatusCode::kDeadlineExceeded, kExitPeerFailed},   // a peer hung
+      {StatusCode::kUnavailable, kExitPeerFailed},        // connection lost
+      {StatusCode::kInternal, kExitCommunicationFailed},  // shm_open, mmap, NCCL/CUDA setup
+      {StatusCode::kResourceExhausted, kExitCommunicationFailed},
+      {StatusCode::kPermissionDenied, kExitCommunicationFailed},
+  };
+  for (const auto& c : cases) {
+    const int code = ExitCodeForFailure(Status(c.code, "x"));
+    EXPECT_EQ(code, c.want) << StatusCodeName(c.code);
+    // The operator's ExitCode policy: only configuration errors are permanent (1-127).
+    EXPECT_EQ(code >= 128, c.code != StatusCode::kInvalidArgument) << StatusCodeName(c.code);
+  }
+}
+
+// The test plays rank 0 and, before rank 1's real ring neighbour could, connects to rank 1's
+// data port claiming to be rank 5: rank 1 must fail retryably (177), saying what it saw.
+TEST(WorkerProcessTest, UnexpectedRingConnectionExitsRetryable) {
+  TempDir dir;
+  int port = 0;
+  auto listener = ListenTcp("127.0.0.1", 0, &port);
+  ASSERT_TRUE(listener.ok());
+  Subprocess rank1(
+      {kWorker, "train", "--backend", "tcp", "--steps", "5", "--timeout-seconds", "20"},
+      {{"RINGLEADER_NUM_WORKERS", "2"},
+       {"RINGLEADER_WORKER_RANK", "1"},
+       {"RINGLEADER_PROCS_PER_WORKER", "1"},
+       {"RINGLEADER_MASTER_ADDR", "127.0.0.1"},
+       {"RINGLEADER_MASTER_PORT", std::to_string(port)},
+       {"RINGLEADER_ATTEMPT", "0"}},
+      dir.path(), "rank1");
+  RendezvousOptions options;
+  options.env.rank = 0;
+  options.env.world_size = 2;
+  options.env.master_addr = "127.0.0.1";
+  options.env.master_port = port;
+  options.timeout = 20s;
+  options.store_listen_fd = listener->release();
+  auto rendezvous = Rendezvous::Join(options);
+  ASSERT_TRUE(rendezvous.ok()) << rendezvous.status().ToString();
+  const PeerInfo& peer = (*rendezvous)->peers()[1];
+  auto connection = ConnectTcp(peer.host, peer.data_port, DeadlineAfter(10s));
+  ASSERT_TRUE(connection.ok()) << connection.status().ToString();
+  const int32_t claimed_rank = 5;
+  ASSERT_TRUE(
+      SendAll(connection->get(), &claimed_rank, sizeof(claimed_rank), DeadlineAfter(10s)).ok());
+  auto code = rank1.Wait(30s);
+  ASSERT_TRUE(code.has_value()) << "rank 1 did not exit";
+  EXPECT_EQ(*code, kExitCommunicationFailed) << rank1.Stderr();
+  EXPECT_NE(rank1.Stderr().find("ring connection from rank 5, expected 0"), std::string::npos)
+      << rank1.Stderr();
+  (*rendezvous)->Leave();
+}
+
+// The docs' C++ sample: three ranks average r + 1 over r = 0..2, which is 2.
+TEST(WorkerProcessTest, CppApiExample) {
+  TempDir dir;
+  Gang gang(3, {0, 1, 2}, {}, dir, {RINGLEADER_CPP_API_EXAMPLE});
+  for (size_t r = 0; r < gang.size(); ++r) {
+    ASSERT_EQ(gang[r].Wait(30s), 0) << gang[r].Stderr();
+    EXPECT_EQ(gang[r].Stdout(),
+              "rank " + std::to_string(r) + ": averaged gradient 2, weight 0.4\n");
   }
 }
 

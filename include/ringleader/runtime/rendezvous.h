@@ -40,6 +40,11 @@ struct RendezvousOptions {
   std::string host_id;
 };
 
+// RendezvousOptions for this process, from its environment: the gang (ParseWorkerEnv of the
+// RINGLEADER_* or PyTorch variables) and, on rank 0, RINGLEADER_STORE_FD when a parent handed
+// it a listening socket. Errors are kInvalidArgument naming the variable.
+StatusOr<RendezvousOptions> RendezvousOptionsFromEnvironment(const EnvLookup& env = ProcessEnv());
+
 class TcpStoreServer;
 
 class Rendezvous {
