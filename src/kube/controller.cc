@@ -68,6 +68,8 @@ void Controller::Enqueue(const std::string& key) {
 
 void Controller::EnqueueAfter(const std::string& key, Duration delay) {
   queue_.AddAfter(key, delay);
+  // A delay <= 0 queues at once, and the call may have promoted other keys that were due.
+  depth_->Set(static_cast<double>(queue_.Len()));
 }
 
 EventHandlers Controller::HandlersForPrimary() {

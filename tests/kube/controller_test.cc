@@ -115,6 +115,49 @@ TEST(ControllerTest, ResultsDriveTheQueue) {
   EXPECT_NE(text.find("ringleader_workqueue_depth{controller=\"test\"}"), std::string::npos);
 }
 
+// ringleader_workqueue_depth counts a key from EnqueueAfter once it is due, even while every
+// worker is busy (nobody has called Get() to promote it), and EnqueueAfter(0) at once.
+TEST(ControllerTest, DepthGaugeCountsDueDelayedKeys) {
+  metrics::Registry registry;
+  ScriptedReconciler reconciler;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<bool> blocking{false};
+  reconciler.Script("ns/busy", {[&] {
+                      blocking = true;
+                      std::unique_lock<std::mutex> lock(mu);
+                      cv.wait(lock, [&] { return release; });
+                      return ReconcileResult::Done();
+                    }});
+  Controller controller(reconciler, FastOptions(&registry, /*workers=*/1));
+  auto depth = [&] {
+    return registry.AddGauge("ringleader_workqueue_depth", "", {"controller"})
+        .WithLabels({"test"})
+        .Value();
+  };
+  controller.Start();
+  controller.Enqueue("ns/busy");
+  auto deadline = Clock::now() + seconds(10);
+  while (!blocking.load() && Clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(blocking.load());  // the only worker is busy from here on
+  auto enqueued_at = Clock::now();
+  controller.EnqueueAfter("ns/later", milliseconds(10));
+  EXPECT_EQ(depth(), 0);  // not due yet
+  while (Clock::now() - enqueued_at < milliseconds(15)) std::this_thread::yield();
+  controller.EnqueueAfter("ns/now", Duration{0});
+  EXPECT_EQ(depth(), 2);  // "ns/later" (due) and "ns/now"
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(reconciler.WaitForCalls("ns/later", 1));
+  EXPECT_TRUE(reconciler.WaitForCalls("ns/now", 1));
+  controller.Stop();
+  EXPECT_EQ(depth(), 0);
+}
+
 TEST(ControllerTest, OneKeyNeverReconciledConcurrently) {
   metrics::Registry registry;
   ScriptedReconciler reconciler;

@@ -4,24 +4,28 @@
 // - A key handed out by Get() is "processing" until Done(); adds meanwhile mark it dirty and
 //   it is queued again at Done(), so one key is never processed by two workers at once.
 // - AddAfter() delays an add; AddRateLimited() delays by the rate limiter's When(key);
-//   Forget() resets the key's backoff; NumRequeues() reports it.
+//   Forget() resets the key's backoff; NumRequeues() reports it. A key has at most one
+//   delayed entry, at the earliest time asked for: a second AddAfter with an earlier time
+//   moves it forward, one with a later time is ignored (client-go's delaying queue).
 // - ShutDown() wakes every blocked Get(), which then returns nullopt; adds after shutdown are
 //   ignored.
-// Delayed adds are kept in a heap and promoted by Get() itself: no timer thread.
+// Delayed adds are kept ordered by time and promoted by Get(), Add() and Done() themselves:
+// no timer thread. Len() counts due delayed keys even before they are promoted.
 //
 // Thread-safety: all methods are thread-safe.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <set>
 #include <string>
-#include <vector>
+#include <tuple>
 
 #include "ringleader/kube/rate_limiter.h"
 
@@ -47,21 +51,20 @@ class WorkQueue {
   // Must be called once for every key Get() returned.
   void Done(const std::string& key);
 
-  // Keys ready to be handed out (not counting delayed or processing ones).
+  // Keys ready to be handed out: queued ones plus delayed ones now due (not counting keys
+  // still delayed, or processing ones).
   size_t Len() const;
-  // Keys waiting in AddAfter / AddRateLimited.
+  // Keys waiting in AddAfter / AddRateLimited (one entry per key).
   size_t DelayedLen() const;
+  // Get()/GetUntil() callers blocked right now (tests wait on it before ShutDown()).
+  size_t Waiters() const;
   void ShutDown();
   bool ShuttingDown() const;
 
  private:
-  struct Delayed {
+  struct WaitingEntry {
     Clock::time_point ready_at;
-    uint64_t seq;
-    std::string key;
-    bool operator>(const Delayed& o) const {
-      return ready_at != o.ready_at ? ready_at > o.ready_at : seq > o.seq;
-    }
+    uint64_t seq;  // FIFO among equal times
   };
   void AddLocked(const std::string& key);
   void PromoteDueLocked(Clock::time_point now);
@@ -72,8 +75,10 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::set<std::string> dirty_;
   std::set<std::string> processing_;
-  std::priority_queue<Delayed, std::vector<Delayed>, std::greater<Delayed>> delayed_;
+  std::map<std::string, WaitingEntry> waiting_;  // key -> its one delayed entry
+  std::set<std::tuple<Clock::time_point, uint64_t, std::string>> by_time_;  // same, by time
   uint64_t delayed_seq_ = 0;
+  size_t waiters_ = 0;
   bool shutting_down_ = false;
 };
 
