@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "ringleader/api/limits.h"
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/api/worker_env.h"
 #include "ringleader/controller/restart_policy.h"
@@ -38,6 +39,29 @@ std::optional<std::chrono::system_clock::time_point> ConditionTime(const api::Tr
   const api::Condition* c = FindCondition(st.conditions, type);
   if (c == nullptr) return std::nullopt;
   return ParseRfc3339(c->last_transition_time);
+}
+
+// Events are notes for people; events.k8s.io caps a note at 1 KiB, and so do we.
+constexpr size_t kMaxEventMessageLength = 1024;
+
+// "invalid spec: " and every problem, as many whole ones as fit in `max_length` (the CRD
+// bounds status messages: a longer one would make the API server refuse the status write, and
+// the job would never show Failed), then how many more there are.
+std::string SpecErrorsMessage(const std::vector<api::FieldError>& errors, size_t max_length) {
+  std::string message = "invalid spec: ";
+  for (size_t i = 0; i < errors.size(); ++i) {
+    std::string part = (i ? "; " : "") + errors[i].ToString();
+    const size_t left = errors.size() - i;
+    // Room for the tail that says what was left out, should a later problem not fit.
+    const std::string tail = "; and " + std::to_string(left) + " more (ringleader validate lists them all)";
+    const bool last = i + 1 == errors.size();
+    if (message.size() + part.size() + (last ? 0 : tail.size()) > max_length) {
+      if (message.size() + tail.size() <= max_length) message += tail;
+      return message.substr(0, max_length);
+    }
+    message += part;
+  }
+  return message;
 }
 
 // All the state a decision step works on.
@@ -109,12 +133,12 @@ class Step {
   void InvalidSpec() {
     DeletePods(/*include_finished=*/false);
     if (st().phase != JobPhase::kFailed) {
-      std::string message = "invalid spec: " + api::JoinFieldErrors(in_.spec_errors);
+      std::string message = SpecErrorsMessage(in_.spec_errors, api::limits::kMaxStatusMessageLength);
       st().phase = JobPhase::kFailed;
       st().message = message;
       st().completion_time = now_;
       Condition("Failed", kTrue, "InvalidSpec", message);
-      Event(kWarning, "InvalidSpec", message);
+      Event(kWarning, "InvalidSpec", SpecErrorsMessage(in_.spec_errors, kMaxEventMessageLength));
     }
     // A job that failed validation is finished too: ttlSecondsAfterFinished still applies
     // (when it parsed), so invalid jobs do not pile up.

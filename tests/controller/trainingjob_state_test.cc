@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ringleader/api/limits.h"
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/api/validation.h"
 
@@ -494,6 +495,32 @@ TEST(TrainingJobStateTest, InvalidSpecFailsOnce) {
   StatePlan again = DecideNextState(in);
   EXPECT_TRUE(again.events.empty());
   EXPECT_FALSE(again.requeue_after);
+}
+
+// Thousands of problems must not make a status the API server refuses (the job would never
+// show Failed): the message keeps whole problems up to the CRD's bound and counts the rest.
+TEST(TrainingJobStateTest, InvalidSpecMessageFitsTheStatusBounds) {
+  api::TrainingJob job = MakeJob(2);
+  StateInput in = Input(job, {});
+  for (int i = 0; i < 2000; ++i) {
+    in.spec_errors.push_back({"spec.template.spec.containers[0].env[" + std::to_string(i) + "].name",
+                              "\"RINGLEADER_WORKER_RANK\" is set by Ringleader and may not be set in the template"});
+  }
+  StatePlan plan = DecideNextState(in);
+  ASSERT_EQ(plan.status.phase, api::JobPhase::kFailed);
+  EXPECT_TRUE(api::ValidateStatus(plan.status).empty()) << api::JoinFieldErrors(api::ValidateStatus(plan.status));
+  EXPECT_LE(plan.status.message.size(), api::limits::kMaxStatusMessageLength);
+  EXPECT_GT(plan.status.message.size(), api::limits::kMaxStatusMessageLength - 200) << "fills the room it has";
+  EXPECT_EQ(plan.status.message.rfind("invalid spec: spec.template.spec.containers[0].env[0].name: ", 0), 0u);
+  EXPECT_NE(plan.status.message.find(" more (ringleader validate lists them all)"), std::string::npos);
+  ASSERT_EQ(plan.events.size(), 1u);
+  EXPECT_LE(plan.events[0].message.size(), 1024u);
+  EXPECT_NE(plan.events[0].message.find("env[6].name: \"RINGLEADER_WORKER_RANK\" is set by Ringleader and may not be set in the template; and 1993 more"), std::string::npos) << plan.events[0].message;
+
+  in.spec_errors.resize(2);  // a few problems: all listed, nothing about "more"
+  StatePlan few = DecideNextState(in);
+  EXPECT_EQ(few.status.message.find("more"), std::string::npos) << few.status.message;
+  EXPECT_NE(few.status.message.find("env[1].name"), std::string::npos) << few.status.message;
 }
 
 TEST(TrainingJobStateTest, InvalidSpecHonoursTtlAfterFinished) {
