@@ -1,8 +1,27 @@
 #include "ringleader/kube/client.h"
 
+#include <algorithm>
+
 #include "internal.h"
 
 namespace ringleader::kube {
+namespace {
+
+thread_local std::optional<std::chrono::steady_clock::time_point> t_request_deadline;
+
+}  // namespace
+
+ScopedRequestDeadline::ScopedRequestDeadline(std::chrono::steady_clock::time_point deadline)
+    : previous_(t_request_deadline) {
+  t_request_deadline = previous_ ? std::min(*previous_, deadline) : deadline;
+}
+
+ScopedRequestDeadline::~ScopedRequestDeadline() { t_request_deadline = previous_; }
+
+std::optional<std::chrono::steady_clock::time_point> ScopedRequestDeadline::Current() {
+  return t_request_deadline;
+}
+
 const char* PatchContentType(PatchType type) {
   switch (type) {
     case PatchType::kMerge: return "application/merge-patch+json";

@@ -83,6 +83,12 @@ std::chrono::milliseconds RetryWait(const std::optional<int>& retry_after_second
   return std::clamp(wait, milliseconds(0), std::max(options.max_retry_after, milliseconds(0)));
 }
 
+// Milliseconds left until `deadline`, rounded up (curl treats a timeout of 0 as "none").
+long MillisecondsUntil(Clock::time_point deadline, Clock::time_point now) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+  return static_cast<long>(std::max<int64_t>(left, 1));
+}
+
 void AppendQuery(std::string* path, const char* name, const std::string& value) {
   if (value.empty()) return;
   *path += path->find('?') == std::string::npos ? '?' : '&';
@@ -205,9 +211,20 @@ struct HttpClient::Impl {
     request_duration->WithLabels({verb}).Observe(seconds);
   }
 
-  void Throttle() {
-    Duration wait = limiter.Reserve(Clock::now());
+  // Waits for a client-side rate-limiter token. Returns false, without waiting, when the
+  // token would only come after `deadline`.
+  bool Throttle(std::optional<Clock::time_point> deadline = std::nullopt) {
+    Clock::time_point now = Clock::now();
+    Duration wait = limiter.Reserve(now);
+    if (deadline && now + wait >= *deadline) return false;
     if (wait > Duration{0}) std::this_thread::sleep_for(wait);
+    return true;
+  }
+
+  static ApiResult<RawResponse> DeadlineExceeded(const std::string& context, ApiStatus api) {
+    std::string message = context + ": request deadline exceeded";
+    if (!api.message.empty()) message += " (last error: " + api.message + ")";
+    return ApiResult<RawResponse>(DeadlineExceededError(message), std::move(api));
   }
 
   ApiResult<RawResponse> Do(const std::string& method, const std::string& path,
@@ -216,12 +233,27 @@ struct HttpClient::Impl {
     const std::string url = config.server + path;
     const std::string context = method + " " + path;
     bool retried_unauthorized = false;
+    // A caller's ScopedRequestDeadline bounds the whole call: throttling, every attempt's
+    // transfer and the waits between retries.
+    const std::optional<Clock::time_point> deadline = ScopedRequestDeadline::Current();
+    ApiStatus last_error;
     for (int attempt = 0;; ++attempt) {
-      Throttle();
+      if (!Throttle(deadline)) return DeadlineExceeded(context, std::move(last_error));
       CURL* curl = Acquire();
       if (!curl) return ApiResult<RawResponse>(InternalError("curl_easy_init failed"));
       CurlSlist headers;
       Setup(curl, url, &headers, /*is_watch=*/false, CurrentToken());
+      if (deadline) {
+        Clock::time_point now = Clock::now();
+        if (now >= *deadline) {
+          Release(curl);
+          return DeadlineExceeded(context, std::move(last_error));
+        }
+        long left_ms = MillisecondsUntil(*deadline, now);
+        if (left_ms < options.request_timeout.count()) {
+          curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, left_ms);
+        }
+      }
       if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
         headers.Add("Content-Type: " + content_type);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
@@ -251,6 +283,7 @@ struct HttpClient::Impl {
       ApiStatus api;
       if (rc != CURLE_OK) {
         api.message = "transport error: " + curl_error;
+        if (deadline && Clock::now() >= *deadline) return DeadlineExceeded(context, std::move(api));
       } else {
         api = ParseApiStatus(static_cast<int>(http_code), response.body);
         if (captured.retry_after_seconds) api.retry_after_seconds = captured.retry_after_seconds;
@@ -270,6 +303,10 @@ struct HttpClient::Impl {
       if (retryable && attempt < options.max_retries) {
         // The same wait for 429 and for a retried 5xx GET: Retry-After when the server sent one.
         std::chrono::milliseconds wait = RetryWait(api.retry_after_seconds, attempt, options);
+        if (deadline && Clock::now() + wait >= *deadline) {
+          return DeadlineExceeded(context, std::move(api));
+        }
+        last_error = api;
         spdlog::debug("msg=\"retrying API request\" request=\"{}\" code={} wait_ms={} attempt={}",
                       context, http_code, wait.count(), attempt + 1);
         std::this_thread::sleep_for(wait);

@@ -11,7 +11,16 @@ std::string MicroTimeNow() {
   return internal::FormatTimestamp(std::chrono::system_clock::now(), /*microseconds=*/true);
 }
 
+using internal::IntField;
+using internal::ObjectField;
 using internal::SleepUnlessStopped;
+using internal::StringField;
+
+// The Lease's spec, or {} when it has none (or a spec that is not an object).
+Json SpecOf(const Json& lease) {
+  const Json* spec = ObjectField(lease, "spec");
+  return spec ? *spec : Json::object();
+}
 
 int64_t Seconds(Duration d) {
   return std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(d).count());
@@ -63,13 +72,18 @@ bool LeaderElector::TryAcquireOrRenew() {
     ApiResult<Json> created = client_.Create(leases, config_.lease_namespace, lease);
     if (!created.ok()) return false;  // lost the race to create it
     std::lock_guard<std::mutex> lock(mu_);
-    observed_record_ = created->value("spec", Json::object()).dump();
+    observed_record_ = SpecOf(*created).dump();
     observed_at_ = Clock::now();
     observed_holder_ = config_.identity;
     return true;
   }
-  Json spec = current->value("spec", Json::object());
-  std::string holder = spec.is_object() ? spec.value("holderIdentity", "") : "";
+  if (!current->is_object()) {
+    spdlog::warn("msg=\"lease is not a JSON object\" lease={}/{}", config_.lease_namespace,
+                 config_.lease_name);
+    return false;
+  }
+  const Json spec = SpecOf(*current);
+  std::string holder = StringField(spec, "holderIdentity");
   Clock::time_point observed_at;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -85,9 +99,10 @@ bool LeaderElector::TryAcquireOrRenew() {
   if (held_by_other && observed_at + config_.lease_duration > Clock::now()) return false;
 
   Json updated = current.value();
-  int64_t transitions = spec.value("leaseTransitions", int64_t{0});
+  int64_t transitions = IntField(spec, "leaseTransitions").value_or(0);
   if (holder == config_.identity) {
-    desired_spec["acquireTime"] = spec.value("acquireTime", now);
+    std::string acquired = StringField(spec, "acquireTime");
+    desired_spec["acquireTime"] = acquired.empty() ? now : acquired;
   } else {
     ++transitions;
   }
@@ -102,7 +117,7 @@ bool LeaderElector::TryAcquireOrRenew() {
     return false;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  observed_record_ = written->value("spec", Json::object()).dump();
+  observed_record_ = SpecOf(*written).dump();
   observed_at_ = Clock::now();
   observed_holder_ = config_.identity;
   return true;
@@ -111,9 +126,9 @@ bool LeaderElector::TryAcquireOrRenew() {
 void LeaderElector::Release() {
   const GroupVersionResource leases = LeasesResource();
   ApiResult<Json> current = client_.Get(leases, config_.lease_namespace, config_.lease_name);
-  if (!current.ok()) return;
+  if (!current.ok() || !current->is_object()) return;
   Json updated = current.value();
-  if (updated["spec"].value("holderIdentity", "") != config_.identity) return;
+  if (StringField(SpecOf(updated), "holderIdentity") != config_.identity) return;
   std::string now = MicroTimeNow();
   updated["spec"]["holderIdentity"] = "";
   updated["spec"]["leaseDurationSeconds"] = 1;
@@ -123,6 +138,53 @@ void LeaderElector::Release() {
   if (!written.ok()) {
     spdlog::warn("msg=\"cannot release lease\" lease={}/{} error=\"{}\"", config_.lease_namespace,
                  config_.lease_name, written.status().ToString());
+  }
+}
+
+bool LeaderElector::IsLeader() const {
+  // Derived from time, not only from the renew loop's verdict: once renew_deadline has passed
+  // since the last successful renewal we are no longer leader, even while a renewal is still
+  // blocked on the network.
+  return leading_.load() && Clock::now().time_since_epoch().count() < renew_until_.load();
+}
+
+Clock::time_point LeaderElector::RenewUntil() const {
+  return Clock::time_point(Clock::duration(renew_until_.load()));
+}
+
+bool LeaderElector::ExtendLeadership(Clock::time_point until) {
+  std::lock_guard<std::mutex> lock(transition_mu_);
+  if (!leading_.load()) return false;  // the watchdog stepped down meanwhile: stay down
+  renew_until_ = until.time_since_epoch().count();
+  return true;
+}
+
+void LeaderElector::StepDown(bool lost) {
+  {
+    std::lock_guard<std::mutex> lock(transition_mu_);
+    if (!leading_.exchange(false)) return;
+  }
+  if (lost) {
+    spdlog::error(
+        "msg=\"lost leadership\" lease={}/{} identity={} renew_deadline_ms={}",
+        config_.lease_namespace, config_.lease_name, config_.identity,
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.renew_deadline).count());
+  } else {
+    spdlog::info("msg=\"stopped leading\" lease={}/{} identity={}", config_.lease_namespace,
+                 config_.lease_name, config_.identity);
+  }
+  if (config_.on_stopped_leading) config_.on_stopped_leading();
+}
+
+void LeaderElector::WatchRenewDeadline(std::stop_token stop) {
+  while (true) {
+    Clock::time_point until = RenewUntil();
+    Clock::time_point now = Clock::now();
+    if (now >= until) {
+      StepDown(/*lost=*/true);
+      return;
+    }
+    if (!SleepUnlessStopped(stop, until - now)) return;
   }
 }
 
@@ -137,37 +199,66 @@ Status LeaderElector::Run(std::stop_token stop) {
   if (config_.renew_deadline <= config_.retry_period) {
     return InvalidArgumentError("leader election: renew_deadline must exceed retry_period");
   }
-  // Acquire.
+  // Acquire. A renewal counts from when its attempt started, not from when the answer came
+  // back: the server may have written renewTime (and a standby started its expiry clock) at
+  // any moment in between.
+  Clock::time_point attempt_started = Clock::now();
   while (!TryAcquireOrRenew()) {
     if (!SleepUnlessStopped(stop, Jitter(config_.retry_period, 1.2))) return Status::Ok();
+    attempt_started = Clock::now();
   }
-  leading_ = true;
+  {
+    std::lock_guard<std::mutex> lock(transition_mu_);
+    renew_until_ = (attempt_started + config_.renew_deadline).time_since_epoch().count();
+    leading_ = true;
+  }
   spdlog::info("msg=\"became leader\" lease={}/{} identity={}", config_.lease_namespace,
                config_.lease_name, config_.identity);
   if (config_.on_started_leading) config_.on_started_leading();
 
-  // Renew until we fail for renew_deadline or are stopped.
+  // The watchdog steps down at renew_deadline even if this thread is stuck in a renewal (a
+  // Client that ignores ScopedRequestDeadline, a slow callback).
+  std::jthread watchdog(
+      [this](std::stop_token watchdog_stop) { WatchRenewDeadline(watchdog_stop); });
+  auto lost_error = [this] {
+    return AbortedError(
+        "leader election lost: could not renew lease " + config_.lease_namespace + "/" +
+        config_.lease_name + " within " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(config_.renew_deadline).count()) +
+        " ms");
+  };
   Status result = Status::Ok();
-  Clock::time_point last_renew = Clock::now();
+  bool release = false;
   while (true) {
     if (!SleepUnlessStopped(stop, config_.retry_period)) {
-      if (config_.release_on_cancel) Release();
+      release = config_.release_on_cancel && leading_.load();
+      if (!leading_.load()) result = lost_error();
       break;
     }
-    if (TryAcquireOrRenew()) {
-      last_renew = Clock::now();
-      continue;
+    attempt_started = Clock::now();
+    const Clock::time_point renew_until = RenewUntil();
+    bool renewed = false;
+    if (attempt_started < renew_until) {
+      // Each renewal is bounded by what is left of the renew deadline, so a hung API server
+      // cannot keep us in a request (30 s timeout, retries) past the point where we must stop.
+      ScopedRequestDeadline bounded(renew_until);
+      renewed = TryAcquireOrRenew();
     }
-    if (Clock::now() - last_renew >= config_.renew_deadline) {
-      spdlog::error("msg=\"lost leadership\" lease={}/{} identity={}", config_.lease_namespace,
-                    config_.lease_name, config_.identity);
-      result = AbortedError("leader election lost: could not renew lease " +
-                            config_.lease_namespace + "/" + config_.lease_name);
+    if (renewed && ExtendLeadership(attempt_started + config_.renew_deadline)) continue;
+    if (!leading_.load() || Clock::now() >= renew_until) {
+      result = lost_error();
       break;
     }
   }
-  leading_ = false;
-  if (config_.on_stopped_leading) config_.on_stopped_leading();
+  watchdog.request_stop();
+  watchdog.join();
+  StepDown(/*lost=*/!result.ok());
+  if (release) {
+    // Best effort, and bounded: a successor takes over after the lease expires anyway.
+    ScopedRequestDeadline bounded(Clock::now() + config_.renew_deadline);
+    Release();
+  }
   return result;
 }
 

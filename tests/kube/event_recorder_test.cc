@@ -1,8 +1,10 @@
+#include "ringleader/kube/event_recorder.h"
+
 #include <gtest/gtest.h>
 
 #include <condition_variable>
 
-#include "ringleader/kube/event_recorder.h"
+#include "blocking_client.h"
 #include "ringleader/kube/fake_client.h"
 
 namespace ringleader::kube {
@@ -73,65 +75,9 @@ TEST(EventRecorderTest, ZeroWindowDisablesDedup) {
   EXPECT_EQ(recorder.created(), 2u);
 }
 
-// A client whose Create blocks until released, to fill the recorder's queue.
-class BlockingClient : public Client {
- public:
-  explicit BlockingClient(Client& inner) : inner_(inner) {}
-  void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-  bool WaitBlocked() {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_until(lock, Clock::now() + seconds(10), [&] { return blocked_ > 0; });
-  }
-  ApiResult<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
-                         const Json& object) override {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      ++blocked_;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return released_; });
-    }
-    return inner_.Create(gvr, ns, object);
-  }
-  ApiResult<Json> Get(const GroupVersionResource& g, const std::string& n, const std::string& m) override {
-    return inner_.Get(g, n, m);
-  }
-  ApiResult<Json> List(const GroupVersionResource& g, const std::string& n, const ListOptions& o) override {
-    return inner_.List(g, n, o);
-  }
-  ApiResult<Json> Update(const GroupVersionResource& g, const std::string& n, const Json& o) override {
-    return inner_.Update(g, n, o);
-  }
-  ApiResult<Json> UpdateStatus(const GroupVersionResource& g, const std::string& n, const Json& o) override {
-    return inner_.UpdateStatus(g, n, o);
-  }
-  ApiResult<Json> Patch(const GroupVersionResource& g, const std::string& n, const std::string& m,
-                        PatchType t, const Json& p, const std::string& s) override {
-    return inner_.Patch(g, n, m, t, p, s);
-  }
-  ApiResult<Json> Delete(const GroupVersionResource& g, const std::string& n, const std::string& m,
-                         const DeleteOptions& o) override {
-    return inner_.Delete(g, n, m, o);
-  }
-  Status Watch(const GroupVersionResource& g, const std::string& n, const WatchOptions& o,
-               const WatchHandler& h, std::stop_token s) override {
-    return inner_.Watch(g, n, o, h, s);
-  }
-
- private:
-  Client& inner_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int blocked_ = 0;
-  bool released_ = false;
-};
-
 TEST(EventRecorderTest, BoundedQueueNeverBlocksTheCaller) {
   FakeClient fake;
-  BlockingClient client(fake);
+  testing::BlockingClient client(fake, "create");  // fills the recorder's queue
   EventRecorderOptions options;
   options.queue_capacity = 2;
   EventRecorder recorder(client, options);

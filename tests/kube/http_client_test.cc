@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -269,6 +270,57 @@ TEST(HttpClientTest, ClientSideRateLimitIsApplied) {
   for (int i = 0; i < 11; ++i) ASSERT_TRUE(f.client->Get(PodsResource(), "ns", "p1").ok());
   EXPECT_GE(Since(started), milliseconds(450));
   EXPECT_EQ(f.server.requests().size(), 11u);
+}
+
+// ScopedRequestDeadline cuts a hung request short (and skips retries past it).
+TEST(HttpClientTest, RequestDeadlineBoundsAHungRequest) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  Fixture f([&](const Request&) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
+    return Json200(kPod);
+  });
+  auto started = Clock::now();
+  ApiResult<Json> got(Status::Ok());
+  {
+    ScopedRequestDeadline deadline(Clock::now() + milliseconds(300));
+    {
+      ScopedRequestDeadline later(Clock::now() + std::chrono::seconds(60));  // earliest wins
+      got = f.client->Get(PodsResource(), "ns", "p1");
+    }
+  }
+  EXPECT_FALSE(ScopedRequestDeadline::Current().has_value());
+  EXPECT_EQ(got.code(), StatusCode::kDeadlineExceeded) << got.status().ToString();
+  EXPECT_GE(Since(started), milliseconds(280));
+  EXPECT_LT(Since(started), milliseconds(5000));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  // A deadline already past fails without sending anything.
+  size_t sent = f.server.requests().size();
+  ScopedRequestDeadline past(Clock::now() - milliseconds(1));
+  EXPECT_EQ(f.client->Get(PodsResource(), "ns", "p1").code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(f.server.requests().size(), sent);
+}
+
+// A Retry-After that would end past the deadline is not waited for.
+TEST(HttpClientTest, RequestDeadlineSkipsRetryPastIt) {
+  Fixture f([](const Request&) {
+    Response r = StatusResponse(429, "TooManyRequests", "slow down");
+    r.headers.push_back({"Retry-After", "5"});
+    return r;
+  });
+  auto started = Clock::now();
+  ScopedRequestDeadline deadline(Clock::now() + std::chrono::seconds(1));
+  ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+  EXPECT_EQ(got.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(got.status().message().find("slow down"), std::string::npos) << got.status().ToString();
+  EXPECT_LT(Since(started), milliseconds(900));
+  EXPECT_EQ(f.server.requests().size(), 1u);
 }
 
 // Error bodies with wrongly-typed fields come back as error results from every entry point

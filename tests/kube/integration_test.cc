@@ -258,6 +258,46 @@ TEST_F(IntegrationTest, LeaderElectionTakeoverAfterExpiry) {
   EXPECT_EQ((*lease)["spec"].value("holderIdentity", ""), "");
 }
 
+// A hung API server (every response delayed far beyond renew_deadline) makes the leader step
+// down within renew_deadline (+ retry period), and Run() itself returns soon after: each
+// renewal is bounded by the renew deadline instead of the client's 30 s request timeout and
+// retries. Meanwhile the lease is not renewed, so a standby could take over after expiry.
+TEST_F(IntegrationTest, LeaderStepsDownWhenTheServerHangs) {
+  LeaderElectionConfig config;
+  config.lease_namespace = "default";
+  config.identity = "a";
+  config.lease_duration = milliseconds(1500);
+  config.renew_deadline = milliseconds(1000);
+  config.retry_period = milliseconds(200);
+  std::atomic<int> stopped{0};
+  config.on_stopped_leading = [&] { ++stopped; };
+  LeaderElector elector(client(), config);
+  std::stop_source stop;
+  Status result;
+  std::atomic<bool> returned{false};
+  std::thread runner([&] {
+    result = elector.Run(stop.get_token());
+    returned = true;
+  });
+  ASSERT_TRUE(Eventually([&] { return elector.IsLeader(); }));
+  // Wait for one more successful renewal so the hang starts from a known point.
+  size_t renewals = server_->Requests().size();
+  ASSERT_TRUE(Eventually([&] { return server_->Requests().size() >= renewals + 2; }));
+  auto hung_at = Clock::now();
+  server_->SetResponseDelay(milliseconds(4000));
+  ASSERT_TRUE(Eventually([&] { return !elector.IsLeader(); }));
+  auto stepped_down_after = Clock::now() - hung_at;
+  EXPECT_LE(stepped_down_after, config.renew_deadline + config.retry_period + milliseconds(300));
+  ASSERT_TRUE(Eventually([&] { return returned.load(); }));
+  auto returned_after = Clock::now() - hung_at;
+  EXPECT_EQ(result.code(), StatusCode::kAborted) << result.ToString();
+  EXPECT_EQ(stopped.load(), 1);
+  // Sooner than the 4 s delay (or the client's 30 s timeout): the renewal was cut off.
+  EXPECT_LE(returned_after, config.renew_deadline + config.retry_period + milliseconds(1000));
+  runner.join();
+  server_->SetResponseDelay(milliseconds(0));
+}
+
 TEST_F(IntegrationTest, EventsAreDeduplicated) {
   Json pod = client().Create(PodsResource(), "default", Pod("ev")).value();
   EventRecorder recorder(client());

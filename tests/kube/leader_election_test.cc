@@ -1,9 +1,11 @@
+#include "ringleader/kube/leader_election.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 
+#include "blocking_client.h"
 #include "ringleader/kube/fake_client.h"
-#include "ringleader/kube/leader_election.h"
 
 namespace ringleader::kube {
 namespace {
@@ -134,6 +136,57 @@ TEST(LeaderElectionTest, ApiErrorsDuringRenewLoseLeadership) {
   runner.join();
   EXPECT_EQ(result.code(), StatusCode::kAborted);
   EXPECT_EQ(a.stopped.load(), 1);
+}
+
+// A renewal that hangs (a Client that ignores request deadlines, here blocked for good)
+// must not keep us leader: IsLeader() turns false and on_stopped_leading runs once
+// renew_deadline has passed since the last renewal, while the renewal is still blocked.
+TEST(LeaderElectionTest, HungRenewalStillStepsDownAtRenewDeadline) {
+  FakeClient fake;
+  testing::BlockingClient client(fake, "get", /*armed=*/false);
+  Candidate a(client, "a");
+  std::atomic<int64_t> stopped_at{0};
+  a.config.on_stopped_leading = [&] {
+    stopped_at = Clock::now().time_since_epoch().count();
+    ++a.stopped;
+  };
+  a.elector = std::make_unique<LeaderElector>(client, a.config);
+  std::stop_source stop;
+  Status result;
+  std::thread runner([&] { result = a.elector->Run(stop.get_token()); });
+  ASSERT_TRUE(WaitUntil([&] { return a.elector->IsLeader(); }));
+  // The last renewal that can succeed starts before this; every later one hangs.
+  size_t updates = fake.ActionsFor("update", "leases.coordination.k8s.io").size();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return fake.ActionsFor("update", "leases.coordination.k8s.io").size() > updates; }));
+  client.Arm();
+  auto armed_at = Clock::now();
+  ASSERT_TRUE(client.WaitBlocked());
+  ASSERT_TRUE(WaitUntil([&] { return !a.elector->IsLeader(); }));
+  auto stepped_down_after = Clock::now() - armed_at;
+  ASSERT_TRUE(WaitUntil([&] { return a.stopped.load() == 1; }));
+  // At most renew_deadline after the last renewal (which began before `armed_at`), plus the
+  // retry period of slack; the renewal is still blocked.
+  EXPECT_LE(stepped_down_after,
+            a.config.renew_deadline + a.config.retry_period + milliseconds(200));
+  EXPECT_EQ(client.blocked(), 1);
+  EXPECT_LE(Clock::time_point(Clock::duration(stopped_at.load())) - armed_at,
+            a.config.renew_deadline + a.config.retry_period + milliseconds(200));
+  client.Release();
+  runner.join();
+  EXPECT_EQ(result.code(), StatusCode::kAborted) << result.ToString();
+  EXPECT_FALSE(a.elector->IsLeader());
+  EXPECT_EQ(a.started.load(), 1);
+  EXPECT_EQ(a.stopped.load(), 1);  // once, not again when the renewal came back
+}
+
+TEST(LeaderElectionTest, DefaultTimingsAreClientGos) {
+  LeaderElectionConfig config;
+  EXPECT_EQ(config.lease_duration, seconds(15));
+  EXPECT_EQ(config.renew_deadline, seconds(10));
+  EXPECT_EQ(config.retry_period, seconds(2));
+  EXPECT_EQ(config.lease_name, "ringleader-operator");
+  EXPECT_TRUE(config.release_on_cancel);
 }
 
 TEST(LeaderElectionTest, InvalidConfig) {

@@ -7,13 +7,13 @@
 //
 // Thread-safety: every method may be called concurrently from many threads.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stop_token>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "ringleader/common/status.h"
 #include "ringleader/kube/api_error.h"
@@ -65,6 +65,26 @@ struct WatchEvent {
 // Called for every event, on the watching thread. Return false to end the watch (Watch then
 // returns OK).
 using WatchHandler = std::function<bool(WatchEvent&& event)>;
+
+// Bounds the requests made by this thread while it is alive, like a Go context deadline:
+// an HttpClient call started in its scope returns kDeadlineExceeded instead of running past
+// `deadline` (each transfer's timeout is cut to the time left; no retry wait or rate-limiter
+// wait runs past it). Nested scopes keep the earliest deadline. Watches ignore it. For callers
+// whose answer is worthless after some instant: the leader renewing its lease. FakeClient
+// ignores it.
+class ScopedRequestDeadline {
+ public:
+  explicit ScopedRequestDeadline(std::chrono::steady_clock::time_point deadline);
+  ~ScopedRequestDeadline();
+  ScopedRequestDeadline(const ScopedRequestDeadline&) = delete;
+  ScopedRequestDeadline& operator=(const ScopedRequestDeadline&) = delete;
+
+  // The deadline in force on the calling thread, if any.
+  static std::optional<std::chrono::steady_clock::time_point> Current();
+
+ private:
+  std::optional<std::chrono::steady_clock::time_point> previous_;
+};
 
 class Client {
  public:

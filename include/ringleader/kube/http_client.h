@@ -4,10 +4,15 @@
 // - Connection reuse: a pool of curl easy handles (keep-alive; HTTP/2 over TLS when the
 //   server offers it). Requests run on the caller's thread: no thread per request.
 // - Client-side QPS/burst token bucket (RestConfig::qps/burst; qps <= 0 disables it).
-// - 429 and 5xx: retried up to `max_retries` times, waiting Retry-After (capped by
-//   `max_retry_after`) or an exponential backoff from `retry_backoff` when it gave none.
-//   429 is retried for every verb (the server did not act on the request); 5xx and transport
-//   errors only for GET (a failed write may still have taken effect).
+// - 429 and 5xx: retried up to `max_retries` times, waiting Retry-After (header, else the
+//   Status's details.retryAfterSeconds; clamped to [0, `max_retry_after`]) or an exponential
+//   backoff from `retry_backoff` when it gave none (or a negative one). 429 is retried for
+//   every verb (the server did not act on the request); 5xx and transport errors only for
+//   GET (a failed write may still have taken effect), and those GET retries honour
+//   Retry-After the same way.
+// - A ScopedRequestDeadline (client.h) on the calling thread bounds a call: transfer
+//   timeouts are cut to the time left, and no rate-limiter or retry wait runs past it
+//   (kDeadlineExceeded). Watches ignore it.
 // - 401 with a file token: the token file is re-read and the request retried once.
 // - Metrics: ringleader_api_requests_total{verb,code} and
 //   ringleader_api_request_duration_seconds{verb} in the given registry.

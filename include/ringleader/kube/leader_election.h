@@ -6,6 +6,12 @@
 //   does not matter).
 // - The leader renews every retry_period; if it cannot renew within renew_deadline it
 //   stops leading (on_stopped_leading) and Run() returns: the operator then exits.
+//   Leadership is a matter of time, not of the renew loop's progress: IsLeader() turns false
+//   exactly renew_deadline after the start of the last successful renewal, and a watchdog
+//   thread runs on_stopped_leading then even while a renewal is still blocked. Each renewal
+//   runs under a ScopedRequestDeadline (client.h) set to that instant, so with HttpClient a
+//   hung API server cannot hold Run() in a request (30 s timeout, retries) past it either.
+//   A standby takes over only lease_duration after it saw the last renewal, which is later.
 // - Stopping (the stop token) while leading releases the Lease (holderIdentity cleared,
 //   leaseDurationSeconds=1) so a successor takes over at once.
 // Conflicts (409) are the normal outcome of a race and are retried.
@@ -37,7 +43,9 @@ struct LeaderElectionConfig {
   // Runs on the election thread: it must return promptly (start informers and controllers,
   // do not block), or renewals stall and leadership is lost.
   std::function<void()> on_started_leading;
-  std::function<void()> on_stopped_leading;  // called once if on_started_leading was
+  // Called once if on_started_leading was: on the election thread, or on its watchdog thread
+  // when renew_deadline passes while a renewal is blocked. Must not wait for Run()/Stop().
+  std::function<void()> on_stopped_leading;
   std::function<void(const std::string& identity)> on_new_leader;  // observed holder changes
 };
 
@@ -53,17 +61,26 @@ class LeaderElector {
   void Start();
   void Stop();
 
-  bool IsLeader() const { return leading_.load(); }
+  // True while leading and less than renew_deadline has passed since the last renewal began.
+  bool IsLeader() const;
   std::string CurrentLeader() const;
 
  private:
   bool TryAcquireOrRenew();
   void Release();
   void SetObservedHolder(const std::string& holder);
+  Clock::time_point RenewUntil() const;
+  // Moves the end of leadership to `until`; false if the watchdog has already stepped down.
+  bool ExtendLeadership(Clock::time_point until);
+  // Ends leadership once (on_stopped_leading); later calls do nothing.
+  void StepDown(bool lost);
+  void WatchRenewDeadline(std::stop_token stop);
 
   Client& client_;
   LeaderElectionConfig config_;
+  std::mutex transition_mu_;  // orders ExtendLeadership against StepDown
   std::atomic<bool> leading_{false};
+  std::atomic<Clock::rep> renew_until_{0};  // steady-clock ticks; leadership ends then
   mutable std::mutex mu_;
   std::string observed_holder_;
   std::string observed_record_;  // serialized spec as last seen
