@@ -96,6 +96,15 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
       shm_unlink(name.c_str());
       return InternalError("ftruncate " + name + ": " + std::strerror(errno));
     }
+    // ftruncate leaves the segment sparse: if /dev/shm is too small (64 MiB in a Kubernetes
+    // pod unless a memory emptyDir is mounted there), touching it later kills the rank with
+    // SIGBUS mid-collective. Reserve the pages now, so it is a clear error at start instead.
+    if (int err = posix_fallocate(fd.get(), 0, static_cast<off_t>(comm->mapping_bytes_)); err != 0) {
+      shm_unlink(name.c_str());
+      return InternalError("reserving " + std::to_string(comm->mapping_bytes_) + " bytes of shared memory (" +
+                           name + ") failed: " + std::strerror(err) +
+                           "; /dev/shm is too small: mount a memory emptyDir at /dev/shm, or use --backend tcp");
+    }
   }
   Status published = Status::Ok();
   if (comm->rank_ == 0) {
