@@ -248,6 +248,7 @@ Status TestApiServer::Impl::Start() {
   http_ = std::make_unique<HttpServer>([this](const HttpRequest& req, HttpResponseWriter& out) { Handle(req, out); });
   RETURN_IF_ERROR(http_->Start(options_.listen_host, options_.port));
   if (options_.simulate_pods) sim_thread_ = std::thread([this] { SimulatorLoop(); });
+  namespace_thread_ = std::thread([this] { NamespaceControllerLoop(); });
   started_ = true;
   return Status::Ok();
 }
@@ -262,8 +263,10 @@ void TestApiServer::Impl::Stop() {
       w->cv.notify_all();
     }
     sim_cv_.notify_all();
+    namespace_cv_.notify_all();
   }
   if (sim_thread_.joinable()) sim_thread_.join();
+  if (namespace_thread_.joinable()) namespace_thread_.join();
   if (http_) http_->Stop();
   started_ = false;
 }
@@ -431,6 +434,47 @@ void TestApiServer::Impl::RemoveObject(const ResourceType& type, json& object) {
   if (type.plural == "pods") sim_pods_.erase(Uid(object));
 }
 
+void TestApiServer::Impl::NamespaceControllerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    FinishNamespaceTerminationsLocked();
+    if (terminating_namespaces_.empty()) {
+      namespace_cv_.wait(lock);
+    } else {
+      auto next = terminating_namespaces_.begin()->second;
+      for (const auto& [ns, due] : terminating_namespaces_) next = std::min(next, due);
+      namespace_cv_.wait_until(lock, next);
+    }
+  }
+}
+
+void TestApiServer::Impl::FinishNamespaceTerminationsLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = terminating_namespaces_.begin(); it != terminating_namespaces_.end();) {
+    if (now < it->second) {
+      ++it;
+      continue;
+    }
+    const std::string ns = it->first;
+    it = terminating_namespaces_.erase(it);
+    for (auto& t : types_) {
+      if (!t.active || !t.namespaced) continue;
+      auto objs = objects_.find(t.Key());
+      if (objs == objects_.end()) continue;
+      std::vector<json> doomed;
+      for (auto& [okey, o] : objs->second) {
+        if (Namespace(o) == ns) doomed.push_back(o);
+      }
+      for (auto& o : doomed) RemoveObject(t, o);
+    }
+    const ResourceType* ns_type = FindType("", "v1", "namespaces");
+    if (json* stored = FindObject(ns_type->Key(), "", ns)) {
+      json gone = *stored;
+      RemoveObject(*ns_type, gone);
+    }
+  }
+}
+
 void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& stored, const std::string& propagation) {
   json object = stored;  // `stored` is invalidated by Commit
   if (propagation == "Orphan") {
@@ -496,17 +540,18 @@ void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& sto
     return;
   }
   if (type.plural == "namespaces") {
-    std::string ns = Name(object);
-    for (auto& t : types_) {
-      if (!t.active || !t.namespaced) continue;
-      auto it = objects_.find(t.Key());
-      if (it == objects_.end()) continue;
-      std::vector<json> doomed;
-      for (auto& [okey, o] : it->second) {
-        if (Namespace(o) == ns) doomed.push_back(o);
-      }
-      for (auto& o : doomed) RemoveObject(t, o);
+    // Like the real server: the namespace turns Terminating and its content stays a moment
+    // (the namespace controller removes it asynchronously), so `kubectl delete -k` can still
+    // delete the namespaced objects it lists after the Namespace. New content is refused.
+    if (!HasDeletionTimestamp(object)) {
+      json old = object;
+      object["metadata"]["deletionTimestamp"] = NowRfc3339();
+      object["status"]["phase"] = "Terminating";
+      Commit(type, "MODIFIED", object, &old);
+      terminating_namespaces_[Name(object)] = std::chrono::steady_clock::now() + kNamespaceTermination;
+      namespace_cv_.notify_all();
     }
+    return;
   }
   if (type.plural == "customresourcedefinitions") {
     // The real server holds the CRD with deletionTimestamp while it removes the custom
@@ -814,10 +859,16 @@ void TestApiServer::Impl::HandleResource(const HttpRequest& req, HttpResponseWri
   if (!t.type->active) {
     return reply(404, MakeStatus(404, "NotFound", "the server could not find the requested resource", json::object()));
   }
-  if (type.namespaced && !t.namespace_name.empty() && t.verb == "create" &&
-      FindObject("/namespaces", "", t.namespace_name) == nullptr) {
+  if (type.namespaced && !t.namespace_name.empty() && t.verb == "create") {
     const ResourceType* ns_type = FindType("", "v1", "namespaces");
-    return fail(NotFound(*ns_type, t.namespace_name));
+    const json* ns = FindObject("/namespaces", "", t.namespace_name);
+    if (ns == nullptr) return fail(NotFound(*ns_type, t.namespace_name));
+    if (HasDeletionTimestamp(*ns)) {
+      return fail({403, "Forbidden",
+                   type.GroupResource() + " is forbidden: unable to create new content in namespace " +
+                       t.namespace_name + " because it is being terminated",
+                   DetailsFor(type, t.name, true), {}});
+    }
   }
 
   // ---- reads ----

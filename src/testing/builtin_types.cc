@@ -40,6 +40,15 @@ void TestApiServer::Impl::RegisterBuiltinTypes() {
   types_.push_back(Builtin("coordination.k8s.io", "leases", "lease", "Lease", true, {}, false));
   types_.push_back(Builtin("apiextensions.k8s.io", "customresourcedefinitions", "customresourcedefinition",
                            "CustomResourceDefinition", false, {"crd", "crds"}, true, {"api-extensions"}));
+  // Stored as given (no RBAC is enforced, no Deployment controller runs), so that
+  // `kubectl apply -k deploy/` and `kubectl delete -k deploy/`, the README's install and
+  // uninstall, can run against this server.
+  types_.push_back(Builtin("rbac.authorization.k8s.io", "clusterroles", "clusterrole", "ClusterRole", false, {}, false));
+  types_.push_back(Builtin("rbac.authorization.k8s.io", "clusterrolebindings", "clusterrolebinding",
+                           "ClusterRoleBinding", false, {}, false));
+  types_.push_back(Builtin("rbac.authorization.k8s.io", "roles", "role", "Role", true, {}, false));
+  types_.push_back(Builtin("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding", true, {}, false));
+  types_.push_back(Builtin("apps", "deployments", "deployment", "Deployment", true, {"deploy"}, true, {"all"}));
 }
 
 std::optional<ApiError> TestApiServer::Impl::CrdToType(const json& crd, ResourceType* type) const {

@@ -123,6 +123,10 @@ class TestApiServer::Impl {
   // Stores the object with a new resourceVersion and tells watchers. `object` gets the rv.
   void Commit(const ResourceType& type, const std::string& event_type, json& object, const json* old_object);
   void RemoveObject(const ResourceType& type, json& object);  // DELETED event
+  // The namespace controller: removes the content of namespaces whose termination is due,
+  // then the namespaces (a thread of its own: nothing else may come to trigger it).
+  void NamespaceControllerLoop();
+  void FinishNamespaceTerminationsLocked();
   // Deletes (or marks for deletion when finalizers remain) one object; GC runs after.
   void DeleteObjectLocked(const ResourceType& type, json& object, const std::string& propagation);
   void RunGarbageCollection();
@@ -203,8 +207,13 @@ class TestApiServer::Impl {
   bool sim_dirty_ = true;
   std::map<std::string, SimPodState> sim_pods_;
   std::map<std::string, std::chrono::steady_clock::time_point> pending_pod_deletions_;  // uid -> when
+  // Deleted namespaces -> when the namespace controller would have emptied and removed them.
+  std::map<std::string, std::chrono::steady_clock::time_point> terminating_namespaces_;
+  static constexpr std::chrono::milliseconds kNamespaceTermination{500};
   std::condition_variable sim_cv_;
   std::thread sim_thread_;
+  std::thread namespace_thread_;
+  std::condition_variable namespace_cv_;
   bool stopping_ = false;
   bool started_ = false;
   uint64_t pod_ip_counter_ = 0;
