@@ -1,5 +1,7 @@
 #include "ringleader/controller/gang_admission.h"
 
+#include <string_view>
+
 #include <algorithm>
 #include <map>
 
@@ -131,16 +133,33 @@ PodDemand PodDemandFromSpec(const json& pod_spec) {
   return d;
 }
 
+namespace {
+
+// pod[key] by reference, or an empty object: json::value(key, default) would copy the whole
+// spec, and admission looks at every cached pod for every gang it checks.
+const json& ObjectMember(const json& object, const char* key) {
+  static const json kEmpty = json::object();
+  if (!object.is_object()) return kEmpty;
+  auto it = object.find(key);
+  return it == object.end() || !it->is_object() ? kEmpty : *it;
+}
+
+std::string_view StringMember(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it == object.end() || !it->is_string() ? std::string_view() : std::string_view(it->get_ref<const std::string&>());
+}
+
+}  // namespace
+
 bool HoldsCapacity(const json& pod) {
-  const json spec = pod.value("spec", json::object());
-  if (spec.value("nodeName", "").empty()) return false;
-  std::string phase = pod.contains("status") ? pod["status"].value("phase", "Pending") : "Pending";
+  if (StringMember(ObjectMember(pod, "spec"), "nodeName").empty()) return false;
+  std::string_view phase = StringMember(ObjectMember(pod, "status"), "phase");
   return phase != "Succeeded" && phase != "Failed";
 }
 
 BoundPod BoundPodFromJson(const json& pod) {
-  const json spec = pod.value("spec", json::object());
-  return {spec.value("nodeName", ""), api::PodRequests(spec)};
+  const json& spec = ObjectMember(pod, "spec");
+  return {std::string(StringMember(spec, "nodeName")), api::PodRequests(spec)};
 }
 
 FreeCapacity::FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound)

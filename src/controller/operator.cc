@@ -134,6 +134,7 @@ class LeaderWork {
       kube::InformerOptions jobs;
       jobs.gvr = kube::TrainingJobsResource();
       jobs.ns = ns;
+      jobs.transform = TrimTrainingJobForCache;
       job_informers_.push_back(std::make_unique<kube::Informer>(client_, jobs));
       kube::InformerOptions pods;
       pods.gvr = kube::PodsResource();
@@ -144,6 +145,7 @@ class LeaderWork {
       services.gvr = kube::ServicesResource();
       services.ns = ns;
       services.label_selector = kJobNameLabel;
+      services.transform = TrimServiceForCache;
       service_informers_.push_back(std::make_unique<kube::Informer>(client_, services));
       caches.jobs.push_back(&job_informers_.back()->cache());
       caches.pods.push_back(&pod_informers_.back()->cache());

@@ -103,10 +103,29 @@ void TrimPodForCache(Json& pod) {
   if (pod.contains("metadata") && pod["metadata"].is_object()) {
     Json& meta = pod["metadata"];
     Json m = Json::object();
-    for (const char* key : {"name", "namespace", "uid", "resourceVersion", "labels", "ownerReferences",
-                            "deletionTimestamp", "creationTimestamp"}) {
+    for (const char* key : {"name", "namespace", "uid", "resourceVersion", "deletionTimestamp"}) {
       auto it = meta.find(key);
       if (it != meta.end()) m[key] = std::move(*it);
+    }
+    // Each cached node costs ~100 bytes and a cluster has many pods (the cache of 10k pods is
+    // most of the operator's memory): keep only our labels and the controller reference.
+    if (auto labels = meta.find("labels"); labels != meta.end() && labels->is_object()) {
+      Json ours = Json::object();
+      for (auto& [key, value] : labels->items()) {
+        if (key.rfind(kLabelPrefix, 0) == 0) ours[key] = std::move(value);
+      }
+      if (!ours.empty()) m["labels"] = std::move(ours);
+    }
+    if (auto refs = meta.find("ownerReferences"); refs != meta.end() && refs->is_array()) {
+      for (Json& ref : *refs) {
+        if (!ref.is_object() || !ref.value("controller", false)) continue;
+        Json kept = Json::object();
+        for (const char* key : {"apiVersion", "kind", "name", "uid", "controller"}) {
+          if (auto it = ref.find(key); it != ref.end()) kept[key] = std::move(*it);
+        }
+        m["ownerReferences"] = Json::array({std::move(kept)});
+        break;
+      }
     }
     trimmed["metadata"] = std::move(m);
   }
@@ -125,7 +144,6 @@ void TrimPodForCache(Json& pod) {
       Json out = Json::array();
       for (Json& c : *it) {
         Json kept = Json::object();
-        if (c.contains("name")) kept["name"] = std::move(c["name"]);
         if (c.contains("resources") && c["resources"].is_object() && c["resources"].contains("requests")) {
           kept["resources"]["requests"] = std::move(c["resources"]["requests"]);
         }
@@ -148,25 +166,53 @@ void TrimPodForCache(Json& pod) {
       for (Json& c : status["conditions"]) {
         std::string type = c.value("type", "");
         if (type == "Ready" || type == "DisruptionTarget") {
-          c.erase("lastProbeTime");
-          conditions.push_back(std::move(c));
+          Json kept = Json::object();
+          for (const char* key : {"type", "status", "reason"}) {
+            if (auto it = c.find(key); it != c.end()) kept[key] = std::move(*it);
+          }
+          conditions.push_back(std::move(kept));
         }
       }
       st["conditions"] = std::move(conditions);
     }
     if (status.contains("containerStatuses") && status["containerStatuses"].is_array()) {
       Json statuses = Json::array();
+      // Only how a container ended is read (exit code, reason, finish time).
       for (Json& cs : status["containerStatuses"]) {
+        if (!cs.is_object() || !cs.contains("state") || !cs["state"].is_object()) continue;
+        auto terminated = cs["state"].find("terminated");
+        if (terminated == cs["state"].end() || !terminated->is_object()) continue;
         Json kept = Json::object();
-        if (cs.contains("name")) kept["name"] = std::move(cs["name"]);
-        if (cs.contains("state")) kept["state"] = std::move(cs["state"]);
-        statuses.push_back(std::move(kept));
+        for (const char* key : {"exitCode", "reason", "finishedAt"}) {
+          if (auto it = terminated->find(key); it != terminated->end()) kept[key] = std::move(*it);
+        }
+        statuses.push_back({{"state", {{"terminated", std::move(kept)}}}});
       }
-      st["containerStatuses"] = std::move(statuses);
+      if (!statuses.empty()) st["containerStatuses"] = std::move(statuses);
     }
     trimmed["status"] = std::move(st);
   }
   pod = std::move(trimmed);
+}
+
+void TrimServiceForCache(Json& service) {
+  if (!service.is_object() || !service.contains("metadata") || !service["metadata"].is_object()) return;
+  Json& meta = service["metadata"];
+  Json m = Json::object();
+  for (const char* key : {"name", "namespace", "uid", "resourceVersion", "ownerReferences", "deletionTimestamp"}) {
+    if (auto it = meta.find(key); it != meta.end()) m[key] = std::move(*it);
+  }
+  service = Json{{"metadata", std::move(m)}};
+}
+
+void TrimTrainingJobForCache(Json& job) {
+  if (!job.is_object() || !job.contains("metadata") || !job["metadata"].is_object()) return;
+  Json& meta = job["metadata"];
+  meta.erase("managedFields");
+  if (auto annotations = meta.find("annotations"); annotations != meta.end() && annotations->is_object()) {
+    annotations->erase("kubectl.kubernetes.io/last-applied-configuration");
+    if (annotations->empty()) meta.erase("annotations");
+  }
 }
 
 TrainingJobReconciler::TrainingJobReconciler(kube::Client& client, ReconcilerCaches caches,
@@ -238,52 +284,53 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
 
   // Capacity held by bound pods. Parsing requests is the costly part of a check that runs
   // for every admission, so it is remembered per pod resourceVersion.
+  // Updated in place (a check runs under the admission lock for every waiting gang, and
+  // rebuilding the maps cost one allocation per pod and job each time); entries not seen in
+  // this pass are swept.
+  const uint64_t pass = ++admission_pass_;
   std::vector<BoundPod> bound;
   std::map<std::string, int64_t> bound_by_owner;  // owner uid → its bound pods
-  std::map<std::string, CachedPod> pods_seen;
   for (const kube::Cache* cache : caches_.pods) {
     for (const ObjectPtr& pod : cache->List()) {
       if (!HoldsCapacity(*pod)) continue;
-      std::string uid = MetaString(*pod, "uid");
       std::string rv = MetaString(*pod, "resourceVersion");
-      auto cached = pod_cache_.find(uid);
-      CachedPod entry = cached != pod_cache_.end() && cached->second.resource_version == rv
-                            ? std::move(cached->second)
-                            : CachedPod{rv, BoundPodFromJson(*pod), kube::ControllerOwnerUid(*pod)};
+      auto [it, inserted] = pod_cache_.try_emplace(MetaString(*pod, "uid"));
+      CachedPod& entry = it->second;
+      if (inserted || entry.resource_version != rv) {
+        entry = CachedPod{std::move(rv), BoundPodFromJson(*pod), kube::ControllerOwnerUid(*pod)};
+      }
+      entry.seen_in_pass = pass;
       bound.push_back(entry.bound);
       if (!entry.owner_uid.empty()) bound_by_owner[entry.owner_uid] += 1;
-      pods_seen.emplace(uid, std::move(entry));
     }
   }
-  pod_cache_ = std::move(pods_seen);
+  std::erase_if(pod_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; });
 
   // Other Builtin jobs, parsed once per resourceVersion.
   std::vector<std::shared_ptr<const ParsedJob>> jobs;
-  std::map<std::string, std::shared_ptr<const ParsedJob>> jobs_seen;
   for (const kube::Cache* cache : caches_.jobs) {
     for (const ObjectPtr& object : cache->List()) {
       std::string uid = MetaString(*object, "uid");
       std::string rv = MetaString(*object, "resourceVersion");
-      auto cached = job_cache_.find(uid);
-      std::shared_ptr<const ParsedJob> parsed;
-      if (cached != job_cache_.end() && cached->second->resource_version == rv) {
-        parsed = cached->second;
-      } else {
+      auto [cached, inserted] = job_cache_.try_emplace(uid);
+      cached->second.seen_in_pass = pass;
+      std::shared_ptr<const ParsedJob>& parsed = cached->second.parsed;
+      if (inserted || parsed->resource_version != rv) {
         auto fresh = std::make_shared<ParsedJob>();
         std::vector<api::FieldError> errors;
         fresh->job = api::ParseTrainingJob(*object, &errors);
         fresh->resource_version = rv;
         fresh->valid = errors.empty();
         if (fresh->valid) fresh->demand = DemandOf(fresh->job);
+        fresh->job.spec.pod_template = nullptr;  // admission reads demand; spare a copy per job
         parsed = fresh;
       }
-      jobs_seen[uid] = parsed;
       if (!parsed->valid || uid == job.metadata.uid) continue;
       if (parsed->job.spec.gang.scheduler != api::GangScheduler::kBuiltin) continue;
       jobs.push_back(parsed);
     }
   }
-  job_cache_ = std::move(jobs_seen);
+  std::erase_if(job_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; });
 
   FreeCapacity capacity(nodes, bound);
   FreeCapacity empty_cluster(nodes, {});

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "ringleader/api/rfc3339.h"
+#include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/labels.h"
+#include "ringleader/kube/controller.h"
 #include "ringleader/kube/fake_client.h"
 
 namespace ringleader::controller {
@@ -407,14 +409,44 @@ TEST_F(ReconcilerTest, InvalidSpecFailsOnceWithEveryProblem) {
   EXPECT_TRUE(client_.Actions().empty()) << "terminal: nothing more to do";
 }
 
+TEST(TrimForCacheTest, ServicesKeepMetadataJobsLoseManagedFieldsAndLastApplied) {
+  Json service = {{"metadata", {{"name", "job"}, {"namespace", "ml"}, {"uid", "s"}, {"labels", {{"a", "b"}}}}},
+                  {"spec", {{"clusterIP", "None"}, {"ports", Json::array({{{"port", 29500}}})}}}};
+  TrimServiceForCache(service);
+  EXPECT_EQ(service, (Json{{"metadata", {{"name", "job"}, {"namespace", "ml"}, {"uid", "s"}}}}));
+
+  Json job = JobObject("job", 2);
+  job["metadata"]["managedFields"] = Json::array({{{"manager", "kubectl"}}});
+  job["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", JobObject("job", 2).dump()},
+                                    {"team", "ml"}};
+  Json want = job;
+  want["metadata"].erase("managedFields");
+  want["metadata"]["annotations"] = {{"team", "ml"}};
+  TrimTrainingJobForCache(job);
+  EXPECT_EQ(job, want);
+  job["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{}"}};
+  TrimTrainingJobForCache(job);
+  EXPECT_FALSE(job["metadata"].contains("annotations"));
+  std::vector<api::FieldError> errors;
+  api::ParseTrainingJob(job, &errors);
+  EXPECT_TRUE(errors.empty()) << api::JoinFieldErrors(errors);
+}
+
 TEST(TrimPodForCacheTest, KeepsWhatTheReconcilerReadsAndDropsTheRest) {
   Json pod = {{"metadata",
                {{"name", "p"},
                 {"namespace", "ml"},
                 {"uid", "u"},
                 {"resourceVersion", "7"},
-                {"labels", {{"a", "b"}}},
-                {"ownerReferences", Json::array({{{"uid", "o"}, {"controller", true}}})},
+                {"labels", {{"a", "b"}, {"ringleader.dev/rank", "3"}}},
+                {"creationTimestamp", "2026-11-22T10:00:00Z"},
+                {"ownerReferences", Json::array({{{"uid", "x"}, {"kind", "ReplicaSet"}},
+                                                 {{"apiVersion", "ringleader.dev/v1alpha1"},
+                                                  {"kind", "TrainingJob"},
+                                                  {"name", "job"},
+                                                  {"uid", "o"},
+                                                  {"controller", true},
+                                                  {"blockOwnerDeletion", true}}})},
                 {"managedFields", Json::array({{{"manager", "kubectl"}}})},
                 {"annotations", {{"big", std::string(1000, 'x')}}}}},
               {"spec",
@@ -427,12 +459,28 @@ TEST(TrimPodForCacheTest, KeepsWhatTheReconcilerReadsAndDropsTheRest) {
                 {"volumes", Json::array({{{"name", "v"}}})}}},
               {"status",
                {{"phase", "Failed"},
-                {"conditions", Json::array({{{"type", "Ready"}, {"status", "False"}},
+                {"conditions", Json::array({{{"type", "Ready"}, {"status", "False"}, {"lastTransitionTime", "t"}},
                                             {{"type", "PodScheduled"}, {"status", "True"}}})},
                 {"containerStatuses",
-                 Json::array({{{"name", "c"}, {"image", "img"}, {"state", {{"terminated", {{"exitCode", 3}}}}}}})}}}};
+                 Json::array({{{"name", "c"},
+                               {"image", "img"},
+                               {"state",
+                                {{"terminated",
+                                  {{"exitCode", 3}, {"reason", "Error"}, {"finishedAt", "f"}, {"containerID", "id"}}}}}},
+                              {{"name", "sidecar"}, {"state", {{"running", {{"startedAt", "s"}}}}}}})}}}};
   TrimPodForCache(pod);
-  EXPECT_EQ(pod["metadata"]["ownerReferences"][0]["uid"], "o");
+  ASSERT_EQ(pod["metadata"]["ownerReferences"].size(), 1u) << "only the controller reference";
+  EXPECT_EQ(pod["metadata"]["ownerReferences"][0],
+            (Json{{"apiVersion", "ringleader.dev/v1alpha1"}, {"kind", "TrainingJob"}, {"name", "job"}, {"uid", "o"},
+                  {"controller", true}}));
+  EXPECT_EQ(kube::ControllerOwnerKey(pod, "TrainingJob", "ringleader.dev"), "ml/job");
+  EXPECT_EQ(pod["metadata"]["labels"], (Json{{"ringleader.dev/rank", "3"}})) << "only our labels";
+  EXPECT_FALSE(pod["metadata"].contains("creationTimestamp"));
+  EXPECT_EQ(pod["status"]["conditions"][0], (Json{{"type", "Ready"}, {"status", "False"}}));
+  ASSERT_EQ(pod["status"]["containerStatuses"].size(), 1u) << "only containers that ended";
+  EXPECT_EQ(pod["status"]["containerStatuses"][0]["state"]["terminated"],
+            (Json{{"exitCode", 3}, {"reason", "Error"}, {"finishedAt", "f"}}));
+  EXPECT_FALSE(pod["spec"]["containers"][0].contains("name"));
   EXPECT_FALSE(pod["metadata"].contains("managedFields"));
   EXPECT_FALSE(pod["metadata"].contains("annotations"));
   EXPECT_EQ(pod["spec"]["containers"][0]["resources"]["requests"]["cpu"], "2");

@@ -3,6 +3,8 @@
 
 namespace ringleader::controller {
 
+// Every label and annotation Ringleader owns starts with this.
+inline constexpr const char* kLabelPrefix = "ringleader.dev/";
 inline constexpr const char* kJobNameLabel = "ringleader.dev/job-name";
 inline constexpr const char* kRankLabel = "ringleader.dev/rank";
 inline constexpr const char* kAttemptLabel = "ringleader.dev/attempt";

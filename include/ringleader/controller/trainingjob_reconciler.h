@@ -119,13 +119,19 @@ class TrainingJobReconciler final : public kube::Reconciler {
     bool valid = false;
     PodDemand demand;
   };
+  struct CachedJob {
+    std::shared_ptr<const ParsedJob> parsed;
+    uint64_t seen_in_pass = 0;
+  };
   struct CachedPod {
     std::string resource_version;
     BoundPod bound;
     std::string owner_uid;
+    uint64_t seen_in_pass = 0;
   };
-  std::map<std::string, std::shared_ptr<const ParsedJob>> job_cache_;  // uid →
-  std::map<std::string, CachedPod> pod_cache_;                          // uid →
+  std::map<std::string, CachedJob> job_cache_;  // uid →
+  std::map<std::string, CachedPod> pod_cache_;  // uid →
+  uint64_t admission_pass_ = 0;                 // CheckAdmission calls, to sweep both caches
 
   std::once_flag gates_warning_once_;
 
@@ -135,9 +141,20 @@ class TrainingJobReconciler final : public kube::Reconciler {
 };
 
 // What the pod cache keeps of a pod (the informer's transform): metadata the reconciler reads
-// (name, namespace, uid, resourceVersion, labels, ownerReferences, deletionTimestamp), the
-// spec fields admission and gate removal need, and the status. Drops managedFields, env,
-// volumes, images and the rest, which is most of a pod's bytes.
+// (name, namespace, uid, resourceVersion, ringleader.dev/ labels, the controller
+// ownerReference, deletionTimestamp), the spec fields admission and gate removal need
+// (nodeName, schedulingGates, overhead, container requests), and of the status the phase,
+// reason, Ready/DisruptionTarget conditions and how containers terminated. Drops
+// managedFields, env, volumes, images and the rest, which is most of a pod's bytes.
 void TrimPodForCache(kube::Json& pod);
+
+// The Service cache only answers "does the job's Service exist": metadata (name, namespace,
+// uid, resourceVersion, ownerReferences, deletionTimestamp) is all it keeps.
+void TrimServiceForCache(kube::Json& service);
+
+// The TrainingJob cache keeps the whole job but managedFields and kubectl's
+// last-applied-configuration annotation (a second copy of the spec): status is written
+// through /status, which ignores metadata, so nothing written back depends on them.
+void TrimTrainingJobForCache(kube::Json& job);
 
 }  // namespace ringleader::controller
