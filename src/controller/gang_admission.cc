@@ -1,9 +1,9 @@
 #include "ringleader/controller/gang_admission.h"
 
-#include <string_view>
-
 #include <algorithm>
 #include <map>
+
+#include "ringleader/common/json_fields.h"
 
 namespace ringleader::controller {
 
@@ -133,33 +133,17 @@ PodDemand PodDemandFromSpec(const json& pod_spec) {
   return d;
 }
 
-namespace {
-
-// pod[key] by reference, or an empty object: json::value(key, default) would copy the whole
-// spec, and admission looks at every cached pod for every gang it checks.
-const json& ObjectMember(const json& object, const char* key) {
-  static const json kEmpty = json::object();
-  if (!object.is_object()) return kEmpty;
-  auto it = object.find(key);
-  return it == object.end() || !it->is_object() ? kEmpty : *it;
-}
-
-std::string_view StringMember(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it == object.end() || !it->is_string() ? std::string_view() : std::string_view(it->get_ref<const std::string&>());
-}
-
-}  // namespace
-
+// By reference: admission looks at every cached pod for every gang it checks, and
+// json::value("spec", ...) would copy each pod's spec.
 bool HoldsCapacity(const json& pod) {
-  if (StringMember(ObjectMember(pod, "spec"), "nodeName").empty()) return false;
-  std::string_view phase = StringMember(ObjectMember(pod, "status"), "phase");
+  if (json_fields::StringField(json_fields::ObjectOrEmpty(pod, "spec"), "nodeName").empty()) return false;
+  std::string phase = json_fields::StringField(json_fields::ObjectOrEmpty(pod, "status"), "phase");
   return phase != "Succeeded" && phase != "Failed";
 }
 
 BoundPod BoundPodFromJson(const json& pod) {
-  const json& spec = ObjectMember(pod, "spec");
-  return {std::string(StringMember(spec, "nodeName")), api::PodRequests(spec)};
+  const json& spec = json_fields::ObjectOrEmpty(pod, "spec");
+  return {json_fields::StringField(spec, "nodeName"), api::PodRequests(spec)};
 }
 
 FreeCapacity::FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound)

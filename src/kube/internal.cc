@@ -29,48 +29,6 @@ bool SleepUnlessStopped(const std::stop_token& stop, Duration d) {
   return !stop.stop_requested();
 }
 
-namespace {
-
-const Json* Field(const Json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
-}  // namespace
-
-std::string StringField(const Json& object, const char* key) {
-  const Json* field = Field(object, key);
-  return field && field->is_string() ? field->get_ref<const std::string&>() : std::string();
-}
-
-bool BoolField(const Json& object, const char* key, bool fallback) {
-  const Json* field = Field(object, key);
-  return field && field->is_boolean() ? field->get<bool>() : fallback;
-}
-
-std::optional<int64_t> IntField(const Json& object, const char* key) {
-  const Json* field = Field(object, key);
-  if (!field) return std::nullopt;
-  if (field->is_number_unsigned()) {
-    uint64_t value = field->get<uint64_t>();
-    if (value > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
-    return static_cast<int64_t>(value);
-  }
-  if (field->is_number_integer()) return field->get<int64_t>();
-  return std::nullopt;
-}
-
-const Json* ObjectField(const Json& object, const char* key) {
-  const Json* field = Field(object, key);
-  return field && field->is_object() ? field : nullptr;
-}
-
-const Json* ArrayField(const Json& object, const char* key) {
-  const Json* field = Field(object, key);
-  return field && field->is_array() ? field : nullptr;
-}
-
 std::string MetaString(const Json& object, const char* field) {
   const Json* meta = ObjectField(object, "metadata");
   return meta ? StringField(*meta, field) : std::string();

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <set>
 
+#include "ringleader/common/json_fields.h"
 #include "server_impl.h"
 
 namespace ringleader::testapi {
@@ -40,25 +41,20 @@ struct NodeInfo {
   Resources used;
 };
 
-// j[key] when j is an object holding it, else an empty value: a reference, never a copy.
-// (json::value(key, default) returns a copy; on every pod of every simulator pass, under the
-// store lock, those copies were most of the test server's CPU in operator_bench.)
-const json& Member(const json& j, const char* key, const json& empty) {
-  if (!j.is_object()) return empty;
-  auto it = j.find(key);
-  return it == j.end() ? empty : *it;
-}
-const json kEmptyObject = json::object();
-const json kEmptyArray = json::array();
+// Fields by reference (json_fields.h): json::value(key, default) copied every pod's spec on
+// every simulator pass, under the store lock, which was most of the server's CPU in
+// operator_bench.
+using json_fields::ArrayOrEmpty;
+using json_fields::ObjectOrEmpty;
 
 Resources PodRequests(const json& pod) {
   Resources r;
   r.pods = 1;
   if (!pod.contains("spec")) return r;
-  for (const auto& c : Member(pod["spec"], "containers", kEmptyArray)) {
-    const json& res = Member(c, "resources", kEmptyObject);
-    const json& req = Member(res, "requests", kEmptyObject);
-    const json& lim = Member(res, "limits", kEmptyObject);
+  for (const auto& c : ArrayOrEmpty(pod["spec"], "containers")) {
+    const json& res = ObjectOrEmpty(c, "resources");
+    const json& req = ObjectOrEmpty(res, "requests");
+    const json& lim = ObjectOrEmpty(res, "limits");
     auto get = [&](const char* name) -> int64_t {
       if (req.contains(name) && req[name].is_string()) return ParseQuantityMilli(req[name]);
       if (req.contains(name) && req[name].is_number()) return static_cast<int64_t>(req[name].get<double>() * 1000);
@@ -99,13 +95,13 @@ bool Tolerates(const json& tolerations, const json& taint) {
 std::string FitFailure(const json& pod, const NodeInfo& node, const Resources& want) {
   if (!node.schedulable) return "node(s) were unschedulable";
   const json& spec = pod["spec"];
-  const json& selector = Member(spec, "nodeSelector", kEmptyObject);
+  const json& selector = ObjectOrEmpty(spec, "nodeSelector");
   for (const auto& kv : selector.items()) {
     if (!node.labels.contains(kv.key()) || node.labels[kv.key()] != kv.value()) {
       return "node(s) didn't match Pod's node affinity/selector";
     }
   }
-  const json& tolerations = Member(spec, "tolerations", kEmptyArray);
+  const json& tolerations = ArrayOrEmpty(spec, "tolerations");
   for (const auto& taint : node.taints) {
     std::string effect = taint.value("effect", "");
     if ((effect == "NoSchedule" || effect == "NoExecute") && !Tolerates(tolerations, taint)) {
@@ -227,11 +223,11 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
       NodeInfo info;
       info.name = n["metadata"].value("name", "");
       info.labels = n["metadata"].value("labels", json::object());
-      const json& spec = Member(n, "spec", kEmptyObject);
+      const json& spec = ObjectOrEmpty(n, "spec");
       info.taints = spec.value("taints", json::array());
       info.schedulable = !spec.value("unschedulable", false) && !n["metadata"].contains("deletionTimestamp");
-      const json& status = Member(n, "status", kEmptyObject);
-      for (const auto& c : Member(status, "conditions", kEmptyArray)) {
+      const json& status = ObjectOrEmpty(n, "status");
+      for (const auto& c : ArrayOrEmpty(status, "conditions")) {
         if (c.value("type", "") == "Ready" && c.value("status", "") != "True") info.schedulable = false;
       }
       json alloc = status.value("allocatable", status.value("capacity", json::object()));
@@ -276,7 +272,7 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
     if (it == pod_objs->second.end()) continue;
     const json& pod = it->second;
     if (pod["metadata"].contains("deletionTimestamp")) continue;
-    const json& spec = Member(pod, "spec", kEmptyObject);
+    const json& spec = ObjectOrEmpty(pod, "spec");
     std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
     std::string node_name = spec.value("nodeName", "");
     std::string uid = pod["metadata"].value("uid", std::string());
@@ -355,7 +351,7 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
       SetCondition(status, "ContainersReady", "True", "", "", now_text);
       SetCondition(status, "Ready", "True", "", "", now_text);
       json statuses = json::array();
-      for (const auto& c : Member(spec, "containers", kEmptyArray)) {
+      for (const auto& c : ArrayOrEmpty(spec, "containers")) {
         statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
                             {"imageID", "sim://" + c.value("image", "")},
                             {"containerID", "sim://" + uid + "/" + c.value("name", "")},
@@ -373,7 +369,7 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
       if (state.running_at == std::chrono::steady_clock::time_point{}) state.running_at = now;
       std::string only = Annotation(pod, kOnlyAttempt);
       if (!only.empty()) {
-        const json& labels = Member(pod["metadata"], "labels", kEmptyObject);
+        const json& labels = ObjectOrEmpty(pod["metadata"], "labels");
         if (labels.value(kAttemptLabel, "") != only) continue;
       }
       std::string succeed = Annotation(pod, kSucceedAfter);
@@ -415,8 +411,8 @@ void TestApiServer::Impl::MarkPodFinished(json& pod, bool succeeded, int exit_co
   SetCondition(status, "Ready", "False", cond_reason, "", now);
   SetCondition(status, "ContainersReady", "False", cond_reason, "", now);
   json statuses = json::array();
-  const json& spec = Member(pod, "spec", kEmptyObject);
-  for (const auto& c : Member(spec, "containers", kEmptyArray)) {
+  const json& spec = ObjectOrEmpty(pod, "spec");
+  for (const auto& c : ArrayOrEmpty(spec, "containers")) {
     std::string started = now;
     if (status.contains("containerStatuses")) {
       for (const auto& cs : status["containerStatuses"]) {
