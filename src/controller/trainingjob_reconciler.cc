@@ -333,7 +333,7 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   std::erase_if(job_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; });
 
   FreeCapacity capacity(nodes, bound);
-  FreeCapacity empty_cluster(nodes, {});
+  std::optional<FreeCapacity> empty_cluster;  // built only if an older gang is past the window
   std::set<std::string> seen_admitted;
   for (const auto& parsed : jobs) {
     const api::TrainingJob& other = parsed->job;
@@ -378,7 +378,8 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
     if (capacity.TryAdmit(parsed->demand, other.spec.workers, /*commit=*/true).fits) continue;
     auto waiting_since = WaitingForCapacitySince(other);
     if (!waiting_since || now - *waiting_since < options_.backfill_window) continue;
-    if (!empty_cluster.TryAdmit(parsed->demand, other.spec.workers, /*commit=*/false).fits) continue;
+    if (!empty_cluster) empty_cluster.emplace(nodes, std::vector<BoundPod>{});
+    if (!empty_cluster->TryAdmit(parsed->demand, other.spec.workers, /*commit=*/false).fits) continue;
     auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - *waiting_since).count();
     return {false, "queued behind " + other.metadata.namespace_ + "/" + other.metadata.name +
                        ", an older gang waiting for capacity for " + std::to_string(waited) +
