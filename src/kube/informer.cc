@@ -63,7 +63,7 @@ std::string ControllerOwnerUid(const Json& object) {
 // ---------------------------------------------------------------------------------------------
 // Cache
 
-Cache::Cache() {
+Cache::Cache(bool compact) : compact_(compact) {
   index_funcs_[kOwnerUidIndex] = [](const Json& object) {
     std::string uid = ControllerOwnerUid(object);
     return uid.empty() ? std::vector<std::string>{} : std::vector<std::string>{uid};
@@ -71,6 +71,19 @@ Cache::Cache() {
   index_funcs_[kNamespaceIndex] = [](const Json& object) {
     return std::vector<std::string>{MetaString(object, "namespace")};
   };
+}
+
+Cache::Stored Cache::Store(ObjectPtr object) const {
+  if (!compact_) return {std::move(object), {}};
+  std::string packed;
+  Json::to_msgpack(*object, packed);
+  packed.shrink_to_fit();
+  return {nullptr, std::move(packed)};
+}
+
+ObjectPtr Cache::Load(const Stored& stored) const {
+  if (stored.object) return stored.object;
+  return std::make_shared<const Json>(Json::from_msgpack(stored.packed));
 }
 
 void Cache::IndexLocked(const std::string& key, const Json& object, bool add) {
@@ -92,7 +105,7 @@ void Cache::IndexLocked(const std::string& key, const Json& object, bool add) {
 ObjectPtr Cache::Get(const std::string& key) const {
   std::shared_lock lock(mu_);
   auto it = items_.find(key);
-  return it == items_.end() ? nullptr : it->second;
+  return it == items_.end() ? nullptr : Load(it->second);
 }
 
 ObjectPtr Cache::Get(const std::string& ns, const std::string& name) const {
@@ -103,7 +116,7 @@ std::vector<ObjectPtr> Cache::List() const {
   std::shared_lock lock(mu_);
   std::vector<ObjectPtr> out;
   out.reserve(items_.size());
-  for (const auto& [key, object] : items_) out.push_back(object);
+  for (const auto& [key, stored] : items_) out.push_back(Load(stored));
   return out;
 }
 
@@ -120,7 +133,7 @@ std::vector<ObjectPtr> Cache::ByIndex(const std::string& index_name, const std::
   if (keys == index->second.end()) return out;
   for (const std::string& key : keys->second) {
     auto it = items_.find(key);
-    if (it != items_.end()) out.push_back(it->second);
+    if (it != items_.end()) out.push_back(Load(it->second));
   }
   return out;
 }
@@ -128,7 +141,7 @@ std::vector<ObjectPtr> Cache::ByIndex(const std::string& index_name, const std::
 std::vector<std::string> Cache::Keys() const {
   std::shared_lock lock(mu_);
   std::vector<std::string> out;
-  for (const auto& [key, object] : items_) out.push_back(key);
+  for (const auto& [key, stored] : items_) out.push_back(key);
   return out;
 }
 
@@ -142,22 +155,23 @@ void Cache::AddIndex(const std::string& name, IndexFunc func) {
   index_funcs_[name] = func;
   auto& index = indexes_[name];
   index.clear();
-  for (const auto& [key, object] : items_) {
-    for (const std::string& value : func(*object)) index[value].insert(key);
+  for (const auto& [key, stored] : items_) {
+    for (const std::string& value : func(*Load(stored))) index[value].insert(key);
   }
 }
 
 ObjectPtr Cache::Upsert(ObjectPtr object) {
   std::string key = ObjectKeyOf(*object);
+  Stored stored = Store(object);  // encoding needs no lock
   std::unique_lock lock(mu_);
   ObjectPtr previous;
   auto it = items_.find(key);
   if (it != items_.end()) {
-    previous = it->second;
+    previous = Load(it->second);
     IndexLocked(key, *previous, /*add=*/false);
-    it->second = object;
+    it->second = std::move(stored);
   } else {
-    items_.emplace(key, object);
+    items_.emplace(key, std::move(stored));
   }
   IndexLocked(key, *object, /*add=*/true);
   return previous;
@@ -167,18 +181,25 @@ ObjectPtr Cache::Remove(const std::string& key) {
   std::unique_lock lock(mu_);
   auto it = items_.find(key);
   if (it == items_.end()) return nullptr;
-  ObjectPtr previous = it->second;
+  ObjectPtr previous = Load(it->second);
   IndexLocked(key, *previous, /*add=*/false);
   items_.erase(it);
   return previous;
 }
 
 std::map<std::string, ObjectPtr> Cache::Replace(std::map<std::string, ObjectPtr> objects) {
-  std::unique_lock lock(mu_);
-  std::map<std::string, ObjectPtr> previous = std::move(items_);
-  items_ = std::move(objects);
-  for (auto& [name, index] : indexes_) index.clear();
-  for (const auto& [key, object] : items_) IndexLocked(key, *object, /*add=*/true);
+  std::map<std::string, Stored> fresh;
+  for (const auto& [key, object] : objects) fresh.emplace(key, Store(object));
+  std::map<std::string, Stored> old;
+  {
+    std::unique_lock lock(mu_);
+    old = std::move(items_);
+    items_ = std::move(fresh);
+    for (auto& [name, index] : indexes_) index.clear();
+    for (const auto& [key, object] : objects) IndexLocked(key, *object, /*add=*/true);
+  }
+  std::map<std::string, ObjectPtr> previous;  // decoded outside the lock (a relist of 10k pods)
+  for (const auto& [key, stored] : old) previous.emplace(key, Load(stored));
   return previous;
 }
 
@@ -186,7 +207,7 @@ std::map<std::string, ObjectPtr> Cache::Replace(std::map<std::string, ObjectPtr>
 // Informer
 
 Informer::Informer(Client& client, InformerOptions options)
-    : client_(client), options_(std::move(options)) {}
+    : client_(client), options_(std::move(options)), cache_(options_.compact) {}
 
 Informer::~Informer() { Stop(); }
 

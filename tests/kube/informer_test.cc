@@ -74,8 +74,16 @@ bool Eventually(const std::function<bool()>& condition) {
   return true;
 }
 
-InformerOptions PodOptions() {
+// Every test runs with a plain cache and with a compact (MessagePack-encoded) one.
+class InformerTest : public ::testing::TestWithParam<bool> {};
+class CacheTest : public ::testing::TestWithParam<bool> {};
+std::string CacheKind(const ::testing::TestParamInfo<bool>& info) { return info.param ? "Compact" : "Plain"; }
+INSTANTIATE_TEST_SUITE_P(Cache, InformerTest, ::testing::Bool(), CacheKind);
+INSTANTIATE_TEST_SUITE_P(Cache, CacheTest, ::testing::Bool(), CacheKind);
+
+InformerOptions PodOptions(bool compact) {
   InformerOptions options;
+  options.compact = compact;
   options.gvr = PodsResource();
   options.min_backoff = std::chrono::milliseconds(1);
   options.max_backoff = std::chrono::milliseconds(20);
@@ -83,12 +91,12 @@ InformerOptions PodOptions() {
   return options;
 }
 
-TEST(InformerTest, ListThenWatchIntoIndexedCache) {
+TEST_P(InformerTest, ListThenWatchIntoIndexedCache) {
   FakeClient client;
   client.Seed(PodsResource(), Pod("ns", "a", "owner-1"));
   client.Seed(PodsResource(), Pod("ns", "b", "owner-1"));
   client.Seed(PodsResource(), Pod("other", "c"));
-  Informer informer(client, PodOptions());
+  Informer informer(client, PodOptions(GetParam()));
   Recorder recorder;
   informer.AddEventHandlers(recorder.Handlers());
   informer.AddIndex("app", [](const Json& o) {
@@ -123,10 +131,10 @@ TEST(InformerTest, ListThenWatchIntoIndexedCache) {
   EXPECT_EQ(client.OpenWatches(), 0);
 }
 
-TEST(InformerTest, RewatchesFromLastResourceVersionAfterEof) {
+TEST_P(InformerTest, RewatchesFromLastResourceVersionAfterEof) {
   FakeClient client;
   client.Seed(PodsResource(), Pod("ns", "a"));
-  Informer informer(client, PodOptions());
+  Informer informer(client, PodOptions(GetParam()));
   Recorder recorder;
   informer.AddEventHandlers(recorder.Handlers());
   informer.Start();
@@ -144,12 +152,12 @@ TEST(InformerTest, RewatchesFromLastResourceVersionAfterEof) {
   EXPECT_EQ(watches[1].body["resourceVersion"], rv);
 }
 
-TEST(InformerTest, RelistOnGoneDeliversMissedDeletesAndRecreates) {
+TEST_P(InformerTest, RelistOnGoneDeliversMissedDeletesAndRecreates) {
   FakeClient client;
   client.Seed(PodsResource(), Pod("ns", "a"));
   client.Seed(PodsResource(), Pod("ns", "b"));
   client.Seed(PodsResource(), Pod("ns", "trigger"));
-  Informer informer(client, PodOptions());
+  Informer informer(client, PodOptions(GetParam()));
   Recorder recorder;
   // Hold the watch inside a handler while the world changes, so that the informer misses the
   // changes and must discover them by relisting after a 410.
@@ -200,10 +208,10 @@ TEST(InformerTest, RelistOnGoneDeliversMissedDeletesAndRecreates) {
   EXPECT_FALSE(informer.cache().Get("ns", "a"));
 }
 
-TEST(InformerTest, ExpiredWatchRelistsWithoutSpuriousEvents) {
+TEST_P(InformerTest, ExpiredWatchRelistsWithoutSpuriousEvents) {
   FakeClient client;
   client.Seed(PodsResource(), Pod("ns", "a"));
-  Informer informer(client, PodOptions());
+  Informer informer(client, PodOptions(GetParam()));
   Recorder recorder;
   informer.AddEventHandlers(recorder.Handlers());
   informer.Start();
@@ -221,25 +229,25 @@ TEST(InformerTest, ExpiredWatchRelistsWithoutSpuriousEvents) {
   EXPECT_EQ(log.size(), 2u);
 }
 
-TEST(InformerTest, ListFailuresAreRetried) {
+TEST_P(InformerTest, ListFailuresAreRetried) {
   FakeClient client;
   client.Seed(PodsResource(), Pod("ns", "a"));
   ApiStatus unavailable;
   unavailable.http_code = 503;
   client.InjectError("list", "pods", unavailable, 3);
-  Informer informer(client, PodOptions());
+  Informer informer(client, PodOptions(GetParam()));
   informer.Start();
   ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
   EXPECT_EQ(informer.cache().Size(), 1u);
   EXPECT_GE(client.ActionsFor("list", "pods").size(), 4u);
 }
 
-TEST(InformerTest, NamespaceAndSelectorScope) {
+TEST_P(InformerTest, NamespaceAndSelectorScope) {
   FakeClient client;
   client.Seed(PodsResource(), Pod("ns", "a"));
   client.Seed(PodsResource(), Pod("ns", "b"));
   client.Seed(PodsResource(), Pod("other", "a"));
-  InformerOptions options = PodOptions();
+  InformerOptions options = PodOptions(GetParam());
   options.ns = "ns";
   options.label_selector = "app=a";
   Informer informer(client, options);
@@ -248,9 +256,9 @@ TEST(InformerTest, NamespaceAndSelectorScope) {
   EXPECT_EQ(informer.cache().Keys(), std::vector<std::string>{"ns/a"});
 }
 
-TEST(InformerTest, ThrowingHandlerDoesNotStopTheInformer) {
+TEST_P(InformerTest, ThrowingHandlerDoesNotStopTheInformer) {
   FakeClient client;
-  Informer informer(client, PodOptions());
+  Informer informer(client, PodOptions(GetParam()));
   EventHandlers throwing;
   throwing.on_add = [](const ObjectPtr&) { throw std::runtime_error("handler bug"); };
   informer.AddEventHandlers(throwing);
@@ -265,8 +273,9 @@ TEST(InformerTest, ThrowingHandlerDoesNotStopTheInformer) {
   EXPECT_EQ(informer.cache().Size(), 2u);
 }
 
-TEST(CacheTest, ReplaceRebuildsIndexes) {
-  Cache cache;
+TEST_P(CacheTest, ReplaceRebuildsIndexes) {
+  Cache cache(GetParam());
+  EXPECT_EQ(cache.compact(), GetParam());
   cache.Upsert(std::make_shared<const Json>(Pod("ns", "a", "o1")));
   cache.Upsert(std::make_shared<const Json>(Pod("ns", "b", "o1")));
   EXPECT_EQ(cache.ByIndex(kOwnerUidIndex, "o1").size(), 2u);
@@ -276,11 +285,34 @@ TEST(CacheTest, ReplaceRebuildsIndexes) {
   EXPECT_EQ(previous.size(), 2u);
   EXPECT_TRUE(cache.ByIndex(kOwnerUidIndex, "o1").empty());
   EXPECT_EQ(cache.ByIndex(kOwnerUidIndex, "o2").size(), 1u);
-  EXPECT_TRUE(cache.Remove("ns/c"));
+  ASSERT_TRUE(cache.Get("ns/c"));
+  EXPECT_EQ(*cache.Get("ns/c"), Pod("ns", "c", "o2"));
+  ObjectPtr removed = cache.Remove("ns/c");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, Pod("ns", "c", "o2"));
   EXPECT_FALSE(cache.Remove("ns/c"));
   EXPECT_TRUE(cache.ByIndex(kOwnerUidIndex, "o2").empty());
+  EXPECT_EQ(*previous.at("ns/a"), Pod("ns", "a", "o1"));
+  EXPECT_FALSE(cache.Get("ns/c"));
   EXPECT_EQ(ControllerOwnerUid(Pod("ns", "x", "u")), "u");
   EXPECT_EQ(ControllerOwnerUid(Pod("ns", "x")), "");
+}
+
+TEST_P(CacheTest, ObjectsComeBackAsTheyWentIn) {
+  Cache cache(GetParam());
+  Json pod = Pod("ns", "a", "o1");
+  pod["spec"] = {{"nodeName", "n1"}, {"priority", -7}, {"weight", 0.5}, {"gates", Json::array()},
+                 {"hostNetwork", false}, {"note", nullptr}, {"name", std::string(300, 'x')}};
+  EXPECT_FALSE(cache.Upsert(std::make_shared<const Json>(pod)));
+  ASSERT_TRUE(cache.Get("ns/a"));
+  EXPECT_EQ(*cache.Get("ns/a"), pod);
+  Json newer = pod;
+  newer["spec"]["nodeName"] = "n2";
+  ObjectPtr before = cache.Upsert(std::make_shared<const Json>(newer));
+  ASSERT_TRUE(before);
+  EXPECT_EQ(*before, pod);
+  EXPECT_EQ(*cache.List().at(0), newer);
+  EXPECT_EQ(*cache.ByIndex(kOwnerUidIndex, "o1").at(0), newer);
 }
 
 }  // namespace
