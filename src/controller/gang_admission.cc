@@ -42,11 +42,6 @@ bool Eligible(const NodeCapacity& node, const PodDemand& pod) {
   return true;
 }
 
-api::ResourceList WithPodSlot(api::ResourceList requests) {
-  requests[kPodsResource] += 1000;
-  return requests;
-}
-
 bool FitsOn(const api::ResourceList& free, const api::ResourceList& requests) {
   for (const auto& [name, amount] : requests) {
     if (amount <= 0) continue;
@@ -63,7 +58,7 @@ void Take(api::ResourceList& free, const api::ResourceList& requests) {
 // Places `count` pods first-fit; returns how many were placed.
 int64_t Place(std::vector<api::ResourceList>& free, const std::vector<NodeCapacity>& nodes,
               const PodDemand& pod, int64_t count) {
-  api::ResourceList need = WithPodSlot(pod.requests);
+  api::ResourceList need = RequestsWithPodSlot(pod.requests);
   int64_t placed = 0;
   for (size_t i = 0; i < nodes.size() && placed < count; ++i) {
     if (!Eligible(nodes[i], pod)) continue;
@@ -141,6 +136,11 @@ bool HoldsCapacity(const json& pod) {
   return phase != "Succeeded" && phase != "Failed";
 }
 
+api::ResourceList RequestsWithPodSlot(api::ResourceList requests) {
+  requests[kPodsResource] += 1000;
+  return requests;
+}
+
 BoundPod BoundPodFromJson(const json& pod) {
   const json& spec = json_fields::ObjectOrEmpty(pod, "spec");
   return {json_fields::StringField(spec, "nodeName"), api::PodRequests(spec)};
@@ -155,7 +155,17 @@ FreeCapacity::FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::ve
   }
   for (const BoundPod& b : bound) {
     auto it = index.find(b.node_name);
-    if (it != index.end()) Take(free_[it->second], WithPodSlot(b.requests));
+    if (it != index.end()) Take(free_[it->second], RequestsWithPodSlot(b.requests));
+  }
+}
+
+FreeCapacity::FreeCapacity(const std::vector<NodeCapacity>& nodes,
+                           const std::map<std::string, api::ResourceList>& held_by_node)
+    : nodes_(nodes), free_(nodes.size()) {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    free_[i] = nodes_[i].allocatable;
+    auto held = held_by_node.find(nodes_[i].name);
+    if (held != held_by_node.end()) Take(free_[i], held->second);
   }
 }
 
@@ -182,7 +192,7 @@ AdmissionResult FreeCapacity::TryAdmit(const PodDemand& pod, int64_t workers, bo
     return result;
   }
   std::string shortages;
-  for (const auto& [name, per_pod] : WithPodSlot(pod.requests)) {
+  for (const auto& [name, per_pod] : RequestsWithPodSlot(pod.requests)) {
     if (per_pod <= 0) continue;
     int64_t need = per_pod * workers;
     int64_t have = total_free.count(name) ? total_free[name] : 0;

@@ -140,6 +140,9 @@ class LeaderWork {
       pods.gvr = kube::PodsResource();
       pods.ns = ns;
       pods.transform = TrimPodForCache;
+      // Every pod of the cluster is cached (capacity counts other owners' pods): compact,
+      // and read only by owner index or key (admission reads the BoundPodLedger instead).
+      pods.compact = true;
       pod_informers_.push_back(std::make_unique<kube::Informer>(client_, pods));
       kube::InformerOptions services;
       services.gvr = kube::ServicesResource();
@@ -169,6 +172,7 @@ class LeaderWork {
     for (auto& informer : job_informers_) informer->AddEventHandlers(controller_->HandlersForPrimary());
     for (auto& informer : pod_informers_) {
       informer->AddEventHandlers(reconciler_->PodExpectationHandlers());
+      informer->AddEventHandlers(reconciler_->PodCapacityHandlers());
       informer->AddEventHandlers(controller_->HandlersForOwned(api::kKind, api::kGroup));
       // A pod that stops holding capacity (deleted, finished) may let a waiting gang in.
       kube::EventHandlers capacity;

@@ -282,29 +282,13 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   std::vector<NodeCapacity> nodes;
   for (const ObjectPtr& node : caches_.nodes->List()) nodes.push_back(NodeCapacityFromJson(*node));
 
-  // Capacity held by bound pods. Parsing requests is the costly part of a check that runs
-  // for every admission, so it is remembered per pod resourceVersion.
-  // Updated in place (a check runs under the admission lock for every waiting gang, and
-  // rebuilding the maps cost one allocation per pod and job each time); entries not seen in
-  // this pass are swept.
+  // Capacity held by bound pods, kept by the pod informers' events (no pass over the pods).
   const uint64_t pass = ++admission_pass_;
-  std::vector<BoundPod> bound;
-  std::map<std::string, int64_t> bound_by_owner;  // owner uid → its bound pods
-  for (const kube::Cache* cache : caches_.pods) {
-    for (const ObjectPtr& pod : cache->List()) {
-      if (!HoldsCapacity(*pod)) continue;
-      std::string rv = MetaString(*pod, "resourceVersion");
-      auto [it, inserted] = pod_cache_.try_emplace(MetaString(*pod, "uid"));
-      CachedPod& entry = it->second;
-      if (inserted || entry.resource_version != rv) {
-        entry = CachedPod{std::move(rv), BoundPodFromJson(*pod), kube::ControllerOwnerUid(*pod)};
-      }
-      entry.seen_in_pass = pass;
-      bound.push_back(entry.bound);
-      if (!entry.owner_uid.empty()) bound_by_owner[entry.owner_uid] += 1;
-    }
-  }
-  std::erase_if(pod_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; });
+  BoundPodLedger::Snapshot held = bound_pods_.Take();
+  auto bound_pods_of = [&](const std::string& uid) -> int64_t {
+    auto it = held.bound_by_owner.find(uid);
+    return it == held.bound_by_owner.end() ? 0 : it->second;
+  };
 
   // Other Builtin jobs, parsed once per resourceVersion.
   std::vector<std::shared_ptr<const ParsedJob>> jobs;
@@ -332,7 +316,7 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   }
   std::erase_if(job_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; });
 
-  FreeCapacity capacity(nodes, bound);
+  FreeCapacity capacity(nodes, held.held_by_node);
   std::optional<FreeCapacity> empty_cluster;  // built only if an older gang is past the window
   std::set<std::string> seen_admitted;
   for (const auto& parsed : jobs) {
@@ -342,7 +326,7 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
                   other.status.phase != api::JobPhase::kRestarting && !other.spec.run_policy.suspend;
     if (active && admitted != nullptr && admitted->status == "True") {
       seen_admitted.insert(other.metadata.uid);
-      int64_t unbound = other.spec.workers - bound_by_owner[other.metadata.uid];
+      int64_t unbound = other.spec.workers - bound_pods_of(other.metadata.uid);
       if (unbound > 0) capacity.Reserve({parsed->demand, unbound});
     }
   }
@@ -358,7 +342,7 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
       it = admitted_.erase(it);
       continue;
     }
-    int64_t unbound = it->second.workers - bound_by_owner[it->first];
+    int64_t unbound = it->second.workers - bound_pods_of(it->first);
     if (unbound > 0) capacity.Reserve({it->second.pod, unbound});
     ++it;
   }

@@ -104,7 +104,7 @@ namespace ringleader::controller {
 namespace {
 
 TEST(FreeCapacityTest, OnlyACommittedGangThatFitsKeepsItsPlace) {
-  FreeCapacity capacity({Node("a", 8, 8), Node("b", 8, 8)}, {});
+  FreeCapacity capacity({Node("a", 8, 8), Node("b", 8, 8)}, std::vector<BoundPod>{});
   EXPECT_TRUE(capacity.TryAdmit(Demand(1, 8), 2, /*commit=*/false).fits);
   EXPECT_TRUE(capacity.TryAdmit(Demand(1, 8), 2, /*commit=*/false).fits) << "a trial takes nothing";
   EXPECT_FALSE(capacity.TryAdmit(Demand(1, 8), 3, /*commit=*/true).fits);

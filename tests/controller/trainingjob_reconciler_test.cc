@@ -79,21 +79,29 @@ class ReconcilerTest : public ::testing::Test {
     auto fill = [&](kube::Cache& cache, const kube::GroupVersionResource& gvr) {
       std::map<std::string, kube::ObjectPtr> objects;
       auto list = client_.List(gvr, "");
-      ASSERT_TRUE(list.ok()) << list.status().ToString();
+      EXPECT_TRUE(list.ok()) << list.status().ToString();
+      if (!list.ok()) return std::map<std::string, kube::ObjectPtr>{};
       for (Json item : (*list)["items"]) {
         if (gvr == kube::PodsResource()) TrimPodForCache(item);
         auto key = kube::ObjectKeyOf(item);
         objects[key] = std::make_shared<const Json>(std::move(item));
       }
-      cache.Replace(std::move(objects));
+      return cache.Replace(std::move(objects));
     };
     fill(jobs_, kube::TrainingJobsResource());
-    fill(pods_, kube::PodsResource());
+    auto previous_pods = fill(pods_, kube::PodsResource());
     fill(services_, kube::ServicesResource());
     fill(nodes_, kube::NodesResource());
-    // The informer's add events lower creation expectations.
-    auto handlers = reconciler_->PodExpectationHandlers();
-    for (const auto& pod : pods_.List()) handlers.on_add(pod);
+    // The informer's events lower creation expectations and keep the capacity ledger.
+    auto expectations = reconciler_->PodExpectationHandlers();
+    auto capacity = reconciler_->PodCapacityHandlers();
+    for (const auto& [key, pod] : previous_pods) {
+      if (!pods_.Get(key)) capacity.on_delete(pod);
+    }
+    for (const auto& pod : pods_.List()) {
+      expectations.on_add(pod);
+      capacity.on_add(pod);
+    }
   }
 
   kube::ReconcileResult Reconcile(const std::string& name) {
@@ -130,7 +138,8 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   kube::FakeClient client_;
-  kube::Cache jobs_, pods_, services_, nodes_;
+  kube::Cache jobs_, services_, nodes_;
+  kube::Cache pods_{/*compact=*/true};  // as the operator keeps it
   metrics::Registry registry_;
   std::chrono::system_clock::time_point now_ = *ParseRfc3339("2026-11-22T10:00:00Z");
   std::unique_ptr<TrainingJobReconciler> reconciler_;

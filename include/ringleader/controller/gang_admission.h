@@ -58,12 +58,16 @@ PodDemand PodDemandFromSpec(const nlohmann::json& pod_spec);
 // A pod that holds capacity: non-terminal and bound (spec.nodeName set).
 bool HoldsCapacity(const nlohmann::json& pod);
 BoundPod BoundPodFromJson(const nlohmann::json& pod);
+// What a pod takes from its node: its requests plus one pod slot ("pods": 1000 milli).
+api::ResourceList RequestsWithPodSlot(api::ResourceList requests);
 
 // The free capacity of the cluster as gangs are placed one after another, so that a check
 // over many waiting gangs costs one placement each (not a recomputation per gang).
 class FreeCapacity {
  public:
   FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound);
+  // `held_by_node`: what bound pods hold per node, pod slots included (BoundPodLedger).
+  FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::map<std::string, api::ResourceList>& held_by_node);
   // Holds capacity for an admitted gang's unbound pods (as many as still fit).
   void Reserve(const ReservedGang& gang);
   // Whether `workers` pods of `pod` fit now; with `commit`, a gang that fits keeps its place.

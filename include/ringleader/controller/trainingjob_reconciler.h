@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ringleader/api/trainingjob.h"
+#include "ringleader/controller/bound_pod_ledger.h"
 #include "ringleader/controller/expectations.h"
 #include "ringleader/controller/gang_admission.h"
 #include "ringleader/controller/trainingjob_state.h"
@@ -82,6 +83,9 @@ class TrainingJobReconciler final : public kube::Reconciler {
 
   // Pod informer handlers: lower the creation expectations of the pod's owner.
   kube::EventHandlers PodExpectationHandlers();
+  // Pod informer handlers: keep the capacity held by bound pods current for admission.
+  // Every pod informer must deliver to both.
+  kube::EventHandlers PodCapacityHandlers() { return bound_pods_.Handlers(); }
 
   const Expectations& expectations() const { return expectations_; }
 
@@ -111,8 +115,8 @@ class TrainingJobReconciler final : public kube::Reconciler {
   // does not show yet keep their capacity reserved through `admitted_`.
   std::mutex admission_mu_;
   std::map<std::string, Admitted> admitted_;  // job uid →
-  // Admission reads every job and every bound pod; these keep their parsed form per
-  // resourceVersion (guarded by admission_mu_, rebuilt on each check so they never grow).
+  // Admission reads every Builtin job; their parsed form is kept per resourceVersion
+  // (guarded by admission_mu_, swept on each check so it never grows).
   struct ParsedJob {
     std::string resource_version;
     api::TrainingJob job;
@@ -123,15 +127,9 @@ class TrainingJobReconciler final : public kube::Reconciler {
     std::shared_ptr<const ParsedJob> parsed;
     uint64_t seen_in_pass = 0;
   };
-  struct CachedPod {
-    std::string resource_version;
-    BoundPod bound;
-    std::string owner_uid;
-    uint64_t seen_in_pass = 0;
-  };
   std::map<std::string, CachedJob> job_cache_;  // uid →
-  std::map<std::string, CachedPod> pod_cache_;  // uid →
-  uint64_t admission_pass_ = 0;                 // CheckAdmission calls, to sweep both caches
+  BoundPodLedger bound_pods_;
+  uint64_t admission_pass_ = 0;  // CheckAdmission calls, to sweep job_cache_
 
   std::once_flag gates_warning_once_;
 

@@ -1,0 +1,80 @@
+#include "ringleader/controller/bound_pod_ledger.h"
+
+#include "ringleader/common/json_fields.h"
+#include "ringleader/controller/gang_admission.h"
+
+namespace ringleader::controller {
+
+namespace {
+
+std::string Uid(const nlohmann::json& pod) {
+  return json_fields::StringField(json_fields::ObjectOrEmpty(pod, "metadata"), "uid");
+}
+
+}  // namespace
+
+void BoundPodLedger::RemoveLocked(const std::string& uid) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  const Entry& entry = it->second;
+  auto node = totals_.held_by_node.find(entry.node);
+  if (node != totals_.held_by_node.end()) {
+    for (const auto& [name, amount] : entry.requests) {
+      auto r = node->second.find(name);
+      if (r != node->second.end() && (r->second -= amount) == 0) node->second.erase(r);
+    }
+    if (node->second.empty()) totals_.held_by_node.erase(node);
+  }
+  if (!entry.owner_uid.empty()) {
+    auto owner = totals_.bound_by_owner.find(entry.owner_uid);
+    if (owner != totals_.bound_by_owner.end() && --owner->second <= 0) totals_.bound_by_owner.erase(owner);
+  }
+  pods_.erase(it);
+}
+
+void BoundPodLedger::Observe(const nlohmann::json& pod) {
+  std::string uid = Uid(pod);
+  if (uid.empty()) return;
+  Entry entry;
+  const bool holds = HoldsCapacity(pod);
+  if (holds) {
+    BoundPod bound = BoundPodFromJson(pod);
+    entry.node = std::move(bound.node_name);
+    entry.owner_uid = kube::ControllerOwnerUid(pod);
+    api::ResourceList requests = RequestsWithPodSlot(bound.requests);
+    entry.requests.assign(requests.begin(), requests.end());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  RemoveLocked(uid);
+  if (!holds) return;
+  api::ResourceList& held = totals_.held_by_node[entry.node];
+  for (const auto& [name, amount] : entry.requests) held[name] += amount;
+  if (!entry.owner_uid.empty()) totals_.bound_by_owner[entry.owner_uid] += 1;
+  pods_.emplace(std::move(uid), std::move(entry));
+}
+
+void BoundPodLedger::Forget(const nlohmann::json& pod) {
+  std::string uid = Uid(pod);
+  std::lock_guard<std::mutex> lock(mu_);
+  RemoveLocked(uid);
+}
+
+kube::EventHandlers BoundPodLedger::Handlers() {
+  kube::EventHandlers handlers;
+  handlers.on_add = [this](const kube::ObjectPtr& pod) { Observe(*pod); };
+  handlers.on_update = [this](const kube::ObjectPtr&, const kube::ObjectPtr& pod) { Observe(*pod); };
+  handlers.on_delete = [this](const kube::ObjectPtr& pod) { Forget(*pod); };
+  return handlers;
+}
+
+BoundPodLedger::Snapshot BoundPodLedger::Take() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return totals_;
+}
+
+size_t BoundPodLedger::Size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pods_.size();
+}
+
+}  // namespace ringleader::controller
