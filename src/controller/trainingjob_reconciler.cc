@@ -39,12 +39,13 @@ std::string MetaString(const Json& object, const char* key) {
   return v.is_string() ? v.get<std::string>() : std::string();
 }
 
-// Runs `call` for every item, at most `parallelism` at a time, in batches that double from 1
-// (the Job controller's slow start). Stops after a batch in which any call failed: the rest
-// would most likely fail the same way (quota, RBAC, webhook). Returns the first error.
-Status ForEachSlowStart(size_t count, int parallelism, const std::function<Status(size_t)>& call) {
+// Runs `call` for every item, at most `parallelism` at a time, in batches that start at
+// `first_batch` and double. Stops after a batch in which any call failed: the rest would
+// most likely fail the same way (quota, RBAC, webhook). Returns the first error.
+Status ForEachInBatches(size_t count, int parallelism, size_t first_batch,
+                        const std::function<Status(size_t)>& call) {
   size_t next = 0;
-  size_t batch = 1;
+  size_t batch = std::max<size_t>(1, first_batch);
   const size_t cap = static_cast<size_t>(std::max(1, parallelism));
   while (next < count) {
     size_t n = std::min({batch, cap, count - next});
@@ -66,6 +67,18 @@ Status ForEachSlowStart(size_t count, int parallelism, const std::function<Statu
     batch *= 2;
   }
   return Status::Ok();
+}
+
+// Creates: batches of 1, 2, 4, ... (the Job controller's slow start), so that a create that
+// fails (quota, webhook) costs one error, not N.
+Status ForEachSlowStart(size_t count, int parallelism, const std::function<Status(size_t)>& call) {
+  return ForEachInBatches(count, parallelism, 1, call);
+}
+
+// Deletes and gate removals go to pods that exist: all at once (up to `parallelism`), so
+// that a gang is released or torn down together.
+Status ForEachAtOnce(size_t count, int parallelism, const std::function<Status(size_t)>& call) {
+  return ForEachInBatches(count, parallelism, static_cast<size_t>(std::max(1, parallelism)), call);
 }
 
 kube::GroupVersionResource PodGroupResource(api::GangScheduler scheduler) {
@@ -221,7 +234,8 @@ TrainingJobReconciler::TrainingJobReconciler(kube::Client& client, ReconcilerCac
       caches_(std::move(caches)),
       events_(events),
       options_(std::move(options)),
-      expectations_(options_.expectations_timeout) {
+      expectations_(options_.expectations_timeout),
+      pending_writes_(options_.expectations_timeout) {
   metrics::Registry& registry = options_.registry ? *options_.registry : metrics::Registry::Default();
   pods_created_ = &registry.AddCounter("ringleader_pods_created_total", "Worker pods created by the operator.").Get();
   restarts_ = &registry.AddCounter("ringleader_job_restarts_total", "Gang restarts begun by the operator.").Get();
@@ -381,7 +395,15 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   if (!object) {
     // Deleted: the API server's garbage collector removes the children (ownerReferences).
     expectations_.Forget(key);
+    pending_writes_.Forget(key);
     return ReconcileResult::Done();
+  }
+  if (pending_writes_.StatusNotYetSeen(key, MetaString(*object, "resourceVersion"))) {
+    // Deciding from the status our last write replaced would repeat that decision (and its
+    // write would fail with 409); the job's update event requeues it as soon as the cache
+    // shows the write. The requeue guards against a lost event.
+    SPDLOG_DEBUG("trainingjob={} waiting for the job cache to show our status write", key);
+    return ReconcileResult::RequeueAfter(std::chrono::seconds(1));
   }
   if (!expectations_.Satisfied(key)) {
     // Pod add events lower the expectation and requeue the job; the timeout guards against
@@ -397,6 +419,16 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   input.now = Now();
   std::vector<ObjectPtr> owned = PodsOwnedBy(job.metadata.uid);
   for (const ObjectPtr& pod : owned) input.pods.push_back(ObservePod(*pod));
+  {  // Gates this operator removed count as removed before the pod cache shows it.
+    std::set<std::string> gated_uids;
+    for (size_t i = 0; i < owned.size(); ++i) {
+      if (input.pods[i].gated) gated_uids.insert(MetaString(*owned[i], "uid"));
+    }
+    std::set<std::string> removed = pending_writes_.GateRemovalsNotYetSeen(key, gated_uids);
+    for (size_t i = 0; i < owned.size() && !removed.empty(); ++i) {
+      if (input.pods[i].gated && removed.count(MetaString(*owned[i], "uid"))) input.pods[i].gated = false;
+    }
+  }
   input.service_exists = ServiceExists(job.metadata.namespace_, job.metadata.name);
   // PodGroups are not watched (their CRDs may be absent): pods of this attempt exist only
   // after its PodGroup create succeeded, so they prove it and spare a POST per pass.
@@ -473,9 +505,15 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     plan.requeue_after = options_.podgroup_crd_retry;
   }
 
+  // The Service is created alongside the first pods rather than one round trip before them
+  // (the workers resolve it only once they run, and a failed create is retried either way).
+  Status service_created = Status::Ok();
+  std::thread service_create;
   if (write_error.ok() && plan.create_service) {
-    auto result = client_.Create(kube::ServicesResource(), ns, BuildService(job));
-    if (!result.ok() && !result.IsAlreadyExists()) record_failure("create the Service", result.status());
+    service_create = std::thread([&] {
+      auto result = client_.Create(kube::ServicesResource(), ns, BuildService(job));
+      if (!result.ok() && !result.IsAlreadyExists()) service_created = result.status();
+    });
   }
 
   if (write_error.ok() && !plan.create_ranks.empty()) {
@@ -513,8 +551,13 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     }
   }
 
+  if (service_create.joinable()) {
+    service_create.join();
+    record_failure("create the Service", service_created);
+  }
+
   if (!plan.delete_pods.empty()) {
-    Status s = ForEachSlowStart(plan.delete_pods.size(), options_.write_parallelism, [&](size_t i) {
+    Status s = ForEachAtOnce(plan.delete_pods.size(), options_.write_parallelism, [&](size_t i) {
       auto result = client_.Delete(kube::PodsResource(), ns, plan.delete_pods[i]);
       return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
     });
@@ -523,7 +566,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   }
 
   if (write_error.ok() && !plan.ungate_pods.empty()) {
-    Status ungated = ForEachSlowStart(plan.ungate_pods.size(), options_.write_parallelism, [&](size_t i) {
+    Status ungated = ForEachAtOnce(plan.ungate_pods.size(), options_.write_parallelism, [&](size_t i) {
       ObjectPtr cached = FindPod(ns, plan.ungate_pods[i]);
       Json remaining = Json::array();
       if (cached) {
@@ -536,6 +579,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       }
       Json patch = {{"spec", {{"schedulingGates", remaining.empty() ? Json(nullptr) : remaining}}}};
       auto result = client_.Patch(kube::PodsResource(), ns, plan.ungate_pods[i], kube::PatchType::kMerge, patch);
+      if (result.ok() && cached) pending_writes_.GateRemoved(key, MetaString(*cached, "uid"));
       return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
     });
     record_failure("remove the gang scheduling gate", ungated);
@@ -561,6 +605,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       }
       return ReconcileResult::Error(result.status());
     }
+    pending_writes_.StatusWritten(key, MetaString(*object, "resourceVersion"));
     const char* phase = plan.status.phase ? api::ToString(*plan.status.phase) : "";
     const char* before = job.status.phase ? api::ToString(*job.status.phase) : "";
     if (std::string(phase) != before) {

@@ -169,6 +169,10 @@ TEST_F(ReconcilerTest, AdmittedGangCreatesServiceAndGatedPodsThenReleasesTheGate
   ASSERT_EQ(patches.size(), 4u);
   EXPECT_TRUE(patches[0].body["spec"]["schedulingGates"].is_null());
   EXPECT_TRUE(client_.ActionsFor("create", "pods").empty());
+  // Pod events requeue the job before the caches show the patches: nothing is sent again.
+  jobs_.Upsert(std::make_shared<const Json>(Job("demo")));
+  Reconcile("demo");
+  EXPECT_TRUE(client_.ActionsFor("patch", "pods").empty()) << "gates already removed";
   std::string reason;
   EXPECT_EQ(Condition("demo", "GangScheduled", &reason), "False");
   EXPECT_EQ(reason, "PodsCreated");
@@ -231,7 +235,16 @@ TEST_F(ReconcilerTest, StaleJobInCacheGetsConflictAndNoDoubleRestart) {
   EXPECT_EQ(client_.ActionsFor("delete", "pods").size(), 2u);
 
   // The job cache still holds the pre-restart status: deciding again must not count twice.
+  // This reconciler knows the cache predates its own write: it waits, writing nothing.
   auto result = Reconcile("demo");
+  EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kRequeueAfter);
+  EXPECT_TRUE(client_.Actions().empty());
+  EXPECT_EQ(Job("demo")["status"]["restarts"], 1);
+
+  // A reconciler that does not know (the operator restarted, the cache is as stale) decides
+  // again and its status write gets 409: requeued, the restart still counted once.
+  MakeReconciler(/*with_nodes=*/true);
+  result = Reconcile("demo");
   EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kRequeue);
   EXPECT_EQ(Job("demo")["status"]["restarts"], 1);
   EXPECT_EQ(registry_.AddCounter("ringleader_job_restarts_total", "").Get().Value(), 1);
@@ -395,6 +408,7 @@ TEST_F(ReconcilerTest, ExpiredTtlDeletesTheJob) {
   EXPECT_GE(result.requeue_after, std::chrono::seconds(19));
   EXPECT_TRUE(client_.ActionsFor("delete").empty());
   now_ += std::chrono::seconds(21);
+  SyncCaches();
   Reconcile("done");
   EXPECT_EQ(client_.ActionsFor("delete", kube::TrainingJobsResource().ToString()).size(), 1u);
 }

@@ -30,6 +30,7 @@
 #include "ringleader/controller/bound_pod_ledger.h"
 #include "ringleader/controller/expectations.h"
 #include "ringleader/controller/gang_admission.h"
+#include "ringleader/controller/pending_writes.h"
 #include "ringleader/controller/trainingjob_state.h"
 #include "ringleader/kube/client.h"
 #include "ringleader/kube/controller.h"
@@ -57,8 +58,9 @@ struct ReconcilerCaches {
 
 struct ReconcilerOptions {
   StateOptions state;
-  // Pods created / deleted / ungated in parallel per job; the first batch is a single call
-  // (slow start, like the Job controller) so that a failing create does not cost N errors.
+  // Pods created / deleted / ungated in parallel per job. Creates go in batches of 1, 2, 4, ...
+  // (slow start, like the Job controller) so that a failing create does not cost N errors;
+  // deletes and gate removals go to pods that exist, all at once.
   int write_parallelism = 16;
   Expectations::Clock::duration expectations_timeout = std::chrono::seconds(30);
   // How often a gang whose scheduler's PodGroup CRD is missing is looked at again.
@@ -88,6 +90,7 @@ class TrainingJobReconciler final : public kube::Reconciler {
   kube::EventHandlers PodCapacityHandlers() { return bound_pods_.Handlers(); }
 
   const Expectations& expectations() const { return expectations_; }
+  const PendingWrites& pending_writes() const { return pending_writes_; }
 
  private:
   struct Admitted {
@@ -109,6 +112,7 @@ class TrainingJobReconciler final : public kube::Reconciler {
   kube::EventRecorder* events_;
   ReconcilerOptions options_;
   Expectations expectations_;
+  PendingWrites pending_writes_;
 
   // Admission is one decision over the whole cluster: two jobs checked at once could each
   // fit alone and not together. Jobs admitted here but whose Admitted=True the job cache
