@@ -319,6 +319,7 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
         fresh->job = api::ParseTrainingJob(*object, &errors);
         fresh->resource_version = rv;
         fresh->valid = errors.empty();
+        fresh->age_key = AgeKey(fresh->job);
         if (fresh->valid) fresh->demand = DemandOf(fresh->job);
         fresh->job.spec.pod_template = nullptr;  // admission reads demand; spare a copy per job
         parsed = fresh;
@@ -364,11 +365,14 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   // Older jobs that are waiting go first when they fit. One that does not fit lets younger
   // ones pass (backfill) until it has waited backfill_window; then it holds the line, unless
   // it could not fit even an empty cluster (it would block everything forever).
-  std::sort(jobs.begin(), jobs.end(), [](const auto& a, const auto& b) { return AgeKey(a->job) < AgeKey(b->job); });
+  // Age keys are computed once per job version: building them per comparison was most of a
+  // check's allocations.
+  std::sort(jobs.begin(), jobs.end(), [](const auto& a, const auto& b) { return a->age_key < b->age_key; });
+  const auto age_key = AgeKey(job);
   const auto now = Now();
   for (const auto& parsed : jobs) {
     const api::TrainingJob& other = parsed->job;
-    if (!(AgeKey(other) < AgeKey(job))) break;
+    if (!(parsed->age_key < age_key)) break;
     if (admitted_.count(other.metadata.uid) || seen_admitted.count(other.metadata.uid)) continue;
     std::vector<ObservedPod> observed;
     for (const ObjectPtr& pod : PodsOwnedBy(other.metadata.uid)) observed.push_back(ObservePod(*pod));

@@ -126,6 +126,7 @@ class TrainingJobReconciler final : public kube::Reconciler {
     api::TrainingJob job;
     bool valid = false;
     PodDemand demand;
+    std::pair<std::string, std::string> age_key;  // admission order: creation time, then name
   };
   struct CachedJob {
     std::shared_ptr<const ParsedJob> parsed;
