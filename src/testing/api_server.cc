@@ -424,6 +424,7 @@ void TestApiServer::Impl::Commit(const ResourceType& type, const std::string& ev
     history_.pop_front();
   }
   if (type.plural == "pods" || type.plural == "nodes") {
+    if (options_.simulate_pods) SimObserveLocked(type, event_type, key, object);
     sim_dirty_ = true;
     sim_cv_.notify_all();
   }

@@ -25,27 +25,14 @@ constexpr char kOnlyAttempt[] = "sim.ringleader.dev/only-attempt";
 constexpr char kAttemptLabel[] = "ringleader.dev/attempt";
 constexpr char kGpu[] = "nvidia.com/gpu";
 
-struct Resources {
-  int64_t cpu_milli = 0;
-  int64_t memory_milli = 0;
-  int64_t gpu_milli = 0;
-  int64_t pods = 0;
-};
-
-struct NodeInfo {
-  std::string name;
-  json labels;
-  json taints;
-  bool schedulable = true;
-  Resources allocatable;
-  Resources used;
-};
+using Resources = SimResources;
 
 // Fields by reference (json_fields.h): json::value(key, default) copied every pod's spec on
 // every simulator pass, under the store lock, which was most of the server's CPU in
 // operator_bench.
 using json_fields::ArrayOrEmpty;
 using json_fields::ObjectOrEmpty;
+using json_fields::StringField;
 
 Resources PodRequests(const json& pod) {
   Resources r;
@@ -92,7 +79,7 @@ bool Tolerates(const json& tolerations, const json& taint) {
 }
 
 // Why the pod does not fit the node, or "" when it fits.
-std::string FitFailure(const json& pod, const NodeInfo& node, const Resources& want) {
+std::string FitFailure(const json& pod, const SimNode& node, const Resources& want) {
   if (!node.schedulable) return "node(s) were unschedulable";
   const json& spec = pod["spec"];
   const json& selector = ObjectOrEmpty(spec, "nodeSelector");
@@ -108,10 +95,11 @@ std::string FitFailure(const json& pod, const NodeInfo& node, const Resources& w
       return "node(s) had untolerated taint {" + taint.value("key", "") + ": " + taint.value("value", "") + "}";
     }
   }
-  if (node.used.pods + 1 > node.allocatable.pods) return "Too many pods";
-  if (node.used.cpu_milli + want.cpu_milli > node.allocatable.cpu_milli) return "Insufficient cpu";
-  if (node.used.memory_milli + want.memory_milli > node.allocatable.memory_milli) return "Insufficient memory";
-  if (node.used.gpu_milli + want.gpu_milli > node.allocatable.gpu_milli) return "Insufficient nvidia.com/gpu";
+  const Resources& used = *node.used;
+  if (used.pods + 1 > node.allocatable.pods) return "Too many pods";
+  if (used.cpu_milli + want.cpu_milli > node.allocatable.cpu_milli) return "Insufficient cpu";
+  if (used.memory_milli + want.memory_milli > node.allocatable.memory_milli) return "Insufficient memory";
+  if (used.gpu_milli + want.gpu_milli > node.allocatable.gpu_milli) return "Insufficient nvidia.com/gpu";
   return "";
 }
 
@@ -143,6 +131,18 @@ void SetCondition(json& status, const std::string& type, const std::string& valu
 
 std::chrono::milliseconds SecondsToMs(const std::string& text) {
   return std::chrono::milliseconds(static_cast<int64_t>(std::atof(text.c_str()) * 1000.0));
+}
+
+bool SameRequests(const Resources& a, const Resources& b) {
+  return a.cpu_milli == b.cpu_milli && a.memory_milli == b.memory_milli && a.gpu_milli == b.gpu_milli &&
+         a.pods == b.pods;
+}
+
+void AddRequests(Resources& to, const Resources& r, int64_t sign) {
+  to.cpu_milli += sign * r.cpu_milli;
+  to.memory_milli += sign * r.memory_milli;
+  to.gpu_milli += sign * r.gpu_milli;
+  to.pods += sign * r.pods;
 }
 
 }  // namespace
@@ -189,11 +189,103 @@ void TestApiServer::Impl::SimulatorLoop() {
     }
     sim_cv_.wait_until(lock, next, [&] { return stopping_ || sim_dirty_; });
     // A burst of pod writes (a 512-pod gang) is handled in one pass rather than one pass
-    // per write: each pass scans every pod while holding the store lock.
+    // per write: each pass holds the store lock.
     lock.unlock();
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     lock.lock();
   }
+}
+
+void TestApiServer::Impl::SimObserveLocked(const ResourceType& type, const std::string& event_type,
+                                           const std::string& key, const json& object) {
+  if (!type.group.empty()) return;  // core pods and nodes only
+  try {
+    if (type.plural == "pods") SimObservePodLocked(event_type, key, object);
+    if (type.plural == "nodes") SimObserveNodeLocked(event_type, object);
+  } catch (const std::exception& e) {
+    // Commit must not fail for the simulator's sake: a node with a malformed field is left out.
+    std::fprintf(stderr, "ringleader-testapiserver: simulator cannot read %s %s: %s\n", type.plural.c_str(),
+                 key.c_str(), e.what());
+  }
+}
+
+void TestApiServer::Impl::SimObservePodLocked(const std::string& event_type, const std::string& key, const json& pod) {
+  SimPod next;
+  const bool deleted = event_type == "DELETED";
+  if (!deleted) {
+    const json& meta = ObjectOrEmpty(pod, "metadata");
+    std::string uid = StringField(meta, "uid");
+    next.order_key = StringField(meta, "creationTimestamp") + "|" +
+                     std::string(20 - std::min<size_t>(20, uid.size()), '0') + key;
+    next.node_name = StringField(ObjectOrEmpty(pod, "spec"), "nodeName");
+    std::string phase = StringField(ObjectOrEmpty(pod, "status"), "phase");
+    next.holds_capacity = !next.node_name.empty() && phase != "Succeeded" && phase != "Failed";
+    next.requests = PodRequests(pod);
+  }
+  auto release = [&](const SimPod& p) {
+    if (sim_defer_release_) {
+      sim_deferred_release_.emplace_back(p.node_name, p.requests);
+    } else {
+      AddRequests(sim_used_[p.node_name], p.requests, -1);
+      sim_capacity_changed_ = true;
+    }
+  };
+  auto found = sim_pod_index_.find(key);
+  if (found != sim_pod_index_.end()) {
+    // Any write may change what the pod needs: it is visited again next pass, which decides
+    // afresh whether it waits on a timer or for capacity.
+    SimPod& old = found->second;
+    sim_touched_.erase({old.order_key, key});
+    if (old.unschedulable) sim_unschedulable_.erase({old.order_key, key});
+    if (old.timer) sim_timers_.erase({*old.timer, key});
+    bool same_hold = old.holds_capacity && next.holds_capacity && old.node_name == next.node_name &&
+                     SameRequests(old.requests, next.requests);
+    if (old.holds_capacity && !same_hold) release(old);
+    if (next.holds_capacity && !same_hold) {
+      AddRequests(sim_used_[next.node_name], next.requests, 1);
+      sim_capacity_changed_ = true;
+    }
+    if (deleted) {
+      sim_pod_index_.erase(found);
+      return;
+    }
+    old = std::move(next);
+  } else {
+    if (deleted) return;
+    if (next.holds_capacity) {
+      AddRequests(sim_used_[next.node_name], next.requests, 1);
+      sim_capacity_changed_ = true;
+    }
+    found = sim_pod_index_.emplace(key, std::move(next)).first;
+  }
+  sim_touched_.emplace(found->second.order_key, key);
+}
+
+void TestApiServer::Impl::SimObserveNodeLocked(const std::string& event_type, const json& n) {
+  const json& meta = ObjectOrEmpty(n, "metadata");
+  std::string name = StringField(meta, "name");
+  sim_nodes_changed_ = true;
+  sim_capacity_changed_ = true;
+  sim_nodes_.erase(name);
+  if (event_type == "DELETED") return;
+  SimNode info;
+  info.name = name;
+  info.labels = meta.value("labels", json::object());
+  const json& spec = ObjectOrEmpty(n, "spec");
+  info.taints = spec.value("taints", json::array());
+  info.schedulable = !spec.value("unschedulable", false) && !meta.contains("deletionTimestamp");
+  const json& status = ObjectOrEmpty(n, "status");
+  for (const auto& c : ArrayOrEmpty(status, "conditions")) {
+    if (c.value("type", "") == "Ready" && c.value("status", "") != "True") info.schedulable = false;
+  }
+  json alloc = status.value("allocatable", status.value("capacity", json::object()));
+  auto q = [&](const char* name) -> int64_t {
+    if (!alloc.contains(name)) return 0;
+    return alloc[name].is_string() ? ParseQuantityMilli(alloc[name]) : static_cast<int64_t>(alloc[name].get<double>() * 1000);
+  };
+  info.allocatable = {q("cpu"), q("memory"), q(kGpu), alloc.contains("pods") ? q("pods") / 1000 : 110};
+  info.used = &sim_used_[name];
+  sim_nodes_.emplace(name, std::move(info));
 }
 
 std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(std::chrono::steady_clock::time_point now) {
@@ -216,186 +308,206 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
     it = pending_pod_deletions_.erase(it);
   }
 
-  std::vector<NodeInfo> nodes;
-  auto node_objs = objects_.find("/nodes");
-  if (node_objs != objects_.end()) {
-    for (auto& [key, n] : node_objs->second) {
-      NodeInfo info;
-      info.name = n["metadata"].value("name", "");
-      info.labels = n["metadata"].value("labels", json::object());
-      const json& spec = ObjectOrEmpty(n, "spec");
-      info.taints = spec.value("taints", json::array());
-      info.schedulable = !spec.value("unschedulable", false) && !n["metadata"].contains("deletionTimestamp");
-      const json& status = ObjectOrEmpty(n, "status");
-      for (const auto& c : ArrayOrEmpty(status, "conditions")) {
-        if (c.value("type", "") == "Ready" && c.value("status", "") != "True") info.schedulable = false;
-      }
-      json alloc = status.value("allocatable", status.value("capacity", json::object()));
-      auto q = [&](const char* name) -> int64_t {
-        if (!alloc.contains(name)) return 0;
-        return alloc[name].is_string() ? ParseQuantityMilli(alloc[name]) : static_cast<int64_t>(alloc[name].get<double>() * 1000);
-      };
-      info.allocatable = {q("cpu"), q("memory"), q(kGpu), alloc.contains("pods") ? q("pods") / 1000 : 110};
-      nodes.push_back(std::move(info));
-    }
+  if (sim_nodes_changed_) {
+    sim_node_order_.clear();
+    for (const auto& [name, node] : sim_nodes_) sim_node_order_.push_back(&node);
+    std::sort(sim_node_order_.begin(), sim_node_order_.end(), [](const SimNode* a, const SimNode* b) {
+      return a->name.size() != b->name.size() ? a->name.size() < b->name.size() : a->name < b->name;
+    });
+    sim_nodes_changed_ = false;
   }
-  std::sort(nodes.begin(), nodes.end(), [](const NodeInfo& a, const NodeInfo& b) {
-    return a.name.size() != b.name.size() ? a.name.size() < b.name.size() : a.name < b.name;
-  });
 
-  auto pod_objs = objects_.find("/pods");
-  if (pod_objs == objects_.end()) return next_wake;
-  std::vector<std::pair<std::string, std::string>> order;  // (creation order key, map key)
-  for (auto& [key, pod] : pod_objs->second) {
-    std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
-    std::string node = pod.contains("spec") ? pod["spec"].value("nodeName", "") : "";
-    if (!node.empty() && phase != "Succeeded" && phase != "Failed") {
-      Resources r = PodRequests(pod);
-      for (auto& n : nodes) {
-        if (n.name == node) {
-          n.used.cpu_milli += r.cpu_milli;
-          n.used.memory_milli += r.memory_milli;
-          n.used.gpu_milli += r.gpu_milli;
-          n.used.pods += 1;
-        }
-      }
-    }
-    std::string created = pod["metadata"].value("creationTimestamp", "");
-    order.emplace_back(created + "|" + std::string(20 - std::min<size_t>(20, pod["metadata"].value("uid", std::string()).size()), '0') + key, key);
+  // The pods this pass visits, in creation order. Any other pod would be left as it is: it is
+  // unchanged since its last visit, which left it waiting on a timer that is not due, for
+  // capacity that has not changed, or for nothing the simulator does.
+  std::set<SimOrderedPod> visit = std::move(sim_touched_);
+  sim_touched_.clear();
+  for (auto t = sim_timers_.begin(); t != sim_timers_.end() && t->first <= now; ++t) {
+    auto info = sim_pod_index_.find(t->second);
+    if (info != sim_pod_index_.end()) visit.emplace(info->second.order_key, t->second);
   }
-  std::sort(order.begin(), order.end());
-  std::set<std::string> schedulers = {"default-scheduler"};
-  schedulers.insert(options_.simulate_schedulers.begin(), options_.simulate_schedulers.end());
-
-  for (const auto& [unused, key] : order) {
-    auto it = pod_objs->second.find(key);
-    if (it == pod_objs->second.end()) continue;
-    const json& pod = it->second;
-    if (pod["metadata"].contains("deletionTimestamp")) continue;
-    const json& spec = ObjectOrEmpty(pod, "spec");
-    std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
-    std::string node_name = spec.value("nodeName", "");
-    std::string uid = pod["metadata"].value("uid", std::string());
-    if (phase == "Pending" && node_name.empty()) {
-      if (spec.contains("schedulingGates") && !spec["schedulingGates"].empty()) continue;
-      if (!schedulers.count(spec.value("schedulerName", "default-scheduler"))) continue;
-      Resources want = PodRequests(pod);
-      std::map<std::string, int> reasons;
-      NodeInfo* chosen = nullptr;
-      for (auto& n : nodes) {
-        std::string why = FitFailure(pod, n, want);
-        if (why.empty()) {
-          chosen = &n;
-          break;
-        }
-        ++reasons[why];
-      }
-      json updated = pod;
-      json old = pod;
-      if (chosen != nullptr) {
-        chosen->used.cpu_milli += want.cpu_milli;
-        chosen->used.memory_milli += want.memory_milli;
-        chosen->used.gpu_milli += want.gpu_milli;
-        chosen->used.pods += 1;
-        updated["spec"]["nodeName"] = chosen->name;
-        SetCondition(updated["status"], "PodScheduled", "True", "", "", now_text);
-        sim_pods_[uid].bound_at = now;
-        next_wake = std::min(next_wake, now + options_.pod_start_delay);
-      } else {
-        std::string message = "0/" + std::to_string(nodes.size()) + " nodes are available";
-        if (nodes.empty()) {
-          message += ": no nodes available to schedule pods.";
-        } else {
-          std::string parts;
-          for (const auto& [why, count] : reasons) {
-            parts += (parts.empty() ? "" : ", ") + std::to_string(count) + " " + why;
-          }
-          message += ": " + parts + ".";
-        }
-        SetCondition(updated["status"], "PodScheduled", "False", "Unschedulable", message, now_text);
-      }
-      if (updated != old) Commit(*pod_type, "MODIFIED", updated, &old);
-      continue;
+  // Pods that fit nowhere are tried again when a node or the capacity held on one changed;
+  // once that happens mid-pass (a pod bound), also the remaining ones of this pass, as a scan
+  // of every pod would (the earlier ones are tried next pass).
+  bool retried = false;
+  if (sim_capacity_changed_) {
+    sim_capacity_changed_ = false;
+    visit.insert(sim_unschedulable_.begin(), sim_unschedulable_.end());
+    retried = true;
+  }
+  sim_defer_release_ = true;
+  for (const auto& [order_key, key] : visit) {
+    auto info = sim_pod_index_.find(key);
+    if (info == sim_pod_index_.end() || info->second.order_key != order_key) continue;
+    try {
+      SimulatePodLocked(key, info->second, now, now_text, &next_wake);
+    } catch (const std::exception& e) {
+      // A pod with malformed fields; it is visited again when it is next written.
+      std::fprintf(stderr, "ringleader-testapiserver: simulator skipped pod %s: %s\n", key.c_str(), e.what());
     }
-    if (phase == "Pending") {
-      // Bound (by us, or created with spec.nodeName): the simulated kubelet starts it.
-      auto& state = sim_pods_[uid];
-      if (state.bound_at == std::chrono::steady_clock::time_point{}) state.bound_at = now;
-      auto due = state.bound_at + options_.pod_start_delay;
-      if (due > now) {
-        next_wake = std::min(next_wake, due);
-        continue;
-      }
-      json updated = pod;
-      json old = pod;
-      json& status = updated["status"];
-      status["phase"] = "Running";
-      uint64_t n = ++pod_ip_counter_;
-      std::string ip = "10.244." + std::to_string((n / 250) % 250) + "." + std::to_string(n % 250 + 1);
-      status["podIP"] = ip;
-      status["podIPs"] = {{{"ip", ip}}};
-      std::string host_ip = "10.0.0.1";
-      if (node_objs != objects_.end()) {
-        auto nit = node_objs->second.find("/" + node_name);
-        if (nit != node_objs->second.end()) {
-          for (const auto& a : nit->second["status"].value("addresses", json::array())) {
-            if (a.value("type", "") == "InternalIP") host_ip = a.value("address", host_ip);
-          }
-        }
-      }
-      status["hostIP"] = host_ip;
-      status["hostIPs"] = {{{"ip", host_ip}}};
-      status["startTime"] = now_text;
-      SetCondition(status, "PodScheduled", "True", "", "", now_text);
-      SetCondition(status, "Initialized", "True", "", "", now_text);
-      SetCondition(status, "ContainersReady", "True", "", "", now_text);
-      SetCondition(status, "Ready", "True", "", "", now_text);
-      json statuses = json::array();
-      for (const auto& c : ArrayOrEmpty(spec, "containers")) {
-        statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
-                            {"imageID", "sim://" + c.value("image", "")},
-                            {"containerID", "sim://" + uid + "/" + c.value("name", "")},
-                            {"ready", true}, {"started", true}, {"restartCount", 0},
-                            {"state", {{"running", {{"startedAt", now_text}}}}}});
-      }
-      status["containerStatuses"] = statuses;
-      state.running_at = now;
-      state.running_by_sim = true;
-      Commit(*pod_type, "MODIFIED", updated, &old);
-      phase = "Running";
-    }
-    if (phase == "Running") {
-      auto& state = sim_pods_[uid];
-      if (state.running_at == std::chrono::steady_clock::time_point{}) state.running_at = now;
-      std::string only = Annotation(pod, kOnlyAttempt);
-      if (!only.empty()) {
-        const json& labels = ObjectOrEmpty(pod["metadata"], "labels");
-        if (labels.value(kAttemptLabel, "") != only) continue;
-      }
-      std::string succeed = Annotation(pod, kSucceedAfter);
-      std::string fail = Annotation(pod, kFailAfter);
-      if (succeed.empty() && fail.empty()) continue;
-      auto succeed_at = succeed.empty() ? std::chrono::steady_clock::time_point::max() : state.running_at + SecondsToMs(succeed);
-      auto fail_at = fail.empty() ? std::chrono::steady_clock::time_point::max() : state.running_at + SecondsToMs(fail);
-      auto due = std::min(succeed_at, fail_at);
-      if (due > now) {
-        next_wake = std::min(next_wake, due);
-        continue;
-      }
-      auto live = pod_objs->second.find(key);
-      if (live == pod_objs->second.end()) continue;
-      json updated = live->second;
-      json old = live->second;
-      if (fail_at <= succeed_at) {
-        std::string code = Annotation(old, kExitCode);
-        MarkPodFinished(updated, false, code.empty() ? 1 : std::atoi(code.c_str()), "Error", "");
-      } else {
-        MarkPodFinished(updated, true, 0, "Completed", "");
-      }
-      Commit(*pod_type, "MODIFIED", updated, &old);
+    if (sim_capacity_changed_ && !retried) {
+      visit.insert(sim_unschedulable_.begin(), sim_unschedulable_.end());
+      retried = true;
     }
   }
+  sim_defer_release_ = false;
+  for (const auto& [node, requests] : sim_deferred_release_) AddRequests(sim_used_[node], requests, -1);
+  if (!sim_deferred_release_.empty()) sim_capacity_changed_ = true;
+  sim_deferred_release_.clear();
+  if (!sim_timers_.empty()) next_wake = std::min(next_wake, sim_timers_.begin()->first);
   return next_wake;
+}
+
+void TestApiServer::Impl::SimulatePodLocked(const std::string& key, SimPod& info,
+                                            std::chrono::steady_clock::time_point now, const std::string& now_text,
+                                            std::chrono::steady_clock::time_point* next_wake) {
+  // This visit decides afresh. A Commit below refreshes `info` in place (SimObservePodLocked)
+  // and queues the pod for the next pass; what the visit registers comes after it.
+  if (info.unschedulable) sim_unschedulable_.erase({info.order_key, key});
+  if (info.timer) sim_timers_.erase({*info.timer, key});
+  info.unschedulable = false;
+  info.timer.reset();
+  auto wait_for = [&](std::chrono::steady_clock::time_point due) {
+    info.timer = due;
+    sim_timers_.emplace(due, key);
+    *next_wake = std::min(*next_wake, due);
+  };
+  const ResourceType* pod_type = FindType("", "v1", "pods");
+  auto pod_objs = objects_.find("/pods");
+  if (pod_objs == objects_.end()) return;
+  auto node_objs = objects_.find("/nodes");
+  auto it = pod_objs->second.find(key);
+  if (it == pod_objs->second.end()) return;
+  const json& pod = it->second;
+  if (pod["metadata"].contains("deletionTimestamp")) return;
+  const json& spec = ObjectOrEmpty(pod, "spec");
+  std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+  std::string node_name = spec.value("nodeName", "");
+  std::string uid = pod["metadata"].value("uid", std::string());
+  if (phase == "Pending" && node_name.empty()) {
+    if (spec.contains("schedulingGates") && !spec["schedulingGates"].empty()) return;
+    std::string scheduler = spec.value("schedulerName", "default-scheduler");
+    if (scheduler != "default-scheduler" &&
+        std::find(options_.simulate_schedulers.begin(), options_.simulate_schedulers.end(), scheduler) ==
+            options_.simulate_schedulers.end()) {
+      return;
+    }
+    Resources want = info.requests;  // PodRequests(pod), from its last write
+    std::map<std::string, int> reasons;
+    const SimNode* chosen = nullptr;
+    for (const SimNode* n : sim_node_order_) {
+      std::string why = FitFailure(pod, *n, want);
+      if (why.empty()) {
+        chosen = n;
+        break;
+      }
+      ++reasons[why];
+    }
+    json updated = pod;
+    json old = pod;
+    if (chosen != nullptr) {
+      // Commit counts the requests on the node (SimObservePodLocked).
+      updated["spec"]["nodeName"] = chosen->name;
+      SetCondition(updated["status"], "PodScheduled", "True", "", "", now_text);
+      sim_pods_[uid].bound_at = now;
+      *next_wake = std::min(*next_wake, now + options_.pod_start_delay);
+    } else {
+      std::string message = "0/" + std::to_string(sim_node_order_.size()) + " nodes are available";
+      if (sim_node_order_.empty()) {
+        message += ": no nodes available to schedule pods.";
+      } else {
+        std::string parts;
+        for (const auto& [why, count] : reasons) {
+          parts += (parts.empty() ? "" : ", ") + std::to_string(count) + " " + why;
+        }
+        message += ": " + parts + ".";
+      }
+      SetCondition(updated["status"], "PodScheduled", "False", "Unschedulable", message, now_text);
+    }
+    if (updated != old) Commit(*pod_type, "MODIFIED", updated, &old);
+    if (chosen == nullptr) {
+      info.unschedulable = true;
+      sim_unschedulable_.emplace(info.order_key, key);
+    }
+    return;
+  }
+  if (phase == "Pending") {
+    // Bound (by us, or created with spec.nodeName): the simulated kubelet starts it.
+    auto& state = sim_pods_[uid];
+    if (state.bound_at == std::chrono::steady_clock::time_point{}) state.bound_at = now;
+    auto due = state.bound_at + options_.pod_start_delay;
+    if (due > now) {
+      wait_for(due);
+      return;
+    }
+    json updated = pod;
+    json old = pod;
+    json& status = updated["status"];
+    status["phase"] = "Running";
+    uint64_t n = ++pod_ip_counter_;
+    std::string ip = "10.244." + std::to_string((n / 250) % 250) + "." + std::to_string(n % 250 + 1);
+    status["podIP"] = ip;
+    status["podIPs"] = {{{"ip", ip}}};
+    std::string host_ip = "10.0.0.1";
+    if (node_objs != objects_.end()) {
+      auto nit = node_objs->second.find("/" + node_name);
+      if (nit != node_objs->second.end()) {
+        for (const auto& a : nit->second["status"].value("addresses", json::array())) {
+          if (a.value("type", "") == "InternalIP") host_ip = a.value("address", host_ip);
+        }
+      }
+    }
+    status["hostIP"] = host_ip;
+    status["hostIPs"] = {{{"ip", host_ip}}};
+    status["startTime"] = now_text;
+    SetCondition(status, "PodScheduled", "True", "", "", now_text);
+    SetCondition(status, "Initialized", "True", "", "", now_text);
+    SetCondition(status, "ContainersReady", "True", "", "", now_text);
+    SetCondition(status, "Ready", "True", "", "", now_text);
+    json statuses = json::array();
+    for (const auto& c : ArrayOrEmpty(spec, "containers")) {
+      statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
+                          {"imageID", "sim://" + c.value("image", "")},
+                          {"containerID", "sim://" + uid + "/" + c.value("name", "")},
+                          {"ready", true}, {"started", true}, {"restartCount", 0},
+                          {"state", {{"running", {{"startedAt", now_text}}}}}});
+    }
+    status["containerStatuses"] = statuses;
+    state.running_at = now;
+    state.running_by_sim = true;
+    Commit(*pod_type, "MODIFIED", updated, &old);
+    phase = "Running";
+  }
+  if (phase == "Running") {
+    auto& state = sim_pods_[uid];
+    if (state.running_at == std::chrono::steady_clock::time_point{}) state.running_at = now;
+    std::string only = Annotation(pod, kOnlyAttempt);
+    if (!only.empty()) {
+      const json& labels = ObjectOrEmpty(pod["metadata"], "labels");
+      if (labels.value(kAttemptLabel, "") != only) return;
+    }
+    std::string succeed = Annotation(pod, kSucceedAfter);
+    std::string fail = Annotation(pod, kFailAfter);
+    if (succeed.empty() && fail.empty()) return;
+    auto succeed_at = succeed.empty() ? std::chrono::steady_clock::time_point::max() : state.running_at + SecondsToMs(succeed);
+    auto fail_at = fail.empty() ? std::chrono::steady_clock::time_point::max() : state.running_at + SecondsToMs(fail);
+    auto due = std::min(succeed_at, fail_at);
+    if (due > now) {
+      wait_for(due);
+      return;
+    }
+    auto live = pod_objs->second.find(key);
+    if (live == pod_objs->second.end()) return;
+    json updated = live->second;
+    json old = live->second;
+    if (fail_at <= succeed_at) {
+      std::string code = Annotation(old, kExitCode);
+      MarkPodFinished(updated, false, code.empty() ? 1 : std::atoi(code.c_str()), "Error", "");
+    } else {
+      MarkPodFinished(updated, true, 0, "Completed", "");
+    }
+    Commit(*pod_type, "MODIFIED", updated, &old);
+  }
 }
 
 void TestApiServer::Impl::MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,

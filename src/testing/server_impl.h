@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,35 @@ struct SimPodState {
   bool running_by_sim = false;
 };
 
+// The simulator's index of pods and nodes (pod_simulator.cc), kept current by Commit so that
+// a pass visits only the pods that may need action instead of every pod under the store lock.
+struct SimResources {
+  int64_t cpu_milli = 0;
+  int64_t memory_milli = 0;
+  int64_t gpu_milli = 0;
+  int64_t pods = 0;
+};
+
+// A Node as the scheduler sees it, parsed when the Node is written.
+struct SimNode {
+  std::string name;
+  json labels;
+  json taints;
+  bool schedulable = true;
+  SimResources allocatable;
+  const SimResources* used = nullptr;  // into Impl::sim_used_
+};
+
+// What the simulator derives from one stored pod, refreshed on each of its writes.
+struct SimPod {
+  std::string order_key;  // creation order: creationTimestamp, then the store key
+  std::string node_name;
+  SimResources requests;
+  bool holds_capacity = false;  // bound and not Succeeded/Failed: counted in sim_used_[node_name]
+  bool unschedulable = false;   // in sim_unschedulable_
+  std::optional<std::chrono::steady_clock::time_point> timer;  // in sim_timers_
+};
+
 class TestApiServer::Impl {
  public:
   explicit Impl(TestApiServerOptions options);
@@ -169,6 +199,14 @@ class TestApiServer::Impl {
   std::chrono::steady_clock::time_point SimulatorStepLocked(std::chrono::steady_clock::time_point now);
   void MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,
                        const std::string& message);
+  // Commit calls this for every write of a core pod or node (`key` is the store key).
+  void SimObserveLocked(const ResourceType& type, const std::string& event_type, const std::string& key,
+                        const json& object);
+  void SimObservePodLocked(const std::string& event_type, const std::string& key, const json& pod);
+  void SimObserveNodeLocked(const std::string& event_type, const json& node);
+  // Acts on one pod of a pass (the body of the former scan over every pod).
+  void SimulatePodLocked(const std::string& key, SimPod& info, std::chrono::steady_clock::time_point now,
+                         const std::string& now_text, std::chrono::steady_clock::time_point* next_wake);
 
   // --- helpers ---
   void Reply(HttpResponseWriter& out, RequestRecord& record, int status, const json& body,
@@ -207,6 +245,25 @@ class TestApiServer::Impl {
   bool sim_dirty_ = true;
   std::map<std::string, SimPodState> sim_pods_;
   std::map<std::string, std::chrono::steady_clock::time_point> pending_pod_deletions_;  // uid -> when
+  // The index (SimObserveLocked). A pass visits, in creation order, the pods written since the
+  // last pass, those whose timer (start delay, succeed/fail) is due, and, when a node or the
+  // capacity held on one changed, the pods that fit nowhere.
+  using SimOrderedPod = std::pair<std::string, std::string>;  // (SimPod::order_key, store key)
+  std::map<std::string, SimPod> sim_pod_index_;  // store key -> derived
+  std::set<SimOrderedPod> sim_touched_;
+  std::set<SimOrderedPod> sim_unschedulable_;
+  std::set<std::pair<std::chrono::steady_clock::time_point, std::string>> sim_timers_;  // (due, store key)
+  // Node name -> requests of the pods holding capacity there, whether or not the node exists
+  // (yet). Never erased, so SimNode::used stays valid.
+  std::map<std::string, SimResources> sim_used_;
+  std::map<std::string, SimNode> sim_nodes_;   // node name -> parsed
+  std::vector<const SimNode*> sim_node_order_;  // first-fit order; rebuilt when sim_nodes_changed_
+  bool sim_nodes_changed_ = true;
+  bool sim_capacity_changed_ = false;  // retry the pods in sim_unschedulable_
+  // Capacity a pod stops holding during a pass is released at its end, as when every pass
+  // recounted usage at its start: what a pod frees is for the next pass.
+  bool sim_defer_release_ = false;
+  std::vector<std::pair<std::string, SimResources>> sim_deferred_release_;
   // Deleted namespaces -> when the namespace controller would have emptied and removed them.
   std::map<std::string, std::chrono::steady_clock::time_point> terminating_namespaces_;
   static constexpr std::chrono::milliseconds kNamespaceTermination{500};

@@ -582,6 +582,69 @@ TEST_F(SimulatorTest, AnnotationsEndPods) {
   EXPECT_EQ(Http("GET", Pods("/bad")).status, 404);
 }
 
+// The simulator keeps node usage as pods are written rather than recounting every pod each
+// pass: capacity freed by a pod that ends or is deleted, a cordon, a pod created with
+// spec.nodeName (even for a node that does not exist yet) and a node deleted under its pods.
+TEST_F(SimulatorTest, UsageFollowsPodAndNodeWrites) {
+  auto unschedulable = [&](const std::string& name, const std::string& message) {
+    return WaitFor([&] {
+      for (const auto& c : GetPod(name)["status"].value("conditions", json::array())) {
+        if (c["type"] == "PodScheduled" && c["status"] == "False" && c.value("message", "") == message) return true;
+      }
+      return false;
+    });
+  };
+  const std::string full = "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.";
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("a", 4, {{"metadata", {{"annotations", {{"sim.ringleader.dev/succeed-after-seconds", "1"}}}}}}).dump()).status, 201);
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("b", 4).dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("a", "Running"));
+  ASSERT_TRUE(WaitPhase("b", "Running"));
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("c", 4).dump()).status, 201);
+  ASSERT_TRUE(unschedulable("c", full));
+  // a ends: its GPUs go to c.
+  ASSERT_TRUE(WaitPhase("a", "Succeeded"));
+  ASSERT_TRUE(WaitPhase("c", "Running"));
+  EXPECT_EQ(GetPod("c")["spec"]["nodeName"], GetPod("a")["spec"]["nodeName"]);
+  // b is deleted: its GPUs go to d.
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("d", 4).dump()).status, 201);
+  ASSERT_TRUE(unschedulable("d", full));
+  std::string b_node = GetPod("b")["spec"]["nodeName"];
+  ASSERT_EQ(Http("DELETE", Pods("/b")).status, 200);
+  ASSERT_TRUE(WaitPhase("d", "Running"));
+  EXPECT_EQ(GetPod("d")["spec"]["nodeName"], b_node);
+  // Cordoned nodes take nothing; the pod waits, then binds where the cordon is lifted.
+  for (const char* n : {"node-0", "node-1"}) {
+    ASSERT_EQ(Http("PATCH", base_ + "/api/v1/nodes/" + n, R"({"spec":{"unschedulable":true}})",
+                   "application/merge-patch+json").status, 200);
+  }
+  ASSERT_EQ(Http("POST", Pods(), Pod("e").dump()).status, 201);
+  ASSERT_TRUE(unschedulable("e", "0/2 nodes are available: 2 node(s) were unschedulable."));
+  ASSERT_EQ(Http("PATCH", base_ + "/api/v1/nodes/node-1", R"({"spec":{"unschedulable":null}})",
+                 "application/merge-patch+json").status, 200);
+  ASSERT_TRUE(WaitPhase("e", "Running"));
+  EXPECT_EQ(GetPod("e")["spec"]["nodeName"], "node-1");
+  // Created bound to a node that does not exist: the kubelet runs it, and its GPUs count on
+  // that node once the node is created.
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("f", 4, {{"spec", {{"nodeName", "ghost"}}}}).dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("f", "Running"));
+  EXPECT_EQ(GetPod("f")["status"]["hostIP"], "10.0.0.1");
+  json ghost = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "ghost"}, {"labels", {{"pool", "ghost"}}}}},
+                {"status", {{"allocatable", {{"cpu", "8"}, {"memory", "8Gi"}, {"pods", "10"}, {"nvidia.com/gpu", "4"}}}}}};
+  ASSERT_EQ(Http("POST", base_ + "/api/v1/nodes", ghost.dump()).status, 201);
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("g", 4, {{"spec", {{"nodeSelector", {{"pool", "ghost"}}}}}}).dump()).status, 201);
+  ASSERT_TRUE(unschedulable("g", "0/3 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) didn't match Pod's node affinity/selector, "
+                                   "1 node(s) were unschedulable."));
+  ASSERT_EQ(Http("DELETE", Pods("/f")).status, 200);
+  ASSERT_TRUE(WaitPhase("g", "Running"));
+  EXPECT_EQ(GetPod("g")["spec"]["nodeName"], "ghost");
+  // The node goes away under g: g stays as it is, and a pod for that pool has nowhere to go.
+  ASSERT_EQ(Http("DELETE", base_ + "/api/v1/nodes/ghost").status, 200);
+  ASSERT_EQ(Http("POST", Pods(), GpuPod("h", 1, {{"spec", {{"nodeSelector", {{"pool", "ghost"}}}}}}).dump()).status, 201);
+  ASSERT_TRUE(unschedulable("h", "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
+                                   "1 node(s) were unschedulable."));
+  EXPECT_EQ(GetPod("g")["status"]["phase"], "Running");
+}
+
 TEST_F(SimulatorTest, DeletionGraceKeepsPodsBriefly) {
   server_->Stop();
   TestApiServerOptions options;
