@@ -1,6 +1,9 @@
 #include "ringleader/controller/health_server.h"
 
 #include <cpprest/http_listener.h>
+#include <pplx/threadpool.h>
+
+#include <mutex>
 
 #include "ringleader/common/metrics.h"
 
@@ -66,6 +69,15 @@ StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(const std::string& a
   impl->registry = &registry;
   impl->probes = std::move(probes);
   std::string uri = "http://" + host_port.first + ":" + std::to_string(host_port.second) + "/";
+  // cpprestsdk's shared pool defaults to 40 threads; scrapes and probes need two. It can be
+  // sized only before its first use, once per process (later calls throw: keep the size).
+  static std::once_flag pool_sized;
+  std::call_once(pool_sized, [] {
+    try {
+      crossplat::threadpool::initialize_with_threads(2);
+    } catch (const std::exception&) {
+    }
+  });
   try {
     impl->listener = std::make_unique<http_listener>(uri);
     Impl* raw = impl.get();

@@ -293,19 +293,30 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   if (caches_.nodes == nullptr) {
     return {true, "capacity check skipped: " + caches_.nodes_unavailable_reason};
   }
+  const uint64_t pass = ++admission_pass_;
+  // Nodes, parsed once per resourceVersion (parsing every node was the largest part of a check).
   std::vector<NodeCapacity> nodes;
-  for (const ObjectPtr& node : caches_.nodes->List()) nodes.push_back(NodeCapacityFromJson(*node));
+  for (const ObjectPtr& node : caches_.nodes->List()) {
+    std::string rv = MetaString(*node, "resourceVersion");
+    auto [it, inserted] = node_cache_.try_emplace(MetaString(*node, "name"));
+    CachedNode& cached = it->second;
+    if (inserted || rv.empty() || cached.resource_version != rv) cached = {rv, NodeCapacityFromJson(*node), 0};
+    cached.seen_in_pass = pass;
+    nodes.push_back(cached.node);
+  }
+  std::erase_if(node_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; });
 
   // Capacity held by bound pods, kept by the pod informers' events (no pass over the pods).
-  const uint64_t pass = ++admission_pass_;
   BoundPodLedger::Snapshot held = bound_pods_.Take();
   auto bound_pods_of = [&](const std::string& uid) -> int64_t {
     auto it = held.bound_by_owner.find(uid);
     return it == held.bound_by_owner.end() ? 0 : it->second;
   };
 
-  // Other Builtin jobs, parsed once per resourceVersion.
+  // Other Builtin jobs, parsed once per resourceVersion (this one's demand too, when the
+  // cache holds the version being reconciled).
   std::vector<std::shared_ptr<const ParsedJob>> jobs;
+  std::optional<PodDemand> own_demand;
   for (const kube::Cache* cache : caches_.jobs) {
     for (const ObjectPtr& object : cache->List()) {
       std::string uid = MetaString(*object, "uid");
@@ -324,7 +335,11 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
         fresh->job.spec.pod_template = nullptr;  // admission reads demand; spare a copy per job
         parsed = fresh;
       }
-      if (!parsed->valid || uid == job.metadata.uid) continue;
+      if (uid == job.metadata.uid) {
+        if (parsed->valid && rv == job.metadata.resource_version) own_demand = parsed->demand;
+        continue;
+      }
+      if (!parsed->valid) continue;
       if (parsed->job.spec.gang.scheduler != api::GangScheduler::kBuiltin) continue;
       jobs.push_back(parsed);
     }
@@ -388,7 +403,7 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
                        "s (longer than the backfill window, so it goes first)"};
   }
 
-  PodDemand demand = DemandOf(job);
+  PodDemand demand = own_demand ? std::move(*own_demand) : DemandOf(job);
   AdmissionResult result = capacity.TryAdmit(demand, job.spec.workers, /*commit=*/false);
   if (result.fits) admitted_[job.metadata.uid] = {demand, job.spec.workers, job.status.attempt};
   return result;

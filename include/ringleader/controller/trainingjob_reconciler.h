@@ -119,8 +119,8 @@ class TrainingJobReconciler final : public kube::Reconciler {
   // does not show yet keep their capacity reserved through `admitted_`.
   std::mutex admission_mu_;
   std::map<std::string, Admitted> admitted_;  // job uid →
-  // Admission reads every Builtin job; their parsed form is kept per resourceVersion
-  // (guarded by admission_mu_, swept on each check so it never grows).
+  // Admission reads every Builtin job and every node; their parsed forms are kept per
+  // resourceVersion (guarded by admission_mu_, swept on each check so they never grow).
   struct ParsedJob {
     std::string resource_version;
     api::TrainingJob job;
@@ -133,8 +133,14 @@ class TrainingJobReconciler final : public kube::Reconciler {
     uint64_t seen_in_pass = 0;
   };
   std::map<std::string, CachedJob> job_cache_;  // uid →
+  struct CachedNode {
+    std::string resource_version;
+    NodeCapacity node;
+    uint64_t seen_in_pass = 0;
+  };
+  std::map<std::string, CachedNode> node_cache_;  // node name →
   BoundPodLedger bound_pods_;
-  uint64_t admission_pass_ = 0;  // CheckAdmission calls, to sweep job_cache_
+  uint64_t admission_pass_ = 0;  // CheckAdmission calls, to sweep job_cache_ and node_cache_
 
   std::once_flag gates_warning_once_;
 
