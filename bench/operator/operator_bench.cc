@@ -21,7 +21,7 @@
 //   operator_bench [--workers 4] [--qps 1000] [--burst 2000] [--gang 512] [--jobs 200]
 //     [--workers-per-job 8] [--rss-pods 10000] [--repeat 3] [--bare-threads 4,16] [--no-none]
 //     [--cases gang,jobs,bare,rss] [--no-simulator] [--perf DIR] [--timeout-seconds S]
-//     [--operator PATH] [--apiserver PATH] [--crd PATH] [--keep-logs]
+//     [--operator PATH] [--apiserver PATH] [--crd PATH] [--operator-flag FLAG]... [--keep-logs]
 // --no-simulator runs the server without --simulate-pods (pods are never bound or run), to see
 // the operator without the fake scheduler and kubelets' writes.
 // --perf DIR records `perf record --call-graph dwarf` of the operator and the server over each
@@ -89,6 +89,7 @@ struct Options {
   std::vector<int> bare_threads;  // empty: --workers and 4 x --workers
   bool none_rows = true;
   bool keep_logs = false;
+  std::vector<std::string> operator_flags;  // --operator-flag: passed on to every operator
   std::string cases = "gang,jobs,bare,rss";  // --cases: a subset, for quick looks
   std::string perf_dir;  // --perf DIR: `perf record -g` the operator and the server per case
   bool simulate_pods = true;
@@ -223,6 +224,7 @@ class Cluster {
                                      "--workers", std::to_string(options_.workers),
                                      "--qps", std::to_string(options_.qps),
                                      "--burst", std::to_string(options_.burst)};
+    argv.insert(argv.end(), options_.operator_flags.begin(), options_.operator_flags.end());
     if (!operator_.Start(argv, (dir_ / "operator.log").string(), /*stdout_pipe=*/false)) {
       Die("cannot start " + options_.operator_binary);
     }
@@ -654,7 +656,7 @@ void Usage() {
                "  [--workers-per-job N] [--rss-pods N] [--repeat N] [--bare-threads N,M] [--no-none]\n"
                "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,rss] [--no-simulator] [--rss-simulator]\n"
                "  [--perf DIR]\n"
-               "  [--operator PATH] [--apiserver PATH] [--crd PATH] [--keep-logs]\n");
+               "  [--operator PATH] [--apiserver PATH] [--crd PATH] [--operator-flag FLAG]... [--keep-logs]\n");
 }
 
 Options ParseFlags(int argc, char** argv) {
@@ -686,6 +688,7 @@ Options ParseFlags(int argc, char** argv) {
     else if (flag == "--workers-per-job") o.workers_per_job = positive(1);
     else if (flag == "--rss-pods") o.rss_pods = positive(1);
     else if (flag == "--repeat") o.repeat = positive(1);
+    else if (flag == "--operator-flag") o.operator_flags.push_back(value());
     else if (flag == "--bare-threads") {
       o.bare_threads.clear();
       std::string list = value();

@@ -55,18 +55,24 @@ void Take(api::ResourceList& free, const api::ResourceList& requests) {
   for (const auto& [name, amount] : requests) free[name] -= amount;
 }
 
-// Places `count` pods first-fit; returns how many were placed.
+// Places `count` pods first-fit, from node *first on (nodes before it cannot take one); returns
+// how many were placed and leaves *first at the first node that still may.
 int64_t Place(std::vector<api::ResourceList>& free, const std::vector<NodeCapacity>& nodes,
-              const PodDemand& pod, int64_t count) {
+              const PodDemand& pod, int64_t count, size_t* first) {
+  if (*first >= nodes.size() || count <= 0) return 0;  // this shape fits nowhere any more
   api::ResourceList need = RequestsWithPodSlot(pod.requests);
   int64_t placed = 0;
-  for (size_t i = 0; i < nodes.size() && placed < count; ++i) {
+  size_t i = *first;
+  for (; i < nodes.size() && placed < count; ++i) {
     if (!Eligible(nodes[i], pod)) continue;
     while (placed < count && FitsOn(free[i], need)) {
       Take(free[i], need);
       ++placed;
     }
+    if (placed == count) break;  // node i may have room left
   }
+  // Every node before i is ineligible or too full for one more pod of this shape.
+  *first = std::min(i, nodes.size());
   return placed;
 }
 
@@ -125,6 +131,10 @@ PodDemand PodDemandFromSpec(const json& pod_spec) {
     }
   }
   if (pod_spec.contains("tolerations") && pod_spec["tolerations"].is_array()) d.tolerations = pod_spec["tolerations"];
+  for (const auto& [name, amount] : d.requests) d.shape += name + "=" + std::to_string(amount) + ";";
+  d.shape += "|";
+  for (const auto& [key, value] : d.node_selector) d.shape += key + "=" + value + ";";
+  d.shape += "|" + d.tolerations.dump();
   return d;
 }
 
@@ -147,11 +157,11 @@ BoundPod BoundPodFromJson(const json& pod) {
 }
 
 FreeCapacity::FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::vector<BoundPod>& bound)
-    : nodes_(nodes), free_(nodes.size()) {
+    : nodes_(std::make_shared<const std::vector<NodeCapacity>>(nodes)), free_(nodes.size()) {
   std::map<std::string, size_t> index;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    free_[i] = nodes_[i].allocatable;
-    index[nodes_[i].name] = i;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    free_[i] = nodes[i].allocatable;
+    index[nodes[i].name] = i;
   }
   for (const BoundPod& b : bound) {
     auto it = index.find(b.node_name);
@@ -161,28 +171,44 @@ FreeCapacity::FreeCapacity(const std::vector<NodeCapacity>& nodes, const std::ve
 
 FreeCapacity::FreeCapacity(const std::vector<NodeCapacity>& nodes,
                            const std::map<std::string, api::ResourceList>& held_by_node)
-    : nodes_(nodes), free_(nodes.size()) {
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    free_[i] = nodes_[i].allocatable;
-    auto held = held_by_node.find(nodes_[i].name);
+    : FreeCapacity(std::make_shared<const std::vector<NodeCapacity>>(nodes), held_by_node) {}
+
+FreeCapacity::FreeCapacity(std::shared_ptr<const std::vector<NodeCapacity>> nodes,
+                           const std::map<std::string, api::ResourceList>& held_by_node)
+    : nodes_(std::move(nodes)), free_(nodes_->size()) {
+  for (size_t i = 0; i < nodes_->size(); ++i) {
+    free_[i] = (*nodes_)[i].allocatable;
+    auto held = held_by_node.find((*nodes_)[i].name);
     if (held != held_by_node.end()) Take(free_[i], held->second);
   }
 }
 
-void FreeCapacity::Reserve(const ReservedGang& gang) { Place(free_, nodes_, gang.pod, gang.unbound_pods); }
+void FreeCapacity::Reserve(const PodDemand& pod, int64_t unbound_pods) {
+  size_t start = 0;
+  size_t* first = pod.shape.empty() ? &start : &first_open_[pod.shape];
+  Place(free_, *nodes_, pod, unbound_pods, first);
+}
 
 AdmissionResult FreeCapacity::TryAdmit(const PodDemand& pod, int64_t workers, bool commit) {
   std::vector<api::ResourceList> trial = free_;
-  int64_t placed = Place(trial, nodes_, pod, workers);
+  size_t first = 0;
+  if (!pod.shape.empty()) {
+    auto it = first_open_.find(pod.shape);
+    if (it != first_open_.end()) first = it->second;
+  }
+  int64_t placed = Place(trial, *nodes_, pod, workers, &first);
   if (placed >= workers) {
-    if (commit) free_ = std::move(trial);
+    if (commit) {
+      free_ = std::move(trial);
+      if (!pod.shape.empty()) first_open_[pod.shape] = first;
+    }
     return {true, "all " + std::to_string(workers) + " workers fit"};
   }
   // Aggregate view for the message, before this gang is placed.
   api::ResourceList total_free;
   size_t eligible_nodes = 0;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!Eligible(nodes_[i], pod)) continue;
+  for (size_t i = 0; i < nodes_->size(); ++i) {
+    if (!Eligible((*nodes_)[i], pod)) continue;
     ++eligible_nodes;
     for (const auto& [name, amount] : free_[i]) total_free[name] += std::max<int64_t>(amount, 0);
   }

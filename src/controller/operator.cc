@@ -167,9 +167,13 @@ class LeaderWork {
     controller_options.name = "trainingjob";
     controller_options.workers = options_.workers;
     controller_options.registry = &registry_;
+    controller_options.owned_event_batch = options_.pod_event_batch;
     controller_ = std::make_unique<kube::Controller>(*reconciler_, std::move(controller_options));
 
-    for (auto& informer : job_informers_) informer->AddEventHandlers(controller_->HandlersForPrimary());
+    for (auto& informer : job_informers_) {
+      informer->AddEventHandlers(reconciler_->JobAdmissionHandlers());
+      informer->AddEventHandlers(controller_->HandlersForPrimary());
+    }
     for (auto& informer : pod_informers_) {
       informer->AddEventHandlers(reconciler_->PodExpectationHandlers());
       informer->AddEventHandlers(reconciler_->PodCapacityHandlers());
@@ -344,6 +348,8 @@ Flags:
   --admission-retry DURATION        how often a gang waiting for capacity is re-checked (default 5s)
   --backfill-window DURATION        how long younger gangs that fit may pass an older waiting one
                                     (default 10m; 0: strict FIFO)
+  --pod-event-batch DURATION        pod events of one job within this window cost one reconcile
+                                    (default 250ms; 0: one reconcile per event)
   --help
 )";
 }
@@ -417,13 +423,14 @@ StatusOr<OperatorOptions> ParseOperatorFlags(const std::vector<std::string>& arg
     } else if (flag == "--log-level") {
       ASSIGN_OR_RETURN(o.log_level, value());
     } else if (flag == "--restart-backoff" || flag == "--restart-backoff-max" || flag == "--admission-retry" ||
-               flag == "--backfill-window") {
+               flag == "--backfill-window" || flag == "--pod-event-batch") {
       ASSIGN_OR_RETURN(std::string v, value());
       auto d = ParseDuration(v);
       if (!d.ok()) return InvalidArgumentError(flag + ": " + d.status().message());
       if (flag == "--restart-backoff") o.restart_backoff = *d;
       else if (flag == "--restart-backoff-max") o.restart_backoff_cap = *d;
       else if (flag == "--backfill-window") o.backfill_window = *d;
+      else if (flag == "--pod-event-batch") o.pod_event_batch = *d;
       else o.admission_retry = *d;
     } else {
       return InvalidArgumentError("unknown flag \"" + args[i] + "\" (see --help)");

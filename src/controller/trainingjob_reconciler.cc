@@ -4,6 +4,8 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -37,6 +39,13 @@ const Json& Member(const Json& object, const char* key) {
 std::string MetaString(const Json& object, const char* key) {
   const Json& v = Member(Member(object, "metadata"), key);
   return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+// MetaString without the copy, for loops over every cached job.
+const std::string& MetaRef(const Json& object, const char* key) {
+  static const std::string kEmpty;
+  const Json& v = Member(Member(object, "metadata"), key);
+  return v.is_string() ? v.get_ref<const std::string&>() : kEmpty;
 }
 
 // Runs `call` for every item, at most `parallelism` at a time, in batches that start at
@@ -90,11 +99,6 @@ bool IsTerminalPhase(const std::optional<api::JobPhase>& phase) {
   return phase == api::JobPhase::kSucceeded || phase == api::JobPhase::kFailed;
 }
 
-// The job's age key for admission order: older first, then by name for a stable order.
-std::pair<std::string, std::string> AgeKey(const api::TrainingJob& job) {
-  return {job.metadata.creation_timestamp, job.metadata.namespace_ + "/" + job.metadata.name};
-}
-
 // When the job's current attempt started waiting for Builtin capacity (Admitted=False with
 // InsufficientCapacity; lastTransitionTime stays while it keeps waiting).
 std::optional<std::chrono::system_clock::time_point> WaitingForCapacitySince(const api::TrainingJob& job) {
@@ -103,10 +107,6 @@ std::optional<std::chrono::system_clock::time_point> WaitingForCapacitySince(con
   return ParseRfc3339(c->last_transition_time);
 }
 
-PodDemand DemandOf(const api::TrainingJob& job) {
-  Json pod = BuildWorkerPod(job, 0, job.status.attempt);
-  return PodDemandFromSpec(pod["spec"]);
-}
 
 }  // namespace
 
@@ -294,17 +294,26 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
     return {true, "capacity check skipped: " + caches_.nodes_unavailable_reason};
   }
   const uint64_t pass = ++admission_pass_;
-  // Nodes, parsed once per resourceVersion (parsing every node was the largest part of a check).
-  std::vector<NodeCapacity> nodes;
+  // Nodes, parsed once per resourceVersion (parsing every node was the largest part of a
+  // check), and the list rebuilt only when one changed.
+  bool nodes_changed = node_snapshot_ == nullptr;
   for (const ObjectPtr& node : caches_.nodes->List()) {
-    std::string rv = MetaString(*node, "resourceVersion");
-    auto [it, inserted] = node_cache_.try_emplace(MetaString(*node, "name"));
+    const std::string& rv = MetaRef(*node, "resourceVersion");
+    auto [it, inserted] = node_cache_.try_emplace(MetaRef(*node, "name"));
     CachedNode& cached = it->second;
-    if (inserted || rv.empty() || cached.resource_version != rv) cached = {rv, NodeCapacityFromJson(*node), 0};
+    if (inserted || rv.empty() || cached.resource_version != rv) {
+      cached = {rv, NodeCapacityFromJson(*node), 0};
+      nodes_changed = true;
+    }
     cached.seen_in_pass = pass;
-    nodes.push_back(cached.node);
   }
-  std::erase_if(node_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; });
+  nodes_changed |= std::erase_if(node_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; }) > 0;
+  if (nodes_changed) {
+    auto fresh = std::make_shared<std::vector<NodeCapacity>>();
+    for (const auto& [name, cached] : node_cache_) fresh->push_back(cached.node);
+    node_snapshot_ = std::move(fresh);
+  }
+  const std::shared_ptr<const std::vector<NodeCapacity>> nodes = node_snapshot_;
 
   // Capacity held by bound pods, kept by the pod informers' events (no pass over the pods).
   BoundPodLedger::Snapshot held = bound_pods_.Take();
@@ -313,96 +322,60 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
     return it == held.bound_by_owner.end() ? 0 : it->second;
   };
 
-  // Other Builtin jobs, parsed once per resourceVersion (this one's demand too, when the
-  // cache holds the version being reconciled).
-  std::vector<std::shared_ptr<const ParsedJob>> jobs;
-  std::optional<PodDemand> own_demand;
-  for (const kube::Cache* cache : caches_.jobs) {
-    for (const ObjectPtr& object : cache->List()) {
-      std::string uid = MetaString(*object, "uid");
-      std::string rv = MetaString(*object, "resourceVersion");
-      auto [cached, inserted] = job_cache_.try_emplace(uid);
-      cached->second.seen_in_pass = pass;
-      std::shared_ptr<const ParsedJob>& parsed = cached->second.parsed;
-      if (inserted || parsed->resource_version != rv) {
-        auto fresh = std::make_shared<ParsedJob>();
-        std::vector<api::FieldError> errors;
-        fresh->job = api::ParseTrainingJob(*object, &errors);
-        fresh->resource_version = rv;
-        fresh->valid = errors.empty();
-        fresh->age_key = AgeKey(fresh->job);
-        if (fresh->valid) fresh->demand = DemandOf(fresh->job);
-        fresh->job.spec.pod_template = nullptr;  // admission reads demand; spare a copy per job
-        parsed = fresh;
-      }
-      if (uid == job.metadata.uid) {
-        if (parsed->valid && rv == job.metadata.resource_version) own_demand = parsed->demand;
-        continue;
-      }
-      if (!parsed->valid) continue;
-      if (parsed->job.spec.gang.scheduler != api::GangScheduler::kBuiltin) continue;
-      jobs.push_back(parsed);
-    }
-  }
-  std::erase_if(job_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; });
+  // Every other Builtin job, parsed when its event came, oldest first (job events wait while
+  // the check reads them).
+  const BuiltinJobIndex::View jobs = builtin_jobs_.Lock();
 
   FreeCapacity capacity(nodes, held.held_by_node);
   std::optional<FreeCapacity> empty_cluster;  // built only if an older gang is past the window
-  std::set<std::string> seen_admitted;
-  for (const auto& parsed : jobs) {
-    const api::TrainingJob& other = parsed->job;
-    const api::Condition* admitted = FindCondition(other.status.conditions, "Admitted");
-    bool active = !IsTerminalPhase(other.status.phase) && other.status.phase != api::JobPhase::kSuspended &&
-                  other.status.phase != api::JobPhase::kRestarting && !other.spec.run_policy.suspend;
-    if (active && admitted != nullptr && admitted->status == "True") {
-      seen_admitted.insert(other.metadata.uid);
-      int64_t unbound = other.spec.workers - bound_pods_of(other.metadata.uid);
-      if (unbound > 0) capacity.Reserve({parsed->demand, unbound});
-    }
+  for (const auto& [unused, entry] : jobs.in_order()) {
+    if (!entry->holds_admission || entry->job.metadata.uid == job.metadata.uid) continue;
+    int64_t unbound = entry->job.spec.workers - bound_pods_of(entry->job.metadata.uid);
+    if (unbound > 0) capacity.Reserve(entry->demand, unbound);
   }
   // Admitted here, not yet visible as Admitted in the job cache.
-  std::map<std::string, const api::TrainingJob*> by_uid;
-  for (const auto& parsed : jobs) by_uid[parsed->job.metadata.uid] = &parsed->job;
   for (auto it = admitted_.begin(); it != admitted_.end();) {
-    auto job_it = by_uid.find(it->first);
-    bool stale = job_it == by_uid.end() || seen_admitted.count(it->first) ||
-                 job_it->second->status.attempt != it->second.attempt ||
-                 IsTerminalPhase(job_it->second->status.phase) || it->first == job.metadata.uid;
+    const BuiltinJobIndex::Entry* entry = jobs.Find(it->first);
+    bool stale = entry == nullptr || entry->holds_admission || entry->job.status.attempt != it->second.attempt ||
+                 IsTerminalPhase(entry->job.status.phase) || it->first == job.metadata.uid;
     if (stale) {
       it = admitted_.erase(it);
       continue;
     }
     int64_t unbound = it->second.workers - bound_pods_of(it->first);
-    if (unbound > 0) capacity.Reserve({it->second.pod, unbound});
+    if (unbound > 0) capacity.Reserve(it->second.pod, unbound);
     ++it;
   }
 
   // Older jobs that are waiting go first when they fit. One that does not fit lets younger
   // ones pass (backfill) until it has waited backfill_window; then it holds the line, unless
   // it could not fit even an empty cluster (it would block everything forever).
-  // Age keys are computed once per job version: building them per comparison was most of a
-  // check's allocations.
-  std::sort(jobs.begin(), jobs.end(), [](const auto& a, const auto& b) { return a->age_key < b->age_key; });
-  const auto age_key = AgeKey(job);
+  const AdmissionOrder order = AdmissionOrderOf(job);
   const auto now = Now();
-  for (const auto& parsed : jobs) {
-    const api::TrainingJob& other = parsed->job;
-    if (!(parsed->age_key < age_key)) break;
-    if (admitted_.count(other.metadata.uid) || seen_admitted.count(other.metadata.uid)) continue;
+  for (const auto& [unused, entry] : jobs.in_order()) {
+    const api::TrainingJob& other = entry->job;
+    if (!(entry->order < order)) break;
+    if (entry->holds_admission || admitted_.count(other.metadata.uid)) continue;
     std::vector<ObservedPod> observed;
     for (const ObjectPtr& pod : PodsOwnedBy(other.metadata.uid)) observed.push_back(ObservePod(*pod));
     if (!NeedsAdmission(other, observed)) continue;
-    if (capacity.TryAdmit(parsed->demand, other.spec.workers, /*commit=*/true).fits) continue;
+    if (capacity.TryAdmit(entry->demand, other.spec.workers, /*commit=*/true).fits) continue;
     auto waiting_since = WaitingForCapacitySince(other);
     if (!waiting_since || now - *waiting_since < options_.backfill_window) continue;
-    if (!empty_cluster) empty_cluster.emplace(nodes, std::vector<BoundPod>{});
-    if (!empty_cluster->TryAdmit(parsed->demand, other.spec.workers, /*commit=*/false).fits) continue;
+    if (!empty_cluster) empty_cluster.emplace(nodes, std::map<std::string, api::ResourceList>{});
+    if (!empty_cluster->TryAdmit(entry->demand, other.spec.workers, /*commit=*/false).fits) continue;
     auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - *waiting_since).count();
     return {false, "queued behind " + other.metadata.namespace_ + "/" + other.metadata.name +
                        ", an older gang waiting for capacity for " + std::to_string(waited) +
                        "s (longer than the backfill window, so it goes first)"};
   }
 
+  // This job's demand from the index when it holds the same spec (generation).
+  std::optional<PodDemand> own_demand;
+  if (const BuiltinJobIndex::Entry* own = jobs.Find(job.metadata.uid);
+      own && own->job.metadata.generation == job.metadata.generation && job.metadata.generation != 0) {
+    own_demand = own->demand;
+  }
   PodDemand demand = own_demand ? std::move(*own_demand) : DemandOf(job);
   AdmissionResult result = capacity.TryAdmit(demand, job.spec.workers, /*commit=*/false);
   if (result.fits) admitted_[job.metadata.uid] = {demand, job.spec.workers, job.status.attempt};

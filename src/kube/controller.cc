@@ -52,6 +52,7 @@ Controller::Controller(Reconciler& reconciler, ControllerOptions options)
     : reconciler_(reconciler),
       name_(options.name),
       workers_(std::max(1, options.workers)),
+      owned_event_batch_(options.owned_event_batch),
       registry_(options.registry ? options.registry : &metrics::Registry::Default()),
       queue_(std::move(options.rate_limiter)),
       depth_(&registry_
@@ -85,7 +86,12 @@ EventHandlers Controller::HandlersForPrimary() {
 EventHandlers Controller::HandlersForOwned(std::string owner_kind, std::string owner_group) {
   auto enqueue_owner = [this, owner_kind, owner_group](const Json& object) {
     std::string key = ControllerOwnerKey(object, owner_kind, owner_group);
-    if (!key.empty()) Enqueue(key);
+    if (key.empty()) return;
+    if (owned_event_batch_ > Duration::zero()) {
+      EnqueueAfter(key, owned_event_batch_);  // the earliest delayed add of a key wins
+    } else {
+      Enqueue(key);
+    }
   };
   EventHandlers handlers;
   handlers.on_add = [enqueue_owner](const ObjectPtr& object) { enqueue_owner(*object); };

@@ -118,3 +118,57 @@ TEST(FreeCapacityTest, OnlyACommittedGangThatFitsKeepsItsPlace) {
 
 }  // namespace
 }  // namespace ringleader::controller
+
+namespace ringleader::controller {
+namespace {
+
+// Placements that resume where the last one of the same shape ended must decide exactly as
+// first-fit from node 0 does, whatever the order of reservations and trials.
+TEST(FreeCapacityTest, ShapeHintsDecideAsFirstFitFromTheFirstNode) {
+  std::vector<NodeCapacity> nodes;
+  for (int i = 0; i < 12; ++i) nodes.push_back(Node("n" + std::to_string(i), 1 + (i * 7) % 9, i % 3));
+  nodes[4].taints.push_back({"dedicated", "x", "NoSchedule"});
+  nodes[7].ready = false;
+  std::vector<PodDemand> shapes;
+  for (int cpu : {1, 2, 3}) {
+    for (int gpu : {0, 1}) {
+      PodDemand d = PodDemandFromSpec(
+          {{"containers", json::array({{{"resources", {{"requests", {{"cpu", std::to_string(cpu)},
+                                                                      {"nvidia.com/gpu", std::to_string(gpu)}}}}}}})}});
+      ASSERT_FALSE(d.shape.empty());
+      shapes.push_back(d);
+    }
+  }
+  EXPECT_NE(shapes[0].shape, shapes[1].shape);
+  uint32_t seed = 12345;
+  auto next = [&seed](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % n;
+  };
+  for (int round = 0; round < 50; ++round) {
+    FreeCapacity hinted(nodes, std::vector<BoundPod>{});
+    FreeCapacity plain(nodes, std::vector<BoundPod>{});
+    for (int step = 0; step < 40; ++step) {
+      PodDemand d = shapes[next(static_cast<uint32_t>(shapes.size()))];
+      PodDemand unshaped = d;
+      unshaped.shape.clear();
+      int64_t workers = 1 + next(6);
+      switch (next(3)) {
+        case 0:
+          hinted.Reserve({d, workers});
+          plain.Reserve({unshaped, workers});
+          break;
+        default: {
+          bool commit = next(2) == 0;
+          AdmissionResult a = hinted.TryAdmit(d, workers, commit);
+          AdmissionResult b = plain.TryAdmit(unshaped, workers, commit);
+          ASSERT_EQ(a.fits, b.fits) << "round " << round << " step " << step;
+          ASSERT_EQ(a.message, b.message) << "round " << round << " step " << step;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ringleader::controller

@@ -28,13 +28,15 @@ TEST(OperatorFlagsTest, DefaultsMatchTheDocumentedOnes) {
   EXPECT_TRUE(o->namespaces.empty());
   EXPECT_EQ(o->restart_backoff, std::chrono::seconds(10));
   EXPECT_EQ(o->backfill_window, std::chrono::minutes(10));
+  EXPECT_EQ(o->pod_event_batch, std::chrono::milliseconds(250));
 }
 
 TEST(OperatorFlagsTest, ParsesEveryFlagInBothSpellings) {
   auto o = Parse({"--kubeconfig", "/k", "--namespace=a", "--namespace", "b", "--workers=8", "--qps", "20.5",
                   "--burst=40", "--leader-elect=false", "--leader-election-namespace", "ops",
                   "--metrics-addr=127.0.0.1:9090", "--log-format", "json", "--restart-backoff=500ms",
-                  "--restart-backoff-max", "2m", "--admission-retry=1s", "--backfill-window", "0"});
+                  "--restart-backoff-max", "2m", "--admission-retry=1s", "--backfill-window", "0",
+                  "--pod-event-batch=1s"});
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->kubeconfig, "/k");
   EXPECT_EQ(o->namespaces, (std::vector<std::string>{"a", "b"}));
@@ -49,6 +51,7 @@ TEST(OperatorFlagsTest, ParsesEveryFlagInBothSpellings) {
   EXPECT_EQ(o->restart_backoff_cap, std::chrono::minutes(2));
   EXPECT_EQ(o->admission_retry, std::chrono::seconds(1));
   EXPECT_EQ(o->backfill_window, std::chrono::milliseconds(0));
+  EXPECT_EQ(o->pod_event_batch, std::chrono::seconds(1));
 }
 
 TEST(OperatorFlagsTest, BadValuesNameTheFlag) {
@@ -65,6 +68,7 @@ TEST(OperatorFlagsTest, BadValuesNameTheFlag) {
            {{"--metrics-addr=:99999"}, "--metrics-addr"},
            {{"--restart-backoff=10parsecs"}, "--restart-backoff"},
            {{"--backfill-window=soon"}, "--backfill-window"},
+           {{"--pod-event-batch=-1s"}, "--pod-event-batch"},
            {{"--restart-backoff=10s", "--restart-backoff-max=1s"}, "--restart-backoff-max"},
            {{"--namespace"}, "--namespace"},
            {{"--frobnicate"}, "--frobnicate"},

@@ -88,13 +88,18 @@ class ReconcilerTest : public ::testing::Test {
       }
       return cache.Replace(std::move(objects));
     };
-    fill(jobs_, kube::TrainingJobsResource());
+    auto previous_jobs = fill(jobs_, kube::TrainingJobsResource());
     auto previous_pods = fill(pods_, kube::PodsResource());
     fill(services_, kube::ServicesResource());
     fill(nodes_, kube::NodesResource());
     // The informer's events lower creation expectations and keep the capacity ledger.
     auto expectations = reconciler_->PodExpectationHandlers();
     auto capacity = reconciler_->PodCapacityHandlers();
+    auto admission = reconciler_->JobAdmissionHandlers();
+    for (const auto& [key, job] : previous_jobs) {
+      if (!jobs_.Get(key)) admission.on_delete(job);
+    }
+    for (const auto& job : jobs_.List()) admission.on_add(job);
     for (const auto& [key, pod] : previous_pods) {
       if (!pods_.Get(key)) capacity.on_delete(pod);
     }

@@ -260,3 +260,39 @@ TEST(ControllerTest, StopWithoutStartAndTwice) {
 
 }  // namespace
 }  // namespace ringleader::kube
+
+namespace ringleader::kube {
+namespace {
+
+TEST(ControllerTest, ChildEventsWithinTheBatchWindowCostOneReconcileOfTheOwner) {
+  metrics::Registry registry;
+  ScriptedReconciler reconciler;
+  ControllerOptions options = FastOptions(&registry);
+  options.owned_event_batch = milliseconds(300);
+  Controller controller(reconciler, std::move(options));
+  EventHandlers owned = controller.HandlersForOwned("TrainingJob", "ringleader.dev");
+  Json owner = {{"apiVersion", "ringleader.dev/v1alpha1"},
+                {"kind", "TrainingJob"},
+                {"metadata", {{"name", "tj"}, {"namespace", "team"}, {"uid", "u-1"}}}};
+  auto pod = [&](int rank) {
+    return std::make_shared<const Json>(Json{
+        {"metadata",
+         {{"name", "tj-worker-" + std::to_string(rank)},
+          {"namespace", "team"},
+          {"ownerReferences", Json::array({MakeControllerOwnerReference(owner)})}}}});
+  };
+  controller.Start();
+  auto start = Clock::now();
+  for (int rank = 0; rank < 8; ++rank) owned.on_add(pod(rank));  // a gang's pods appear
+  owned.on_update(pod(0), pod(0));
+  ASSERT_TRUE(reconciler.WaitForCalls("team/tj", 1));
+  EXPECT_GE(Clock::now() - start, milliseconds(290)) << "the owner is reconciled after the window";
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_EQ(reconciler.Calls("team/tj"), 1u) << "nine events, one reconcile";
+  owned.on_delete(pod(3));  // a later event starts a new window
+  ASSERT_TRUE(reconciler.WaitForCalls("team/tj", 2));
+  controller.Stop();
+}
+
+}  // namespace
+}  // namespace ringleader::kube

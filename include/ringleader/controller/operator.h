@@ -36,6 +36,9 @@ struct OperatorOptions {
   std::chrono::milliseconds restart_backoff_cap{std::chrono::minutes(5)};
   std::chrono::milliseconds admission_retry{std::chrono::seconds(5)};
   std::chrono::milliseconds backfill_window{std::chrono::minutes(10)};  // ReconcilerOptions
+  // Pod and Service events requeue their job this much later, so a burst of them costs one
+  // reconcile (kube::ControllerOptions::owned_event_batch).
+  std::chrono::milliseconds pod_event_batch{std::chrono::milliseconds(250)};
   bool help = false;
 };
 

@@ -24,10 +24,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ringleader/api/trainingjob.h"
 #include "ringleader/controller/bound_pod_ledger.h"
+#include "ringleader/controller/builtin_job_index.h"
 #include "ringleader/controller/expectations.h"
 #include "ringleader/controller/gang_admission.h"
 #include "ringleader/controller/pending_writes.h"
@@ -88,6 +90,9 @@ class TrainingJobReconciler final : public kube::Reconciler {
   // Pod informer handlers: keep the capacity held by bound pods current for admission.
   // Every pod informer must deliver to both.
   kube::EventHandlers PodCapacityHandlers() { return bound_pods_.Handlers(); }
+  // Job informer handlers: keep admission's index of Builtin jobs current. Every job
+  // informer must deliver to it.
+  kube::EventHandlers JobAdmissionHandlers() { return builtin_jobs_.Handlers(); }
 
   const Expectations& expectations() const { return expectations_; }
   const PendingWrites& pending_writes() const { return pending_writes_; }
@@ -119,28 +124,18 @@ class TrainingJobReconciler final : public kube::Reconciler {
   // does not show yet keep their capacity reserved through `admitted_`.
   std::mutex admission_mu_;
   std::map<std::string, Admitted> admitted_;  // job uid →
-  // Admission reads every Builtin job and every node; their parsed forms are kept per
-  // resourceVersion (guarded by admission_mu_, swept on each check so they never grow).
-  struct ParsedJob {
-    std::string resource_version;
-    api::TrainingJob job;
-    bool valid = false;
-    PodDemand demand;
-    std::pair<std::string, std::string> age_key;  // admission order: creation time, then name
-  };
-  struct CachedJob {
-    std::shared_ptr<const ParsedJob> parsed;
-    uint64_t seen_in_pass = 0;
-  };
-  std::map<std::string, CachedJob> job_cache_;  // uid →
+  // Admission reads every node; their parsed forms are kept per resourceVersion (guarded
+  // by admission_mu_, swept on each check so they never grow).
   struct CachedNode {
     std::string resource_version;
     NodeCapacity node;
     uint64_t seen_in_pass = 0;
   };
   std::map<std::string, CachedNode> node_cache_;  // node name →
+  std::shared_ptr<const std::vector<NodeCapacity>> node_snapshot_;  // node_cache_'s nodes, in name order
+  uint64_t admission_pass_ = 0;                   // CheckAdmission calls, to sweep node_cache_
   BoundPodLedger bound_pods_;
-  uint64_t admission_pass_ = 0;  // CheckAdmission calls, to sweep job_cache_ and node_cache_
+  BuiltinJobIndex builtin_jobs_;
 
   std::once_flag gates_warning_once_;
 

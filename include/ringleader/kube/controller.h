@@ -58,6 +58,10 @@ struct ControllerOptions {
   int workers = 2;
   std::unique_ptr<RateLimiter> rate_limiter;  // nullptr: DefaultControllerRateLimiter()
   metrics::Registry* registry = nullptr;      // nullptr: metrics::Registry::Default()
+  // HandlersForOwned enqueue the owner this much later (0: at once), so that a burst of
+  // child events (8 pods created, bound, started) costs one reconcile, not one each: the
+  // Job controller batches pod events the same way (1 s).
+  Duration owned_event_batch{0};
 };
 
 class Controller {
@@ -92,6 +96,7 @@ class Controller {
   Reconciler& reconciler_;
   std::string name_;
   int workers_;
+  Duration owned_event_batch_;
   metrics::Registry* registry_;
   WorkQueue queue_;
   metrics::Gauge* depth_;

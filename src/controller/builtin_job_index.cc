@@ -1,0 +1,106 @@
+#include "ringleader/controller/builtin_job_index.h"
+
+#include <algorithm>
+
+#include "ringleader/api/validation.h"
+#include "ringleader/common/json_fields.h"
+#include "ringleader/controller/desired_state.h"
+#include "ringleader/controller/trainingjob_state.h"
+
+namespace ringleader::controller {
+
+AdmissionOrder AdmissionOrderOf(const api::TrainingJob& job) {
+  return {job.metadata.creation_timestamp, job.metadata.namespace_ + "/" + job.metadata.name, job.metadata.uid};
+}
+
+PodDemand DemandOf(const api::TrainingJob& job) {
+  nlohmann::json pod = BuildWorkerPod(job, 0, job.status.attempt);
+  return PodDemandFromSpec(pod["spec"]);
+}
+
+namespace {
+
+std::string Uid(const nlohmann::json& job) {
+  return json_fields::StringField(json_fields::ObjectOrEmpty(job, "metadata"), "uid");
+}
+
+bool HoldsAdmission(const api::TrainingJob& job) {
+  const auto& phase = job.status.phase;
+  bool active = phase != api::JobPhase::kSucceeded && phase != api::JobPhase::kFailed &&
+                phase != api::JobPhase::kSuspended && phase != api::JobPhase::kRestarting &&
+                !job.spec.run_policy.suspend;
+  const api::Condition* admitted = FindCondition(job.status.conditions, "Admitted");
+  return active && admitted != nullptr && admitted->status == "True";
+}
+
+}  // namespace
+
+void BuiltinJobIndex::Observe(const nlohmann::json& object) {
+  std::string uid = Uid(object);
+  if (uid.empty()) return;
+  std::vector<api::FieldError> errors;
+  api::TrainingJob job = api::ParseTrainingJob(object, &errors);
+  if (!errors.empty() || job.spec.gang.scheduler != api::GangScheduler::kBuiltin) {
+    Forget(object);
+    return;
+  }
+  auto entry = std::make_shared<Entry>();
+  {
+    // The demand depends on the spec only: unchanged generation, unchanged demand (status
+    // updates are most job events and spare building a worker pod each).
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_uid_.find(uid);
+    if (it != by_uid_.end() && it->second->job.metadata.generation == job.metadata.generation &&
+        job.metadata.generation != 0) {
+      entry->demand = it->second->demand;
+    }
+  }
+  if (entry->demand.shape.empty()) entry->demand = DemandOf(job);
+  job.spec.pod_template = nullptr;
+  entry->order = AdmissionOrderOf(job);
+  entry->holds_admission = HoldsAdmission(job);
+  entry->job = std::move(job);
+  std::lock_guard<std::mutex> lock(mu_);
+  EntryPtr& slot = by_uid_[uid];
+  if (slot) ordered_.erase(slot->order);
+  slot = std::move(entry);
+  ordered_[slot->order] = slot;
+}
+
+void BuiltinJobIndex::Forget(const nlohmann::json& object) {
+  std::string uid = Uid(object);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_uid_.find(uid);
+  if (it == by_uid_.end()) return;
+  ordered_.erase(it->second->order);
+  by_uid_.erase(it);
+}
+
+kube::EventHandlers BuiltinJobIndex::Handlers() {
+  kube::EventHandlers handlers;
+  handlers.on_add = [this](const kube::ObjectPtr& job) { Observe(*job); };
+  handlers.on_update = [this](const kube::ObjectPtr&, const kube::ObjectPtr& job) { Observe(*job); };
+  handlers.on_delete = [this](const kube::ObjectPtr& job) { Forget(*job); };
+  return handlers;
+}
+
+std::vector<BuiltinJobIndex::EntryPtr> BuiltinJobIndex::InAdmissionOrder() const {
+  std::vector<EntryPtr> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  out.reserve(ordered_.size());
+  for (const auto& [order, entry] : ordered_) out.push_back(entry);
+  return out;
+}
+
+BuiltinJobIndex::EntryPtr BuiltinJobIndex::Find(const std::string& uid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_uid_.find(uid);
+  return it == by_uid_.end() ? nullptr : it->second;
+}
+
+size_t BuiltinJobIndex::Size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_uid_.size();
+}
+
+}  // namespace ringleader::controller
