@@ -48,6 +48,18 @@ const std::string& MetaRef(const Json& object, const char* key) {
   return v.is_string() ? v.get_ref<const std::string&>() : kEmpty;
 }
 
+// Runs `call` on a helper thread: an exception escaping a std::thread would end the process,
+// so it becomes the call's error.
+Status CallGuarded(const std::function<Status()>& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return InternalError(std::string("unexpected exception: ") + e.what());
+  } catch (...) {
+    return InternalError("unexpected non-exception thrown");
+  }
+}
+
 // Runs `call` for every item, at most `parallelism` at a time, in batches that start at
 // `first_batch` and double. Stops after a batch in which any call failed: the rest would
 // most likely fail the same way (quota, RBAC, webhook). Returns the first error.
@@ -65,7 +77,7 @@ Status ForEachInBatches(size_t count, int parallelism, size_t first_batch,
       std::vector<std::thread> threads;
       threads.reserve(n);
       for (size_t i = 0; i < n; ++i) {
-        threads.emplace_back([&, i] { results[i] = call(next + i); });
+        threads.emplace_back([&, i] { results[i] = CallGuarded([&] { return call(next + i); }); });
       }
       for (auto& t : threads) t.join();
     }
@@ -503,8 +515,10 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   std::thread service_create;
   if (write_error.ok() && plan.create_service) {
     service_create = std::thread([&] {
-      auto result = client_.Create(kube::ServicesResource(), ns, BuildService(job));
-      if (!result.ok() && !result.IsAlreadyExists()) service_created = result.status();
+      service_created = CallGuarded([&] {
+        auto result = client_.Create(kube::ServicesResource(), ns, BuildService(job));
+        return result.ok() || result.IsAlreadyExists() ? Status::Ok() : result.status();
+      });
     });
   }
 
