@@ -98,6 +98,18 @@ BuiltinJobIndex::EntryPtr BuiltinJobIndex::Find(const std::string& uid) const {
   return it == by_uid_.end() ? nullptr : it->second;
 }
 
+std::vector<std::string> BuiltinJobIndex::WaitingForAdmission() const {
+  std::vector<std::string> keys;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [order, entry] : ordered_) {
+    const auto& phase = entry->job.status.phase;
+    if (!phase || *phase == api::JobPhase::kPending) {
+      keys.push_back(entry->job.metadata.namespace_ + "/" + entry->job.metadata.name);
+    }
+  }
+  return keys;
+}
+
 size_t BuiltinJobIndex::Size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return by_uid_.size();

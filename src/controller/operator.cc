@@ -96,13 +96,6 @@ std::string LeaseNamespace(const OperatorOptions& options, const kube::RestConfi
   return "default";
 }
 
-bool WaitsForAdmission(const Json& job) {
-  const Json& status = job.contains("status") ? job["status"] : Json();
-  if (!status.is_object()) return true;
-  std::string phase = status.value("phase", "");
-  if (phase != "" && phase != "Pending") return false;
-  return true;
-}
 
 // Everything that exists only while this replica leads.
 class LeaderWork {
@@ -230,13 +223,11 @@ class LeaderWork {
   }
   bool Started() const { return started_.load(); }
 
+  // Only Builtin jobs wait for capacity, and the reconciler's index knows which: waking
+  // them does not walk every cached job on every pod that ends.
   void WakeWaitingJobs() {
-    if (!controller_) return;
-    for (auto& informer : job_informers_) {
-      for (const ObjectPtr& job : informer->cache().List()) {
-        if (WaitsForAdmission(*job)) controller_->Enqueue(kube::ObjectKeyOf(*job));
-      }
-    }
+    if (!controller_ || !reconciler_) return;
+    for (const std::string& key : reconciler_->JobsWaitingForAdmission()) controller_->Enqueue(key);
   }
 
   std::map<std::string, int> CountPhases() const {

@@ -41,6 +41,11 @@ TEST(BuiltinJobIndexTest, KeepsValidBuiltinJobsOldestFirst) {
   EXPECT_EQ(index.Find("u1")->demand.requests.at("cpu"), 1000);
   EXPECT_TRUE(index.Find("u1")->job.spec.pod_template.is_null()) << "the template is not kept";
   EXPECT_FALSE(index.Find("u4"));
+  EXPECT_EQ(index.WaitingForAdmission(), (std::vector<std::string>{"ml/a", "ml/b", "ml/c"}));
+  json running = Job("b", "u2", "2026-11-22T10:00:01Z");
+  running["status"] = {{"phase", "Running"}};
+  index.Observe(running);
+  EXPECT_EQ(index.WaitingForAdmission(), (std::vector<std::string>{"ml/a", "ml/c"})) << "only unadmitted jobs";
 }
 
 TEST(BuiltinJobIndexTest, UpdatesFollowTheJob) {

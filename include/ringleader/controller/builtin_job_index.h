@@ -66,6 +66,9 @@ class BuiltinJobIndex {
   };
   View Lock() const { return View(*this); }
   EntryPtr Find(const std::string& uid) const;  // nullptr when not indexed
+  // namespace/name of the jobs not admitted yet (no phase, or Pending): the ones that freed
+  // capacity may let in.
+  std::vector<std::string> WaitingForAdmission() const;
   size_t Size() const;
 
  private:

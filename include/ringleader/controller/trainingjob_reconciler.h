@@ -93,6 +93,8 @@ class TrainingJobReconciler final : public kube::Reconciler {
   // Job informer handlers: keep admission's index of Builtin jobs current. Every job
   // informer must deliver to it.
   kube::EventHandlers JobAdmissionHandlers() { return builtin_jobs_.Handlers(); }
+  // Keys of the Builtin jobs waiting for admission, oldest first.
+  std::vector<std::string> JobsWaitingForAdmission() const { return builtin_jobs_.WaitingForAdmission(); }
 
   const Expectations& expectations() const { return expectations_; }
   const PendingWrites& pending_writes() const { return pending_writes_; }
