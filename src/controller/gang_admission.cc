@@ -56,19 +56,24 @@ void Take(api::ResourceList& free, const api::ResourceList& requests) {
 }
 
 // Places `count` pods first-fit, from node *first on (nodes before it cannot take one); returns
-// how many were placed and leaves *first at the first node that still may.
+// how many were placed and leaves *first at the first node that still may. With `taken`,
+// records how many went to each node (to give them back).
 int64_t Place(std::vector<api::ResourceList>& free, const std::vector<NodeCapacity>& nodes,
-              const PodDemand& pod, int64_t count, size_t* first) {
+              const PodDemand& pod, int64_t count, size_t* first,
+              std::vector<std::pair<size_t, int64_t>>* taken = nullptr) {
   if (*first >= nodes.size() || count <= 0) return 0;  // this shape fits nowhere any more
   api::ResourceList need = RequestsWithPodSlot(pod.requests);
   int64_t placed = 0;
   size_t i = *first;
   for (; i < nodes.size() && placed < count; ++i) {
     if (!Eligible(nodes[i], pod)) continue;
+    int64_t here = 0;
     while (placed < count && FitsOn(free[i], need)) {
       Take(free[i], need);
       ++placed;
+      ++here;
     }
+    if (taken != nullptr && here > 0) taken->emplace_back(i, here);
     if (placed == count) break;  // node i may have room left
   }
   // Every node before i is ineligible or too full for one more pod of this shape.
@@ -189,21 +194,40 @@ void FreeCapacity::Reserve(const PodDemand& pod, int64_t unbound_pods) {
   Place(free_, *nodes_, pod, unbound_pods, first);
 }
 
-AdmissionResult FreeCapacity::TryAdmit(const PodDemand& pod, int64_t workers, bool commit) {
-  std::vector<api::ResourceList> trial = free_;
-  size_t first = 0;
+int64_t FreeCapacity::PlaceGang(const PodDemand& pod, int64_t workers, bool keep) {
+  size_t start = 0;
+  size_t* first = pod.shape.empty() ? &start : &first_open_[pod.shape];
+  const size_t first_before = *first;
+  std::vector<std::pair<size_t, int64_t>> taken;
+  int64_t placed = Place(free_, *nodes_, pod, workers, first, &taken);
+  if (placed >= workers && keep) return placed;
+  // Give the trial's pods back (cheaper than placing on a copy of every node's free list),
+  // and with them the nodes the trial filled.
+  api::ResourceList need = RequestsWithPodSlot(pod.requests);
+  for (const auto& [node, count] : taken) {
+    for (const auto& [name, amount] : need) free_[node][name] += amount * count;
+  }
+  *first = first_before;
+  return placed;
+}
+
+bool FreeCapacity::Admit(const PodDemand& pod, int64_t workers, bool commit) {
   if (!pod.shape.empty()) {
-    auto it = first_open_.find(pod.shape);
-    if (it != first_open_.end()) first = it->second;
+    // Free capacity only shrinks: a shape that could not place n workers never places more.
+    auto failed = fails_from_.find(pod.shape);
+    if (failed != fails_from_.end() && workers >= failed->second) return false;
   }
-  int64_t placed = Place(trial, *nodes_, pod, workers, &first);
-  if (placed >= workers) {
-    if (commit) {
-      free_ = std::move(trial);
-      if (!pod.shape.empty()) first_open_[pod.shape] = first;
-    }
-    return {true, "all " + std::to_string(workers) + " workers fit"};
+  bool fits = PlaceGang(pod, workers, commit) >= workers;
+  if (!fits && !pod.shape.empty()) {
+    auto [it, inserted] = fails_from_.try_emplace(pod.shape, workers);
+    if (!inserted) it->second = std::min(it->second, workers);
   }
+  return fits;
+}
+
+AdmissionResult FreeCapacity::TryAdmit(const PodDemand& pod, int64_t workers, bool commit) {
+  int64_t placed = PlaceGang(pod, workers, commit);
+  if (placed >= workers) return {true, "all " + std::to_string(workers) + " workers fit"};
   // Aggregate view for the message, before this gang is placed.
   api::ResourceList total_free;
   size_t eligible_nodes = 0;

@@ -371,11 +371,11 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
     std::vector<ObservedPod> observed;
     for (const ObjectPtr& pod : PodsOwnedBy(other.metadata.uid)) observed.push_back(ObservePod(*pod));
     if (!NeedsAdmission(other, observed)) continue;
-    if (capacity.TryAdmit(entry->demand, other.spec.workers, /*commit=*/true).fits) continue;
+    if (capacity.Admit(entry->demand, other.spec.workers, /*commit=*/true)) continue;
     auto waiting_since = WaitingForCapacitySince(other);
     if (!waiting_since || now - *waiting_since < options_.backfill_window) continue;
     if (!empty_cluster) empty_cluster.emplace(nodes, std::map<std::string, api::ResourceList>{});
-    if (!empty_cluster->TryAdmit(entry->demand, other.spec.workers, /*commit=*/false).fits) continue;
+    if (!empty_cluster->Admit(entry->demand, other.spec.workers, /*commit=*/false)) continue;
     auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - *waiting_since).count();
     return {false, "queued behind " + other.metadata.namespace_ + "/" + other.metadata.name +
                        ", an older gang waiting for capacity for " + std::to_string(waited) +

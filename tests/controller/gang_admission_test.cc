@@ -122,8 +122,9 @@ TEST(FreeCapacityTest, OnlyACommittedGangThatFitsKeepsItsPlace) {
 namespace ringleader::controller {
 namespace {
 
-// Placements that resume where the last one of the same shape ended must decide exactly as
-// first-fit from node 0 does, whatever the order of reservations and trials.
+// Placements that resume where the last one of the same shape ended, trials given back and
+// remembered failures must decide exactly as first-fit from node 0 on a copy does, whatever
+// the order of reservations and trials.
 TEST(FreeCapacityTest, ShapeHintsDecideAsFirstFitFromTheFirstNode) {
   std::vector<NodeCapacity> nodes;
   for (int i = 0; i < 12; ++i) nodes.push_back(Node("n" + std::to_string(i), 1 + (i * 7) % 9, i % 3));
@@ -145,29 +146,38 @@ TEST(FreeCapacityTest, ShapeHintsDecideAsFirstFitFromTheFirstNode) {
     seed = seed * 1103515245u + 12345u;
     return (seed >> 16) % n;
   };
+  // The oracle: a fresh one-shot check of everything committed so far, without shapes.
+  int fits = 0, misses = 0;
   for (int round = 0; round < 50; ++round) {
     FreeCapacity hinted(nodes, std::vector<BoundPod>{});
-    FreeCapacity plain(nodes, std::vector<BoundPod>{});
+    std::vector<ReservedGang> committed;
     for (int step = 0; step < 40; ++step) {
       PodDemand d = shapes[next(static_cast<uint32_t>(shapes.size()))];
       PodDemand unshaped = d;
       unshaped.shape.clear();
       int64_t workers = 1 + next(6);
+      AdmissionResult want = CheckGangFits(nodes, {}, committed, unshaped, workers);
+      bool commit = next(2) == 0;
       switch (next(3)) {
         case 0:
           hinted.Reserve({d, workers});
-          plain.Reserve({unshaped, workers});
+          committed.push_back({unshaped, workers});  // as many as fit, like Reserve
+          continue;
+        case 1:  // the message-less form, with its memory of failed shapes
+          ASSERT_EQ(hinted.Admit(d, workers, commit), want.fits) << "round " << round << " step " << step;
           break;
         default: {
-          bool commit = next(2) == 0;
-          AdmissionResult a = hinted.TryAdmit(d, workers, commit);
-          AdmissionResult b = plain.TryAdmit(unshaped, workers, commit);
-          ASSERT_EQ(a.fits, b.fits) << "round " << round << " step " << step;
-          ASSERT_EQ(a.message, b.message) << "round " << round << " step " << step;
+          AdmissionResult got = hinted.TryAdmit(d, workers, commit);
+          ASSERT_EQ(got.fits, want.fits) << "round " << round << " step " << step;
+          ASSERT_EQ(got.message, want.message) << "round " << round << " step " << step;
         }
       }
+      (want.fits ? fits : misses) += 1;
+      if (want.fits && commit) committed.push_back({unshaped, workers});
     }
   }
+  EXPECT_GT(fits, 100) << "the trials must exercise both outcomes";
+  EXPECT_GT(misses, 100);
 }
 
 }  // namespace

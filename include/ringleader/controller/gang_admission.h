@@ -84,11 +84,18 @@ class FreeCapacity {
   void Reserve(const PodDemand& pod, int64_t unbound_pods);
   // Whether `workers` pods of `pod` fit now; with `commit`, a gang that fits keeps its place.
   AdmissionResult TryAdmit(const PodDemand& pod, int64_t workers, bool commit);
+  // TryAdmit without the message, and O(1) for a shape that already failed with as few
+  // workers (a queue of 1000 waiting gangs is checked in every admission).
+  bool Admit(const PodDemand& pod, int64_t workers, bool commit);
 
  private:
   std::shared_ptr<const std::vector<NodeCapacity>> nodes_;
   std::vector<api::ResourceList> free_;  // per node, parallel to *nodes_
+  // Places the gang on free_; keeps it only if all fit and `keep`. Returns how many fit.
+  int64_t PlaceGang(const PodDemand& pod, int64_t workers, bool keep);
+
   std::unordered_map<std::string, size_t> first_open_;  // PodDemand::shape → first node that may fit
+  std::unordered_map<std::string, int64_t> fails_from_;  // PodDemand::shape → fewest workers that did not fit
 };
 
 // One-shot form: nodes − bound pods − reserved gangs, then this gang.
