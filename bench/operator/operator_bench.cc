@@ -14,13 +14,16 @@
 //             8-worker job's creates at once), so the ratio is not flattered by a slow peer
 //   rss       operator VmRSS when synced with no jobs, and after --rss-pods pods of
 //             --workers-per-job-sized jobs exist and the operator is quiet
+//   queue     --queue-jobs gangs that fit no node wait for capacity: the operator's CPU over
+//             10 s of that steady state (each is re-checked every 5 s, and each check walks
+//             the older waiting gangs)
 // "Created" is when the API server committed the pod, seen by a byte-scanning watch (see
 // pod_watch.h for why that distorts least). gang and jobs run with gang.scheduler Builtin (the
 // default, what users get) and None. The last lines are `RESULT name=value`.
 //
 //   operator_bench [--workers 4] [--qps 1000] [--burst 2000] [--gang 512] [--jobs 200]
 //     [--workers-per-job 8] [--rss-pods 10000] [--repeat 3] [--bare-threads 4,16] [--no-none]
-//     [--cases gang,jobs,bare,rss] [--no-simulator] [--perf DIR] [--timeout-seconds S]
+//     [--cases gang,jobs,bare,rss,queue] [--queue-jobs 500] [--no-simulator] [--perf DIR] [--timeout-seconds S]
 //     [--operator PATH] [--apiserver PATH] [--crd PATH] [--operator-flag FLAG]... [--keep-logs]
 // --no-simulator runs the server without --simulate-pods (pods are never bound or run), to see
 // the operator without the fake scheduler and kubelets' writes.
@@ -85,12 +88,13 @@ struct Options {
   int jobs = 200;
   int workers_per_job = 8;
   int rss_pods = 10000;
+  int queue_jobs = 500;  // --queue-jobs: gangs waiting for capacity in the queue case
   int repeat = 3;
   std::vector<int> bare_threads;  // empty: --workers and 4 x --workers
   bool none_rows = true;
   bool keep_logs = false;
   std::vector<std::string> operator_flags;  // --operator-flag: passed on to every operator
-  std::string cases = "gang,jobs,bare,rss";  // --cases: a subset, for quick looks
+  std::string cases = "gang,jobs,bare,rss,queue";  // --cases: a subset, for quick looks
   std::string perf_dir;  // --perf DIR: `perf record -g` the operator and the server per case
   bool simulate_pods = true;
   // The rss case binds and starts the pods itself (MarkPodsRunning) unless --rss-simulator:
@@ -116,11 +120,12 @@ double Median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
-Json TrainingJobObject(const std::string& name, int workers, const std::string& scheduler) {
+Json TrainingJobObject(const std::string& name, int workers, const std::string& scheduler,
+                       const std::string& cpu = "10m") {
   Json container = {{"name", "trainer"},
                     {"image", "ringleader/worker:bench"},
                     {"command", Json::array({"ringleader-worker", "train"})},
-                    {"resources", {{"requests", {{"cpu", "10m"}, {"memory", "16Mi"}}}}}};
+                    {"resources", {{"requests", {{"cpu", cpu}, {"memory", "16Mi"}}}}}};
   return {{"apiVersion", "ringleader.dev/v1alpha1"},
           {"kind", "TrainingJob"},
           {"metadata", {{"name", name}, {"namespace", "default"}}},
@@ -557,6 +562,43 @@ void MarkPodsRunning(Cluster& cluster, const std::vector<Json>& jobs, int thread
   if (failures.load() > 0) Die("marking pods Running: " + std::to_string(failures.load()) + " pods failed");
 }
 
+// The queue case: --queue-jobs Builtin gangs that do not fit wait for capacity (each one is
+// checked again every --admission-retry, 5 s, and every check walks the older waiting ones).
+// What the operator spends while nothing changes.
+struct QueueResult {
+  int nodes = 0;
+  double seconds = 0;
+  double operator_cpu = 0;
+  double reconciles = 0;
+};
+
+QueueResult RunQueue(const Options& options) {
+  QueueResult r;
+  Cluster cluster(options, "queue");
+  cluster.StartServer(5000, options.simulate_pods);  // 51 fake nodes of --node-cpus each
+  r.nodes = cluster.nodes();
+  cluster.StartOperator();
+  std::vector<Json> jobs;
+  for (int i = 0; i < options.queue_jobs; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "queued-%05d", i);
+    jobs.push_back(TrainingJobObject(name, options.workers_per_job, "Builtin", "1000"));  // fits no node
+  }
+  cluster.CreateJobsConcurrently(jobs, kSubmitThreads);
+  // Every job checked and told it waits, then more than one retry period of steady state.
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  double before = Sum(cluster.ScrapeOperator(), "ringleader_reconcile_total");
+  Measurement m;
+  CpuMeter cpu(options, "queue", cluster.server_pid(), cluster.operator_pid());
+  auto start = SteadyClock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  r.seconds = Seconds(SteadyClock::now() - start);
+  cpu.End(&m);
+  r.operator_cpu = m.operator_cpu;
+  r.reconciles = Sum(cluster.ScrapeOperator(), "ringleader_reconcile_total") - before;
+  return r;
+}
+
 RssResult RunRss(const Options& options) {
   RssResult r;
   Cluster cluster(options, "rss");
@@ -654,7 +696,7 @@ void Usage() {
   std::fprintf(stderr,
                "usage: operator_bench [--workers N] [--qps Q] [--burst B] [--gang N] [--jobs N]\n"
                "  [--workers-per-job N] [--rss-pods N] [--repeat N] [--bare-threads N,M] [--no-none]\n"
-               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,rss] [--no-simulator] [--rss-simulator]\n"
+               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,rss,queue] [--queue-jobs 500] [--no-simulator] [--rss-simulator]\n"
                "  [--perf DIR]\n"
                "  [--operator PATH] [--apiserver PATH] [--crd PATH] [--operator-flag FLAG]... [--keep-logs]\n");
 }
@@ -687,6 +729,7 @@ Options ParseFlags(int argc, char** argv) {
     else if (flag == "--jobs") o.jobs = positive(1);
     else if (flag == "--workers-per-job") o.workers_per_job = positive(1);
     else if (flag == "--rss-pods") o.rss_pods = positive(1);
+    else if (flag == "--queue-jobs") o.queue_jobs = positive(1);
     else if (flag == "--repeat") o.repeat = positive(1);
     else if (flag == "--operator-flag") o.operator_flags.push_back(value());
     else if (flag == "--bare-threads") {
@@ -774,6 +817,8 @@ int main(int argc, char** argv) {
   }
   std::optional<RssResult> rss;
   if (selected("rss")) rss = RunRss(options);
+  std::optional<QueueResult> queue;
+  if (selected("queue")) queue = RunQueue(options);
 
   const double ceiling = bare ? bare->PodsPerSecond() : 0;
   std::printf("\n%-44s %6s %9s %16s %9s %8s %8s %7s\n", "case", "pods", "seconds", "(min..max)", "pods/s",
@@ -808,6 +853,13 @@ int main(int argc, char** argv) {
                     .c_str(),
                 rss->loaded.rss_mb, rss->loaded.peak_mb);
     if (!rss->quiet) std::printf("# warning: the operator was not quiet when the loaded RSS was read\n");
+  }
+  if (queue) {
+    std::printf("\n%d gangs of %d waiting for capacity (%d nodes): operator CPU %.1f%% of a core over %.1f s, "
+                "%.0f reconciles (%.0f us CPU each)\n",
+                options.queue_jobs, options.workers_per_job, queue->nodes, 100 * queue->operator_cpu / queue->seconds,
+                queue->seconds, queue->reconciles,
+                queue->reconciles > 0 ? 1e6 * queue->operator_cpu / queue->reconciles : 0.0);
   }
 
   std::printf("\n");
