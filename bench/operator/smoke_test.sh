@@ -4,7 +4,7 @@
 # nothing about performance.
 set -u
 bench="$1"
-out=$("$bench" --gang 16 --jobs 4 --workers-per-job 2 --rss-pods 40 --repeat 1 --timeout-seconds 15 2>&1)
+out=$("$bench" --gang 16 --jobs 4 --workers-per-job 2 --rss-pods 40 --queue-jobs 4 --repeat 1 --timeout-seconds 15 2>&1)
 rc=$?
 echo "$out"
 if [ $rc -ne 0 ]; then
@@ -12,6 +12,8 @@ if [ $rc -ne 0 ]; then
   exit 1
 fi
 echo "$out" | grep -q '^case  *pods  *seconds' || { echo "FAIL: no table header"; exit 1; }
+echo "$out" | grep -Eq '^4 gangs of 2 waiting for capacity \([0-9]+ nodes\): operator CPU [0-9.]+% ' ||
+  { echo "FAIL: no queue line"; exit 1; }
 tail=$(echo "$out" | tail -n 5)
 expected='^RESULT gang512_seconds=[0-9]+\.[0-9]+
 RESULT pods_per_second=[0-9]+
