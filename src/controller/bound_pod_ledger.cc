@@ -5,14 +5,6 @@
 
 namespace ringleader::controller {
 
-namespace {
-
-std::string Uid(const nlohmann::json& pod) {
-  return json_fields::StringField(json_fields::ObjectOrEmpty(pod, "metadata"), "uid");
-}
-
-}  // namespace
-
 void BoundPodLedger::RemoveLocked(const std::string& uid) {
   auto it = pods_.find(uid);
   if (it == pods_.end()) return;
@@ -33,7 +25,7 @@ void BoundPodLedger::RemoveLocked(const std::string& uid) {
 }
 
 void BoundPodLedger::Observe(const nlohmann::json& pod) {
-  std::string uid = Uid(pod);
+  std::string uid = json_fields::MetadataString(pod, "uid");
   if (uid.empty()) return;
   Entry entry;
   const bool holds = HoldsCapacity(pod);
@@ -54,7 +46,7 @@ void BoundPodLedger::Observe(const nlohmann::json& pod) {
 }
 
 void BoundPodLedger::Forget(const nlohmann::json& pod) {
-  std::string uid = Uid(pod);
+  std::string uid = json_fields::MetadataString(pod, "uid");
   std::lock_guard<std::mutex> lock(mu_);
   RemoveLocked(uid);
 }

@@ -1,7 +1,5 @@
 #include "ringleader/controller/builtin_job_index.h"
 
-#include <algorithm>
-
 #include "ringleader/api/validation.h"
 #include "ringleader/common/json_fields.h"
 #include "ringleader/controller/desired_state.h"
@@ -20,10 +18,6 @@ PodDemand DemandOf(const api::TrainingJob& job) {
 
 namespace {
 
-std::string Uid(const nlohmann::json& job) {
-  return json_fields::StringField(json_fields::ObjectOrEmpty(job, "metadata"), "uid");
-}
-
 bool HoldsAdmission(const api::TrainingJob& job) {
   const auto& phase = job.status.phase;
   bool active = phase != api::JobPhase::kSucceeded && phase != api::JobPhase::kFailed &&
@@ -36,7 +30,7 @@ bool HoldsAdmission(const api::TrainingJob& job) {
 }  // namespace
 
 void BuiltinJobIndex::Observe(const nlohmann::json& object) {
-  std::string uid = Uid(object);
+  std::string uid = json_fields::MetadataString(object, "uid");
   if (uid.empty()) return;
   std::vector<api::FieldError> errors;
   api::TrainingJob job = api::ParseTrainingJob(object, &errors);
@@ -68,7 +62,7 @@ void BuiltinJobIndex::Observe(const nlohmann::json& object) {
 }
 
 void BuiltinJobIndex::Forget(const nlohmann::json& object) {
-  std::string uid = Uid(object);
+  std::string uid = json_fields::MetadataString(object, "uid");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_uid_.find(uid);
   if (it == by_uid_.end()) return;
@@ -82,20 +76,6 @@ kube::EventHandlers BuiltinJobIndex::Handlers() {
   handlers.on_update = [this](const kube::ObjectPtr&, const kube::ObjectPtr& job) { Observe(*job); };
   handlers.on_delete = [this](const kube::ObjectPtr& job) { Forget(*job); };
   return handlers;
-}
-
-std::vector<BuiltinJobIndex::EntryPtr> BuiltinJobIndex::InAdmissionOrder() const {
-  std::vector<EntryPtr> out;
-  std::lock_guard<std::mutex> lock(mu_);
-  out.reserve(ordered_.size());
-  for (const auto& [order, entry] : ordered_) out.push_back(entry);
-  return out;
-}
-
-BuiltinJobIndex::EntryPtr BuiltinJobIndex::Find(const std::string& uid) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_uid_.find(uid);
-  return it == by_uid_.end() ? nullptr : it->second;
 }
 
 std::vector<std::string> BuiltinJobIndex::WaitingForAdmission() const {

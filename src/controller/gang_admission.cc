@@ -188,15 +188,19 @@ FreeCapacity::FreeCapacity(std::shared_ptr<const std::vector<NodeCapacity>> node
   }
 }
 
+size_t* FreeCapacity::FirstOpen(const PodDemand& pod, size_t* scratch) {
+  *scratch = 0;
+  return pod.shape.empty() ? scratch : &first_open_[pod.shape];
+}
+
 void FreeCapacity::Reserve(const PodDemand& pod, int64_t unbound_pods) {
-  size_t start = 0;
-  size_t* first = pod.shape.empty() ? &start : &first_open_[pod.shape];
-  Place(free_, *nodes_, pod, unbound_pods, first);
+  size_t scratch;
+  Place(free_, *nodes_, pod, unbound_pods, FirstOpen(pod, &scratch));
 }
 
 int64_t FreeCapacity::PlaceGang(const PodDemand& pod, int64_t workers, bool keep) {
-  size_t start = 0;
-  size_t* first = pod.shape.empty() ? &start : &first_open_[pod.shape];
+  size_t scratch;
+  size_t* first = FirstOpen(pod, &scratch);
   const size_t first_before = *first;
   std::vector<std::pair<size_t, int64_t>> taken;
   int64_t placed = Place(free_, *nodes_, pod, workers, first, &taken);

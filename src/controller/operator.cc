@@ -96,7 +96,6 @@ std::string LeaseNamespace(const OperatorOptions& options, const kube::RestConfi
   return "default";
 }
 
-
 // Everything that exists only while this replica leads.
 class LeaderWork {
  public:

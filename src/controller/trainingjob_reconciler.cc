@@ -13,6 +13,7 @@
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/api/worker_env.h"
+#include "ringleader/common/json_fields.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/desired_state.h"
 #include "ringleader/controller/labels.h"
@@ -36,17 +37,7 @@ const Json& Member(const Json& object, const char* key) {
   return it == object.end() ? kNull : *it;
 }
 
-std::string MetaString(const Json& object, const char* key) {
-  const Json& v = Member(Member(object, "metadata"), key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
-// MetaString without the copy, for loops over every cached job.
-const std::string& MetaRef(const Json& object, const char* key) {
-  static const std::string kEmpty;
-  const Json& v = Member(Member(object, "metadata"), key);
-  return v.is_string() ? v.get_ref<const std::string&>() : kEmpty;
-}
+using json_fields::MetadataString;
 
 // Runs `call` on a helper thread: an exception escaping a std::thread would end the process,
 // so it becomes the call's error.
@@ -296,7 +287,7 @@ kube::EventHandlers TrainingJobReconciler::PodExpectationHandlers() {
   kube::EventHandlers handlers;
   handlers.on_add = [this](const ObjectPtr& pod) {
     std::string owner = kube::ControllerOwnerKey(*pod, api::kKind, api::kGroup);
-    if (!owner.empty()) expectations_.CreationObserved(owner, MetaString(*pod, "name"));
+    if (!owner.empty()) expectations_.CreationObserved(owner, MetadataString(*pod, "name"));
   };
   return handlers;
 }
@@ -310,8 +301,8 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   // check), and the list rebuilt only when one changed.
   bool nodes_changed = node_snapshot_ == nullptr;
   for (const ObjectPtr& node : caches_.nodes->List()) {
-    const std::string& rv = MetaRef(*node, "resourceVersion");
-    auto [it, inserted] = node_cache_.try_emplace(MetaRef(*node, "name"));
+    const std::string& rv = MetadataString(*node, "resourceVersion");
+    auto [it, inserted] = node_cache_.try_emplace(MetadataString(*node, "name"));
     CachedNode& cached = it->second;
     if (inserted || rv.empty() || cached.resource_version != rv) {
       cached = {rv, NodeCapacityFromJson(*node), 0};
@@ -383,12 +374,10 @@ AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& jo
   }
 
   // This job's demand from the index when it holds the same spec (generation).
-  std::optional<PodDemand> own_demand;
-  if (const BuiltinJobIndex::Entry* own = jobs.Find(job.metadata.uid);
-      own && own->job.metadata.generation == job.metadata.generation && job.metadata.generation != 0) {
-    own_demand = own->demand;
-  }
-  PodDemand demand = own_demand ? std::move(*own_demand) : DemandOf(job);
+  const BuiltinJobIndex::Entry* own = jobs.Find(job.metadata.uid);
+  const bool same_spec = own != nullptr && job.metadata.generation != 0 &&
+                         own->job.metadata.generation == job.metadata.generation;
+  PodDemand demand = same_spec ? own->demand : DemandOf(job);
   AdmissionResult result = capacity.TryAdmit(demand, job.spec.workers, /*commit=*/false);
   if (result.fits) admitted_[job.metadata.uid] = {demand, job.spec.workers, job.status.attempt};
   return result;
@@ -402,7 +391,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     pending_writes_.Forget(key);
     return ReconcileResult::Done();
   }
-  if (pending_writes_.StatusNotYetSeen(key, MetaString(*object, "resourceVersion"))) {
+  if (pending_writes_.StatusNotYetSeen(key, MetadataString(*object, "resourceVersion"))) {
     // Deciding from the status our last write replaced would repeat that decision (and its
     // write would fail with 409); the job's update event requeues it as soon as the cache
     // shows the write. The requeue guards against a lost event.
@@ -426,11 +415,11 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   {  // Gates this operator removed count as removed before the pod cache shows it.
     std::set<std::string> gated_uids;
     for (size_t i = 0; i < owned.size(); ++i) {
-      if (input.pods[i].gated) gated_uids.insert(MetaString(*owned[i], "uid"));
+      if (input.pods[i].gated) gated_uids.insert(MetadataString(*owned[i], "uid"));
     }
     std::set<std::string> removed = pending_writes_.GateRemovalsNotYetSeen(key, gated_uids);
     for (size_t i = 0; i < owned.size() && !removed.empty(); ++i) {
-      if (input.pods[i].gated && removed.count(MetaString(*owned[i], "uid"))) input.pods[i].gated = false;
+      if (input.pods[i].gated && removed.count(MetadataString(*owned[i], "uid"))) input.pods[i].gated = false;
     }
   }
   input.service_exists = ServiceExists(job.metadata.namespace_, job.metadata.name);
@@ -585,7 +574,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       }
       Json patch = {{"spec", {{"schedulingGates", remaining.empty() ? Json(nullptr) : remaining}}}};
       auto result = client_.Patch(kube::PodsResource(), ns, plan.ungate_pods[i], kube::PatchType::kMerge, patch);
-      if (result.ok() && cached) pending_writes_.GateRemoved(key, MetaString(*cached, "uid"));
+      if (result.ok() && cached) pending_writes_.GateRemoved(key, MetadataString(*cached, "uid"));
       return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
     });
     record_failure("remove the gang scheduling gate", ungated);
@@ -611,7 +600,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       }
       return ReconcileResult::Error(result.status());
     }
-    pending_writes_.StatusWritten(key, MetaString(*object, "resourceVersion"));
+    pending_writes_.StatusWritten(key, MetadataString(*object, "resourceVersion"));
     const char* phase = plan.status.phase ? api::ToString(*plan.status.phase) : "";
     const char* before = job.status.phase ? api::ToString(*job.status.phase) : "";
     if (std::string(phase) != before) {

@@ -29,9 +29,6 @@ bool SleepUnlessStopped(const std::stop_token& stop, Duration d) {
   return !stop.stop_requested();
 }
 
-std::string MetaString(const Json& object, const char* field) {
-  const Json* meta = ObjectField(object, "metadata");
-  return meta ? StringField(*meta, field) : std::string();
-}
+std::string MetaString(const Json& object, const char* field) { return json_fields::MetadataString(object, field); }
 
 }  // namespace ringleader::kube::internal

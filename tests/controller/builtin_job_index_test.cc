@@ -22,7 +22,7 @@ json Job(const std::string& name, const std::string& uid, const std::string& cre
 
 std::vector<std::string> Names(const BuiltinJobIndex& index) {
   std::vector<std::string> out;
-  for (const auto& e : index.InAdmissionOrder()) out.push_back(e->job.metadata.name);
+  for (const auto& [order, e] : index.Lock().in_order()) out.push_back(e->job.metadata.name);
   return out;
 }
 
@@ -37,10 +37,10 @@ TEST(BuiltinJobIndexTest, KeepsValidBuiltinJobsOldestFirst) {
   index.Observe(invalid);
   EXPECT_EQ(Names(index), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(index.Size(), 3u);
-  ASSERT_TRUE(index.Find("u1"));
-  EXPECT_EQ(index.Find("u1")->demand.requests.at("cpu"), 1000);
-  EXPECT_TRUE(index.Find("u1")->job.spec.pod_template.is_null()) << "the template is not kept";
-  EXPECT_FALSE(index.Find("u4"));
+  ASSERT_TRUE(index.Lock().Find("u1"));
+  EXPECT_EQ(index.Lock().Find("u1")->demand.requests.at("cpu"), 1000);
+  EXPECT_TRUE(index.Lock().Find("u1")->job.spec.pod_template.is_null()) << "the template is not kept";
+  EXPECT_FALSE(index.Lock().Find("u4"));
   EXPECT_EQ(index.WaitingForAdmission(), (std::vector<std::string>{"ml/a", "ml/b", "ml/c"}));
   json running = Job("b", "u2", "2026-11-22T10:00:01Z");
   running["status"] = {{"phase", "Running"}};
@@ -52,20 +52,20 @@ TEST(BuiltinJobIndexTest, UpdatesFollowTheJob) {
   BuiltinJobIndex index;
   json a = Job("a", "u1", "2026-11-22T10:00:01Z");
   index.Observe(a);
-  EXPECT_FALSE(index.Find("u1")->holds_admission);
+  EXPECT_FALSE(index.Lock().Find("u1")->holds_admission);
   a["status"] = {{"phase", "Scheduling"},
                  {"conditions", json::array({{{"type", "Admitted"}, {"status", "True"}, {"reason", "GangAdmitted"}}})}};
   index.Observe(a);
-  EXPECT_TRUE(index.Find("u1")->holds_admission);
+  EXPECT_TRUE(index.Lock().Find("u1")->holds_admission);
   a["status"]["phase"] = "Succeeded";
   index.Observe(a);
-  EXPECT_FALSE(index.Find("u1")->holds_admission) << "a finished gang holds nothing";
+  EXPECT_FALSE(index.Lock().Find("u1")->holds_admission) << "a finished gang holds nothing";
 
   // A new spec (generation) gets a new demand; the same generation keeps the one computed.
   json bigger = Job("a", "u1", "2026-11-22T10:00:01Z", "Builtin", "3", 2);
   index.Observe(bigger);
-  EXPECT_EQ(index.Find("u1")->demand.requests.at("cpu"), 3000);
-  EXPECT_EQ(index.InAdmissionOrder().size(), 1u) << "an update does not duplicate the entry";
+  EXPECT_EQ(index.Lock().Find("u1")->demand.requests.at("cpu"), 3000);
+  EXPECT_EQ(index.Lock().in_order().size(), 1u) << "an update does not duplicate the entry";
 
   // Switched away from Builtin, or deleted: gone.
   index.Observe(Job("a", "u1", "2026-11-22T10:00:01Z", "None", "3", 3));
@@ -74,7 +74,7 @@ TEST(BuiltinJobIndexTest, UpdatesFollowTheJob) {
   index.Forget(bigger);
   index.Forget(bigger);
   EXPECT_EQ(index.Size(), 0u);
-  EXPECT_TRUE(index.InAdmissionOrder().empty());
+  EXPECT_TRUE(index.Lock().in_order().empty());
 }
 
 TEST(BuiltinJobIndexTest, HandlersFollowInformerEvents) {

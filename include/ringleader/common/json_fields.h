@@ -22,10 +22,25 @@ inline const Json* Field(const Json& object, const char* key) {
   return it == object.end() ? nullptr : &*it;
 }
 
-// object[key] when it is a string, else "".
-inline std::string StringField(const Json& object, const char* key) {
+inline const std::string& EmptyString() {
+  static const std::string kEmpty;
+  return kEmpty;
+}
+
+// object[key] when it is a string, else "": a reference into `object` (no copy of a string
+// read in a loop over every cached object).
+inline const std::string& StringRef(const Json& object, const char* key) {
   const Json* field = Field(object, key);
-  return field && field->is_string() ? field->get_ref<const std::string&>() : std::string();
+  return field && field->is_string() ? field->get_ref<const std::string&>() : EmptyString();
+}
+
+// The same, as a copy.
+inline std::string StringField(const Json& object, const char* key) { return StringRef(object, key); }
+
+// metadata.<key> of a Kubernetes object when it is a string, else "" (by reference).
+inline const std::string& MetadataString(const Json& object, const char* key) {
+  const Json* meta = Field(object, "metadata");
+  return meta ? StringRef(*meta, key) : EmptyString();
 }
 
 // object[key] when it is a boolean, else `fallback`.

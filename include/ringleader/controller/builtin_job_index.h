@@ -47,7 +47,6 @@ class BuiltinJobIndex {
   void Forget(const nlohmann::json& job);
   kube::EventHandlers Handlers();
 
-  std::vector<EntryPtr> InAdmissionOrder() const;
   // The entries in admission order and by uid, read under the index's lock (held while the
   // view lives: job events wait), without copying a pointer per job.
   class View {
@@ -65,7 +64,7 @@ class BuiltinJobIndex {
     const BuiltinJobIndex& index_;
   };
   View Lock() const { return View(*this); }
-  EntryPtr Find(const std::string& uid) const;  // nullptr when not indexed
+
   // namespace/name of the jobs not admitted yet (no phase, or Pending): the ones that freed
   // capacity may let in.
   std::vector<std::string> WaitingForAdmission() const;

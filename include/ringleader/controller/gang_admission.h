@@ -93,6 +93,9 @@ class FreeCapacity {
   std::vector<api::ResourceList> free_;  // per node, parallel to *nodes_
   // Places the gang on free_; keeps it only if all fit and `keep`. Returns how many fit.
   int64_t PlaceGang(const PodDemand& pod, int64_t workers, bool keep);
+  // Where first-fit of `pod` starts: its shape's entry of first_open_, or (no shape) node 0
+  // in *scratch.
+  size_t* FirstOpen(const PodDemand& pod, size_t* scratch);
 
   std::unordered_map<std::string, size_t> first_open_;  // PodDemand::shape → first node that may fit
   std::unordered_map<std::string, int64_t> fails_from_;  // PodDemand::shape → fewest workers that did not fit
