@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <set>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -39,8 +38,8 @@ const Json& Member(const Json& object, const char* key) {
 
 using json_fields::MetadataString;
 
-// Runs `call` on a helper thread: an exception escaping a std::thread would end the process,
-// so it becomes the call's error.
+// Runs `call` on a pool thread: an exception there would be rethrown in the reconcile, so it
+// becomes the call's error instead.
 Status CallGuarded(const std::function<Status()>& call) {
   try {
     return call();
@@ -51,10 +50,10 @@ Status CallGuarded(const std::function<Status()>& call) {
   }
 }
 
-// Runs `call` for every item, at most `parallelism` at a time, in batches that start at
-// `first_batch` and double. Stops after a batch in which any call failed: the rest would
+// Runs `call` for every item on `pool`, at most `parallelism` at a time, in batches that start
+// at `first_batch` and double. Stops after a batch in which any call failed: the rest would
 // most likely fail the same way (quota, RBAC, webhook). Returns the first error.
-Status ForEachInBatches(size_t count, int parallelism, size_t first_batch,
+Status ForEachInBatches(TaskPool& pool, size_t count, int parallelism, size_t first_batch,
                         const std::function<Status(size_t)>& call) {
   size_t next = 0;
   size_t batch = std::max<size_t>(1, first_batch);
@@ -62,16 +61,7 @@ Status ForEachInBatches(size_t count, int parallelism, size_t first_batch,
   while (next < count) {
     size_t n = std::min({batch, cap, count - next});
     std::vector<Status> results(n);
-    if (n == 1) {
-      results[0] = call(next);
-    } else {
-      std::vector<std::thread> threads;
-      threads.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        threads.emplace_back([&, i] { results[i] = CallGuarded([&] { return call(next + i); }); });
-      }
-      for (auto& t : threads) t.join();
-    }
+    pool.RunAll(n, n, [&](size_t i) { results[i] = CallGuarded([&] { return call(next + i); }); });
     for (const Status& s : results) {
       if (!s.ok()) return s;
     }
@@ -83,14 +73,14 @@ Status ForEachInBatches(size_t count, int parallelism, size_t first_batch,
 
 // Creates: batches of 1, 2, 4, ... (the Job controller's slow start), so that a create that
 // fails (quota, webhook) costs one error, not N.
-Status ForEachSlowStart(size_t count, int parallelism, const std::function<Status(size_t)>& call) {
-  return ForEachInBatches(count, parallelism, 1, call);
+Status ForEachSlowStart(TaskPool& pool, size_t count, int parallelism, const std::function<Status(size_t)>& call) {
+  return ForEachInBatches(pool, count, parallelism, 1, call);
 }
 
 // Deletes and gate removals go to pods that exist: all at once (up to `parallelism`), so
 // that a gang is released or torn down together.
-Status ForEachAtOnce(size_t count, int parallelism, const std::function<Status(size_t)>& call) {
-  return ForEachInBatches(count, parallelism, static_cast<size_t>(std::max(1, parallelism)), call);
+Status ForEachAtOnce(TaskPool& pool, size_t count, int parallelism, const std::function<Status(size_t)>& call) {
+  return ForEachInBatches(pool, count, parallelism, static_cast<size_t>(std::max(1, parallelism)), call);
 }
 
 kube::GroupVersionResource PodGroupResource(api::GangScheduler scheduler) {
@@ -238,7 +228,8 @@ TrainingJobReconciler::TrainingJobReconciler(kube::Client& client, ReconcilerCac
       events_(events),
       options_(std::move(options)),
       expectations_(options_.expectations_timeout),
-      pending_writes_(options_.expectations_timeout) {
+      pending_writes_(options_.expectations_timeout),
+      write_pool_(options_.write_parallelism - 1) {
   metrics::Registry& registry = options_.registry ? *options_.registry : metrics::Registry::Default();
   pods_created_ = &registry.AddCounter("ringleader_pods_created_total", "Worker pods created by the operator.").Get();
   restarts_ = &registry.AddCounter("ringleader_job_restarts_total", "Gang restarts begun by the operator.").Get();
@@ -500,35 +491,41 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
 
   // The Service is created alongside the first pods rather than one round trip before them
   // (the workers resolve it only once they run, and a failed create is retried either way).
+  std::vector<std::function<void()>> creates;
   Status service_created = Status::Ok();
-  std::thread service_create;
   if (write_error.ok() && plan.create_service) {
-    service_create = std::thread([&] {
+    creates.push_back([&] {
       service_created = CallGuarded([&] {
         auto result = client_.Create(kube::ServicesResource(), ns, BuildService(job));
         return result.ok() || result.IsAlreadyExists() ? Status::Ok() : result.status();
       });
     });
   }
-
+  Status created_all = Status::Ok();
+  std::atomic<int64_t> created{0};
+  std::atomic<bool> gates_dropped{false};
+  std::vector<std::string> names;
   if (write_error.ok() && !plan.create_ranks.empty()) {
-    std::vector<std::string> names;
     for (int64_t rank : plan.create_ranks) names.push_back(api::WorkerPodName(job.metadata.name, rank));
     expectations_.ExpectCreations(key, names);
-    std::atomic<int64_t> created{0};
-    std::atomic<bool> gates_dropped{false};
     const bool gated = job.spec.gang.scheduler == api::GangScheduler::kBuiltin;
-    Status created_all = ForEachSlowStart(plan.create_ranks.size(), options_.write_parallelism, [&](size_t i) {
-      Json pod = BuildWorkerPod(job, plan.create_ranks[i], plan.status.attempt);
-      auto result = client_.Create(kube::PodsResource(), ns, pod);
-      if (!result.ok()) {
-        expectations_.CreationObserved(key, names[i]);
-        return result.IsAlreadyExists() ? Status::Ok() : result.status();
-      }
-      created.fetch_add(1);
-      if (gated && !Member(Member(*result, "spec"), "schedulingGates").is_array()) gates_dropped = true;
-      return Status::Ok();
+    creates.push_back([&, gated] {
+      created_all = ForEachSlowStart(write_pool_, plan.create_ranks.size(), options_.write_parallelism, [&](size_t i) {
+        Json pod = BuildWorkerPod(job, plan.create_ranks[i], plan.status.attempt);
+        auto result = client_.Create(kube::PodsResource(), ns, pod);
+        if (!result.ok()) {
+          expectations_.CreationObserved(key, names[i]);
+          return result.IsAlreadyExists() ? Status::Ok() : result.status();
+        }
+        created.fetch_add(1);
+        if (gated && !Member(Member(*result, "spec"), "schedulingGates").is_array()) gates_dropped = true;
+        return Status::Ok();
+      });
     });
+  }
+  write_pool_.RunAll(creates.size(), creates.size(), [&](size_t i) { creates[i](); });
+
+  if (!names.empty()) {
     // Creates never sent (a failed batch stops the rest) are not expected either.
     if (!created_all.ok()) expectations_.Forget(key);
     record_failure("create worker pods", created_all);
@@ -545,14 +542,10 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       });
     }
   }
-
-  if (service_create.joinable()) {
-    service_create.join();
-    record_failure("create the Service", service_created);
-  }
+  record_failure("create the Service", service_created);
 
   if (!plan.delete_pods.empty()) {
-    Status s = ForEachAtOnce(plan.delete_pods.size(), options_.write_parallelism, [&](size_t i) {
+    Status s = ForEachAtOnce(write_pool_, plan.delete_pods.size(), options_.write_parallelism, [&](size_t i) {
       auto result = client_.Delete(kube::PodsResource(), ns, plan.delete_pods[i]);
       return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
     });
@@ -561,7 +554,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   }
 
   if (write_error.ok() && !plan.ungate_pods.empty()) {
-    Status ungated = ForEachAtOnce(plan.ungate_pods.size(), options_.write_parallelism, [&](size_t i) {
+    Status ungated = ForEachAtOnce(write_pool_, plan.ungate_pods.size(), options_.write_parallelism, [&](size_t i) {
       ObjectPtr cached = FindPod(ns, plan.ungate_pods[i]);
       Json remaining = Json::array();
       if (cached) {

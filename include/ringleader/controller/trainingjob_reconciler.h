@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "ringleader/api/trainingjob.h"
+#include "ringleader/common/task_pool.h"
 #include "ringleader/controller/bound_pod_ledger.h"
 #include "ringleader/controller/builtin_job_index.h"
 #include "ringleader/controller/expectations.h"
@@ -62,7 +63,8 @@ struct ReconcilerOptions {
   StateOptions state;
   // Pods created / deleted / ungated in parallel per job. Creates go in batches of 1, 2, 4, ...
   // (slow start, like the Job controller) so that a failing create does not cost N errors;
-  // deletes and gate removals go to pods that exist, all at once.
+  // deletes and gate removals go to pods that exist, all at once. Also the size of the thread
+  // pool those writes run on, shared by all reconcile workers.
   int write_parallelism = 16;
   Expectations::Clock::duration expectations_timeout = std::chrono::seconds(30);
   // How often a gang whose scheduler's PodGroup CRD is missing is looked at again.
@@ -120,6 +122,9 @@ class TrainingJobReconciler final : public kube::Reconciler {
   ReconcilerOptions options_;
   Expectations expectations_;
   PendingWrites pending_writes_;
+  // Runs the parallel creates, deletes and gate removals of every worker's reconciles: with the
+  // reconcile's own thread, one reconcile gets write_parallelism at once; several share them.
+  TaskPool write_pool_;
 
   // Admission is one decision over the whole cluster: two jobs checked at once could each
   // fit alone and not together. Jobs admitted here but whose Admitted=True the job cache
