@@ -12,6 +12,10 @@
 //             --qps/--burst. The ceiling is the fastest of the thread counts tried (default:
 //             the operator's --workers and 4x that, since each reconcile sends up to 4 of an
 //             8-worker job's creates at once), so the ratio is not flattered by a slow peer
+//   floor     a scripted client (no operator) making, per job, only the writes the issue
+//             requires before the last pod exists (TrainingJob, Service, pods, a status write,
+//             an Event), at the ceiling's thread count; once alone and once also keeping the
+//             operator's pod and job caches. Its ratio bounds what any operator can reach here
 //   rss       operator VmRSS when synced with no jobs, and after --rss-pods pods of
 //             --workers-per-job-sized jobs exist and the operator is quiet
 //   queue     --queue-jobs gangs that fit no node wait for capacity: the operator's CPU over
@@ -23,7 +27,7 @@
 //
 //   operator_bench [--workers 4] [--qps 1000] [--burst 2000] [--gang 512] [--jobs 200]
 //     [--workers-per-job 8] [--rss-pods 10000] [--repeat 3] [--bare-threads 4,16] [--no-none]
-//     [--cases gang,jobs,bare,rss,queue] [--queue-jobs 500] [--no-simulator] [--perf DIR] [--timeout-seconds S]
+//     [--cases gang,jobs,bare,floor,rss,queue] [--queue-jobs 500] [--no-simulator] [--perf DIR] [--timeout-seconds S]
 //     [--operator PATH] [--apiserver PATH] [--crd PATH] [--operator-flag FLAG]... [--keep-logs]
 // --no-simulator runs the server without --simulate-pods (pods are never bound or run), to see
 // the operator without the fake scheduler and kubelets' writes.
@@ -49,12 +53,17 @@
 
 #include "pod_watch.h"
 #include "processes.h"
+#include "ringleader/api/codec.h"
+#include "ringleader/api/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/desired_state.h"
 #include "ringleader/controller/labels.h"
+#include "ringleader/controller/trainingjob_reconciler.h"
 #include "ringleader/kube/config.h"
+#include "ringleader/kube/event_recorder.h"
 #include "ringleader/kube/http_client.h"
+#include "ringleader/kube/informer.h"
 #include "ringleader/kube/resource.h"
 
 #ifndef RINGLEADER_OPERATOR_BINARY
@@ -94,7 +103,7 @@ struct Options {
   bool none_rows = true;
   bool keep_logs = false;
   std::vector<std::string> operator_flags;  // --operator-flag: passed on to every operator
-  std::string cases = "gang,jobs,bare,rss,queue";  // --cases: a subset, for quick looks
+  std::string cases = "gang,jobs,bare,floor,rss,queue";  // --cases: a subset, for quick looks
   std::string perf_dir;  // --perf DIR: `perf record -g` the operator and the server per case
   bool simulate_pods = true;
   // The rss case binds and starts the pods itself (MarkPodsRunning) unless --rss-simulator:
@@ -368,7 +377,7 @@ class CpuMeter {
 
  private:
   static void Profile(ChildProcess* perf, const std::string& out, pid_t pid) {
-    std::vector<std::string> argv = {"/usr/bin/perf", "record", "--call-graph", "dwarf,16384", "-F", "499", "-o", out,
+    std::vector<std::string> argv = {"/usr/bin/perf", "record", "--call-graph", "dwarf,16384", "-F", "1999", "-o", out,
                                      "-p", std::to_string(pid)};
     if (!perf->Start(argv, out + ".log", /*stdout_pipe=*/false)) Die("cannot start perf");
   }
@@ -485,6 +494,86 @@ Measurement RunBare(const Options& options, int threads) {
   for (auto& w : workers) w.join();
   if (failures.load() > 0) Die("bare client: " + std::to_string(failures.load()) + " pod creates failed");
   WaitForPods(watch, pods, options, cluster, "bare client");
+  m.seconds = Seconds(watch.TimeOf(pods) - start);
+  cpu.End(&m);
+  m.server_requests = cluster.RequestCounts();
+  return m;
+}
+
+// The floor under any operator: a scripted client that does only what the issue requires
+// before a job's last pod exists, and nothing to decide it. From `threads` threads, each job in
+// turn: create the TrainingJob (the user's write, inside the interval as in the jobs case), its
+// Service and its pods (gated, as BuildWorkerPod makes them), one status write and one Event.
+// With `watch`, it also keeps the operator's two informers (pods compact and trimmed, jobs
+// trimmed) in this process: an operator must see the pods it made and the jobs it is given.
+// Its pods/s over the bare client's is the highest ratio an operator can reach on this machine.
+Measurement RunFloor(const Options& options, int threads, bool watch_caches) {
+  const int pods = options.jobs * options.workers_per_job;
+  Cluster cluster(options, watch_caches ? "floor-watch" : "floor");
+  cluster.StartServer(pods, options.simulate_pods);
+  std::vector<Json> jobs = JobObjects(options, "Builtin", pods, "job");
+  PodCreationWatch watch;
+  if (!watch.Start(cluster.server_port(), controller::kJobNameLabel)) Die("cannot watch pods");
+  auto client = NewClient(cluster.config(), options.qps, options.burst, &cluster.registry());
+  std::vector<std::unique_ptr<kube::Informer>> informers;
+  if (watch_caches) {
+    kube::InformerOptions pod_cache;
+    pod_cache.gvr = kube::PodsResource();
+    pod_cache.transform = controller::TrimPodForCache;
+    pod_cache.compact = true;
+    kube::InformerOptions job_cache;
+    job_cache.gvr = kube::TrainingJobsResource();
+    job_cache.transform = controller::TrimTrainingJobForCache;
+    for (kube::InformerOptions* o : {&pod_cache, &job_cache}) {
+      informers.push_back(std::make_unique<kube::Informer>(*client, *o));
+      informers.back()->Start();
+      if (!informers.back()->WaitForSync(SteadyClock::now() + std::chrono::seconds(10))) Die("floor: informer sync");
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kube::EventRecorder events(*client);
+  Measurement m;
+  m.pods = pods;
+  std::atomic<size_t> next{0};
+  std::atomic<int> failures{0};
+  cluster.ClearRequestLog();
+  CpuMeter cpu(options, watch_caches ? "floor-watch" : "floor", cluster.server_pid(), ::getpid());
+  auto start = SteadyClock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+        auto created = client->Create(kube::TrainingJobsResource(), "default", jobs[i]);
+        auto job = created.ok() ? api::ParseTrainingJob(*created) : StatusOr<api::TrainingJob>(created.status());
+        if (!job.ok()) {
+          failures.fetch_add(1);
+          continue;
+        }
+        if (!client->Create(kube::ServicesResource(), "default", controller::BuildService(*job)).ok()) {
+          failures.fetch_add(1);
+        }
+        for (int rank = 0; rank < job->spec.workers; ++rank) {
+          if (!client->Create(kube::PodsResource(), "default", controller::BuildWorkerPod(*job, rank, 0)).ok()) {
+            failures.fetch_add(1);
+          }
+        }
+        api::TrainingJobStatus status;
+        status.phase = api::JobPhase::kScheduling;
+        status.ready = "0/" + std::to_string(job->spec.workers);
+        status.message = "gang admitted";
+        status.observed_generation = job->metadata.generation;
+        status.conditions.push_back({"Admitted", "True", "GangAdmitted", "the gang fits",
+                                     FormatRfc3339(std::chrono::system_clock::now()), job->metadata.generation});
+        Json updated = *created;
+        updated["status"] = api::EncodeStatus(status);
+        if (!client->UpdateStatus(kube::TrainingJobsResource(), "default", updated).ok()) failures.fetch_add(1);
+        events.Record(*created, kube::kEventTypeNormal, "GangAdmitted", "the gang fits");
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  if (failures.load() > 0) Die("floor client: " + std::to_string(failures.load()) + " writes failed");
+  WaitForPods(watch, pods, options, cluster, "floor client");
   m.seconds = Seconds(watch.TimeOf(pods) - start);
   cpu.End(&m);
   m.server_requests = cluster.RequestCounts();
@@ -696,7 +785,7 @@ void Usage() {
   std::fprintf(stderr,
                "usage: operator_bench [--workers N] [--qps Q] [--burst B] [--gang N] [--jobs N]\n"
                "  [--workers-per-job N] [--rss-pods N] [--repeat N] [--bare-threads N,M] [--no-none]\n"
-               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,rss,queue] [--queue-jobs 500] [--no-simulator] [--rss-simulator]\n"
+               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,floor,rss,queue] [--queue-jobs 500] [--no-simulator] [--rss-simulator]\n"
                "  [--perf DIR]\n"
                "  [--operator PATH] [--apiserver PATH] [--crd PATH] [--operator-flag FLAG]... [--keep-logs]\n");
 }
@@ -815,6 +904,17 @@ int main(int argc, char** argv) {
       bare_runs.push_back(std::move(run));
     }
   }
+  // The floor runs at the ceiling's thread count, so the two differ only in the work done.
+  const int floor_threads = bare_runs.empty() ? options.workers
+                                              : std::max_element(bare_runs.begin(), bare_runs.end(), [](const auto& a, const auto& b) {
+                                                  return a.m.PodsPerSecond() < b.m.PodsPerSecond();
+                                                })->threads;
+  std::optional<Measurement> floor_writes, floor_watch;
+  std::string floor_writes_spread, floor_watch_spread;
+  if (selected("floor")) {
+    floor_writes = MedianOf(options, [&] { return RunFloor(options, floor_threads, false); }, &floor_writes_spread);
+    floor_watch = MedianOf(options, [&] { return RunFloor(options, floor_threads, true); }, &floor_watch_spread);
+  }
   std::optional<RssResult> rss;
   if (selected("rss")) rss = RunRss(options);
   std::optional<QueueResult> queue;
@@ -841,6 +941,11 @@ int main(int argc, char** argv) {
     bool fastest = run.m.PodsPerSecond() == bare->PodsPerSecond();
     row("bare HttpClient, " + std::to_string(run.threads) + " threads" + (fastest ? " (ceiling)" : ""), run.m,
         run.spread, true);
+  }
+  if (floor_writes) {
+    std::string threads = std::to_string(floor_threads) + " threads";
+    row("floor: required writes only, " + threads, *floor_writes, floor_writes_spread, true);
+    row("floor: required writes + 2 caches, " + threads, *floor_watch, floor_watch_spread, true);
   }
   if (rss) {
     row(std::to_string(rss->jobs) + " jobs x " + std::to_string(options.workers_per_job) + ", Builtin (rss run, 1x)",
@@ -872,6 +977,11 @@ int main(int argc, char** argv) {
   }
   std::printf("# op cpu / srv cpu: CPU seconds of the operator (bare row: this process, i.e. the client) and of the\n"
               "# API server during the measured interval; ratio: pods/s / the bare client's pods/s\n");
+  if (floor_writes) {
+    std::printf("# floor: per job the TrainingJob, Service, pods, 1 status write and 1 Event from a scripted client;\n"
+                "# its ratio is the most any operator that must make those writes can reach here\n");
+    PrintServerWrites("floor", *floor_writes);
+  }
   if (rss) PrintBreakdown("rss run (creation)", rss->creation);
 
   std::printf("\n# targets (issue 4), Builtin:");
@@ -880,6 +990,10 @@ int main(int argc, char** argv) {
     std::printf(" ratio >= 0.8 %s;", Verdict(ratio >= 0.8));
   }
   if (jobs.count("Builtin")) std::printf(" >= 500 pods/s %s;", Verdict(jobs["Builtin"].PodsPerSecond() >= 500));
+  if (floor_writes && bare) {
+    std::printf(" (the floor reaches %.2f with the required writes alone, %.2f with the caches too);",
+                floor_writes->PodsPerSecond() / ceiling, floor_watch->PodsPerSecond() / ceiling);
+  }
   if (rss) {
     std::printf(" RSS idle <= 20 MB %s; RSS at 10k pods <= 80 MB %s%s", Verdict(rss->idle.rss_mb <= 20),
                 Verdict(rss->loaded.rss_mb <= 80),
