@@ -14,7 +14,7 @@ fi
 echo "$out" | grep -q '^case  *pods  *seconds' || { echo "FAIL: no table header"; exit 1; }
 echo "$out" | grep -Eq '^4 gangs of 2 waiting for capacity \([0-9]+ nodes\): operator CPU [0-9.]+% ' ||
   { echo "FAIL: no queue line"; exit 1; }
-for row in '^floor: required writes only, [0-9]+ threads ' '^floor: required writes \+ 2 caches, [0-9]+ threads '; do
+for row in '^floor: required writes only, [0-9]+ threads ' '^floor: required writes \+ caches, [0-9]+ threads '; do
   echo "$out" | grep -Eq "$row" || { echo "FAIL: no row matching '$row'"; exit 1; }
 done
 tail=$(echo "$out" | tail -n 5)

@@ -85,6 +85,13 @@ StatusOr<bool> MatchesFieldSelector(const std::string& selector, const Json& obj
   return true;
 }
 
+// What the real server's answer becomes on the client: nothing, when the caller asked for the
+// outcome only (so tests catch a caller that reads an answer it did not ask for).
+ApiResult<Json> Answered(ApiResult<Json> result, Answer answer) {
+  if (result.ok() && answer == Answer::kOutcomeOnly) return Json();
+  return result;
+}
+
 }  // namespace
 
 StatusOr<bool> MatchesLabelSelector(const std::string& selector, const Json& labels) {
@@ -390,7 +397,7 @@ ApiResult<Json> FakeClient::List(const GroupVersionResource& gvr, const std::str
 }
 
 ApiResult<Json> FakeClient::Create(const GroupVersionResource& gvr, const std::string& ns,
-                                   const Json& object) {
+                                   const Json& object, Answer answer) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::string name = Impl::NameOf(object);
   impl_->RecordLocked("create", gvr, ns, name, "", object);
@@ -427,7 +434,7 @@ ApiResult<Json> FakeClient::Create(const GroupVersionResource& gvr, const std::s
   if (!created.contains("apiVersion")) created["apiVersion"] = gvr.ApiVersion();
   impl_->objects[gvr.ToString()][MakeKey(gvr.namespaced ? ns : "", name)] = created;
   impl_->EmitLocked(gvr, WatchEventType::kAdded, created);
-  return created;
+  return Answered(std::move(created), answer);
 }
 
 ApiResult<Json> FakeClient::Update(const GroupVersionResource& gvr, const std::string& ns,
@@ -440,18 +447,19 @@ ApiResult<Json> FakeClient::Update(const GroupVersionResource& gvr, const std::s
 }
 
 ApiResult<Json> FakeClient::UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
-                                         const Json& object) {
+                                         const Json& object, Answer answer) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::string name = Impl::NameOf(object);
   impl_->RecordLocked("update", gvr, ns, name, "status", object);
   if (auto error = impl_->InjectedLocked("update", gvr)) return Impl::Injected(*error, "update", gvr);
-  return impl_->WriteLocked(gvr, ns, name, object, /*status_sub=*/HasStatusSubresource(gvr),
-                            /*check_rv=*/true);
+  return Answered(impl_->WriteLocked(gvr, ns, name, object, /*status_sub=*/HasStatusSubresource(gvr),
+                                     /*check_rv=*/true),
+                  answer);
 }
 
 ApiResult<Json> FakeClient::Patch(const GroupVersionResource& gvr, const std::string& ns,
                                   const std::string& name, PatchType type, const Json& patch,
-                                  const std::string& subresource) {
+                                  const std::string& subresource, Answer answer) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->RecordLocked("patch", gvr, ns, name, subresource, patch);
   if (auto error = impl_->InjectedLocked("patch", gvr)) return Impl::Injected(*error, "patch", gvr);
@@ -476,7 +484,7 @@ ApiResult<Json> FakeClient::Patch(const GroupVersionResource& gvr, const std::st
                        name);
   }
   bool status_sub = subresource == "status" && HasStatusSubresource(gvr);
-  return impl_->WriteLocked(gvr, ns, name, patched, status_sub, check_rv);
+  return Answered(impl_->WriteLocked(gvr, ns, name, patched, status_sub, check_rv), answer);
 }
 
 ApiResult<Json> FakeClient::Delete(const GroupVersionResource& gvr, const std::string& ns,

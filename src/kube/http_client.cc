@@ -317,10 +317,12 @@ struct HttpClient::Impl {
   }
 
   ApiResult<Json> DoJson(const std::string& method, const std::string& path, const Json* body,
-                         const std::string& content_type, const std::string& verb) {
+                         const std::string& content_type, const std::string& verb,
+                         Answer answer = Answer::kObject) {
     std::string payload = body ? body->dump() : "";
     ApiResult<RawResponse> raw = Do(method, path, payload, content_type, verb);
     if (!raw.ok()) return ApiResult<Json>(raw.status(), raw.api_status());
+    if (answer == Answer::kOutcomeOnly) return Json();
     Json doc = Json::parse(raw->body, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) {
       return ApiResult<Json>(InternalError(method + " " + path + ": response is not JSON: " +
@@ -375,8 +377,8 @@ ApiResult<Json> HttpClient::List(const GroupVersionResource& gvr, const std::str
 }
 
 ApiResult<Json> HttpClient::Create(const GroupVersionResource& gvr, const std::string& ns,
-                                   const Json& object) {
-  return impl_->DoJson("POST", gvr.CollectionPath(ns), &object, "application/json", "create");
+                                   const Json& object, Answer answer) {
+  return impl_->DoJson("POST", gvr.CollectionPath(ns), &object, "application/json", "create", answer);
 }
 
 ApiResult<Json> HttpClient::Update(const GroupVersionResource& gvr, const std::string& ns,
@@ -387,20 +389,20 @@ ApiResult<Json> HttpClient::Update(const GroupVersionResource& gvr, const std::s
 }
 
 ApiResult<Json> HttpClient::UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
-                                         const Json& object) {
+                                         const Json& object, Answer answer) {
   std::string name = internal::MetaString(object, "name");
   if (name.empty()) {
     return ApiResult<Json>(InvalidArgumentError("update status: object has no metadata.name"));
   }
   return impl_->DoJson("PUT", gvr.ObjectPath(ns, name, "status"), &object, "application/json",
-                       "update");
+                       "update", answer);
 }
 
 ApiResult<Json> HttpClient::Patch(const GroupVersionResource& gvr, const std::string& ns,
                                   const std::string& name, PatchType type, const Json& patch,
-                                  const std::string& subresource) {
+                                  const std::string& subresource, Answer answer) {
   return impl_->DoJson("PATCH", gvr.ObjectPath(ns, name, subresource), &patch,
-                       PatchContentType(type), "patch");
+                       PatchContentType(type), "patch", answer);
 }
 
 ApiResult<Json> HttpClient::Delete(const GroupVersionResource& gvr, const std::string& ns,

@@ -48,9 +48,9 @@ class BlockingClient : public Client {
     return inner_.Get(gvr, ns, name);
   }
   ApiResult<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
-                         const Json& object) override {
+                         const Json& object, Answer answer = Answer::kObject) override {
     MaybeBlock("create");
-    return inner_.Create(gvr, ns, object);
+    return inner_.Create(gvr, ns, object, answer);
   }
   ApiResult<Json> List(const GroupVersionResource& gvr, const std::string& ns,
                        const ListOptions& options) override {
@@ -61,13 +61,13 @@ class BlockingClient : public Client {
     return inner_.Update(gvr, ns, object);
   }
   ApiResult<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
-                               const Json& object) override {
-    return inner_.UpdateStatus(gvr, ns, object);
+                               const Json& object, Answer answer = Answer::kObject) override {
+    return inner_.UpdateStatus(gvr, ns, object, answer);
   }
   ApiResult<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
                         const std::string& name, PatchType type, const Json& patch,
-                        const std::string& subresource) override {
-    return inner_.Patch(gvr, ns, name, type, patch, subresource);
+                        const std::string& subresource = "", Answer answer = Answer::kObject) override {
+    return inner_.Patch(gvr, ns, name, type, patch, subresource, answer);
   }
   ApiResult<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
                          const std::string& name, const DeleteOptions& options) override {

@@ -44,6 +44,33 @@ TEST(FakeClientTest, CreateGetUpdateConflict) {
   EXPECT_EQ(stale.api_status().reason, "Conflict");
 }
 
+// Like HttpClient: kOutcomeOnly writes answer null on success (so a caller that reads an
+// answer it did not ask for fails in tests), and still store the object and report errors.
+TEST(FakeClientTest, OutcomeOnlyWritesAnswerNull) {
+  FakeClient client;
+  ApiResult<Json> created = client.Create(PodsResource(), "ns", Pod("a"), Answer::kOutcomeOnly);
+  ASSERT_TRUE(created.ok());
+  EXPECT_TRUE(created->is_null());
+  ApiResult<Json> stored = client.Get(PodsResource(), "ns", "a");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(client.Create(PodsResource(), "ns", Pod("a"), Answer::kOutcomeOnly).IsAlreadyExists());
+
+  ApiResult<Json> patched = client.Patch(PodsResource(), "ns", "a", PatchType::kMerge,
+                                         {{"metadata", {{"labels", {{"x", "y"}}}}}}, "", Answer::kOutcomeOnly);
+  ASSERT_TRUE(patched.ok());
+  EXPECT_TRUE(patched->is_null());
+  EXPECT_EQ((*client.Get(PodsResource(), "ns", "a"))["metadata"]["labels"]["x"], "y");
+
+  Json with_status = *client.Get(PodsResource(), "ns", "a");
+  with_status["status"] = {{"phase", "Running"}};
+  ApiResult<Json> status = client.UpdateStatus(PodsResource(), "ns", with_status, Answer::kOutcomeOnly);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->is_null());
+  EXPECT_EQ((*client.Get(PodsResource(), "ns", "a"))["status"]["phase"], "Running");
+  EXPECT_TRUE(client.UpdateStatus(PodsResource(), "ns", with_status, Answer::kOutcomeOnly).IsConflict())
+      << "a stale resourceVersion is still a conflict";
+}
+
 TEST(FakeClientTest, StatusSubresourceAndPatches) {
   FakeClient client;
   Json created = client.Create(TrainingJobsResource(), "ns",

@@ -529,6 +529,36 @@ TEST(HttpClientTest, WritesUseTheRightMethodPathAndContentType) {
   EXPECT_EQ(f.server.requests()[0].body, pod.dump());
 }
 
+// Answer::kOutcomeOnly: the answer is not decoded (a body that is not JSON does not fail the
+// write, and the result is null), while errors are decoded as always.
+TEST(HttpClientTest, OutcomeOnlyWritesDoNotDecodeTheAnswer) {
+  bool fail = false;
+  Fixture f([&](const Request&) {
+    if (fail) return StatusResponse(409, "AlreadyExists", "pods \"p1\" already exists");
+    return Json200("this is not JSON");
+  });
+  Json pod = Json::parse(kPod);
+  const std::vector<std::function<ApiResult<Json>(Answer)>> writes = {
+      [&](Answer a) { return f.client->Create(PodsResource(), "ns", pod, a); },
+      [&](Answer a) { return f.client->UpdateStatus(PodsResource(), "ns", pod, a); },
+      [&](Answer a) { return f.client->Patch(PodsResource(), "ns", "p1", PatchType::kMerge, {{"a", 1}}, "", a); },
+  };
+  for (size_t i = 0; i < writes.size(); ++i) {
+    fail = false;
+    ApiResult<Json> decoded = writes[i](Answer::kObject);
+    EXPECT_FALSE(decoded.ok()) << i << ": a non-JSON answer must fail when the object is asked for";
+    ApiResult<Json> outcome = writes[i](Answer::kOutcomeOnly);
+    ASSERT_TRUE(outcome.ok()) << i << ": " << outcome.status().ToString();
+    EXPECT_TRUE(outcome->is_null()) << i;
+    fail = true;
+    ApiResult<Json> error = writes[i](Answer::kOutcomeOnly);
+    ASSERT_FALSE(error.ok()) << i;
+    EXPECT_EQ(error.code(), StatusCode::kAlreadyExists) << i;
+    EXPECT_EQ(error.api_status().reason, "AlreadyExists") << i;
+    EXPECT_NE(error.status().message().find("already exists"), std::string::npos) << i;
+  }
+}
+
 TEST(HttpClientTest, DeleteOptionsBody) {
   Fixture f([](const Request&) { return Json200(kPod); });
   DeleteOptions options;

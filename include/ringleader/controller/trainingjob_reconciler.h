@@ -17,6 +17,7 @@
 // Thread-safety: Reconcile may run for different keys concurrently (the engine guarantees
 // one call per key at a time). The caches must outlive the reconciler.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -144,6 +145,7 @@ class TrainingJobReconciler final : public kube::Reconciler {
   BoundPodLedger bound_pods_;
   BuiltinJobIndex builtin_jobs_;
 
+  std::atomic<bool> gates_checked_{false};  // a created pod's answer showed whether gates are kept
   std::once_flag gates_warning_once_;
 
   metrics::Counter* pods_created_;

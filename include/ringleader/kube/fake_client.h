@@ -48,14 +48,14 @@ class FakeClient final : public Client {
   ApiResult<Json> List(const GroupVersionResource& gvr, const std::string& ns,
                        const ListOptions& options = {}) override;
   ApiResult<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
-                         const Json& object) override;
+                         const Json& object, Answer answer = Answer::kObject) override;
   ApiResult<Json> Update(const GroupVersionResource& gvr, const std::string& ns,
                          const Json& object) override;
   ApiResult<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
-                               const Json& object) override;
+                               const Json& object, Answer answer = Answer::kObject) override;
   ApiResult<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
                         const std::string& name, PatchType type, const Json& patch,
-                        const std::string& subresource = "") override;
+                        const std::string& subresource = "", Answer answer = Answer::kObject) override;
   ApiResult<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
                          const std::string& name, const DeleteOptions& options = {}) override;
   Status Watch(const GroupVersionResource& gvr, const std::string& ns,
