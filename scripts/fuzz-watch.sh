@@ -18,6 +18,7 @@ sources=(
   "$root/src/kube/api_error.cc"
   "$root/src/kube/internal.cc"
   "$root/src/kube/watch_decoder.cc"
+  "$root/src/kube/field_mask.cc"
   "$root/src/common/status.cc"
 )
 newest_source=$(ls -t "${sources[@]}" "$root"/src/kube/*.h "$root"/include/ringleader/kube/*.h | head -1)

@@ -522,6 +522,7 @@ Measurement RunFloor(const Options& options, int threads, bool watch_caches) {
     kube::InformerOptions pod_cache;
     pod_cache.gvr = kube::PodsResource();
     pod_cache.transform = controller::TrimPodForCache;
+    pod_cache.decode_mask = controller::PodCacheMask();
     pod_cache.compact = true;
     kube::InformerOptions job_cache;
     job_cache.gvr = kube::TrainingJobsResource();

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ringleader/api/trainingjob.h"
+#include "ringleader/common/json_fields.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/health_server.h"
 #include "ringleader/controller/labels.h"
@@ -64,8 +65,9 @@ void TrimNodeForCache(Json& node) {
     if (node["status"].contains("conditions") && node["status"]["conditions"].is_array()) {
       Json conditions = Json::array();
       for (Json& c : node["status"]["conditions"]) {
-        if (c.value("type", "") == "Ready") {
-          conditions.push_back({{"type", "Ready"}, {"status", c.value("status", "Unknown")}});
+        if (c.is_object() && json_fields::StringRef(c, "type") == "Ready") {
+          const std::string& status = json_fields::StringRef(c, "status");
+          conditions.push_back({{"type", "Ready"}, {"status", status.empty() ? "Unknown" : status}});
         }
       }
       trimmed["status"]["conditions"] = std::move(conditions);
@@ -132,6 +134,7 @@ class LeaderWork {
       pods.gvr = kube::PodsResource();
       pods.ns = ns;
       pods.transform = TrimPodForCache;
+      pods.decode_mask = PodCacheMask();
       // Every pod of the cluster is cached (capacity counts other owners' pods): compact,
       // and read only by owner index or key (admission reads the BoundPodLedger instead).
       pods.compact = true;
@@ -141,6 +144,7 @@ class LeaderWork {
       services.ns = ns;
       services.label_selector = kJobNameLabel;
       services.transform = TrimServiceForCache;
+      services.decode_mask = ServiceCacheMask();
       service_informers_.push_back(std::make_unique<kube::Informer>(client_, services));
       caches.jobs.push_back(&job_informers_.back()->cache());
       caches.pods.push_back(&pod_informers_.back()->cache());

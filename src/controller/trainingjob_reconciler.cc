@@ -1,6 +1,7 @@
 #include "ringleader/controller/trainingjob_reconciler.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <set>
 #include <unordered_map>
@@ -124,7 +125,7 @@ void TrimPodForCache(Json& pod) {
     }
     if (auto refs = meta.find("ownerReferences"); refs != meta.end() && refs->is_array()) {
       for (Json& ref : *refs) {
-        if (!ref.is_object() || !ref.value("controller", false)) continue;
+        if (!ref.is_object() || !json_fields::BoolField(ref, "controller")) continue;
         Json kept = Json::object();
         for (const char* key : {"apiVersion", "kind", "name", "uid", "controller"}) {
           if (auto it = ref.find(key); it != ref.end()) kept[key] = std::move(*it);
@@ -170,7 +171,8 @@ void TrimPodForCache(Json& pod) {
     if (status.contains("conditions") && status["conditions"].is_array()) {
       Json conditions = Json::array();
       for (Json& c : status["conditions"]) {
-        std::string type = c.value("type", "");
+        if (!c.is_object()) continue;  // server JSON: never let a wrong type throw here
+        const std::string& type = json_fields::StringRef(c, "type");
         if (type == "Ready" || type == "DisruptionTarget") {
           Json kept = Json::object();
           for (const char* key : {"type", "status", "reason"}) {
@@ -199,6 +201,32 @@ void TrimPodForCache(Json& pod) {
     trimmed["status"] = std::move(st);
   }
   pod = std::move(trimmed);
+}
+
+namespace {
+
+std::shared_ptr<const kube::FieldMask> MaskOf(const char* spelling) {
+  auto mask = kube::FieldMask::Parse(spelling);
+  if (!mask.ok()) std::abort();  // a constant of this file: the unit tests parse it
+  return std::make_shared<const kube::FieldMask>(std::move(mask).value());
+}
+
+}  // namespace
+
+std::shared_ptr<const kube::FieldMask> PodCacheMask() {
+  static const auto mask = MaskOf(
+      "metadata(name,namespace,uid,resourceVersion,deletionTimestamp,labels,"
+      "ownerReferences(apiVersion,kind,name,uid,controller)),"
+      "spec(nodeName,schedulingGates,overhead,containers(resources(requests),restartPolicy),"
+      "initContainers(resources(requests),restartPolicy)),"
+      "status(phase,reason,message,conditions(type,status,reason),"
+      "containerStatuses(state(terminated(exitCode,reason,finishedAt))))");
+  return mask;
+}
+
+std::shared_ptr<const kube::FieldMask> ServiceCacheMask() {
+  static const auto mask = MaskOf("metadata(name,namespace,uid,resourceVersion,ownerReferences,deletionTimestamp)");
+  return mask;
 }
 
 void TrimServiceForCache(Json& service) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -318,12 +319,18 @@ struct HttpClient::Impl {
 
   ApiResult<Json> DoJson(const std::string& method, const std::string& path, const Json* body,
                          const std::string& content_type, const std::string& verb,
-                         Answer answer = Answer::kObject) {
+                         Answer answer = Answer::kObject, const FieldMask* mask = nullptr) {
     std::string payload = body ? body->dump() : "";
     ApiResult<RawResponse> raw = Do(method, path, payload, content_type, verb);
     if (!raw.ok()) return ApiResult<Json>(raw.status(), raw.api_status());
     if (answer == Answer::kOutcomeOnly) return Json();
-    Json doc = Json::parse(raw->body, nullptr, /*allow_exceptions=*/false);
+    Json doc;
+    if (mask != nullptr) {
+      auto decoded = DecodeMasked(raw->body, *mask);
+      doc = decoded.ok() ? std::move(decoded).value() : Json(Json::value_t::discarded);
+    } else {
+      doc = Json::parse(raw->body, nullptr, /*allow_exceptions=*/false);
+    }
     if (doc.is_discarded()) {
       return ApiResult<Json>(InternalError(method + " " + path + ": response is not JSON: " +
                                            raw->body.substr(0, 200)));
@@ -372,6 +379,10 @@ ApiResult<Json> HttpClient::List(const GroupVersionResource& gvr, const std::str
     // The API server rejects resourceVersion together with continue.
     AppendQuery(&path, "resourceVersion", options.resource_version);
     AppendQuery(&path, "resourceVersionMatch", options.resource_version_match);
+  }
+  if (options.item_mask) {
+    FieldMask mask = ListMask(*options.item_mask);
+    return impl_->DoJson("GET", path, nullptr, "", "list", Answer::kObject, &mask);
   }
   return impl_->DoJson("GET", path, nullptr, "", "list");
 }
@@ -430,6 +441,7 @@ namespace {
 struct WatchState {
   CURL* curl = nullptr;
   const WatchHandler* handler = nullptr;
+  std::optional<FieldMask> event_mask;  // from WatchOptions::object_mask
   WatchLineDecoder decoder;
   std::vector<std::string> lines;
   long http_code = 0;
@@ -457,7 +469,7 @@ struct WatchState {
   }
 
   bool DeliverLine(const std::string& line) {
-    StatusOr<WatchEvent> event = ParseWatchEvent(line);
+    StatusOr<WatchEvent> event = ParseWatchEvent(line, event_mask ? &*event_mask : nullptr);
     if (!event.ok()) {
       // A broken stream cannot be resynchronised: drop it, the caller rewatches.
       stream_status = UnavailableError("watch stream: " + event.status().message());
@@ -529,6 +541,7 @@ Status HttpClient::Watch(const GroupVersionResource& gvr, const std::string& ns,
     WatchState state;
     state.curl = curl;
     state.handler = &handler;
+    if (options.object_mask) state.event_mask = WatchEventMask(*options.object_mask);
     HeaderCapture captured;
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WatchWriteCallback);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);

@@ -252,6 +252,7 @@ Status Informer::ListAndReplace() {
   list_options.label_selector = options_.label_selector;
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
+  list_options.item_mask = options_.decode_mask;
   ApiResult<Json> list = client_.ListAll(options_.gvr, options_.ns, list_options);
   if (!list.ok()) return list.status();
   std::map<std::string, ObjectPtr> fresh;
@@ -337,6 +338,7 @@ Status Informer::WatchOnce(std::stop_token stop, bool* saw_event) {
   watch_options.field_selector = options_.field_selector;
   watch_options.resource_version = LastResourceVersion();
   watch_options.allow_bookmarks = true;
+  watch_options.object_mask = options_.decode_mask;
   watch_options.timeout_seconds = options_.watch_timeout_seconds;
   if (watch_options.timeout_seconds <= 0) {
     // Spread the informers' rewatches over time, like client-go (5–10 min).

@@ -40,8 +40,35 @@ bool WatchLineDecoder::TakeRemainder(std::string* line) {
   return true;
 }
 
-StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
-  Json doc = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+namespace {
+
+// What every object read through a mask keeps: what identifies it and what a Status says.
+const FieldMask& AlwaysKept() {
+  static const FieldMask kept = *FieldMask::Parse("apiVersion,kind,code,reason,message,details,metadata(resourceVersion)");
+  return kept;
+}
+
+}  // namespace
+
+FieldMask WatchEventMask(const FieldMask& object_mask) {
+  return FieldMask::Only({{"type", FieldMask()}, {"object", FieldMask::Union(object_mask, AlwaysKept())}});
+}
+
+FieldMask ListMask(const FieldMask& item_mask) {
+  return FieldMask::Only({{"apiVersion", FieldMask()},
+                          {"kind", FieldMask()},
+                          {"metadata", FieldMask()},
+                          {"items", FieldMask::Union(item_mask, AlwaysKept())}});
+}
+
+StatusOr<WatchEvent> ParseWatchEvent(std::string_view line, const FieldMask* event_mask) {
+  Json doc;
+  if (event_mask != nullptr) {
+    auto decoded = DecodeMasked(line, *event_mask);
+    if (decoded.ok()) doc = std::move(decoded).value();
+  } else {
+    doc = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  }
   if (doc.is_discarded() || !doc.is_object()) {
     return InvalidArgumentError("watch event is not a JSON object: " +
                                 std::string(line.substr(0, 128)));

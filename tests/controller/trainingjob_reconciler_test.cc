@@ -8,6 +8,7 @@
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"
+#include "ringleader/controller/desired_state.h"
 #include "ringleader/controller/labels.h"
 #include "ringleader/kube/controller.h"
 #include "ringleader/kube/fake_client.h"
@@ -460,8 +461,9 @@ TEST(TrimForCacheTest, ServicesKeepMetadataJobsLoseManagedFieldsAndLastApplied) 
   EXPECT_TRUE(errors.empty()) << api::JoinFieldErrors(errors);
 }
 
-TEST(TrimPodForCacheTest, KeepsWhatTheReconcilerReadsAndDropsTheRest) {
-  Json pod = {{"metadata",
+// A pod with everything TrimPodForCache keeps and much that it drops.
+Json RichPod() {
+  return {{"metadata",
                {{"name", "p"},
                 {"namespace", "ml"},
                 {"uid", "u"},
@@ -496,6 +498,10 @@ TEST(TrimPodForCacheTest, KeepsWhatTheReconcilerReadsAndDropsTheRest) {
                                 {{"terminated",
                                   {{"exitCode", 3}, {"reason", "Error"}, {"finishedAt", "f"}, {"containerID", "id"}}}}}},
                               {{"name", "sidecar"}, {"state", {{"running", {{"startedAt", "s"}}}}}}})}}}};
+}
+
+TEST(TrimPodForCacheTest, KeepsWhatTheReconcilerReadsAndDropsTheRest) {
+  Json pod = RichPod();
   TrimPodForCache(pod);
   ASSERT_EQ(pod["metadata"]["ownerReferences"].size(), 1u) << "only the controller reference";
   EXPECT_EQ(pod["metadata"]["ownerReferences"][0],
@@ -517,6 +523,53 @@ TEST(TrimPodForCacheTest, KeepsWhatTheReconcilerReadsAndDropsTheRest) {
   EXPECT_EQ(pod["spec"]["nodeName"], "n1");
   EXPECT_EQ(pod["status"]["conditions"].size(), 1u);
   EXPECT_EQ(pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 3);
+}
+
+// The pod and Service informers decode through PodCacheMask / ServiceCacheMask: what the trim
+// keeps must be the same as from the whole object, or the cache would silently lose a field.
+TEST(TrimForCacheTest, DecodingThroughTheMaskKeepsWhatTheTrimKeeps) {
+  std::vector<Json> pods = {RichPod()};
+  api::TrainingJob job = *api::ParseTrainingJob(JobObject("job", 2));
+  pods.push_back(BuildWorkerPod(job, 1, 0));  // as created: gated, env, labels, ownerReference
+  Json odd = RichPod();
+  odd["metadata"]["deletionTimestamp"] = "2026-11-22T10:00:00Z";
+  odd["spec"]["initContainers"] = Json::array({{{"name", "init"}, {"restartPolicy", "Always"},
+                                                 {"resources", {{"requests", {{"memory", "1Gi"}}}}}}});
+  odd["spec"]["overhead"] = {{"cpu", "250m"}};
+  odd["spec"]["schedulingGates"] = Json::array({{{"name", "ringleader.dev/gang"}}});
+  odd["status"]["reason"] = "Evicted";
+  odd["status"]["message"] = "low on memory";
+  odd["status"]["conditions"].push_back({{"type", "DisruptionTarget"}, {"status", "True"}, {"reason", "EvictionByEvictionAPI"}});
+  pods.push_back(odd);
+  Json wrong_types = RichPod();  // what a broken server might send: the trim copes, the mask too
+  wrong_types["spec"]["containers"] = "not a list";
+  wrong_types["status"]["conditions"] = Json::array({1, "x", nullptr, {{"type", 5}}, {{"type", "Ready"}, {"status", 1}}});
+  wrong_types["metadata"]["labels"] = Json::array({"a"});
+  wrong_types["metadata"]["ownerReferences"][1]["controller"] = "yes";
+  wrong_types["status"]["containerStatuses"] = Json::array({{{"state", "running"}}, 7});
+  pods.push_back(wrong_types);
+  pods.push_back({{"metadata", "not an object"}, {"spec", 3}, {"junk", {{"a", 1}}}});
+  for (size_t i = 0; i < pods.size(); ++i) {
+    Json whole = pods[i];
+    TrimPodForCache(whole);
+    auto masked = kube::DecodeMasked(pods[i].dump(), *PodCacheMask());
+    ASSERT_TRUE(masked.ok()) << masked.status().ToString();
+    EXPECT_LT(masked->dump().size(), pods[i].dump().size()) << "pod " << i << ": the mask dropped nothing";
+    TrimPodForCache(*masked);
+    EXPECT_EQ(*masked, whole) << "pod " << i;
+  }
+
+  Json service = {{"metadata",
+                   {{"name", "job"}, {"namespace", "ml"}, {"uid", "s"}, {"resourceVersion", "4"},
+                    {"ownerReferences", Json::array({{{"uid", "o"}, {"controller", true}}})},
+                    {"labels", {{"a", "b"}}}, {"managedFields", Json::array({{{"manager", "x"}}})}}},
+                  {"spec", {{"clusterIP", "None"}, {"ports", Json::array({{{"port", 29500}}})}}}};
+  Json whole = service;
+  TrimServiceForCache(whole);
+  auto masked = kube::DecodeMasked(service.dump(), *ServiceCacheMask());
+  ASSERT_TRUE(masked.ok()) << masked.status().ToString();
+  TrimServiceForCache(*masked);
+  EXPECT_EQ(*masked, whole);
 }
 
 }  // namespace

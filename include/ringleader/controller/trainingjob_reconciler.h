@@ -160,10 +160,14 @@ class TrainingJobReconciler final : public kube::Reconciler {
 // reason, Ready/DisruptionTarget conditions and how containers terminated. Drops
 // managedFields, env, volumes, images and the rest, which is most of a pod's bytes.
 void TrimPodForCache(kube::Json& pod);
+// What TrimPodForCache reads, for the pod informer to decode only that (kube::FieldMask):
+// TrimPodForCache of a pod decoded through it equals TrimPodForCache of the whole pod.
+std::shared_ptr<const kube::FieldMask> PodCacheMask();
 
 // The Service cache only answers "does the job's Service exist": metadata (name, namespace,
 // uid, resourceVersion, ownerReferences, deletionTimestamp) is all it keeps.
 void TrimServiceForCache(kube::Json& service);
+std::shared_ptr<const kube::FieldMask> ServiceCacheMask();  // as PodCacheMask
 
 // The TrainingJob cache keeps the whole job but managedFields and kubectl's
 // last-applied-configuration annotation (a second copy of the spec): status is written

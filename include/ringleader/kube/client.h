@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stop_token>
@@ -17,6 +18,7 @@
 
 #include "ringleader/common/status.h"
 #include "ringleader/kube/api_error.h"
+#include "ringleader/kube/field_mask.h"
 #include "ringleader/kube/resource.h"
 
 namespace ringleader::kube {
@@ -30,6 +32,9 @@ struct ListOptions {
   std::string continue_token;   // from a previous page's metadata.continue
   std::string resource_version;       // "" : most recent (quorum read)
   std::string resource_version_match; // "NotOlderThan" / "Exact" / ""
+  // What the caller reads of each item: an implementation may drop the rest while decoding
+  // (HttpClient does; metadata.resourceVersion is always kept). nullptr: everything.
+  std::shared_ptr<const FieldMask> item_mask;
 };
 
 enum class PatchType {
@@ -60,6 +65,8 @@ struct WatchOptions {
   std::string resource_version;       // start after this version; "" = from "now"-ish
   bool allow_bookmarks = true;
   int64_t timeout_seconds = 0;        // server-side timeoutSeconds; 0 = server default
+  // As ListOptions::item_mask, for each event's object (an ERROR event's Status is kept).
+  std::shared_ptr<const FieldMask> object_mask;
 };
 
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };

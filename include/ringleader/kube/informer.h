@@ -113,6 +113,10 @@ struct InformerOptions {
   // SetTransform): drop what the handlers never read so that a cache of 10k pods stays small.
   // It must keep metadata.name/namespace/uid/resourceVersion and the ownerReferences.
   std::function<void(Json& object)> transform;
+  // What `transform` (or, without one, the handlers) reads: lists and watches decode only
+  // that (FieldMask), so the rest is never built. The transform still runs and must not
+  // read beyond it. nullptr: decode everything.
+  std::shared_ptr<const FieldMask> decode_mask;
   // Keep the cache MessagePack-encoded (see Cache): for large caches read by key or index.
   bool compact = false;
 };

@@ -37,8 +37,18 @@ class WatchLineDecoder {
 };
 
 // Parses one line. kInvalidArgument for non-JSON, a missing or
-// unknown "type", or a missing/non-object "object".
-StatusOr<WatchEvent> ParseWatchEvent(std::string_view line);
+// unknown "type", or a missing/non-object "object". With `event_mask` (from WatchEventMask),
+// only what it keeps of the object is decoded.
+StatusOr<WatchEvent> ParseWatchEvent(std::string_view line, const FieldMask* event_mask = nullptr);
+
+// The mask of a whole event line whose objects are read through `object_mask`: the type, and
+// of the object what `object_mask` keeps plus what an ERROR event's Status and a BOOKMARK
+// carry (code, reason, message, details, metadata.resourceVersion).
+FieldMask WatchEventMask(const FieldMask& object_mask);
+
+// The mask of a List response whose items are read through `item_mask` (the list's own
+// metadata, and each item's metadata.resourceVersion, are kept).
+FieldMask ListMask(const FieldMask& item_mask);
 
 // For an ERROR event: the Status it carries as a ringleader::Status (410 → kGone).
 Status WatchErrorToStatus(const WatchEvent& event);
