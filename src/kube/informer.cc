@@ -247,6 +247,21 @@ bool Informer::SleepFor(std::stop_token& stop, Duration d) {
   return internal::SleepUnlessStopped(stop, d);
 }
 
+bool Informer::Transformed(Json& object) const {
+  if (!options_.transform) return true;
+  try {
+    options_.transform(object);
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("msg=\"informer transform threw; object left out of the cache\" resource=\"{}\" error=\"{}\"",
+                  options_.gvr.ToString(), e.what());
+  } catch (...) {
+    spdlog::error("msg=\"informer transform threw a non-exception; object left out of the cache\" resource=\"{}\"",
+                  options_.gvr.ToString());
+  }
+  return false;
+}
+
 Status Informer::ListAndReplace() {
   ListOptions list_options;
   list_options.label_selector = options_.label_selector;
@@ -258,7 +273,7 @@ Status Informer::ListAndReplace() {
   std::map<std::string, ObjectPtr> fresh;
   for (auto& item : list.value()["items"]) {
     if (!item.is_object()) continue;  // not an object: nothing we could key or cache
-    if (options_.transform) options_.transform(item);
+    if (!Transformed(item)) continue;
     auto object = std::make_shared<const Json>(std::move(item));
     fresh.emplace(ObjectKeyOf(*object), std::move(object));
   }
@@ -304,7 +319,7 @@ void Informer::HandleEvent(WatchEvent&& event) {
   switch (event.type) {
     case WatchEventType::kAdded:
     case WatchEventType::kModified: {
-      if (options_.transform) options_.transform(event.object);
+      if (!Transformed(event.object)) break;
       auto object = std::make_shared<const Json>(std::move(event.object));
       ObjectPtr old = cache_.Upsert(object);
       if (!old) {
@@ -318,7 +333,7 @@ void Informer::HandleEvent(WatchEvent&& event) {
       break;
     }
     case WatchEventType::kDeleted: {
-      if (options_.transform) options_.transform(event.object);
+      if (!Transformed(event.object)) break;
       auto object = std::make_shared<const Json>(std::move(event.object));
       ObjectPtr old = cache_.Remove(ObjectKeyOf(*object));
       if (old) {

@@ -273,6 +273,35 @@ TEST_P(InformerTest, ThrowingHandlerDoesNotStopTheInformer) {
   EXPECT_EQ(informer.cache().Size(), 2u);
 }
 
+// A transform that throws on some object leaves that object out (of the list and of the watch)
+// but neither crashes the informer nor drops its watch.
+TEST_P(InformerTest, ThrowingTransformLeavesTheObjectOut) {
+  FakeClient client;
+  client.Seed(PodsResource(), Pod("ns", "good"));
+  client.Seed(PodsResource(), Pod("ns", "bad-listed"));
+  InformerOptions options = PodOptions(GetParam());
+  options.transform = [](Json& pod) {
+    if (pod["metadata"]["name"].get<std::string>().rfind("bad", 0) == 0) throw std::runtime_error("transform bug");
+  };
+  Informer informer(client, options);
+  Recorder recorder;
+  informer.AddEventHandlers(recorder.Handlers());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  EXPECT_TRUE(informer.cache().Get("ns", "good"));
+  EXPECT_FALSE(informer.cache().Get("ns", "bad-listed"));
+  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "bad-watched")).ok());
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("ns", "after")).ok());
+  std::string uid = client.Get(PodsResource(), "ns", "after")->at("metadata").at("uid");
+  ASSERT_TRUE(recorder.WaitFor("add ns/after " + uid));
+  EXPECT_FALSE(informer.cache().Get("ns", "bad-watched"));
+  EXPECT_EQ(informer.cache().Size(), 2u);
+  EXPECT_EQ(informer.ListCount(), 1) << "no relist";
+  EXPECT_EQ(client.ActionsFor("watch", "pods").size(), 1u) << "the first watch carried on";
+  informer.Stop();
+}
+
 TEST_P(CacheTest, ReplaceRebuildsIndexes) {
   Cache cache(GetParam());
   EXPECT_EQ(cache.compact(), GetParam());

@@ -151,6 +151,10 @@ class Informer {
   // Returns OK on a clean end (rewatch), kGone (relist), other errors (backoff, rewatch).
   Status WatchOnce(std::stop_token stop, bool* saw_event);
   void HandleEvent(WatchEvent&& event);
+  // Applies options_.transform. One that throws (a bug, or server JSON it did not expect)
+  // must end neither the informer's thread (a crash loop on every restart's list) nor its
+  // watch: the object is left out, with an error logged. False when it threw.
+  bool Transformed(Json& object) const;
   bool SleepFor(std::stop_token& stop, Duration d);
 
   Client& client_;
