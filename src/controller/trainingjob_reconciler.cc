@@ -1,8 +1,8 @@
 #include "ringleader/controller/trainingjob_reconciler.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
+#include <cstdlib>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
