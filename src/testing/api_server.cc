@@ -1,5 +1,7 @@
 // TestApiServer: routing, CRUD semantics, watch, garbage collection, faults, request log.
 
+#include <openssl/evp.h>
+#include <strings.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -214,6 +216,13 @@ std::string TestApiServer::Impl::RandomSuffix() {
 // Lifecycle
 
 Status TestApiServer::Impl::Start() {
+  // TLS first: a certificate that does not load fails Start before anything is set up.
+  http_ = std::make_unique<HttpServer>([this](const HttpRequest& req, HttpResponseWriter& out) { Handle(req, out); });
+  if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    return InvalidArgumentError(options_.tls_cert_file.empty() ? "--tls-key (tls_key_file) needs --tls-cert (tls_cert_file)"
+                                                               : "--tls-cert (tls_cert_file) needs --tls-key (tls_key_file)");
+  }
+  if (!options_.tls_cert_file.empty()) RETURN_IF_ERROR(http_->EnableTls(options_.tls_cert_file, options_.tls_key_file));
   {
     std::lock_guard<std::mutex> lock(mu_);
     rv_ = 100;
@@ -245,7 +254,6 @@ Status TestApiServer::Impl::Start() {
     history_.clear();
     stopping_ = false;
   }
-  http_ = std::make_unique<HttpServer>([this](const HttpRequest& req, HttpResponseWriter& out) { Handle(req, out); });
   RETURN_IF_ERROR(http_->Start(options_.listen_host, options_.port));
   if (options_.simulate_pods) sim_thread_ = std::thread([this] { SimulatorLoop(); });
   namespace_thread_ = std::thread([this] { NamespaceControllerLoop(); });
@@ -697,7 +705,32 @@ void TestApiServer::Impl::ReplyError(HttpResponseWriter& out, RequestRecord& rec
   Reply(out, record, error.code, MakeStatus(error.code, error.reason, error.message, error.details), error.headers);
 }
 
+namespace {
+
+// "Authorization: Bearer <token>", the scheme case-insensitive, as kube-apiserver's bearer
+// token authenticator reads it.
+bool HasBearerToken(const HttpRequest& req, const std::string& token) {
+  static constexpr char kScheme[] = "bearer ";
+  const std::string header = req.Header("authorization");
+  if (header.size() < sizeof(kScheme) - 1 || strncasecmp(header.c_str(), kScheme, sizeof(kScheme) - 1) != 0) {
+    return false;
+  }
+  return header.compare(sizeof(kScheme) - 1, std::string::npos, token) == 0;
+}
+
+}  // namespace
+
 void TestApiServer::Impl::Handle(const HttpRequest& req, HttpResponseWriter& out) {
+  if (!options_.token.empty() && !HasBearerToken(req, options_.token)) {
+    // Authentication comes before everything else, faults and control endpoints included.
+    RequestRecord record;
+    record.method = req.method;
+    record.path = req.path;
+    record.query = req.raw_query;
+    record.content_type = req.Header("content-type");
+    ReplyError(out, record, {401, "Unauthorized", "Unauthorized", nullptr, {}});
+    return;
+  }
   // A malformed object (a label that is a number, a name that is an object, ...) makes a
   // json accessor throw; that is the client's error and must not take the server down.
   try {
@@ -1459,17 +1492,36 @@ Status TestApiServer::Start() {
 void TestApiServer::Stop() { impl_->Stop(); }
 int TestApiServer::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
 std::string TestApiServer::url() const {
-  return "http://" + impl_->options_.listen_host + ":" + std::to_string(port());
+  return (impl_->options_.tls_cert_file.empty() ? "http://" : "https://") + impl_->options_.listen_host + ":" +
+         std::to_string(port());
 }
 const std::string& TestApiServer::kubeconfig_path() const { return impl_->kubeconfig_path_; }
 
 Status TestApiServer::WriteKubeconfig(const std::string& path) const {
+  const TestApiServerOptions& options = impl_->options_;
+  std::string ca_line;
+  if (!options.tls_cert_file.empty()) {
+    std::ifstream cert_in(options.tls_cert_file, std::ios::binary);
+    std::stringstream cert;
+    cert << cert_in.rdbuf();
+    if (!cert_in.is_open()) return UnavailableError("cannot read --tls-cert " + options.tls_cert_file + " for the kubeconfig");
+    std::string pem = cert.str();
+    std::string base64(4 * ((pem.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(base64.data()),
+                            reinterpret_cast<const unsigned char*>(pem.data()), static_cast<int>(pem.size()));
+    base64.resize(static_cast<size_t>(n));
+    ca_line = "\n    certificate-authority-data: " + base64;
+  }
+  // A JSON string is a YAML double-quoted scalar: any token survives. The default stays bare.
+  std::string token = options.token.empty() ? "ringleader-test-token" : json(options.token).dump();
   std::ofstream out(path);
   if (!out) return UnavailableError("cannot write kubeconfig " + path);
   out << "apiVersion: v1\nkind: Config\nclusters:\n- name: ringleader-test\n  cluster:\n    server: " << url()
+      << ca_line
       << "\ncontexts:\n- name: ringleader-test\n  context:\n    cluster: ringleader-test\n"
          "    user: ringleader-test\n    namespace: default\ncurrent-context: ringleader-test\n"
-         "users:\n- name: ringleader-test\n  user:\n    token: ringleader-test-token\npreferences: {}\n";
+         "users:\n- name: ringleader-test\n  user:\n    token: "
+      << token << "\npreferences: {}\n";
   out.close();
   if (!out) return UnavailableError("cannot write kubeconfig " + path);
   impl_->kubeconfig_path_ = path;

@@ -3,13 +3,19 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace ringleader::testapi {
 namespace {
@@ -53,10 +59,10 @@ const char* Reason(int status) {
   }
 }
 
-// Buffered reader over a socket; returns false on EOF/error.
+// Buffered reader over a connection; returns false on EOF/error.
 class SocketReader {
  public:
-  explicit SocketReader(int fd) : fd_(fd) {}
+  explicit SocketReader(Transport& transport) : transport_(transport) {}
   bool ReadLine(std::string* line) {
     while (true) {
       size_t pos = buf_.find("\r\n", start_);
@@ -88,16 +94,13 @@ class SocketReader {
       start_ = 0;
     }
     char tmp[16384];
-    ssize_t n;
-    do {
-      n = ::recv(fd_, tmp, sizeof(tmp), 0);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = transport_.Read(tmp, sizeof(tmp));
     if (n <= 0) return false;
     buf_.append(tmp, static_cast<size_t>(n));
     return true;
   }
 
-  int fd_;
+  Transport& transport_;
   std::string buf_;
   size_t start_ = 0;
 };
@@ -120,7 +123,64 @@ void ParseQuery(const std::string& raw, std::multimap<std::string, std::string>*
   }
 }
 
+// The oldest queued OpenSSL error of this thread as text (the queue is cleared), or `fallback`.
+std::string TlsError(const std::string& fallback) {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return fallback;
+  char text[256];
+  ERR_error_string_n(code, text, sizeof(text));
+  return text;
+}
+
+// Whether an SSL_read/SSL_write that returned `n` <= 0 is only to be called again (blocking
+// sockets with SSL_MODE_AUTO_RETRY rarely ask; a signal may). Otherwise the connection is done.
+bool TlsShouldRetry(SSL* ssl, int n) {
+  int err = SSL_get_error(ssl, n);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE || (err == SSL_ERROR_SYSCALL && errno == EINTR)) {
+    return true;
+  }
+  ERR_clear_error();
+  return false;
+}
+
 }  // namespace
+
+ssize_t Transport::Read(char* data, size_t size) {
+  if (ssl_ == nullptr) {
+    ssize_t n;
+    do {
+      n = ::recv(fd_, data, size, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+  while (true) {
+    errno = 0;  // TlsShouldRetry reads it
+    int n = SSL_read(ssl_, data, static_cast<int>(std::min<size_t>(size, INT32_MAX)));
+    if (n > 0 || !TlsShouldRetry(ssl_, n)) return n;
+  }
+}
+
+bool Transport::WriteAll(const char* data, size_t size) {
+  size_t off = 0;
+  while (off < size) {
+    if (ssl_ == nullptr) {
+      ssize_t n = ::send(fd_, data + off, size - off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    errno = 0;
+    int n = SSL_write(ssl_, data + off, static_cast<int>(std::min<size_t>(size - off, INT32_MAX)));
+    if (n <= 0) {
+      if (TlsShouldRetry(ssl_, n)) continue;
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
 
 std::string PercentDecode(const std::string& in, bool plus_is_space) {
   std::string out;
@@ -154,15 +214,9 @@ std::string HttpRequest::Query(const std::string& name) const {
 
 bool HttpResponseWriter::WriteAll(const std::string& data) {
   if (failed_) return false;
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      failed_ = true;
-      return false;
-    }
-    off += static_cast<size_t>(n);
+  if (!transport_.WriteAll(data.data(), data.size())) {
+    failed_ = true;
+    return false;
   }
   return true;
 }
@@ -202,21 +256,59 @@ bool HttpResponseWriter::WriteChunk(const std::string& data) {
 
 void HttpResponseWriter::EndChunked() { WriteAll("0\r\n\r\n"); }
 
+// On TLS too this looks at the socket: a client that leaves closes TCP (after its close_notify,
+// which alone makes POLLIN without EOF and so does not count), and nothing else is read while
+// a watch streams.
 bool HttpResponseWriter::PeerClosed() const {
   if (failed_) return true;
-  pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+  pollfd p{transport_.fd(), POLLIN | POLLRDHUP, 0};
   int r = ::poll(&p, 1, 0);
   if (r <= 0) return false;
   if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return true;
   if (p.revents & POLLIN) {
     char c;
-    ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = ::recv(transport_.fd(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
     return n == 0;
   }
   return false;
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+  SSL_CTX_free(tls_ctx_);
+}
+
+Status HttpServer::EnableTls(const std::string& cert_file, const std::string& key_file) {
+  // Messages name the test server's flags: this server is only ever configured through them.
+  if (!std::ifstream(cert_file)) {
+    return InvalidArgumentError("--tls-cert " + cert_file + ": cannot read: " + std::strerror(errno));
+  }
+  if (!std::ifstream(key_file)) {
+    return InvalidArgumentError("--tls-key " + key_file + ": cannot read: " + std::strerror(errno));
+  }
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return InternalError("SSL_CTX_new: " + TlsError("failed"));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+  Status status = Status::Ok();
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    status = InvalidArgumentError("--tls-cert " + cert_file + ": not a PEM certificate: " + TlsError("?"));
+  } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL checks the key against the certificate as it loads it.
+    bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    status = InvalidArgumentError("--tls-key " + key_file +
+                                  (mismatch ? " does not match --tls-cert " + cert_file : ": not a PEM private key") +
+                                  ": " + TlsError("?"));
+  }
+  if (!status.ok()) {
+    SSL_CTX_free(ctx);
+    return status;
+  }
+  SSL_CTX_free(tls_ctx_);
+  tls_ctx_ = ctx;
+  return Status::Ok();
+}
 
 Status HttpServer::Start(const std::string& host, int port) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -292,7 +384,37 @@ void HttpServer::AcceptLoop() {
 }
 
 void HttpServer::ServeConnection(int fd) {
-  SocketReader reader(fd);
+  if (tls_ctx_ == nullptr) {
+    Transport transport(fd);
+    ServeRequests(transport);
+  } else {
+    // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a peer gone mid-write would raise
+    // SIGPIPE and kill a process that did not ignore it (a gtest binary). Blocked on this
+    // thread, the signal stays pending and is discarded when the thread ends.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    SSL* ssl = SSL_new(tls_ctx_);
+    // The handshake is here, on the connection's thread, so a slow or silent client holds only
+    // its own connection; Stop/CloseAllConnections end a stalled one by shutting the fd down.
+    if (ssl != nullptr && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1) {
+      Transport transport(fd, ssl);
+      ServeRequests(transport);
+      SSL_shutdown(ssl);  // close_notify; fails harmlessly when the peer is already gone
+    }
+    SSL_free(ssl);
+    ERR_clear_error();
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  std::lock_guard<std::mutex> lock(mu_);
+  connections_.erase(fd);
+  ::close(fd);
+  if (--live_threads_ == 0) all_closed_.notify_all();
+}
+
+void HttpServer::ServeRequests(Transport& transport) {
+  SocketReader reader(transport);
   while (!stopping_) {
     HttpRequest req;
     std::string line;
@@ -325,7 +447,7 @@ void HttpServer::ServeConnection(int fd) {
     // curl sends "Expect: 100-continue" before larger bodies and otherwise waits a second.
     if (Lower(req.Header("expect")) == "100-continue") {
       static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      if (::send(fd, kContinue, sizeof(kContinue) - 1, MSG_NOSIGNAL) < 0) break;
+      if (!transport.WriteAll(kContinue, sizeof(kContinue) - 1)) break;
     }
     std::string te = Lower(req.Header("transfer-encoding"));
     if (te.find("chunked") != std::string::npos) {
@@ -360,16 +482,11 @@ void HttpServer::ServeConnection(int fd) {
     std::string conn = Lower(req.Header("connection"));
     bool keep_alive = version == "HTTP/1.1" ? conn.find("close") == std::string::npos
                                             : conn.find("keep-alive") != std::string::npos;
-    HttpResponseWriter writer(fd, keep_alive);
+    HttpResponseWriter writer(transport, keep_alive);
     handler_(req, writer);
     if (!writer.sent()) writer.Send(500, "text/plain", "handler sent no response");
     if (!writer.keep_alive()) break;
   }
-  ::shutdown(fd, SHUT_RDWR);
-  std::lock_guard<std::mutex> lock(mu_);
-  connections_.erase(fd);
-  ::close(fd);
-  if (--live_threads_ == 0) all_closed_.notify_all();
 }
 
 }  // namespace ringleader::testapi

@@ -1,7 +1,10 @@
 #pragma once
 // A small HTTP/1.1 server for the test API server: one thread per connection, keep-alive,
 // complete responses or never-ending chunked streams (watches), and an abrupt "close every
-// connection now" used by the restart fault. Internal to ringleader_testing.
+// connection now" used by the restart fault. Optionally HTTPS (EnableTls): the handshake runs
+// on the connection's thread, and every read and write goes through a Transport (the plain
+// socket or an OpenSSL session over it), so both share one request loop. Internal to
+// ringleader_testing.
 //
 // Why not cpprest's http_listener: see docs/testing.md (a probe showed it streams fine, but a
 // streamed response gets no signal that the peer went away, and it cannot drop individual
@@ -9,6 +12,8 @@
 //
 // Thread-safety: Start/Stop from one thread; CloseAllConnections from any thread. The
 // handler runs on the connection's thread and may block (a watch does).
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -24,7 +29,27 @@
 
 #include "ringleader/common/status.h"
 
+struct ssl_st;      // OpenSSL's SSL
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace ringleader::testapi {
+
+// The bytes of one connection: the socket itself, or a TLS session over it. One branch per
+// call, so plain HTTP costs what it did before TLS existed (the operator benchmark runs on it).
+// Used only by the connection's own thread; CloseAllConnections acts on the fd underneath.
+class Transport {
+ public:
+  explicit Transport(int fd, ssl_st* ssl = nullptr) : fd_(fd), ssl_(ssl) {}
+  // Up to `size` bytes; <= 0 on EOF or error.
+  ssize_t Read(char* data, size_t size);
+  // false when the peer is gone (or the connection was shut down).
+  bool WriteAll(const char* data, size_t size);
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  ssl_st* ssl_;
+};
 
 struct HttpRequest {
   std::string method;
@@ -43,7 +68,7 @@ struct HttpRequest {
 
 class HttpResponseWriter {
  public:
-  HttpResponseWriter(int fd, bool keep_alive) : fd_(fd), keep_alive_(keep_alive) {}
+  HttpResponseWriter(Transport& transport, bool keep_alive) : transport_(transport), keep_alive_(keep_alive) {}
 
   // A complete response with Content-Length.
   bool Send(int status, const std::string& content_type, const std::string& body,
@@ -63,7 +88,7 @@ class HttpResponseWriter {
  private:
   bool WriteAll(const std::string& data);
 
-  int fd_;
+  Transport& transport_;
   bool keep_alive_;
   bool sent_ = false;
   bool failed_ = false;
@@ -79,6 +104,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // Serve HTTPS with this PEM certificate (chain) and private key; call before Start.
+  // InvalidArgument naming the flag (--tls-cert, --tls-key) and file when one cannot be read
+  // or loaded, or they do not match.
+  Status EnableTls(const std::string& cert_file, const std::string& key_file);
   // Binds host:port (port 0 picks a free one) and starts accepting.
   Status Start(const std::string& host, int port);
   // Stops accepting, closes every connection and waits for their threads to finish.
@@ -91,8 +120,10 @@ class HttpServer {
  private:
   void AcceptLoop();
   void ServeConnection(int fd);
+  void ServeRequests(Transport& transport);
 
   HttpHandler handler_;
+  ssl_ctx_st* tls_ctx_ = nullptr;  // set: every connection starts with a TLS handshake
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -27,6 +27,9 @@ export HOME=$E2E_TMP/home KUBECONFIG=$E2E_TMP/kubeconfig
 mkdir -p "$HOME"
 E2E_SERVER_PID=
 E2E_SERVER_URL=
+# Extra curl arguments for the server's /testing/ endpoints (fault, requests): a scenario
+# serving HTTPS with a token (tls.sh) sets (--cacert FILE -H "Authorization: Bearer TOKEN").
+E2E_SERVER_CURL_ARGS=()
 declare -A E2E_OPERATOR_PIDS=()     # operator id -> pid
 declare -A E2E_OPERATOR_METRICS=()  # operator id -> host:port
 E2E_BACKGROUND_PIDS=()              # helpers started with `background`
@@ -216,8 +219,11 @@ reap_operator() {
 metrics() { curl -sf "http://${E2E_OPERATOR_METRICS[${1:-a}]}/metrics"; }
 
 # fault JSON: POST /testing/faults
-fault() { curl -sf -X POST "$E2E_SERVER_URL/testing/faults" -d "$1" >/dev/null || fail "fault $1 refused"; }
-requests() { curl -sf "$E2E_SERVER_URL/testing/requests"; }
+fault() {
+  curl -sf "${E2E_SERVER_CURL_ARGS[@]}" -X POST "$E2E_SERVER_URL/testing/faults" -d "$1" >/dev/null ||
+    fail "fault $1 refused"
+}
+requests() { curl -sf "${E2E_SERVER_CURL_ARGS[@]}" "$E2E_SERVER_URL/testing/requests"; }
 # count_requests "VERB RESOURCE[/SUB]" [STATUS]: requests of that kind the server got
 # (answered with STATUS when given).
 count_requests() {

@@ -20,6 +20,19 @@ struct HttpResult {
   nlohmann::json Json() const { return body.empty() ? nlohmann::json() : nlohmann::json::parse(body, nullptr, false); }
 };
 
+// What a request carries beyond its URL, for a server with TLS and a token: the CA file to
+// trust for https:// (the server's self-signed certificate) and a bearer token.
+struct ClientOptions {
+  std::string ca_file;
+  std::string token;
+};
+
+inline curl_slist* ApplyClientOptions(CURL* curl, const ClientOptions& client, curl_slist* headers) {
+  if (!client.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, client.ca_file.c_str());
+  if (!client.token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + client.token).c_str());
+  return headers;
+}
+
 inline size_t AppendBody(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
@@ -40,12 +53,13 @@ inline size_t CaptureRetryAfter(char* data, size_t size, size_t n, void* user) {
 
 inline HttpResult Http(const std::string& method, const std::string& url, const std::string& body = "",
                        const std::string& content_type = "application/json",
-                       const std::string& accept = "application/json") {
+                       const std::string& accept = "application/json", const ClientOptions& client = {}) {
   HttpResult result;
   CURL* curl = curl_easy_init();
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
   headers = curl_slist_append(headers, ("Accept: " + accept).c_str());
+  headers = ApplyClientOptions(curl, client, headers);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -73,7 +87,7 @@ struct WatchResult {
 // Reads a watch stream until `enough(events)` is true, the server ends it, or the timeout.
 inline WatchResult Watch(const std::string& url, const std::function<bool(const std::vector<nlohmann::json>&)>& enough,
                          std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                         const std::function<void()>& on_start = nullptr) {
+                         const std::function<void()>& on_start = nullptr, const ClientOptions& client = {}) {
   struct State {
     std::string buffer;
     WatchResult* result;
@@ -107,6 +121,8 @@ inline WatchResult Watch(const std::string& url, const std::function<bool(const 
     return 0;
   };
   CURL* curl = curl_easy_init();
+  curl_slist* headers = ApplyClientOptions(curl, client, nullptr);
+  if (headers != nullptr) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
@@ -118,6 +134,7 @@ inline WatchResult Watch(const std::string& url, const std::function<bool(const 
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
   result.ended_by_server = rc == CURLE_OK && !state.stop;
   curl_easy_cleanup(curl);
+  curl_slist_free_all(headers);
   return result;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // TestApiServer: an in-memory Kubernetes API server for tests and benchmarks, served over
-// plain HTTP on 127.0.0.1. It behaves like a real kube-apiserver where Ringleader (and real
+// plain HTTP on 127.0.0.1, or HTTPS with a bearer token (tls_cert_file, tls_key_file, token:
+// the way an operator talks to a real cluster). It behaves like a real kube-apiserver where Ringleader (and real
 // kubectl) depend on it: discovery, OpenAPI v2/v3, CRD registration with structural-schema
 // validation/pruning/defaulting and printer columns, resourceVersion/generation semantics,
 // optimistic concurrency, /status subresources, label/field selectors, pagination, watch
@@ -27,8 +28,18 @@ namespace ringleader::testapi {
 struct TestApiServerOptions {
   std::string listen_host = "127.0.0.1";
   int port = 0;  // 0 picks a free port
-  // Written by Start() when not empty: a kubeconfig pointing at this server.
+  // Written by Start() when not empty: a kubeconfig pointing at this server (with TLS: an
+  // https:// URL and the certificate as certificate-authority-data; the token below).
   std::string kubeconfig_out;
+  // HTTPS (--tls-cert, --tls-key): PEM certificate and private key files, both or neither.
+  // The kubeconfig trusts exactly this certificate, so it should be self-signed (its own CA)
+  // and name the listen address in its subjectAltName (IP:127.0.0.1).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Not empty (--token): every request, /testing/ endpoints included, must carry
+  // "Authorization: Bearer <token>"; others get 401 with an Unauthorized Status, as from
+  // kube-apiserver. Empty: any or no token is accepted.
+  std::string token;
   // YAML files (multi-document allowed) of CustomResourceDefinitions registered at start.
   std::vector<std::string> crd_files;
 
@@ -103,7 +114,7 @@ class TestApiServer {
   void Stop();
 
   int port() const;
-  std::string url() const;  // http://127.0.0.1:PORT
+  std::string url() const;  // http://127.0.0.1:PORT (https:// with TLS)
   const std::string& kubeconfig_path() const;
   Status WriteKubeconfig(const std::string& path) const;
 

@@ -18,7 +18,14 @@ void Usage() {
                "  [--crd FILE]... [--simulate-pods] [--simulate-schedulers a,b]\n"
                "  [--nodes N] [--node-gpus G] [--node-cpus C] [--node-memory M]\n"
                "  [--pod-start-delay-ms MS] [--pod-deletion-grace-ms MS]\n"
-               "  [--watch-history N] [--bookmark-interval-ms MS] [--no-scheduling-gates]\n";
+               "  [--watch-history N] [--bookmark-interval-ms MS] [--no-scheduling-gates]\n"
+               "  [--tls-cert FILE --tls-key FILE] [--token TOKEN]\n"
+               "\n"
+               "  --tls-cert FILE, --tls-key FILE  serve HTTPS with this PEM certificate and key (both or\n"
+               "      neither); the certificate should be self-signed: --kubeconfig-out trusts exactly it\n"
+               "      (certificate-authority-data)\n"
+               "  --token TOKEN  require \"Authorization: Bearer TOKEN\" on every request (else 401\n"
+               "      Unauthorized); --kubeconfig-out carries it. Without it any token is accepted\n";
 }
 
 }  // namespace
@@ -83,6 +90,16 @@ int main(int argc, char** argv) {
       options.scheduling_gates = false;
     } else if (arg == "--bookmark-interval-ms") {
       options.bookmark_interval = std::chrono::milliseconds(std::atoll(next().c_str()));
+    } else if (arg == "--tls-cert") {
+      options.tls_cert_file = next();
+    } else if (arg == "--tls-key") {
+      options.tls_key_file = next();
+    } else if (arg == "--token") {
+      options.token = next();
+      if (options.token.empty()) {
+        std::cerr << "--token must not be empty\n";
+        return 2;
+      }
     } else if (arg == "--help" || arg == "-h") {
       Usage();
       return 0;
@@ -91,6 +108,11 @@ int main(int argc, char** argv) {
       Usage();
       return 2;
     }
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    std::cerr << (options.tls_cert_file.empty() ? "--tls-key needs --tls-cert\n" : "--tls-cert needs --tls-key\n");
+    Usage();
+    return 2;
   }
   sigset_t signals;
   sigemptyset(&signals);
