@@ -17,7 +17,8 @@
 //             an Event), at the ceiling's thread count; once alone and once also keeping the
 //             operator's pod and job caches. Its ratio bounds what any operator can reach here
 //   rss       operator VmRSS when synced with no jobs, and after --rss-pods pods of
-//             --workers-per-job-sized jobs exist and the operator is quiet
+//             --workers-per-job-sized jobs exist and the operator is quiet; then of a fresh
+//             operator started against those pods, once it is quiet (VmHWM: its first list)
 //   queue     --queue-jobs gangs that fit no node wait for capacity: the operator's CPU over
 //             10 s of that steady state (each is re-checked every 5 s, and each check walks
 //             the older waiting gangs)
@@ -255,6 +256,12 @@ class Cluster {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  }
+
+  // SIGTERM (graceful shutdown), then a fresh operator against the same server.
+  void RestartOperator() {
+    operator_.Stop(std::chrono::seconds(10), SIGTERM);
+    StartOperator();
   }
 
   Scrape ScrapeOperator() {
@@ -593,6 +600,11 @@ struct RssResult {
   int jobs = 0;
   ProcessMemory idle;
   ProcessMemory loaded;
+  // A fresh operator started once the pods exist (an upgrade or a rescheduled operator pod in
+  // a big cluster): its first list decodes every pod, which sets its peak (VmHWM).
+  ProcessMemory restarted;
+  double restart_seconds = 0;  // from its start to synced and quiet
+  bool restarted_quiet = false;
   Measurement creation;  // the rss-pods as a throughput sample (informational)
   bool quiet = false;
 };
@@ -727,6 +739,11 @@ RssResult RunRss(const Options& options) {
   r.quiet = cluster.WaitQuiet(r.jobs, "Running", timeout);
   r.creation.metrics = cluster.ScrapeOperator();
   r.loaded = ReadMemory(cluster.operator_pid());
+  auto restart = SteadyClock::now();
+  cluster.RestartOperator();
+  r.restarted_quiet = cluster.WaitQuiet(r.jobs, "Running", timeout);
+  r.restart_seconds = Seconds(SteadyClock::now() - restart);
+  r.restarted = ReadMemory(cluster.operator_pid());
   return r;
 }
 
@@ -965,7 +982,13 @@ int main(int argc, char** argv) {
                 (std::to_string(options.rss_pods) + " pods cached (" + std::to_string(rss->jobs) + " jobs, quiet)")
                     .c_str(),
                 rss->loaded.rss_mb, rss->loaded.peak_mb);
+    std::printf("%-44s %9.1f %9.1f\n",
+                ("restarted with them (quiet after " + std::to_string(static_cast<int>(std::lround(rss->restart_seconds))) +
+                 " s)")
+                    .c_str(),
+                rss->restarted.rss_mb, rss->restarted.peak_mb);
     if (!rss->quiet) std::printf("# warning: the operator was not quiet when the loaded RSS was read\n");
+    if (!rss->restarted_quiet) std::printf("# warning: the restarted operator was not quiet when its RSS was read\n");
   }
   if (queue) {
     std::printf("\n%d gangs of %d waiting for capacity (%d nodes): operator CPU %.1f%% of a core over %.1f s, "
@@ -1004,7 +1027,7 @@ int main(int argc, char** argv) {
   }
   if (rss) {
     std::printf(" RSS idle <= 20 MB %s; RSS at 10k pods <= 80 MB %s%s", Verdict(rss->idle.rss_mb <= 20),
-                Verdict(rss->loaded.rss_mb <= 80),
+                Verdict(std::max(rss->loaded.rss_mb, rss->restarted.rss_mb) <= 80),
                 options.rss_pods == 10000 ? "" : (" (measured at " + std::to_string(options.rss_pods) + " pods)").c_str());
   }
   std::printf("\n");
@@ -1015,7 +1038,8 @@ int main(int argc, char** argv) {
   }
   if (rss) {
     std::printf("RESULT rss_idle_mb=%.1f\n", rss->idle.rss_mb);
-    std::printf("RESULT rss_10k_pods_mb=%.1f\n", rss->loaded.rss_mb);
+    // The larger of the two states an operator with 10k pods is in: grown into it, or restarted.
+    std::printf("RESULT rss_10k_pods_mb=%.1f\n", std::max(rss->loaded.rss_mb, rss->restarted.rss_mb));
   }
   return 0;
 }

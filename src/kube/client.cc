@@ -31,13 +31,13 @@ const char* PatchContentType(PatchType type) {
   return "application/merge-patch+json";
 }
 
-ApiResult<Json> Client::ListAll(const GroupVersionResource& gvr, const std::string& ns,
-                                ListOptions options) {
+ApiResult<Json> Client::ListPaged(const GroupVersionResource& gvr, const std::string& ns, ListOptions options,
+                                  const std::function<void(Json& items)>& on_items,
+                                  const std::function<void()>& on_restart) {
   if (options.limit <= 0) options.limit = 500;
   const ListOptions first_page = options;
   bool restarted = false;
   Json result;
-  Json items = Json::array();
   while (true) {
     ApiResult<Json> page = List(gvr, ns, options);
     if (!page.ok()) {
@@ -46,7 +46,7 @@ ApiResult<Json> Client::ListAll(const GroupVersionResource& gvr, const std::stri
         restarted = true;
         options = first_page;
         result = Json();
-        items = Json::array();
+        if (on_restart) on_restart();
         continue;
       }
       return page;
@@ -58,22 +58,35 @@ ApiResult<Json> Client::ListAll(const GroupVersionResource& gvr, const std::stri
       return ApiResult<Json>(
           InternalError("list " + gvr.ToString() + ": response is not a JSON object"));
     }
-    if (result.is_null()) {
-      result = body;
-      result.erase("items");
-    }
     if (auto page_items = body.find("items"); page_items != body.end() && page_items->is_array()) {
-      for (auto& item : *page_items) items.push_back(std::move(item));
+      on_items(*page_items);
     }
     std::string next = internal::MetaString(body, "continue");
+    if (result.is_null()) {
+      result = std::move(body);
+      result.erase("items");
+    }
     if (next.empty()) break;
     options.continue_token = next;
   }
-  result["items"] = std::move(items);
   if (result.contains("metadata") && result["metadata"].is_object()) {
     result["metadata"].erase("continue");
     result["metadata"].erase("remainingItemCount");
   }
+  return result;
+}
+
+ApiResult<Json> Client::ListAll(const GroupVersionResource& gvr, const std::string& ns,
+                                ListOptions options) {
+  Json items = Json::array();
+  ApiResult<Json> result = ListPaged(
+      gvr, ns, std::move(options),
+      [&](Json& page_items) {
+        for (auto& item : page_items) items.push_back(std::move(item));
+      },
+      [&] { items = Json::array(); });
+  if (!result.ok()) return result;
+  result.value()["items"] = std::move(items);
   return result;
 }
 

@@ -1,5 +1,9 @@
 #include "ringleader/kube/informer.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -268,15 +272,21 @@ Status Informer::ListAndReplace() {
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
   list_options.item_mask = options_.decode_mask;
-  ApiResult<Json> list = client_.ListAll(options_.gvr, options_.ns, list_options);
-  if (!list.ok()) return list.status();
+  // Page by page: only one page of untrimmed objects is alive at a time (a relist of 10k pods
+  // held them all, and the freed heap stayed with the process).
   std::map<std::string, ObjectPtr> fresh;
-  for (auto& item : list.value()["items"]) {
-    if (!item.is_object()) continue;  // not an object: nothing we could key or cache
-    if (!Transformed(item)) continue;
-    auto object = std::make_shared<const Json>(std::move(item));
-    fresh.emplace(ObjectKeyOf(*object), std::move(object));
-  }
+  ApiResult<Json> list = client_.ListPaged(
+      options_.gvr, options_.ns, list_options,
+      [&](Json& items) {
+        for (auto& item : items) {
+          if (!item.is_object()) continue;  // not an object: nothing we could key or cache
+          if (!Transformed(item)) continue;
+          auto object = std::make_shared<const Json>(std::move(item));
+          fresh.emplace(ObjectKeyOf(*object), std::move(object));
+        }
+      },
+      [&] { fresh.clear(); });
+  if (!list.ok()) return list.status();
   std::string rv = MetaString(*list, "resourceVersion");
   std::map<std::string, ObjectPtr> previous = cache_.Replace(fresh);
   ++list_count_;
@@ -298,6 +308,15 @@ Status Informer::ListAndReplace() {
       NotifyUpdate(handlers_, old->second, object);
     }
   }
+  // A list's decoded objects are transient but many (10k pods), and they are interleaved in the
+  // heap with the cache's long-lived entries, so glibc keeps the freed pages: a restarted
+  // operator held 98 MB with 10k pods, against 62 MB when the same pods came one by one.
+  // Giving them back once per list costs a few milliseconds.
+  fresh.clear();
+  previous.clear();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
   {
     std::lock_guard<std::mutex> lock(mu_);
     last_rv_ = rv;

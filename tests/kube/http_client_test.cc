@@ -489,6 +489,46 @@ TEST(HttpClientTest, ListQueryAndPagination) {
   EXPECT_NE(requests[1].target.find("&continue=tok%2F1"), std::string::npos);
 }
 
+// A 410 on a continue token (the snapshot was compacted) restarts the listing once: ListPaged
+// says so through on_restart, and ListAll returns the items of the second listing only.
+TEST(HttpClientTest, ListRestartsOnceWhenTheContinueTokenExpired) {
+  std::atomic<int> continues{0};
+  auto handler = [&](const Request& request) {
+    Json list = {{"kind", "PodList"}, {"apiVersion", "v1"}, {"items", Json::array()}};
+    if (request.target.find("continue=") == std::string::npos) {
+      list["metadata"] = {{"resourceVersion", "100"}, {"continue", "tok"}};
+      list["items"].push_back({{"metadata", {{"name", "a"}}}});
+      return Json200(list.dump());
+    }
+    if (continues.fetch_add(1) == 0) return StatusResponse(410, "Expired", "continue token expired");
+    list["metadata"] = {{"resourceVersion", "100"}};
+    list["items"].push_back({{"metadata", {{"name", "b"}}}});
+    return Json200(list.dump());
+  };
+  {
+    Fixture f(handler);
+    std::vector<std::string> seen;
+    ApiResult<Json> meta = f.client->ListPaged(
+        PodsResource(), "ns", ListOptions{},
+        [&](Json& items) {
+          for (const Json& item : items) seen.push_back(item["metadata"]["name"]);
+        },
+        [&] { seen.push_back("restart"); });
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_EQ(seen, (std::vector<std::string>{"a", "restart", "a", "b"}));
+    EXPECT_FALSE(meta->contains("items"));
+    EXPECT_EQ((*meta)["metadata"], (Json{{"resourceVersion", "100"}}));
+  }
+  continues = 0;
+  Fixture f(handler);
+  ApiResult<Json> all = f.client->ListAll(PodsResource(), "ns");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ((*all)["items"].size(), 2u) << (*all)["items"].dump();
+  EXPECT_EQ((*all)["items"][0]["metadata"]["name"], "a");
+  EXPECT_EQ((*all)["items"][1]["metadata"]["name"], "b");
+  EXPECT_EQ(f.server.requests().size(), 4u);
+}
+
 TEST(HttpClientTest, WritesUseTheRightMethodPathAndContentType) {
   Fixture f([](const Request&) { return Json200(kPod); });
   Json pod = Json::parse(kPod);

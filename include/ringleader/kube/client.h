@@ -143,6 +143,12 @@ class Client {
   // A 410 on a continue token (the snapshot expired) restarts the listing once from scratch.
   ApiResult<Json> ListAll(const GroupVersionResource& gvr, const std::string& ns,
                           ListOptions options = {});
+  // ListAll without holding every page: `on_items` gets each page's items array as it arrives
+  // (it may move from them); `on_restart` is called when a 410 restarts the listing (drop what
+  // on_items was given). Returns the List without items (its metadata.resourceVersion).
+  ApiResult<Json> ListPaged(const GroupVersionResource& gvr, const std::string& ns, ListOptions options,
+                            const std::function<void(Json& items)>& on_items,
+                            const std::function<void()>& on_restart);
 };
 
 }  // namespace ringleader::kube
