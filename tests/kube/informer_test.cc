@@ -327,6 +327,39 @@ TEST_P(CacheTest, ReplaceRebuildsIndexes) {
   EXPECT_EQ(ControllerOwnerUid(Pod("ns", "x")), "");
 }
 
+// What an informer's list builds page by page: a Batch, indexed as objects are added (custom
+// indexes included), swapped in at once; the previous content comes back as a Batch.
+TEST_P(CacheTest, BatchReplacesTheContentAtOnce) {
+  Cache cache(GetParam());
+  cache.AddIndex("app", [](const Json& o) { return std::vector<std::string>{o["metadata"]["labels"].value("app", "")}; });
+  cache.Upsert(std::make_shared<const Json>(Pod("ns", "old", "o1")));
+  Cache::Batch batch = cache.NewBatch();
+  batch.Add(std::make_shared<const Json>(Pod("ns", "b", "o2")));
+  batch.Add(std::make_shared<const Json>(Pod("ns", "a", "o2")));
+  Json newer_b = Pod("ns", "b", "o3");  // a key added twice: the last one counts, for every index
+  batch.Add(std::make_shared<const Json>(newer_b));
+  EXPECT_EQ(batch.Size(), 2u);
+  EXPECT_EQ(batch.Keys(), (std::vector<std::string>{"ns/a", "ns/b"}));
+  EXPECT_TRUE(batch.Contains("ns/a"));
+  EXPECT_FALSE(batch.Contains("ns/old"));
+  ASSERT_TRUE(batch.Get("ns/b"));
+  EXPECT_EQ(*batch.Get("ns/b"), newer_b);
+  EXPECT_EQ(cache.Size(), 1u) << "nothing changes before Replace";
+
+  Cache::Batch previous = cache.Replace(std::move(batch));
+  EXPECT_EQ(previous.Keys(), (std::vector<std::string>{"ns/old"}));
+  ASSERT_TRUE(previous.Get("ns/old"));
+  EXPECT_EQ(*previous.Get("ns/old"), Pod("ns", "old", "o1"));
+  EXPECT_EQ(cache.Keys(), (std::vector<std::string>{"ns/a", "ns/b"}));
+  EXPECT_TRUE(cache.ByIndex(kOwnerUidIndex, "o1").empty());
+  EXPECT_EQ(cache.ByIndex(kOwnerUidIndex, "o2").size(), 1u);
+  EXPECT_EQ(cache.ByIndex(kOwnerUidIndex, "o3").size(), 1u);
+  EXPECT_EQ(cache.ByIndex("app", "b").size(), 1u);
+  EXPECT_TRUE(cache.ByIndex("app", "old").empty());
+  EXPECT_EQ(cache.ListNamespace("ns").size(), 2u);
+  EXPECT_EQ(*cache.Get("ns/b"), newer_b);
+}
+
 TEST_P(CacheTest, ObjectsComeBackAsTheyWentIn) {
   Cache cache(GetParam());
   Json pod = Pod("ns", "a", "o1");

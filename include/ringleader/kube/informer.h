@@ -80,9 +80,36 @@ class Cache {
     ObjectPtr object;
     std::string packed;
   };
+
+ public:
+  // A whole content built one object at a time (an informer's list, page by page): each object
+  // is stored (for a compact cache, encoded) and its index values computed as it is added, so
+  // that the decoded objects of a 10k-pod list need not all be alive at once.
+  class Batch {
+   public:
+    void Add(ObjectPtr object);
+    size_t Size() const { return items_.size(); }
+    bool Contains(const std::string& key) const { return items_.count(key) > 0; }
+    std::vector<std::string> Keys() const;
+    ObjectPtr Get(const std::string& key) const;  // decoded on each call; nullptr when absent
+
+   private:
+    friend class Cache;
+    explicit Batch(const Cache* cache) : cache_(cache) {}
+    const Cache* cache_;
+    std::map<std::string, Stored> items_;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> index_values_;  // key → (index, value)
+  };
+  // An empty batch for this cache (its indexes must not change until it is replaced in).
+  Batch NewBatch() const { return Batch(this); }
+  // Replaces the whole content with `batch`; returns the previous content.
+  Batch Replace(Batch batch);
+
+ private:
   Stored Store(ObjectPtr object) const;
   ObjectPtr Load(const Stored& stored) const;
   void IndexLocked(const std::string& key, const Json& object, bool add);
+  std::vector<std::pair<std::string, std::string>> IndexValues(const Json& object) const;
 
   const bool compact_;
   mutable std::shared_mutex mu_;
