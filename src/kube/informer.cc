@@ -301,12 +301,11 @@ Status Informer::ListAndReplace() {
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
   list_options.item_mask = options_.decode_mask;
-  // Page by page, and (compact caches) encoded as they come: only one page of decoded objects
-  // is alive at a time. Holding the whole list decoded made a restarted operator with 10k pods
-  // peak at 106 MB and keep 104 MB (glibc kept the freed pages, interleaved with the cache's
-  // entries); now it stays at 55 MB.
-  // A compact cache's batch holds the objects encoded, and both contents are decoded one object
-  // at a time below.
+  // Page by page into a Batch that stores (compact caches: encodes) each object as it comes, and
+  // both contents are decoded one object at a time for the handlers below: only one page of
+  // decoded objects is alive at once. Holding the whole list decoded made a restarted operator
+  // with 10k pods peak at 106 MB and keep 104 MB (glibc kept the freed pages, interleaved with
+  // the cache's entries); now it stays at 55 MB.
   Cache::Batch fresh = cache_.NewBatch();
   ApiResult<Json> list = client_.ListPaged(
       options_.gvr, options_.ns, list_options,
