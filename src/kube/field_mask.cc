@@ -121,13 +121,8 @@ class FieldMask::Parser {
  public:
   explicit Parser(std::string_view text) : text_(text) {}
 
-  StatusOr<FieldMask> ParseAll() {
-    auto mask = ParseList(0);
-    if (!mask.ok()) return mask;
-    SkipSpace();
-    if (pos_ < text_.size()) return Error("unexpected ')'");
-    return mask;
-  }
+  // At depth 0 ParseList ends only at the end of the text (a ')' there is an error).
+  StatusOr<FieldMask> ParseAll() { return ParseList(0); }
 
  private:
   StatusOr<FieldMask> ParseList(int depth) {
@@ -212,6 +207,12 @@ StatusOr<nlohmann::json> DecodeMasked(std::string_view text, const FieldMask& ma
                             /*strict=*/true);
   if (!ok) return InvalidArgumentError("not JSON: " + builder.error());
   return doc;
+}
+
+nlohmann::json DecodeJson(std::string_view text, const FieldMask* mask) {
+  if (mask == nullptr) return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  auto decoded = DecodeMasked(text, *mask);
+  return decoded.ok() ? std::move(decoded).value() : Json(Json::value_t::discarded);
 }
 
 }  // namespace ringleader::kube

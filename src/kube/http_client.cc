@@ -324,13 +324,7 @@ struct HttpClient::Impl {
     ApiResult<RawResponse> raw = Do(method, path, payload, content_type, verb);
     if (!raw.ok()) return ApiResult<Json>(raw.status(), raw.api_status());
     if (answer == Answer::kOutcomeOnly) return Json();
-    Json doc;
-    if (mask != nullptr) {
-      auto decoded = DecodeMasked(raw->body, *mask);
-      doc = decoded.ok() ? std::move(decoded).value() : Json(Json::value_t::discarded);
-    } else {
-      doc = Json::parse(raw->body, nullptr, /*allow_exceptions=*/false);
-    }
+    Json doc = DecodeJson(raw->body, mask);
     if (doc.is_discarded()) {
       return ApiResult<Json>(InternalError(method + " " + path + ": response is not JSON: " +
                                            raw->body.substr(0, 200)));

@@ -62,13 +62,7 @@ FieldMask ListMask(const FieldMask& item_mask) {
 }
 
 StatusOr<WatchEvent> ParseWatchEvent(std::string_view line, const FieldMask* event_mask) {
-  Json doc;
-  if (event_mask != nullptr) {
-    auto decoded = DecodeMasked(line, *event_mask);
-    if (decoded.ok()) doc = std::move(decoded).value();
-  } else {
-    doc = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
-  }
+  Json doc = DecodeJson(line, event_mask);
   if (doc.is_discarded() || !doc.is_object()) {
     return InvalidArgumentError("watch event is not a JSON object: " +
                                 std::string(line.substr(0, 128)));

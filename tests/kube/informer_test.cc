@@ -338,10 +338,10 @@ TEST_P(CacheTest, BatchReplacesTheContentAtOnce) {
   batch.Add(std::make_shared<const Json>(Pod("ns", "a", "o2")));
   Json newer_b = Pod("ns", "b", "o3");  // a key added twice: the last one counts, for every index
   batch.Add(std::make_shared<const Json>(newer_b));
-  EXPECT_EQ(batch.Size(), 2u);
+  EXPECT_EQ(batch.Keys().size(), 2u);
   EXPECT_EQ(batch.Keys(), (std::vector<std::string>{"ns/a", "ns/b"}));
-  EXPECT_TRUE(batch.Contains("ns/a"));
-  EXPECT_FALSE(batch.Contains("ns/old"));
+  EXPECT_TRUE(batch.Get("ns/a"));
+  EXPECT_FALSE(batch.Get("ns/old"));
   ASSERT_TRUE(batch.Get("ns/b"));
   EXPECT_EQ(*batch.Get("ns/b"), newer_b);
   EXPECT_EQ(cache.Size(), 1u) << "nothing changes before Replace";

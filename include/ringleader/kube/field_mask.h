@@ -57,4 +57,9 @@ class FieldMask {
 // (what Json::parse would reject).
 StatusOr<nlohmann::json> DecodeMasked(std::string_view text, const FieldMask& mask);
 
+// What the client's decoders call: DecodeMasked when there is a mask, nlohmann's own parser
+// when there is none; a discarded json when `text` is not JSON (as Json::parse with
+// allow_exceptions=false).
+nlohmann::json DecodeJson(std::string_view text, const FieldMask* mask);
+
 }  // namespace ringleader::kube

@@ -88,8 +88,6 @@ class Cache {
   class Batch {
    public:
     void Add(ObjectPtr object);
-    size_t Size() const { return items_.size(); }
-    bool Contains(const std::string& key) const { return items_.count(key) > 0; }
     std::vector<std::string> Keys() const;
     ObjectPtr Get(const std::string& key) const;  // decoded on each call; nullptr when absent
 
