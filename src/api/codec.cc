@@ -54,6 +54,7 @@ RunPolicy DecodeRunPolicy(const json* object, std::vector<FieldError>* errors) {
   p.success_policy =
       r.EnumValue<SuccessPolicy>("successPolicy", SuccessPolicyNames(), ParseSuccessPolicy)
           .value_or(p.success_policy);
+  p.in_place_restarts = r.Int("inPlaceRestarts").value_or(p.in_place_restarts);
   r.RejectUnknownFields();
   return p;
 }
@@ -76,6 +77,7 @@ TrainingJobSpec DecodeSpec(const json* object, std::vector<FieldError>* errors) 
   }
   s.gang = DecodeGang(r.Object("gang"), errors);
   s.run_policy = DecodeRunPolicy(r.Object("runPolicy"), errors);
+  s.checkpoint_dir = r.String("checkpointDir").value_or("");
   r.RejectUnknownFields();
   return s;
 }
@@ -178,9 +180,12 @@ json EncodeSpec(const TrainingJobSpec& s) {
               {"successPolicy", ToString(p.success_policy)}};
   if (p.active_deadline_seconds) run["activeDeadlineSeconds"] = *p.active_deadline_seconds;
   if (p.ttl_seconds_after_finished) run["ttlSecondsAfterFinished"] = *p.ttl_seconds_after_finished;
-  return {{"workers", s.workers}, {"processesPerWorker", s.processes_per_worker},
-          {"port", s.port},       {"template", s.pod_template},
-          {"gang", gang},         {"runPolicy", run}};
+  run["inPlaceRestarts"] = p.in_place_restarts;
+  json spec = {{"workers", s.workers}, {"processesPerWorker", s.processes_per_worker},
+               {"port", s.port},       {"template", s.pod_template},
+               {"gang", gang},         {"runPolicy", run}};
+  if (!s.checkpoint_dir.empty()) spec["checkpointDir"] = s.checkpoint_dir;
+  return spec;
 }
 
 TrainingJob DecodeTrainingJob(const json& object, std::vector<FieldError>* errors) {

@@ -8,6 +8,7 @@
 #include "ringleader/api/codec.h"
 #include "ringleader/api/limits.h"
 #include "ringleader/api/rfc3339.h"
+#include "ringleader/api/worker_env.h"
 
 namespace ringleader::api {
 
@@ -319,26 +320,39 @@ void ValidateTemplate(const json& tmpl, std::vector<FieldError>* errors) {
   }
 }
 
+// A checkpoint directory the runtime can use as is: absolute (the container's working directory
+// is the image's business), bounded, and without the components that would make two spellings
+// of one directory look different ("." and "..") or a NUL the kernel would cut the path at.
+std::string CheckCheckpointDir(const std::string& dir) {
+  if (dir.empty()) return "";
+  if (dir.size() > limits::kMaxCheckpointDirLength) {
+    return "must be at most " + std::to_string(limits::kMaxCheckpointDirLength) +
+           " characters, got " + std::to_string(dir.size());
+  }
+  if (dir[0] != '/') return "must be an absolute path (start with /), got \"" + dir + "\"";
+  if (dir.find('\0') != std::string::npos) return "must not contain a NUL character";
+  size_t start = 1;
+  while (start <= dir.size()) {
+    size_t end = dir.find('/', start);
+    if (end == std::string::npos) end = dir.size();
+    const std::string part = dir.substr(start, end - start);
+    if (part == "." || part == "..") {
+      return "must not contain \".\" or \"..\" components, got \"" + dir + "\"";
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
 }  // namespace
 
 const std::vector<std::string>& InjectedEnvNames() {
-  static const std::vector<std::string> names = {"RINGLEADER_JOB_NAME",
-                                                 "RINGLEADER_NAMESPACE",
-                                                 "RINGLEADER_NUM_WORKERS",
-                                                 "RINGLEADER_WORKER_RANK",
-                                                 "RINGLEADER_PROCS_PER_WORKER",
-                                                 "RINGLEADER_MASTER_ADDR",
-                                                 "RINGLEADER_MASTER_PORT",
-                                                 "RINGLEADER_ATTEMPT",
-                                                 "MASTER_ADDR",
-                                                 "MASTER_PORT",
-                                                 "WORLD_SIZE",
-                                                 "RANK",
-                                                 "PET_NNODES",
-                                                 "PET_NODE_RANK",
-                                                 "PET_NPROC_PER_NODE",
-                                                 "PET_MASTER_ADDR",
-                                                 "PET_MASTER_PORT"};
+  // BuildWorkerEnv's names, in its order: the builder is the one list.
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& [name, value] : BuildWorkerEnv(TrainingJob{}, WorkerEnvParams{})) out.push_back(name);
+    return out;
+  }();
   return names;
 }
 
@@ -379,6 +393,11 @@ std::vector<FieldError> ValidateTrainingJob(const TrainingJob& job) {
     errors.push_back(
         {"spec.runPolicy.ttlSecondsAfterFinished",
          "must not be negative, got " + std::to_string(*p.ttl_seconds_after_finished)});
+  }
+  CheckRange(&errors, "spec.runPolicy.inPlaceRestarts", p.in_place_restarts,
+             limits::kMinInPlaceRestarts, limits::kMaxInPlaceRestarts);
+  if (std::string problem = CheckCheckpointDir(s.checkpoint_dir); !problem.empty()) {
+    errors.push_back({"spec.checkpointDir", problem});
   }
   ValidateTemplate(s.pod_template, &errors);
   return errors;

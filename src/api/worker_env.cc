@@ -1,5 +1,7 @@
 #include "ringleader/api/worker_env.h"
 
+#include "ringleader/common/worker_contract.h"
+
 namespace ringleader::api {
 
 std::string WorkerPodName(const std::string& job_name, int64_t rank) {
@@ -22,24 +24,30 @@ std::vector<std::pair<std::string, std::string>> BuildWorkerEnv(const TrainingJo
   const std::string ppw = std::to_string(s.processes_per_worker);
   // PyTorch's WORLD_SIZE/RANK count processes: the pod's first process is rank r * ppw, and
   // `ringleader-worker launch` (or torchrun, via PET_*) sets the per-process values.
+  using namespace contract;
   return {
-      {"RINGLEADER_JOB_NAME", job.metadata.name},
-      {"RINGLEADER_NAMESPACE", ns},
-      {"RINGLEADER_NUM_WORKERS", workers},
-      {"RINGLEADER_WORKER_RANK", rank},
-      {"RINGLEADER_PROCS_PER_WORKER", ppw},
-      {"RINGLEADER_MASTER_ADDR", addr},
-      {"RINGLEADER_MASTER_PORT", port},
-      {"RINGLEADER_ATTEMPT", std::to_string(p.attempt)},
-      {"MASTER_ADDR", addr},
-      {"MASTER_PORT", port},
-      {"WORLD_SIZE", std::to_string(s.workers * s.processes_per_worker)},
-      {"RANK", std::to_string(p.worker_rank * s.processes_per_worker)},
-      {"PET_NNODES", workers},
-      {"PET_NODE_RANK", rank},
-      {"PET_NPROC_PER_NODE", ppw},
-      {"PET_MASTER_ADDR", addr},
-      {"PET_MASTER_PORT", port},
+      {kEnvJobName, job.metadata.name},
+      {kEnvNamespace, ns},
+      {kEnvNumWorkers, workers},
+      {kEnvWorkerRank, rank},
+      {kEnvProcsPerWorker, ppw},
+      {kEnvMasterAddr, addr},
+      {kEnvMasterPort, port},
+      {kEnvAttempt, std::to_string(p.attempt)},
+      {kEnvCheckpointDir, p.checkpoint_dir.value_or(s.checkpoint_dir)},
+      {kEnvMaxInPlaceRestarts, std::to_string(s.run_policy.restart_policy == RestartPolicy::kNever
+                                                  ? 0
+                                                  : s.run_policy.in_place_restarts)},
+      {kEnvRestartPolicy, ToString(s.run_policy.restart_policy)},
+      {kEnvTorchMasterAddr, addr},
+      {kEnvTorchMasterPort, port},
+      {kEnvTorchWorldSize, std::to_string(s.workers * s.processes_per_worker)},
+      {kEnvTorchRank, std::to_string(p.worker_rank * s.processes_per_worker)},
+      {kEnvPetNnodes, workers},
+      {kEnvPetNodeRank, rank},
+      {kEnvPetNprocPerNode, ppw},
+      {kEnvPetMasterAddr, addr},
+      {kEnvPetMasterPort, port},
   };
 }
 

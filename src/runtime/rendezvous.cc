@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "ringleader/common/worker_contract.h"
+
 namespace ringleader::runtime {
 
 std::string LocalHostId() {
@@ -65,7 +67,9 @@ StatusOr<std::unique_ptr<Rendezvous>> Rendezvous::Join(const RendezvousOptions& 
 Rendezvous::~Rendezvous() { Finish(); }
 
 std::string Rendezvous::Key(const std::string& name) const {
-  return "attempt" + std::to_string(attempt_) + "/" + name;
+  // Processes restarted in place meet in a fresh namespace of the same store.
+  const std::string generation = in_place_restarts_ > 0 ? ".restart" + std::to_string(in_place_restarts_) : "";
+  return "attempt" + std::to_string(attempt_) + generation + "/" + name;
 }
 
 Status Rendezvous::Run(const RendezvousOptions& options) {
@@ -73,6 +77,7 @@ Status Rendezvous::Run(const RendezvousOptions& options) {
   rank_ = env.rank;
   world_size_ = env.world_size;
   attempt_ = env.attempt;
+  in_place_restarts_ = env.in_place_restarts;
   timeout_ = options.timeout;
   const Deadline deadline = DeadlineAfter(options.timeout);
   const std::string timeout_text =
@@ -82,7 +87,7 @@ Status Rendezvous::Run(const RendezvousOptions& options) {
 
   std::string store_host = env.master_addr;
   int store_port = env.master_port;
-  if (rank_ == 0) {
+  if (rank_ == 0 && !options.store_hosted_by_launcher) {
     Fd listener;
     if (options.store_listen_fd >= 0) {
       listener.reset(options.store_listen_fd);
@@ -158,8 +163,9 @@ bool Rendezvous::AllHaveGpus() const {
 StatusOr<RendezvousOptions> RendezvousOptionsFromEnvironment(const EnvLookup& env) {
   RendezvousOptions options;
   ASSIGN_OR_RETURN(options.env, ParseWorkerEnv(env));
+  options.store_hosted_by_launcher = env(contract::kEnvStoreHostedByLauncher).value_or("") == "1";
   // Socket activation: a parent (test, local mode, benchmark) may hand rank 0 a listening socket.
-  if (auto fd = env("RINGLEADER_STORE_FD"); fd.has_value() && options.env.rank == 0) {
+  if (auto fd = env(contract::kEnvStoreFd); fd.has_value() && options.env.rank == 0) {
     char* end = nullptr;
     const long value = std::strtol(fd->c_str(), &end, 10);
     if (fd->empty() || *end != '\0' || value < 0 || value > INT_MAX) {

@@ -1,12 +1,19 @@
 #include "ringleader/runtime/worker_cli.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <charconv>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "ringleader/common/worker_contract.h"
 #include "ringleader/runtime/communicator.h"
 #include "ringleader/runtime/exit_codes.h"
 #include "ringleader/runtime/launcher.h"
@@ -29,11 +36,14 @@ constexpr const char* kUsage =
     "usage:\n"
     "  ringleader-worker train [--steps N] [--batch-size B] [--lr X] [--seed S]\n"
     "                          [--backend auto|tcp|shm|mpi|nccl] [--log-every N] [--hidden H]\n"
-    "                          [--input-dim D] [--bucket-mb M] [--timeout-seconds T]\n"
+    "                          [--input-dim D] [--bucket-mb M] [--collective-timeout-seconds T]\n"
     "                          [--rendezvous-timeout-seconds T] [--shm-chunk-kb K] [--no-overlap]\n"
+    "                          [--checkpoint-dir DIR] [--checkpoint-every N] [--checkpoint-keep K]\n"
     "                          [--device cpu|cuda] [--check-args]\n"
-    "  ringleader-worker launch [--nproc N] [--grace-seconds S] -- CMD [ARGS...]\n"
-    "exit codes: 0 ok, 2 usage/config error, 175 peer rank failed (retryable),\n"
+    "  ringleader-worker launch [--nproc N] [--grace-seconds S] [--max-restarts N]\n"
+    "                           [--progress-timeout-seconds T] -- CMD [ARGS...]\n"
+    "exit codes: 0 ok, 2 usage/config error, 143 stopped by SIGTERM after checkpointing\n"
+    "            (retryable), 175 peer rank failed or a collective timed out (retryable),\n"
     "            176 rendezvous timed out (retryable), 177 this rank's transport or device\n"
     "            failed (retryable)\n";
 
@@ -103,6 +113,37 @@ int Fail(int rank, const std::string& what, const Status& status, int code) {
   return code;
 }
 
+// SIGTERM (eviction, preemption, suspend, the launcher stopping a gang): before training
+// starts there is nothing to keep, so the process exits at once; during training the trainer
+// finishes or abandons its step, checkpoints, and returns (kExitStopped).
+std::atomic<bool> g_stop_requested{false};
+std::atomic<bool> g_training{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
+
+void OnTerminate(int) {
+  if (!g_training.load()) _exit(kExitStopped);
+  g_stop_requested.store(true);
+}
+
+void InstallStopHandler() {
+  struct sigaction action {};
+  action.sa_handler = OnTerminate;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+// The exit code for a finished, failed or stopped training run.
+int TrainingExit(int rank, const StatusOr<TrainerResult>& result) {
+  if (g_stop_requested.load()) {
+    const int64_t step = result.ok() ? result->steps : -1;
+    std::fprintf(stderr, "ringleader-worker: rank %d: stopped by SIGTERM%s\n", rank,
+                 step >= 0 ? (" after step " + std::to_string(step)).c_str() : " mid-step");
+    return kExitStopped;
+  }
+  if (!result.ok()) return Fail(rank, "training failed", result.status(), ExitCodeForFailure(result.status()));
+  return kExitSuccess;
+}
+
 StatusOr<TrainerResult> RunGpuTrainerIfBuilt(const TrainerOptions& options, Communicator& comm,
                                              ProgressSink& sink) {
 #ifdef RINGLEADER_HAVE_CUDA
@@ -116,8 +157,9 @@ StatusOr<TrainerResult> RunGpuTrainerIfBuilt(const TrainerOptions& options, Comm
 int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   auto flags = ParseFlags(
       argc, argv, 2,
-      {"steps", "batch-size", "lr", "seed", "backend", "log-every", "hidden", "input-dim",
-       "bucket-mb", "timeout-seconds", "rendezvous-timeout-seconds", "shm-chunk-kb", "device"},
+      {"steps", "batch-size", "lr", "seed", "backend", "log-every", "hidden", "input-dim", "bucket-mb",
+       "timeout-seconds", "collective-timeout-seconds", "rendezvous-timeout-seconds", "shm-chunk-kb", "device",
+       "checkpoint-dir", "checkpoint-every", "checkpoint-keep"},
       {"no-overlap", "check-args"});
   if (!flags.ok()) return UsageError(flags.status().message());
   TrainerOptions options;
@@ -128,12 +170,22 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
         ReadNumber(*flags, "log-every", &options.log_every, 0), ReadNumber(*flags, "hidden", &options.hidden, 1),
         ReadNumber(*flags, "input-dim", &options.input_dim, 1), ReadNumber(*flags, "bucket-mb", &bucket_mb, 0.001),
         ReadNumber(*flags, "timeout-seconds", &timeout_s, 0.01),
+        ReadNumber(*flags, "collective-timeout-seconds", &timeout_s, 0.01),
+        ReadNumber(*flags, "checkpoint-every", &options.checkpoint_every, 0),
+        ReadNumber(*flags, "checkpoint-keep", &options.checkpoint_keep, 1),
         ReadNumber(*flags, "rendezvous-timeout-seconds", &rdzv_timeout_s, 0.01),
         ReadNumber(*flags, "shm-chunk-kb", &shm_chunk_kb, 4)}) {
     if (!s.ok()) return UsageError(s.message());
   }
   options.bucket_bytes = static_cast<size_t>(bucket_mb * (1 << 20));
   options.overlap = flags->values.count("no-overlap") == 0;
+  // The flag wins over the operator's RINGLEADER_CHECKPOINT_DIR (spec.checkpointDir).
+  if (auto it = flags->values.find("checkpoint-dir"); it != flags->values.end()) {
+    if (it->second.empty()) return UsageError("--checkpoint-dir needs a directory");
+    options.checkpoint_dir = it->second;
+  } else if (const char* dir = std::getenv(contract::kEnvCheckpointDir); dir != nullptr) {
+    options.checkpoint_dir = dir;
+  }
   CommunicatorOptions comm_options;
   if (auto it = flags->values.find("backend"); it != flags->values.end()) {
     auto backend = ParseBackend(it->second);
@@ -162,17 +214,21 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   comm_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   comm_options.shm_chunk_bytes = static_cast<size_t>(shm_chunk_kb * 1024);
   StdoutProgressSink sink;
+  options.stop_requested = &g_stop_requested;
+  if (use_gpu && !options.checkpoint_dir.empty()) {
+    std::fprintf(stderr, "ringleader-worker: warning: the GPU demo trainer does not checkpoint yet; "
+                         "checkpoint directory %s is not used\n", options.checkpoint_dir.c_str());
+  }
+  if (!use_gpu) InstallStopHandler();
 
   if (comm_options.backend == Backend::kMpi) {
 #ifdef RINGLEADER_HAVE_MPI
     auto comm = MpiCommunicator::Create();
     if (!comm.ok())
       return Fail(-1, "MPI init failed", comm.status(), ExitCodeForFailure(comm.status()));
+    g_training.store(true);
     auto result = RunTrainer(options, **comm, sink);
-    if (!result.ok())
-      return Fail((*comm)->rank(), "training failed", result.status(),
-                  ExitCodeForFailure(result.status()));
-    return kExitSuccess;
+    return TrainingExit((*comm)->rank(), result);
 #else
     return UsageError("this binary was built without MPI");
 #endif
@@ -201,10 +257,11 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
     return Fail(env.rank, "communicator setup failed", comm.status(),
                 ExitCodeForFailure(comm.status()));
   }
+  g_training.store(true);
   auto result = use_gpu ? RunGpuTrainerIfBuilt(options, **comm, progress) : RunTrainer(options, **comm, progress);
-  if (!result.ok()) {
+  if (!result.ok() || result->stopped) {
     (*rdzv)->Leave();
-    return Fail(env.rank, "training failed", result.status(), ExitCodeForFailure(result.status()));
+    return TrainingExit(env.rank, result);
   }
   comm->reset();
   (*rdzv)->Finish();
@@ -212,21 +269,87 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
 }
 
 int Launch(int argc, char** argv) {
-  auto flags = ParseFlags(argc, argv, 2, {"nproc", "grace-seconds"}, {});
+  auto flags = ParseFlags(argc, argv, 2,
+                          {"nproc", "grace-seconds", "max-restarts", "progress-timeout-seconds",
+                           "restart-barrier-seconds"},
+                          {});
   if (!flags.ok()) return UsageError(flags.status().message());
   if (flags->rest.empty()) return UsageError("launch needs a command after --");
   LaunchOptions options;
   options.command = flags->rest;
+  // The Pod's environment (the operator's contract), validated like a rank's; flags win.
+  const EnvLookup env = ProcessEnv();
+  if (env(contract::kEnvNumWorkers).has_value()) {
+    // The launcher is not a rank: it reads the Pod's contract as its local rank 0 would.
+    const EnvLookup as_local_rank_zero = [&](const std::string& name) -> std::optional<std::string> {
+      if (name == contract::kEnvLocalRank) return "0";
+      if (name == contract::kEnvRank) {
+        int worker = 0, ppw = 1;
+        const std::string w = env(contract::kEnvWorkerRank).value_or("0");
+        const std::string p = env(contract::kEnvProcsPerWorker).value_or("1");
+        std::from_chars(w.data(), w.data() + w.size(), worker);
+        std::from_chars(p.data(), p.data() + p.size(), ppw);
+        return std::to_string(static_cast<int64_t>(worker) * ppw);
+      }
+      return env(name);
+    };
+    auto gang = ParseWorkerEnv(as_local_rank_zero);
+    if (!gang.ok()) return UsageError(gang.status().message());
+    options.worker_rank = gang->worker_rank;
+    options.procs_per_worker = gang->procs_per_worker;
+    options.num_workers = gang->num_workers;
+    options.attempt = gang->attempt;
+    options.master_addr = gang->master_addr;
+    options.master_port = gang->master_port;
+    auto rendezvous = RendezvousOptionsFromEnvironment(as_local_rank_zero);
+    if (!rendezvous.ok()) return UsageError(rendezvous.status().message());
+    options.store_listen_fd = rendezvous->store_listen_fd;
+    if (auto port = env(contract::kEnvLauncherPort)) {
+      const auto [ptr, ec] = std::from_chars(port->data(), port->data() + port->size(), options.launcher_port);
+      if (port->empty() || ec != std::errc() || ptr != port->data() + port->size() || options.launcher_port < 1 ||
+          options.launcher_port > 65535) {
+        return UsageError(std::string(contract::kEnvLauncherPort) + "='" + *port + "' is not a port");
+      }
+    }
+  } else {
+    // Standalone (a test, or a Pod whose program is not Ringleader's): only the worker's place.
+    for (auto [name, out, min] : {std::tuple{contract::kEnvWorkerRank, &options.worker_rank, 0},
+                                  std::tuple{contract::kEnvProcsPerWorker, &options.procs_per_worker, 1}}) {
+      const std::optional<std::string> raw = env(name);
+      if (!raw.has_value()) continue;
+      const auto [ptr, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), *out);
+      if (raw->empty() || ec != std::errc() || ptr != raw->data() + raw->size() || *out < min) {
+        return UsageError(std::string(name) + "='" + *raw + "' is not an integer >= " + std::to_string(min));
+      }
+    }
+  }
+  if (auto max = env(contract::kEnvMaxInPlaceRestarts)) {
+    int value = 0;
+    const auto [ptr, ec] = std::from_chars(max->data(), max->data() + max->size(), value);
+    if (max->empty() || ec != std::errc() || ptr != max->data() + max->size() || value < 0) {
+      return UsageError(std::string(contract::kEnvMaxInPlaceRestarts) + "='" + *max + "' is not an integer >= 0");
+    }
+    options.max_restarts = value;
+  }
+  if (auto policy = env(contract::kEnvRestartPolicy)) {
+    if (*policy != "OnFailure" && *policy != "Never" && *policy != "ExitCode") {
+      return UsageError(std::string(contract::kEnvRestartPolicy) + "='" + *policy +
+                        "' must be OnFailure, Never or ExitCode");
+    }
+    options.restart_policy = *policy;
+  }
   int nproc = 0;
-  double grace = 10;
-  if (auto s = ReadNumber(*flags, "nproc", &nproc, 1); !s.ok()) return UsageError(s.message());
-  if (auto s = ReadNumber(*flags, "grace-seconds", &grace, 0); !s.ok()) return UsageError(s.message());
+  double grace = 10, progress_timeout = 0, barrier = 60;
+  for (const Status& s : {ReadNumber(*flags, "nproc", &nproc, 1), ReadNumber(*flags, "grace-seconds", &grace, 0),
+                          ReadNumber(*flags, "max-restarts", &options.max_restarts, 0),
+                          ReadNumber(*flags, "progress-timeout-seconds", &progress_timeout, 0),
+                          ReadNumber(*flags, "restart-barrier-seconds", &barrier, 0.1)}) {
+    if (!s.ok()) return UsageError(s.message());
+  }
+  if (nproc > 0) options.procs_per_worker = nproc;
   options.grace = std::chrono::milliseconds(static_cast<int64_t>(grace * 1000));
-  const char* ppw = std::getenv("RINGLEADER_PROCS_PER_WORKER");
-  const char* worker_rank = std::getenv("RINGLEADER_WORKER_RANK");
-  options.procs_per_worker = nproc > 0 ? nproc : (ppw != nullptr ? std::atoi(ppw) : 1);
-  options.worker_rank = worker_rank != nullptr ? std::atoi(worker_rank) : 0;
-  if (options.procs_per_worker < 1) return UsageError("RINGLEADER_PROCS_PER_WORKER must be >= 1");
+  options.progress_timeout = std::chrono::milliseconds(static_cast<int64_t>(progress_timeout * 1000));
+  options.barrier_timeout = std::chrono::milliseconds(static_cast<int64_t>(barrier * 1000));
   return RunLaunch(options);
 }
 

@@ -3,7 +3,11 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "ringleader/common/worker_contract.h"
+
 namespace ringleader::runtime {
+
+using namespace contract;
 
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -40,19 +44,22 @@ StatusOr<std::optional<int>> ReadInt(const EnvLookup& env, const std::string& na
 StatusOr<WorkerEnv> ParseWorkerEnv(const EnvLookup& env) {
   constexpr int kMaxRanks = 1 << 20;
   WorkerEnv out;
-  out.job_name = env("RINGLEADER_JOB_NAME").value_or("");
-  out.job_namespace = env("RINGLEADER_NAMESPACE").value_or("");
-  ASSIGN_OR_RETURN(auto workers, ReadInt(env, "RINGLEADER_NUM_WORKERS", 1, kMaxRanks));
-  ASSIGN_OR_RETURN(auto ppw, ReadInt(env, "RINGLEADER_PROCS_PER_WORKER", 1, 1024));
-  ASSIGN_OR_RETURN(auto worker_rank, ReadInt(env, "RINGLEADER_WORKER_RANK", 0, kMaxRanks));
-  ASSIGN_OR_RETURN(auto rank, ReadInt(env, "RINGLEADER_RANK", 0, kMaxRanks));
-  ASSIGN_OR_RETURN(auto local_rank, ReadInt(env, "RINGLEADER_LOCAL_RANK", 0, 1023));
-  ASSIGN_OR_RETURN(auto port, ReadInt(env, "RINGLEADER_MASTER_PORT", 1, 65535));
-  ASSIGN_OR_RETURN(auto attempt, ReadInt(env, "RINGLEADER_ATTEMPT", 0, 1 << 30));
-  ASSIGN_OR_RETURN(auto pt_world, ReadInt(env, "WORLD_SIZE", 1, kMaxRanks));
-  ASSIGN_OR_RETURN(auto pt_rank, ReadInt(env, "RANK", 0, kMaxRanks));
-  ASSIGN_OR_RETURN(auto pt_port, ReadInt(env, "MASTER_PORT", 1, 65535));
+  out.job_name = env(kEnvJobName).value_or("");
+  out.job_namespace = env(kEnvNamespace).value_or("");
+  ASSIGN_OR_RETURN(auto workers, ReadInt(env, kEnvNumWorkers, 1, kMaxRanks));
+  ASSIGN_OR_RETURN(auto ppw, ReadInt(env, kEnvProcsPerWorker, 1, 1024));
+  ASSIGN_OR_RETURN(auto worker_rank, ReadInt(env, kEnvWorkerRank, 0, kMaxRanks));
+  ASSIGN_OR_RETURN(auto rank, ReadInt(env, kEnvRank, 0, kMaxRanks));
+  ASSIGN_OR_RETURN(auto local_rank, ReadInt(env, kEnvLocalRank, 0, 1023));
+  ASSIGN_OR_RETURN(auto port, ReadInt(env, kEnvMasterPort, 1, 65535));
+  ASSIGN_OR_RETURN(auto attempt, ReadInt(env, kEnvAttempt, 0, 1 << 30));
+  ASSIGN_OR_RETURN(auto pt_world, ReadInt(env, kEnvTorchWorldSize, 1, kMaxRanks));
+  ASSIGN_OR_RETURN(auto pt_rank, ReadInt(env, kEnvTorchRank, 0, kMaxRanks));
+  ASSIGN_OR_RETURN(auto pt_port, ReadInt(env, kEnvTorchMasterPort, 1, 65535));
+  ASSIGN_OR_RETURN(auto in_place, ReadInt(env, kEnvInPlaceRestarts, 0, 1 << 30));
   out.attempt = attempt.value_or(0);
+  out.in_place_restarts = in_place.value_or(0);
+  out.checkpoint_dir = env(kEnvCheckpointDir).value_or("");
 
   if (workers.has_value()) {
     out.num_workers = *workers;
@@ -89,8 +96,8 @@ StatusOr<WorkerEnv> ParseWorkerEnv(const EnvLookup& env) {
                                   " must be < RINGLEADER_PROCS_PER_WORKER=" +
                                   std::to_string(out.procs_per_worker));
     }
-    auto addr = env("RINGLEADER_MASTER_ADDR");
-    if (!addr.has_value() || addr->empty()) addr = env("MASTER_ADDR");
+    auto addr = env(kEnvMasterAddr);
+    if (!addr.has_value() || addr->empty()) addr = env(kEnvTorchMasterAddr);
     if (!addr.has_value() || addr->empty()) {
       return InvalidArgumentError("RINGLEADER_MASTER_ADDR is not set");
     }
@@ -111,11 +118,11 @@ StatusOr<WorkerEnv> ParseWorkerEnv(const EnvLookup& env) {
     return InvalidArgumentError("RANK=" + std::to_string(*pt_rank) + " must be < WORLD_SIZE=" +
                                 std::to_string(*pt_world));
   }
-  auto addr = env("MASTER_ADDR");
+  auto addr = env(kEnvTorchMasterAddr);
   if (!addr.has_value() || addr->empty()) return InvalidArgumentError("MASTER_ADDR is not set");
   if (!pt_port.has_value()) return InvalidArgumentError("MASTER_PORT is not set");
-  ASSIGN_OR_RETURN(auto pt_local, ReadInt(env, "LOCAL_RANK", 0, 1023));
-  ASSIGN_OR_RETURN(auto pt_local_world, ReadInt(env, "LOCAL_WORLD_SIZE", 1, 1024));
+  ASSIGN_OR_RETURN(auto pt_local, ReadInt(env, kEnvTorchLocalRank, 0, 1023));
+  ASSIGN_OR_RETURN(auto pt_local_world, ReadInt(env, kEnvTorchLocalWorldSize, 1, 1024));
   out.world_size = *pt_world;
   out.rank = *pt_rank;
   out.local_rank = pt_local.value_or(0);

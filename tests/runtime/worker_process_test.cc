@@ -229,7 +229,9 @@ TEST(LauncherTest, TwoPodsOfTwoProcessesTrainAsFourRanks) {
     std::vector<std::pair<std::string, std::string>> env = {
         {"RINGLEADER_NUM_WORKERS", "2"},          {"RINGLEADER_WORKER_RANK", std::to_string(pod)},
         {"RINGLEADER_PROCS_PER_WORKER", "2"},     {"RINGLEADER_MASTER_ADDR", "127.0.0.1"},
-        {"RINGLEADER_MASTER_PORT", std::to_string(port)}, {"RINGLEADER_ATTEMPT", "0"}};
+        {"RINGLEADER_MASTER_PORT", std::to_string(port)}, {"RINGLEADER_ATTEMPT", "0"},
+        // Worker 0's launcher serves the store on the socket the test bound.
+        {"RINGLEADER_LAUNCHER_PORT", std::to_string(port)}};
     if (pod == 0) env.emplace_back("RINGLEADER_STORE_FD", std::to_string(listener->get()));
     pods.push_back(std::make_unique<Subprocess>(
         std::vector<std::string>{kWorker, "launch", "--", kWorker, "train", "--steps", "30", "--log-every", "30"},

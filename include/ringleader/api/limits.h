@@ -19,6 +19,10 @@ inline constexpr int64_t kMinBackoffLimit = 0;
 inline constexpr int64_t kMaxBackoffLimit = 1000;
 inline constexpr int64_t kMinActiveDeadlineSeconds = 1;
 inline constexpr int64_t kMinTtlSecondsAfterFinished = 0;
+inline constexpr int64_t kMinInPlaceRestarts = 0;
+inline constexpr int64_t kMaxInPlaceRestarts = 1000;
+// spec.checkpointDir: an absolute path; Linux's PATH_MAX is 4096, leave room for file names.
+inline constexpr size_t kMaxCheckpointDirLength = 1024;
 // Kubernetes object names in DNS-1123 subdomains are at most 253 characters.
 inline constexpr size_t kMaxQueueNameLength = 253;
 inline constexpr size_t kMaxPriorityClassNameLength = 253;

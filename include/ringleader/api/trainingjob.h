@@ -62,6 +62,9 @@ struct RunPolicy {
   CleanPodPolicy clean_pod_policy = CleanPodPolicy::kRunning;
   bool suspend = false;
   SuccessPolicy success_policy = SuccessPolicy::kAllWorkers;
+  // Restarts `ringleader-worker launch` may do in place (without recreating Pods) within one
+  // gang attempt before it exits and the operator restarts the gang the Pod-level way; 0 = off.
+  int64_t in_place_restarts = 3;
 };
 
 struct TrainingJobSpec {
@@ -72,6 +75,9 @@ struct TrainingJobSpec {
   nlohmann::json pod_template = nlohmann::json::object();
   GangSpec gang;
   RunPolicy run_policy;
+  // A directory inside the container (typically a mounted volume) where the worker runtime
+  // keeps checkpoints; "" = none. Injected as RINGLEADER_CHECKPOINT_DIR.
+  std::string checkpoint_dir;
 };
 
 struct Condition {

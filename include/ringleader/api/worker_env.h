@@ -2,6 +2,7 @@
 // The environment contract between the operator (or local mode) and every worker process.
 // docs/runtime.md describes each variable; the runtime's rendezvous reads them.
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,9 @@ struct WorkerEnvParams {
   // Where rank 0 listens: `<job>-worker-0.<job>.<ns>.svc` in a cluster, 127.0.0.1 locally.
   std::string master_addr;
   int64_t master_port = 0;  // 0: spec.port
+  // Where checkpoints go, when not spec.checkpointDir as written (local mode maps the
+  // container path to a directory of its run).
+  std::optional<std::string> checkpoint_dir;
 };
 
 // Name/value pairs in a fixed order (InjectedEnvNames() order).

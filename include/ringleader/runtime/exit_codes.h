@@ -20,6 +20,9 @@ inline constexpr int kExitRendezvousTimeout = 176;
 // MPI_Init, an unexpected connection on the ring. Not a configuration error (those are
 // kExitUsageError), so retryable: the next attempt may land on a healthy node.
 inline constexpr int kExitCommunicationFailed = 177;
+// Stopped by SIGTERM (eviction, preemption, suspend, a gang stop) after checkpointing the last
+// completed step: 128 + SIGTERM, as a process killed by it would report. Retryable.
+inline constexpr int kExitStopped = 143;
 
 // The exit code for a failed communicator setup, collective or training step: kInvalidArgument
 // (configuration) -> kExitUsageError, permanent; a lost, hung or disconnected peer (kAborted,

@@ -2,7 +2,7 @@
 // Rendezvous: every rank joins the gang through the key/value store that rank 0 serves on
 // RINGLEADER_MASTER_PORT. Each rank publishes how to reach it (data-plane address and port, a
 // host identity for same-host shared memory, its GPU count and pid) under a key namespaced by
-// RINGLEADER_ATTEMPT, then waits for all the others. Every wait ends at the rendezvous
+// RINGLEADER_ATTEMPT and RINGLEADER_IN_PLACE_RESTARTS, then waits for all the others. Every wait ends at the rendezvous
 // deadline with an error that names the missing ranks.
 //
 // Thread-safety: one Rendezvous per rank; not shared between threads except for
@@ -36,13 +36,17 @@ struct RendezvousOptions {
   // Rank 0 only: an already-listening socket to serve the store on (inherited from a test or
   // passed as RINGLEADER_STORE_FD); -1 = bind RINGLEADER_MASTER_PORT.
   int store_listen_fd = -1;
+  // RINGLEADER_STORE_HOSTED_BY_LAUNCHER=1: worker 0's `ringleader-worker launch` serves the
+  // store on the master port (it outlives the training processes it restarts in place), so
+  // rank 0 connects to it like every other rank.
+  bool store_hosted_by_launcher = false;
   // Overrides the host identity (tests use it to force "different hosts").
   std::string host_id;
 };
 
 // RendezvousOptions for this process, from its environment: the gang (ParseWorkerEnv of the
-// RINGLEADER_* or PyTorch variables) and, on rank 0, RINGLEADER_STORE_FD when a parent handed
-// it a listening socket. Errors are kInvalidArgument naming the variable.
+// RINGLEADER_* or PyTorch variables), RINGLEADER_STORE_HOSTED_BY_LAUNCHER, and, on rank 0,
+// RINGLEADER_STORE_FD when a parent handed it a listening socket. Errors are kInvalidArgument naming the variable.
 StatusOr<RendezvousOptions> RendezvousOptionsFromEnvironment(const EnvLookup& env = ProcessEnv());
 
 class TcpStoreServer;
@@ -83,6 +87,7 @@ class Rendezvous {
   int rank_ = 0;
   int world_size_ = 1;
   int attempt_ = 0;
+  int in_place_restarts_ = 0;
   std::chrono::milliseconds timeout_{0};
   std::unique_ptr<TcpStoreServer> server_;
   std::unique_ptr<TcpStoreClient> client_;

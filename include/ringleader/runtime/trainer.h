@@ -9,7 +9,9 @@
 //
 // Thread-safety: RunTrainer is reentrant (tests run several ranks as threads).
 
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,18 @@ struct TrainerOptions {
   int hidden = 64;
   size_t bucket_bytes = 25u << 20;
   bool overlap = true;
+  // Checkpoints (see checkpoint.h): "" = none. With a directory, training resumes from the
+  // newest step every rank has a valid checkpoint of, and saves every `checkpoint_every` steps
+  // (0: only when stopped) and at the end.
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 20;
+  int checkpoint_keep = 3;
+  // Set asynchronously (SIGTERM): the trainer stops after the current step, or abandons it if
+  // its collective fails, saves a checkpoint of the last completed step if it has none, and
+  // returns with `stopped` set.
+  const std::atomic<bool>* stop_requested = nullptr;
+  // Where "resumed from step=<s>" and checkpoint warnings go; nullptr: stdout / stderr.
+  std::FILE* log = nullptr;
 };
 
 // The synthetic task shared by the CPU and GPU trainers: teacher t(x) = sum_k a_k tanh(u_k.x).
@@ -48,7 +62,9 @@ class SyntheticTask {
 };
 
 struct TrainerResult {
-  int64_t steps = 0;
+  int64_t steps = 0;          // the last completed step
+  int64_t resumed_from = 0;   // the checkpoint's step, 0 when training started afresh
+  bool stopped = false;       // stop_requested ended training before options.steps
   double final_loss = 0;
   std::string checksum;        // 16 hex digits, FNV-1a 64 of the weights' bytes
   std::vector<float> weights;  // W1, b1, W2, b2 flattened
@@ -59,6 +75,17 @@ StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& 
                                    ProgressSink& sink);
 
 std::string WeightsChecksum(const std::vector<float>& weights);
+
+// The demo trainer's checkpoint payload: step, the last reported mean loss and the weights
+// (plain SGD keeps no other optimizer state, and the data order is a pure function of the step).
+std::string EncodeTrainerState(int64_t step, double loss, const std::vector<float>& weights);
+// kInvalidArgument when the bytes are not such a payload or hold another number of weights.
+Status DecodeTrainerState(const std::string& payload, size_t weight_count, int64_t* step, double* loss,
+                          std::vector<float>* weights);
+
+// What a checkpoint of these options means (model shape, task, batch, learning rate): resuming
+// under other options would not continue the same run.
+std::string TrainerFingerprint(const TrainerOptions& options);
 
 // The same training on the GPU (cuBLAS forward/backward, CUDA kernels, gradients averaged on
 // device memory through `comm`, which must be the nccl backend). Compiled with CUDA only.

@@ -29,6 +29,9 @@ struct WorkerEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 0;
   int attempt = 0;
+  // In-place restarts so far in this attempt (`ringleader-worker launch` counts them).
+  int in_place_restarts = 0;
+  std::string checkpoint_dir;  // "" = no checkpoints
 };
 
 // Returns the value of an environment variable, or nullopt when unset.
