@@ -216,7 +216,7 @@ StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& 
   }
   // Saves the model as it is after `step` (a completed step) unless that is already on disk.
   auto save = [&](int64_t step) -> Status {
-    if (!checkpoints.has_value() || step <= saved_step) return Status::Ok();
+    if (!checkpoints.has_value() || step <= saved_step || step == 0) return Status::Ok();
     RETURN_IF_ERROR(checkpoints->Save(step, EncodeTrainerState(step, loss, Flatten(model))));
     saved_step = step;
     return Status::Ok();

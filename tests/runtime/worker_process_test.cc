@@ -423,5 +423,169 @@ TEST(LauncherTest, KillsSiblingsThatIgnoreSigtermAfterTheGrace) {
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// In-place restarts and SIGTERM checkpoints, through the real binary.
+
+// The launchers of a gang of `pods` Pods with `ppw` processes each, as the operator starts them
+// (the test binds worker 0's launcher port and hands it the socket).
+class LaunchedGang {
+ public:
+  LaunchedGang(int pods, int ppw, const std::vector<std::string>& launch_flags,
+               const std::vector<std::string>& command, const TempDir& dir, const std::string& tag,
+               const std::vector<std::pair<std::string, std::string>>& extra_env = {}) {
+    int master_port = 0, launcher_port = 0;
+    auto master = ListenTcp("127.0.0.1", 0, &master_port);  // reserved, so nothing else takes it
+    auto listener = ListenTcp("127.0.0.1", 0, &launcher_port);
+    EXPECT_TRUE(master.ok() && listener.ok());
+    for (int pod = 0; pod < pods; ++pod) {
+      std::vector<std::pair<std::string, std::string>> env = {
+          {"RINGLEADER_NUM_WORKERS", std::to_string(pods)}, {"RINGLEADER_WORKER_RANK", std::to_string(pod)},
+          {"RINGLEADER_PROCS_PER_WORKER", std::to_string(ppw)}, {"RINGLEADER_MASTER_ADDR", "127.0.0.1"},
+          {"RINGLEADER_MASTER_PORT", std::to_string(master_port)}, {"RINGLEADER_ATTEMPT", "0"},
+          {"RINGLEADER_LAUNCHER_PORT", std::to_string(launcher_port)}};
+      env.insert(env.end(), extra_env.begin(), extra_env.end());
+      if (pod == 0) env.emplace_back("RINGLEADER_STORE_FD", std::to_string(listener->get()));
+      std::vector<std::string> argv = {kWorker, "launch"};
+      argv.insert(argv.end(), launch_flags.begin(), launch_flags.end());
+      argv.push_back("--");
+      argv.insert(argv.end(), command.begin(), command.end());
+      pods_.push_back(std::make_unique<Subprocess>(argv, env, dir.path(), tag + "-pod" + std::to_string(pod),
+                                                   pod == 0 ? listener->get() : -1));
+    }
+  }
+  Subprocess& operator[](size_t i) { return *pods_[i]; }
+  size_t size() const { return pods_.size(); }
+  // The "final ..." lines of every pod's output.
+  std::vector<std::string> Finals() {
+    std::vector<std::string> finals;
+    for (auto& pod : pods_) {
+      std::stringstream out(pod->Stdout());
+      for (std::string line; std::getline(out, line);) {
+        if (line.rfind("final ", 0) == 0) finals.push_back(line);
+      }
+    }
+    return finals;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Subprocess>> pods_;
+};
+
+// The processes whose parent is `parent`.
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::stringstream rest(line.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+int CountOf(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+TEST(InPlaceRestartTest, KilledRankIsRestartedInPlaceAndTheGangEndsBitIdentical) {
+  TempDir dir;
+  const std::vector<std::string> train = {kWorker, "train", "--steps", "1500", "--log-every", "10",
+                                          "--checkpoint-every", "50"};
+  std::vector<std::string> uninterrupted_finals;
+  {
+    LaunchedGang gang(2, 2, {}, train, dir, "straight");
+    for (size_t p = 0; p < gang.size(); ++p) ASSERT_EQ(gang[p].Wait(60s), 0) << gang[p].Stderr();
+    uninterrupted_finals = gang.Finals();
+  }
+  ASSERT_EQ(uninterrupted_finals.size(), 4u);
+  std::vector<std::string> with_dir = train;
+  with_dir.insert(with_dir.end(), {"--checkpoint-dir", (dir.path() / "ckpt").string()});
+  LaunchedGang gang(2, 2, {"--max-restarts", "2"}, with_dir, dir, "killed");
+  ASSERT_TRUE(gang[1].WaitForOutput("step=200 ", 60s)) << gang[1].Stderr();
+  const std::vector<pid_t> ranks = ChildrenOf(gang[1].pid());
+  ASSERT_EQ(ranks.size(), 2u);
+  kill(ranks[1], SIGKILL);
+  for (size_t p = 0; p < gang.size(); ++p) {
+    ASSERT_EQ(gang[p].Wait(90s), 0) << "pod " << p << ": " << gang[p].Stderr();
+    // Every launcher restarted its processes once, in place, and they resumed.
+    EXPECT_EQ(CountOf(gang[p].Stderr(), "restarting the processes in place (restart 1 of 2)"), 1) << gang[p].Stderr();
+    EXPECT_EQ(CountOf(gang[p].Stdout(), "resumed from step="), 2) << gang[p].Stdout();
+  }
+  const std::vector<std::string> finals = gang.Finals();
+  ASSERT_EQ(finals.size(), 4u);
+  for (const std::string& line : finals) EXPECT_EQ(line, uninterrupted_finals[0]);
+}
+
+TEST(InPlaceRestartTest, TheBoundFallsBackToAnExitWithTheFailure) {
+  TempDir dir;
+  LaunchedGang gang(1, 1, {"--max-restarts", "2"}, {"sh", "-c", "echo started; exit 175"}, dir, "bound");
+  ASSERT_EQ(gang[0].Wait(30s), kExitPeerFailed) << gang[0].Stderr();
+  EXPECT_EQ(CountOf(gang[0].Stdout(), "started"), 3);
+  EXPECT_EQ(CountOf(gang[0].Stderr(), "restarting the processes in place"), 2) << gang[0].Stderr();
+  EXPECT_NE(gang[0].Stderr().find("2 of 2 in-place restarts used"), std::string::npos) << gang[0].Stderr();
+}
+
+TEST(InPlaceRestartTest, APermanentExitCodeIsNotRetriedInPlace) {
+  TempDir dir;
+  LaunchedGang gang(1, 1, {}, {"sh", "-c", "echo started; exit 3"}, dir, "permanent",
+                    {{"RINGLEADER_MAX_IN_PLACE_RESTARTS", "3"}, {"RINGLEADER_RESTART_POLICY", "ExitCode"}});
+  ASSERT_EQ(gang[0].Wait(30s), 3) << gang[0].Stderr();
+  EXPECT_EQ(CountOf(gang[0].Stdout(), "started"), 1);
+  EXPECT_NE(gang[0].Stderr().find("restartPolicy ExitCode"), std::string::npos) << gang[0].Stderr();
+}
+
+TEST(InPlaceRestartTest, AStalledProcessIsRestartedInPlace) {
+  TempDir dir;
+  // The first generation prints one progress line and hangs; the second finishes.
+  const std::string script =
+      "if [ \"$RINGLEADER_IN_PLACE_RESTARTS\" = 0 ]; then echo 'step=1 total_steps=2 loss=1 "
+      "samples_per_second=1'; sleep 60; fi; echo done";
+  LaunchedGang gang(1, 1, {"--max-restarts", "1", "--progress-timeout-seconds", "1", "--grace-seconds", "1"},
+                    {"sh", "-c", script}, dir, "stall");
+  ASSERT_EQ(gang[0].Wait(30s), 0) << gang[0].Stderr();
+  EXPECT_NE(gang[0].Stderr().find("no progress line for 1s"), std::string::npos) << gang[0].Stderr();
+  EXPECT_NE(gang[0].Stdout().find("done"), std::string::npos);
+}
+
+TEST(InPlaceRestartTest, SigtermCheckpointsAndExits143WithinTheGrace) {
+  TempDir dir;
+  const std::string ckpt = (dir.path() / "ckpt").string();
+  LaunchedGang gang(1, 2, {"--grace-seconds", "10"},
+                    {kWorker, "train", "--steps", "100000000", "--log-every", "10", "--checkpoint-every", "0",
+                     "--checkpoint-dir", ckpt},
+                    dir, "sigterm");
+  ASSERT_TRUE(gang[0].WaitForOutput("step=50 ", 60s)) << gang[0].Stderr();
+  const auto sent = std::chrono::steady_clock::now();
+  kill(gang[0].pid(), SIGTERM);
+  ASSERT_EQ(gang[0].Wait(10s), kExitStopped) << gang[0].Stderr();
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, 10s);
+  // Both ranks kept the same step (>= the last progress line seen), and nothing more.
+  std::set<std::string> steps;
+  for (const char* rank : {"rank-0", "rank-1"}) {
+    int manifests = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(ckpt) / rank)) {
+      const std::string name = entry.path().filename();
+      if (name.size() > 9 && name.compare(name.size() - 9, 9, ".manifest") == 0) {
+        ++manifests;
+        steps.insert(name);
+      }
+    }
+    EXPECT_EQ(manifests, 1) << rank;
+  }
+  EXPECT_EQ(steps.size(), 1u);
+  EXPECT_GE(std::stoll(steps.begin()->substr(5, 12)), 50);
+}
+
 }  // namespace
 }  // namespace ringleader::runtime
