@@ -2,9 +2,14 @@
 
 #include <mpi.h>
 
+#include <unistd.h>
+
 #include <climits>
+#include <cstdio>
 #include <cstdint>
 #include <string>
+
+#include "ringleader/runtime/exit_codes.h"
 
 namespace ringleader::runtime {
 
@@ -30,8 +35,9 @@ Status MpiError(const char* what, int rc) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create() {
+StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create(std::chrono::milliseconds timeout) {
   std::unique_ptr<MpiCommunicator> comm(new MpiCommunicator());
+  comm->timeout_ = timeout;
   int initialized = 0;
   MPI_Initialized(&initialized);
   int provided = MPI_THREAD_SINGLE;
@@ -56,10 +62,49 @@ StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create() {
   }
   MPI_Comm_rank(MPI_COMM_WORLD, &comm->rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &comm->size_);
+  if (timeout.count() > 0) comm->watchdog_ = std::thread([c = comm.get()] { c->Watch(); });
   return comm;
 }
 
+void MpiCommunicator::Arm(const char* what, size_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  armed_ = true;
+  what_ = what;
+  count_ = count;
+  deadline_ = std::chrono::steady_clock::now() + timeout_;
+  cv_.notify_all();
+}
+
+void MpiCommunicator::Disarm() {
+  std::lock_guard<std::mutex> lock(mu_);
+  armed_ = false;
+}
+
+void MpiCommunicator::Watch() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (!armed_) {
+      cv_.wait(lock);
+      continue;
+    }
+    const auto deadline = deadline_;
+    if (cv_.wait_until(lock, deadline, [&] { return stopping_ || !armed_ || deadline_ != deadline; })) continue;
+    std::fprintf(stderr,
+                 "ringleader-worker: rank %d: %s of %zu elements timed out after %llds: a peer rank stopped "
+                 "responding (MPI cannot tell which); exiting so the gang restarts\n",
+                 rank_, what_, count_, static_cast<long long>(timeout_.count() / 1000));
+    std::fflush(stderr);
+    _exit(kExitPeerFailed);
+  }
+}
+
 MpiCommunicator::~MpiCommunicator() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (watchdog_.joinable()) watchdog_.join();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (owns_init_ && !finalized) MPI_Finalize();
@@ -85,6 +130,7 @@ Status MpiCommunicator::AllReduce(void* buffer, size_t count, DataType type, Red
   char* data = static_cast<char*>(buffer);
   const size_t esize = DataTypeSize(type);
   Status status = Status::Ok();
+  Arm("MPI_Allreduce", count);
   // MPI counts are int: large buffers go in INT_MAX-element pieces.
   for (size_t done = 0; done < count && status.ok();) {
     const int n = static_cast<int>(std::min<size_t>(count - done, INT_MAX / 2));
@@ -92,13 +138,16 @@ Status MpiCommunicator::AllReduce(void* buffer, size_t count, DataType type, Red
     if (rc != MPI_SUCCESS) status = MpiError("MPI_Allreduce", rc);
     done += static_cast<size_t>(n);
   }
+  Disarm();
   if (custom != MPI_OP_NULL) MPI_Op_free(&custom);
   if (status.ok() && op == ReduceOp::kAverage) DivideInPlace(buffer, count, type, size_);
   return status;
 }
 
 Status MpiCommunicator::Barrier() {
+  Arm("MPI_Barrier", 0);
   int rc = MPI_Barrier(MPI_COMM_WORLD);
+  Disarm();
   return rc == MPI_SUCCESS ? Status::Ok() : MpiError("MPI_Barrier", rc);
 }
 

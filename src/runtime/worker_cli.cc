@@ -223,7 +223,7 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
 
   if (comm_options.backend == Backend::kMpi) {
 #ifdef RINGLEADER_HAVE_MPI
-    auto comm = MpiCommunicator::Create();
+    auto comm = MpiCommunicator::Create(comm_options.timeout);
     if (!comm.ok())
       return Fail(-1, "MPI init failed", comm.status(), ExitCodeForFailure(comm.status()));
     g_training.store(true);
