@@ -345,10 +345,9 @@ int main(int argc, char** argv) {
   }
   if (!o.timeline.empty()) {
     std::ofstream t(o.timeline);
-    t << "# seconds step (last repeat); block 0 in_place (killed at " << last_in_place.kill_at_seconds
-      << " s), block 1 process_restart (killed at " << last_restart.kill_at_seconds << " s)\n";
+    t << "# seconds since the kill, step (last repeat); block 0 in_place, block 1 process_restart\n";
     for (const auto* outcome : {&last_in_place, &last_restart}) {
-      for (const auto& [seconds, step] : outcome->timeline) t << seconds << " " << step << "\n";
+      for (const auto& [seconds, step] : outcome->timeline) t << seconds - outcome->kill_at_seconds << " " << step << "\n";
       t << "\n\n";
     }
   }
