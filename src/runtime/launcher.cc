@@ -28,11 +28,12 @@ EnvOverrides LocalProcessEnv(int worker_rank, int procs_per_worker, int local_ra
                              bool inherit_cuda_visible_devices) {
   const std::string l = std::to_string(local_rank);
   const std::string rank = std::to_string(worker_rank * procs_per_worker + local_rank);
-  EnvOverrides env = {{"LOCAL_RANK", l},
-                      {"RINGLEADER_LOCAL_RANK", l},
-                      {"RINGLEADER_RANK", rank},
-                      {"RANK", rank},
-                      {"LOCAL_WORLD_SIZE", std::to_string(procs_per_worker)}};
+  using namespace contract;
+  EnvOverrides env = {{kEnvTorchLocalRank, l},
+                      {kEnvLocalRank, l},
+                      {kEnvRank, rank},
+                      {kEnvTorchRank, rank},
+                      {kEnvTorchLocalWorldSize, std::to_string(procs_per_worker)}};
   if (inherit_cuda_visible_devices) return env;
   if (!parent_cuda_visible_devices.has_value()) {
     env.emplace_back("CUDA_VISIBLE_DEVICES", l);
