@@ -193,7 +193,7 @@ elif [ $rc -ne 0 ] || ! grep -q ', 0 failures$' <<<"$last"; then
 else
   record PASS runtime_cuda_test "$last"
 fi
-grep -E '^gpu trainer|trainer: rank|timed out after|destroyed in' "$LOGS/runtime_cuda_test.log" | sed 's/^/  /'
+grep -E 'final loss gpu|timed out after|destroyed in|^---- ' "$LOGS/runtime_cuda_test.log" | sed 's/^/  /'
 
 # ---- 2. the GPU benchmark ----
 timeout 180 "$BENCH" --gpu >"$LOGS/allreduce_bench_gpu.log" 2>&1; rc=$?

@@ -105,6 +105,7 @@ Status Run(int devices) {
   const rl::BucketSlots slots = rl::LayOutBucket(pieces, counts);
   if (slots.total != total) return ringleader::InternalError("contiguous gradients got padded slots");
   RL_CUDA_CHECK(cudaMalloc(&bucket, total * sizeof(float)));
+  RL_CUDA_CHECK(cudaDeviceSynchronize());  // the upload landed before the timed copies read it
   cudaStream_t stream;
   RL_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   ASSIGN_OR_RETURN(std::unique_ptr<rl::BucketOps> ops, rl::MakeCudaBucketOps(stream));

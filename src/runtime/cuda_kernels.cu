@@ -184,6 +184,7 @@ class CudaBucketOps : public BucketOps {
   ~CudaBucketOps() override {
     if (device_table_ != nullptr) cudaFree(device_table_);
     if (host_table_ != nullptr) cudaFreeHost(host_table_);
+    if (legacy_done_ != nullptr) cudaEventDestroy(legacy_done_);
   }
 
   void* Allocate(size_t bytes) override {
@@ -192,8 +193,9 @@ class CudaBucketOps : public BucketOps {
       (void)cudaGetLastError();  // out of memory is not sticky; do not leave it for the next check
       return nullptr;
     }
-    // Zeroed padding: it is all-reduced with the slots.
-    if (cudaMemset(p, 0, bytes) != cudaSuccess) {
+    // Zeroed padding: it is all-reduced with the slots. On our stream, so it is ordered
+    // before the first pack.
+    if (cudaMemsetAsync(p, 0, bytes, stream_) != cudaSuccess) {
       cudaFree(p);
       return nullptr;
     }
@@ -222,6 +224,14 @@ class CudaBucketOps : public BucketOps {
     // The previous table may still be read by an in-flight launch, and host_table_ is
     // rewritten below: the last upload from it must have completed.
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    // Work on the legacy default stream (a plain cudaMemcpy or cudaMemset, a stream-0 kernel)
+    // that touches the gradients must be done first: our stream may be non-blocking, which
+    // does not wait for it.
+    if (legacy_done_ == nullptr) {
+      RL_CUDA_CHECK(cudaEventCreateWithFlags(&legacy_done_, cudaEventDisableTiming));
+    }
+    RL_CUDA_CHECK(cudaEventRecord(legacy_done_, cudaStreamLegacy));
+    RL_CUDA_CHECK(cudaStreamWaitEvent(stream_, legacy_done_, 0));
     if (n > capacity_) {
       if (device_table_ != nullptr) cudaFree(device_table_);
       if (host_table_ != nullptr) cudaFreeHost(host_table_);
@@ -249,6 +259,7 @@ class CudaBucketOps : public BucketOps {
   CopyDescriptor* device_table_ = nullptr;
   CopyDescriptor* host_table_ = nullptr;
   size_t capacity_ = 0;
+  cudaEvent_t legacy_done_ = nullptr;
 };
 
 }  // namespace

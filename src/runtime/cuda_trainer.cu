@@ -80,10 +80,12 @@ __global__ void SumKernel(const float* v, int n, float* out) {
 
 int Blocks(size_t n) { return static_cast<int>(std::min<size_t>((n + 255) / 256, 1024)); }
 
-// Device allocations of one training run, freed together.
+// Device allocations of one training run, zeroed on `stream` (ordered before the work that
+// uses them: the stream is non-blocking), freed together.
 struct DeviceBuffers {
+  cudaStream_t stream;
   std::vector<void*> owned;
-  DeviceBuffers() = default;
+  explicit DeviceBuffers(cudaStream_t s) : stream(s) {}
   DeviceBuffers(const DeviceBuffers&) = delete;
   DeviceBuffers& operator=(const DeviceBuffers&) = delete;
   ~DeviceBuffers() {
@@ -98,7 +100,7 @@ struct DeviceBuffers {
       return InternalError("cudaMalloc of " + std::to_string(bytes) + " bytes failed");
     }
     owned.push_back(p);
-    RL_CUDA_CHECK(cudaMemset(p, 0, bytes));
+    RL_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream));
     return static_cast<T*>(p);
   }
 };
@@ -144,7 +146,7 @@ StatusOr<TrainerResult> RunGpuTrainer(const TrainerOptions& options, Communicato
   RL_CUBLAS_CHECK(cublasSetStream(blas, stream));
   RL_CUBLAS_CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_HOST));
 
-  DeviceBuffers mem;
+  DeviceBuffers mem(stream);
   ASSIGN_OR_RETURN(float* weights, mem.Alloc<float>(init.size()));
   ASSIGN_OR_RETURN(float* grads, mem.Alloc<float>(init.size()));
   ASSIGN_OR_RETURN(float* x, mem.Alloc<float>(static_cast<size_t>(b) * d));
@@ -164,9 +166,12 @@ StatusOr<TrainerResult> RunGpuTrainer(const TrainerOptions& options, Communicato
   float* g_b1 = g_w1 + n_w1;
   float* g_w2 = g_b1 + h;
   float* g_b2 = g_w2 + h;
-  RL_CUDA_CHECK(cudaMemcpy(weights, init.data(), init.size() * sizeof(float), cudaMemcpyHostToDevice));
+  // On `stream`: a plain cudaMemcpy from pageable memory may return before its DMA landed,
+  // and the legacy stream it uses does not order our non-blocking stream.
+  RL_CUDA_CHECK(cudaMemcpyAsync(weights, init.data(), init.size() * sizeof(float),
+                                cudaMemcpyHostToDevice, stream));
   const std::vector<float> host_ones(b, 1.0f);
-  RL_CUDA_CHECK(cudaMemcpy(ones, host_ones.data(), b * sizeof(float), cudaMemcpyHostToDevice));
+  RL_CUDA_CHECK(cudaMemcpyAsync(ones, host_ones.data(), b * sizeof(float), cudaMemcpyHostToDevice, stream));
 
   GradientAveragerOptions avg_options;
   avg_options.bucket_bytes = options.bucket_bytes;

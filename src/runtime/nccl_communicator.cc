@@ -184,14 +184,16 @@ Status NcclCommunicator::Fail(Status error) {
 }
 
 Status NcclCommunicator::PeerFailure(const std::string& what, bool timed_out) {
+  // NCCL does not say whom it waited for. Every rank that fails in a collective reports its
+  // sequence number (a rank whose peer aborted first fails with an error, not a timeout, and
+  // must still count as present); a rank that timed out gives the others a short window to
+  // report, and the ranks that report nothing never reached the collective (hung elsewhere,
+  // or gone).
+  Store& store = rendezvous_.store();
+  auto key = [&](int r) { return rendezvous_.Key("nccl/failed_in/" + std::to_string(r)); };
+  (void)store.Set(key(rank_), std::to_string(sequence_));
   std::vector<int> missing;
   if (timed_out) {
-    // NCCL does not say whom it waited for. Every rank stuck in this collective times out
-    // too and reports its sequence number; the ranks that report nothing within a short
-    // window never reached it (hung elsewhere, or gone).
-    Store& store = rendezvous_.store();
-    auto key = [&](int r) { return rendezvous_.Key("nccl/timed_out_in/" + std::to_string(r)); };
-    (void)store.Set(key(rank_), std::to_string(sequence_));
     std::vector<std::string> keys;
     for (int r = 0; r < size_; ++r) keys.push_back(key(r));
     std::vector<std::optional<int64_t>> reported(size_);

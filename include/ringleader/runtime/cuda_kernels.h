@@ -52,8 +52,9 @@ Status LaunchBatchedCopy(const CopyDescriptor* device_table, int num_copies, siz
                          cudaStream_t stream);
 
 // BucketOps for device memory on `stream`, bound to the current device (BindThread selects it
-// on the averager's thread); Synchronize() waits for that stream. Work the trainer queues on
-// `stream` before MarkReady is ordered before the bucket's pack.
+// on the averager's thread); Synchronize() waits for that stream. Work queued before MarkReady
+// on `stream` or on the legacy default stream (a plain cudaMemcpy, a stream-0 kernel, any
+// blocking stream) is ordered before the bucket's pack and unpack.
 StatusOr<std::unique_ptr<BucketOps>> MakeCudaBucketOps(cudaStream_t stream);
 
 }  // namespace ringleader::runtime
