@@ -1,6 +1,7 @@
 #include "ringleader/runtime/gradient_averager.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -10,27 +11,42 @@ namespace {
 
 class HostBucketOps : public BucketOps {
  public:
-  void* Allocate(size_t bytes) override { return std::malloc(bytes); }
+  // calloc: zeroed padding between slots (it is all-reduced with the rest of the buffer).
+  void* Allocate(size_t bytes) override { return std::calloc(1, bytes); }
   void Free(void* ptr) override { std::free(ptr); }
-  Status Pack(float* bucket, const std::vector<float*>& pieces,
-              const std::vector<size_t>& counts) override {
-    for (size_t i = 0; i < pieces.size(); ++i) {
-      std::memcpy(bucket, pieces[i], counts[i] * sizeof(float));
-      bucket += counts[i];
+  Status Pack(float* bucket, const BucketSlots& slots) override {
+    for (size_t i = 0; i < slots.pieces.size(); ++i) {
+      std::memcpy(bucket + slots.offsets[i], slots.pieces[i], slots.counts[i] * sizeof(float));
     }
     return Status::Ok();
   }
-  Status Unpack(const float* bucket, const std::vector<float*>& pieces,
-                const std::vector<size_t>& counts) override {
-    for (size_t i = 0; i < pieces.size(); ++i) {
-      std::memcpy(pieces[i], bucket, counts[i] * sizeof(float));
-      bucket += counts[i];
+  Status Unpack(const float* bucket, const BucketSlots& slots) override {
+    for (size_t i = 0; i < slots.pieces.size(); ++i) {
+      std::memcpy(slots.pieces[i], bucket + slots.offsets[i], slots.counts[i] * sizeof(float));
     }
     return Status::Ok();
   }
 };
 
 }  // namespace
+
+BucketSlots LayOutBucket(std::vector<float*> pieces, std::vector<size_t> counts) {
+  constexpr size_t kFloatsPer16Bytes = 16 / sizeof(float);
+  BucketSlots slots;
+  slots.offsets.reserve(pieces.size());
+  size_t offset = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const size_t phase =
+        (reinterpret_cast<uintptr_t>(pieces[i]) / sizeof(float)) % kFloatsPer16Bytes;
+    offset += (phase + kFloatsPer16Bytes - offset % kFloatsPer16Bytes) % kFloatsPer16Bytes;
+    slots.offsets.push_back(offset);
+    offset += counts[i];
+  }
+  slots.total = offset;
+  slots.pieces = std::move(pieces);
+  slots.counts = std::move(counts);
+  return slots;
+}
 
 std::unique_ptr<BucketOps> MakeHostBucketOps() { return std::make_unique<HostBucketOps>(); }
 
@@ -61,32 +77,63 @@ void GradientAverager::BuildBuckets() {
   const size_t bucket_floats = std::max<size_t>(options_.bucket_bytes / sizeof(float), 1);
   bucket_of_.assign(grads_.size(), -1);
   ready_.assign(grads_.size(), false);
+  // Membership in reverse registration order (backward finishes the last layers first)...
+  std::vector<std::vector<int>> groups;
+  size_t group_floats = 0;
   for (int id = static_cast<int>(grads_.size()) - 1; id >= 0; --id) {
-    if (buckets_.empty() || buckets_.back().total + counts_[id] > bucket_floats) {
-      if (buckets_.empty() || buckets_.back().total > 0) buckets_.emplace_back();
+    if (groups.empty() || (group_floats > 0 && group_floats + counts_[id] > bucket_floats)) {
+      groups.emplace_back();
+      group_floats = 0;
     }
-    Bucket& b = buckets_.back();
-    b.ids.push_back(id);
-    b.pieces.push_back(grads_[id]);
-    b.counts.push_back(counts_[id]);
-    b.total += counts_[id];
-    bucket_of_[id] = static_cast<int>(buckets_.size()) - 1;
+    groups.back().push_back(id);
+    group_floats += counts_[id];
   }
-  for (auto& b : buckets_) {
+  // ...slots in registration order: gradients that are neighbours in memory (one flat
+  // parameter buffer) become neighbouring slots with no padding.
+  for (auto& ids : groups) {
+    std::sort(ids.begin(), ids.end());
+    Bucket& b = buckets_.emplace_back();
+    std::vector<float*> pieces;
+    std::vector<size_t> counts;
+    for (int id : ids) {
+      pieces.push_back(grads_[id]);
+      counts.push_back(counts_[id]);
+      bucket_of_[id] = static_cast<int>(buckets_.size()) - 1;
+    }
+    b.ids = std::move(ids);
+    b.slots = LayOutBucket(std::move(pieces), std::move(counts));
     b.pending = static_cast<int>(b.ids.size());
-    if (b.ids.size() > 1) b.buffer = static_cast<float*>(ops_->Allocate(b.total * sizeof(float)));
+  }
+  for (size_t k = 0; k < buckets_.size(); ++k) {
+    Bucket& b = buckets_[k];
+    if (b.ids.size() < 2) continue;  // a single gradient is averaged in place
+    const size_t bytes = b.slots.total * sizeof(float);
+    b.buffer = static_cast<float*>(ops_->Allocate(bytes));
+    if (b.buffer == nullptr) {
+      // Running the bucket's collective over the first gradient alone would read and write
+      // past its end: fail the step instead.
+      build_error_ = Status(StatusCode::kResourceExhausted,
+                            "gradient averaging: could not allocate the " + std::to_string(bytes) +
+                                "-byte fusion buffer of bucket " + std::to_string(k) + " (" +
+                                std::to_string(b.ids.size()) + " gradients)");
+      return;
+    }
   }
   if (options_.overlap) comm_thread_ = std::thread([this] { CommLoop(); });
 }
 
 Status GradientAverager::AverageBucket(Bucket& b) {
-  if (b.buffer == nullptr) {
-    return comm_.AllReduce(b.pieces[0], b.total, DataType::kFloat32, ReduceOp::kAverage);
-  }
-  RETURN_IF_ERROR(ops_->Pack(b.buffer, b.pieces, b.counts));
+  // The gradients may still be written by work queued on the ops' stream before MarkReady.
   RETURN_IF_ERROR(ops_->Synchronize());
-  RETURN_IF_ERROR(comm_.AllReduce(b.buffer, b.total, DataType::kFloat32, ReduceOp::kAverage));
-  RETURN_IF_ERROR(ops_->Unpack(b.buffer, b.pieces, b.counts));
+  if (b.ids.size() == 1) {
+    return comm_.AllReduce(b.slots.pieces[0], b.slots.counts[0], DataType::kFloat32,
+                           ReduceOp::kAverage);
+  }
+  if (b.buffer == nullptr) return InternalError("gradient averaging: bucket without a buffer");
+  RETURN_IF_ERROR(ops_->Pack(b.buffer, b.slots));
+  RETURN_IF_ERROR(ops_->Synchronize());
+  RETURN_IF_ERROR(comm_.AllReduce(b.buffer, b.slots.total, DataType::kFloat32, ReduceOp::kAverage));
+  RETURN_IF_ERROR(ops_->Unpack(b.buffer, b.slots));
   return ops_->Synchronize();
 }
 
@@ -94,6 +141,10 @@ void GradientAverager::CommLoop() {
   // Buckets are averaged strictly in index order on every rank, so collectives match up
   // even if ranks mark gradients ready in different orders.
   int next = 0;
+  if (Status bound = ops_->BindThread(); !bound.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    first_error_ = bound;
+  }
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -124,7 +175,7 @@ void GradientAverager::Enqueue(int bucket) {
 
 void GradientAverager::MarkReady(int id) {
   if (!built_) BuildBuckets();
-  if (ready_[id]) return;
+  if (!build_error_.ok() || ready_[id]) return;
   ready_[id] = true;
   Bucket& b = buckets_[bucket_of_[id]];
   if (--b.pending == 0 && options_.overlap) Enqueue(bucket_of_[id]);
@@ -132,6 +183,7 @@ void GradientAverager::MarkReady(int id) {
 
 Status GradientAverager::Wait() {
   if (!built_) BuildBuckets();
+  if (!build_error_.ok()) return build_error_;
   for (size_t id = 0; id < grads_.size(); ++id) MarkReady(static_cast<int>(id));
   Status status;
   if (options_.overlap) {

@@ -251,6 +251,7 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
                                                                            : kExitRendezvousTimeout;
     return Fail(env.rank, "rendezvous failed", rdzv.status(), code);
   }
+  comm_options.local_rank = env.local_rank;  // picks this rank's GPU (nccl)
   auto comm = CreateCommunicator(**rdzv, comm_options);
   if (!comm.ok()) {
     (*rdzv)->Leave();

@@ -51,6 +51,9 @@ struct CommunicatorOptions {
   // cache, big enough to amortise the two barriers per chunk: 256-512 KiB measured best
   // (4 ranks, 2 cores; 4 MiB was 2-3x slower at 1-4 MiB messages).
   size_t shm_chunk_bytes = 512u << 10;
+  // This process's rank on its host (WorkerEnv::local_rank): picks its GPU for nccl
+  // (ChooseCudaDevice in gpu_setup.h). Ignored by the CPU backends.
+  int local_rank = 0;
 };
 
 // Creates the communicator chosen by options.backend over a joined rendezvous. The

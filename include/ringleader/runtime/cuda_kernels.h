@@ -3,8 +3,11 @@
 // size and alignment and asynchronous on `stream`. Each peels a scalar head up to the first
 // 16-byte boundary, moves the body in 16-byte vectors and finishes with a scalar tail. The
 // in-place scale (fp32/fp16/bf16) is always vectorised; copy and the two-input average are
-// when their pointers are equally far from a 16-byte boundary (equal offsets into cudaMalloc'd
-// buffers, as in the gradient path), and scalar otherwise.
+// when their pointers are equally far from a 16-byte boundary, and scalar otherwise. The
+// gradient path only uses the (batched) copy, and LayOutBucket puts every bucket slot at its
+// gradient's 16-byte phase, so packing and unpacking fp32 gradients is always vectorised. Scale
+// and the two-input average are not on the gradient path (NCCL's ncclAvg averages); they are
+// kept, tested, for callers that reduce on their own.
 //
 // CudaBucketOps packs/unpacks fusion buckets with ONE batched launch per bucket (a device
 // table of {src, dst, count}), so 1000 small gradients cost one launch, not 1000.
@@ -48,7 +51,10 @@ struct CopyDescriptor {
 Status LaunchBatchedCopy(const CopyDescriptor* device_table, int num_copies, size_t max_count,
                          cudaStream_t stream);
 
-// BucketOps for device memory on a dedicated stream; Synchronize() waits for that stream.
-std::unique_ptr<BucketOps> MakeCudaBucketOps(cudaStream_t stream);
+// BucketOps for device memory on `stream`, bound to the current device (BindThread selects it
+// on the averager's thread); Synchronize() waits for that stream. Work queued before MarkReady
+// on `stream` or on the legacy default stream (a plain cudaMemcpy, a stream-0 kernel, any
+// blocking stream) is ordered before the bucket's pack and unpack.
+StatusOr<std::unique_ptr<BucketOps>> MakeCudaBucketOps(cudaStream_t stream);
 
 }  // namespace ringleader::runtime

@@ -2,6 +2,8 @@
 // GradientAverager: averages a model's gradients across ranks with few, large collectives.
 // Gradients are registered once; they are grouped into fusion buckets (default 25 MiB) in
 // reverse registration order, because backward produces the last layer's gradients first.
+// Inside a bucket the slots follow registration order and each slot starts at the same
+// 16-byte phase as its gradient (LayOutBucket), so device copies take the vector path.
 // During backward the trainer calls MarkReady(id) as each gradient is final; when every
 // gradient of a bucket is ready, the bucket is packed, averaged and unpacked on a background
 // communication thread while backward continues (overlap). Wait() finishes the step.
@@ -25,20 +27,38 @@
 
 namespace ringleader::runtime {
 
+// Where each gradient of a fusion bucket lives inside the bucket's buffer.
+struct BucketSlots {
+  std::vector<float*> pieces;   // the gradients
+  std::vector<size_t> counts;   // their lengths (floats)
+  std::vector<size_t> offsets;  // where each one's slot starts in the buffer (floats)
+  size_t total = 0;             // buffer length (floats), padding included
+};
+
+// Lays slots out in the given order, each at the smallest offset past the previous slot whose
+// 16-byte phase (in a 16-byte-aligned buffer, as malloc and cudaMalloc return) equals its
+// gradient's: at most 3 floats of padding per gradient, and every fp32 slot/gradient pair can
+// be copied with 16-byte vectors. Gradients that are consecutive in memory get consecutive
+// slots with no padding. Pure.
+BucketSlots LayOutBucket(std::vector<float*> pieces, std::vector<size_t> counts);
+
 // Moves gradient bytes into and out of fusion buffers.
 class BucketOps {
  public:
   virtual ~BucketOps() = default;
+  // A zero-filled, 16-byte-aligned buffer, or nullptr when out of memory.
   virtual void* Allocate(size_t bytes) = 0;
   virtual void Free(void* ptr) = 0;
-  // Gathers pieces[i] (count[i] floats) contiguously into `bucket`.
-  virtual Status Pack(float* bucket, const std::vector<float*>& pieces,
-                      const std::vector<size_t>& counts) = 0;
-  // Scatters `bucket` back into pieces.
-  virtual Status Unpack(const float* bucket, const std::vector<float*>& pieces,
-                        const std::vector<size_t>& counts) = 0;
-  // Makes prior Pack/Unpack work visible to the communicator / the trainer.
+  // Gathers slots.pieces[i] into bucket + slots.offsets[i].
+  virtual Status Pack(float* bucket, const BucketSlots& slots) = 0;
+  // Scatters the bucket's slots back into the pieces.
+  virtual Status Unpack(const float* bucket, const BucketSlots& slots) = 0;
+  // Makes prior Pack/Unpack work (and, for device ops, whatever the trainer queued on the
+  // ops' stream before MarkReady) visible to the communicator / the trainer.
   virtual Status Synchronize() { return Status::Ok(); }
+  // Called first on the averager's communication thread: CUDA ops select their device there
+  // (a new thread starts on device 0).
+  virtual Status BindThread() { return Status::Ok(); }
 };
 
 // Host memory, memcpy.
@@ -59,7 +79,9 @@ class GradientAverager {
   // Registers an fp32 gradient of `count` elements; returns its id. Before the first step.
   int Register(float* data, size_t count);
   void MarkReady(int id);
-  // Marks the rest ready, waits for every bucket of this step; returns the first error.
+  // Marks the rest ready, waits for every bucket of this step; returns the first error
+  // (including a fusion buffer that could not be allocated: kResourceExhausted, and no
+  // collective runs).
   Status Wait();
   // Convenience: Wait() with every gradient marked ready at once.
   Status AverageAll() { return Wait(); }
@@ -69,12 +91,12 @@ class GradientAverager {
  private:
   struct Bucket {
     std::vector<int> ids;
-    std::vector<float*> pieces;
-    std::vector<size_t> counts;
-    size_t total = 0;
+    BucketSlots slots;
     float* buffer = nullptr;  // nullptr when the bucket is a single gradient (in place)
     int pending = 0;
   };
+  // Groups the gradients and allocates the fusion buffers once; on an allocation failure
+  // build_error_ is set and no bucket is ever averaged.
   void BuildBuckets();
   Status AverageBucket(Bucket& bucket);
   void CommLoop();
@@ -89,6 +111,7 @@ class GradientAverager {
   std::vector<bool> ready_;
   std::vector<Bucket> buckets_;
   bool built_ = false;
+  Status build_error_;
 
   std::mutex mu_;
   std::condition_variable cv_;
