@@ -19,6 +19,9 @@ inline constexpr int64_t kMinBackoffLimit = 0;
 inline constexpr int64_t kMaxBackoffLimit = 1000;
 inline constexpr int64_t kMinActiveDeadlineSeconds = 1;
 inline constexpr int64_t kMinTtlSecondsAfterFinished = 0;
+// Twice the runtime's default progress report period (15 s): a healthy gang always reports
+// within it. (issue 14)
+inline constexpr int64_t kMinProgressDeadlineSeconds = 30;
 // Kubernetes object names in DNS-1123 subdomains are at most 253 characters.
 inline constexpr size_t kMaxQueueNameLength = 253;
 inline constexpr size_t kMaxPriorityClassNameLength = 253;
