@@ -113,6 +113,8 @@ class TrainingJobReconciler final : public kube::Reconciler {
   kube::ObjectPtr FindPod(const std::string& ns, const std::string& name) const;
   std::vector<kube::ObjectPtr> PodsOwnedBy(const std::string& uid) const;
   bool ServiceExists(const std::string& ns, const std::string& name) const;
+  // The lost nodes among those `pods` are bound to, from the node cache (empty without one).
+  LostNodes LostNodesOf(const std::vector<ObservedPod>& pods) const;
   AdmissionResult CheckAdmission(const api::TrainingJob& job);
 
   std::chrono::system_clock::time_point Now() const;
