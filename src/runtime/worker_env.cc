@@ -53,6 +53,8 @@ StatusOr<WorkerEnv> ParseWorkerEnv(const EnvLookup& env) {
   ASSIGN_OR_RETURN(auto pt_rank, ReadInt(env, "RANK", 0, kMaxRanks));
   ASSIGN_OR_RETURN(auto pt_port, ReadInt(env, "MASTER_PORT", 1, 65535));
   out.attempt = attempt.value_or(0);
+  ASSIGN_OR_RETURN(auto in_place_restarts, ReadInt(env, "RINGLEADER_IN_PLACE_RESTARTS", 0, 1 << 30));
+  out.in_place_restarts = in_place_restarts.value_or(0);
 
   if (workers.has_value()) {
     out.num_workers = *workers;

@@ -29,6 +29,7 @@ struct WorkerEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 0;
   int attempt = 0;
+  int in_place_restarts = 0;
 };
 
 // Returns the value of an environment variable, or nullopt when unset.
