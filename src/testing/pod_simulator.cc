@@ -295,6 +295,7 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
   std::string now_text = NowRfc3339();
 
   // Graceful deletions that are due.
+  bool removed = false;
   for (auto it = pending_pod_deletions_.begin(); it != pending_pod_deletions_.end();) {
     if (it->second > now) {
       next_wake = std::min(next_wake, it->second);
@@ -306,10 +307,13 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
       if (!sim_dead_nodes_.count(StringField(ObjectOrEmpty(*pod, "spec"), "nodeName"))) {
         json copy = *pod;
         RemoveObject(*pod_type, copy);
+        removed = true;
       }
     }
     it = pending_pod_deletions_.erase(it);
   }
+  // An owner deleted in the foreground waits for these pods: its finalizer goes now.
+  if (removed) RunGarbageCollection();
 
   if (sim_nodes_changed_) {
     sim_node_order_.clear();
