@@ -527,6 +527,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       spdlog::warn("trainingjob={} {}", key, message);
     }
     plan.create_ranks.clear();
+    plan.create_names.clear();
     plan.create_service = false;
     plan.ungate_pods.clear();
     plan.admitted = false;

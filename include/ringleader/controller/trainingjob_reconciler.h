@@ -11,8 +11,10 @@
 //
 // Stale caches: the status is written with the cached resourceVersion, so a reconcile that
 // decided from an old view gets a 409 and is requeued instead of applying a transition twice
-// (a restart is never counted twice). Pod names are deterministic and creations are tracked
-// in Expectations, so a cache that has not yet seen new pods never leads to duplicates.
+// (a restart is never counted twice). Pod names are deterministic (the state machine names a
+// rank NAME-worker-R, or NAME-worker-R-aA while a stuck pod of an older attempt holds that)
+// and creations are tracked in Expectations, so a cache that has not yet seen new pods never
+// leads to duplicates. Pods stuck on lost nodes are force-deleted (gracePeriodSeconds 0).
 //
 // Thread-safety: Reconcile may run for different keys concurrently (the engine guarantees
 // one call per key at a time). The caches must outlive the reconciler.
