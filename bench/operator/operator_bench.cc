@@ -22,6 +22,12 @@
 //   queue     --queue-jobs gangs that fit no node wait for capacity: the operator's CPU over
 //             10 s of that steady state (each is re-checked every 5 s, and each check walks
 //             the older waiting gangs)
+//   recovery  (only when named in --cases) a --recovery-workers gang (64) Running over 8-pod
+//             nodes and a spare; one worker fails (exit 137), and separately its node dies
+//             (POST /testing/kill-node): seconds from the failure to every pod of the next
+//             attempt Running, with the simulator's default delays and the operator's default
+//             --restart-backoff. Then one --gang gang with the operator's default --qps/--burst:
+//             seconds from its create to the last pod created
 // "Created" is when the API server committed the pod, seen by a byte-scanning watch (see
 // pod_watch.h for why that distorts least). gang and jobs run with gang.scheduler Builtin (the
 // default, what users get) and None. The last lines are `RESULT name=value`.
@@ -99,6 +105,7 @@ struct Options {
   int workers_per_job = 8;
   int rss_pods = 10000;
   int queue_jobs = 500;  // --queue-jobs: gangs waiting for capacity in the queue case
+  int recovery_workers = 64;  // --recovery-workers: the gang of the recovery case
   int repeat = 3;
   std::vector<int> bare_threads;  // empty: --workers and 4 x --workers
   bool none_rows = true;
@@ -206,13 +213,14 @@ class Cluster {
     if (!options_.keep_logs) std::filesystem::remove_all(dir_);
   }
 
-  void StartServer(int pods, bool simulate) {
-    int nodes = pods / 100 + 1;
+  // `nodes` 0: one per 100 pods, plus one. `node_cpus` "": --node-cpus.
+  void StartServer(int pods, bool simulate, int nodes = 0, const std::string& node_cpus = "") {
+    if (nodes == 0) nodes = pods / 100 + 1;
     std::string kubeconfig = (dir_ / "kubeconfig").string();
     std::vector<std::string> argv = {options_.apiserver_binary, "--listen", "127.0.0.1:0",
                                      "--kubeconfig-out", kubeconfig, "--crd", options_.crd,
                                      "--nodes", std::to_string(nodes),
-                                     "--node-cpus", options_.node_cpus,
+                                     "--node-cpus", node_cpus.empty() ? options_.node_cpus : node_cpus,
                                      // Room for every event of the largest case (create, ungate,
                                      // bind, run, status per pod), so no watch ever gets a 410.
                                      "--watch-history", std::to_string(std::max(10000, pods * 8))};
@@ -230,16 +238,22 @@ class Cluster {
     nodes_ = nodes;
   }
 
-  void StartOperator() {
+  // `default_flags`: the operator as users start it (no --workers, --qps, --burst or
+  // --operator-flag).
+  void StartOperator(bool default_flags = false) {
     metrics_port_ = FreeLocalPort();
     std::vector<std::string> argv = {options_.operator_binary,
                                      "--kubeconfig", (dir_ / "kubeconfig").string(),
                                      "--leader-elect=false",
-                                     "--metrics-addr", "127.0.0.1:" + std::to_string(metrics_port_),
-                                     "--workers", std::to_string(options_.workers),
-                                     "--qps", std::to_string(options_.qps),
-                                     "--burst", std::to_string(options_.burst)};
-    argv.insert(argv.end(), options_.operator_flags.begin(), options_.operator_flags.end());
+                                     "--metrics-addr", "127.0.0.1:" + std::to_string(metrics_port_)};
+    if (!default_flags) {
+      for (const std::string& flag : {std::string("--workers"), std::to_string(options_.workers),
+                                      std::string("--qps"), std::to_string(options_.qps), std::string("--burst"),
+                                      std::to_string(options_.burst)}) {
+        argv.push_back(flag);
+      }
+      argv.insert(argv.end(), options_.operator_flags.begin(), options_.operator_flags.end());
+    }
     if (!operator_.Start(argv, (dir_ / "operator.log").string(), /*stdout_pipe=*/false)) {
       Die("cannot start " + options_.operator_binary);
     }
@@ -330,6 +344,7 @@ class Cluster {
     for (auto& t : submitters) t.join();
   }
 
+  kube::HttpClient& client() { return *client_; }
   const kube::RestConfig& config() const { return config_; }
   int server_port() const { return server_port_; }
   int nodes() const { return nodes_; }
@@ -402,10 +417,10 @@ void WaitForPods(PodCreationWatch& watch, size_t pods, const Options& options, c
   }
 }
 
-Measurement RunGang(const Options& options, const std::string& scheduler) {
-  Cluster cluster(options, "gang-" + scheduler);
+Measurement RunGang(const Options& options, const std::string& scheduler, bool default_flags = false) {
+  Cluster cluster(options, "gang-" + scheduler + (default_flags ? "-default-flags" : ""));
   cluster.StartServer(options.gang, options.simulate_pods);
-  cluster.StartOperator();
+  cluster.StartOperator(default_flags);
   std::string name = "gang";
   PodCreationWatch watch;
   if (!watch.Start(cluster.server_port(), std::string(controller::kJobNameLabel) + "=" + name)) {
@@ -795,6 +810,85 @@ void PrintBreakdown(const char* label, const Measurement& m) {
   }
 }
 
+// Pods of `job` in `attempt` that are Running and not being deleted.
+int RunningPodsOf(kube::HttpClient& client, const std::string& job, int attempt) {
+  kube::ListOptions list;
+  list.label_selector = std::string(controller::kJobNameLabel) + "=" + job + "," + controller::kAttemptLabel + "=" +
+                        std::to_string(attempt);
+  auto pods = client.List(kube::PodsResource(), "default", list);
+  if (!pods.ok()) Die("list pods: " + pods.status().ToString());
+  int running = 0;
+  for (const Json& pod : (*pods)["items"]) {
+    if (pod["metadata"].contains("deletionTimestamp")) continue;
+    if (pod.contains("status") && pod["status"].value("phase", "") == "Running") ++running;
+  }
+  return running;
+}
+
+// Polls (every 10 ms) until `count` pods of the attempt run; the time it first saw them.
+SteadyClock::time_point WaitRunning(Cluster& cluster, const std::string& job, int attempt, int count,
+                                    const Options& options, const char* what) {
+  auto deadline = SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
+  while (SteadyClock::now() < deadline) {
+    if (RunningPodsOf(cluster.client(), job, attempt) >= count) return SteadyClock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Die(std::string(what) + ": attempt " + std::to_string(attempt) + " did not have " + std::to_string(count) +
+      " pods Running within " + std::to_string(options.timeout_seconds) + " s; logs in " + cluster.dir() +
+      " (--keep-logs keeps them)");
+}
+
+// The recovery case: a gang Running on the simulator (8 pods per node, one spare node), then
+// worker 3 fails with exit 137 (`node_loss` false; the status a kubelet writes) or its node's
+// kubelet dies (`node_loss`). Seconds from that to every pod of attempt 1 Running. Operator
+// with its default restart backoff and flags but --workers/--qps/--burst (as the gang case).
+Measurement RunRecovery(const Options& options, bool node_loss) {
+  const int workers = options.recovery_workers;
+  const int per_node = 8;
+  const int nodes = (workers + per_node - 1) / per_node + 1;
+  Cluster cluster(options, node_loss ? "recovery-node" : "recovery-pod");
+  // 10m CPU per pod: 80m holds 8 of them.
+  cluster.StartServer(workers, /*simulate=*/true, nodes, std::to_string(per_node * 10) + "m");
+  cluster.StartOperator();
+  const std::string name = "recover";
+  cluster.CreateJob(TrainingJobObject(name, workers, "Builtin"));
+  WaitRunning(cluster, name, 0, workers, options, "recovery");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the job's status settles (Running)
+  const std::string victim = name + "-worker-3";
+  auto pod = cluster.client().Get(kube::PodsResource(), "default", victim);
+  if (!pod.ok()) Die("get " + victim + ": " + pod.status().ToString());
+  const std::string node = (*pod)["spec"].value("nodeName", "");
+  Measurement m;
+  m.pods = workers;
+  CpuMeter cpu(options, node_loss ? "recovery-node" : "recovery-pod", cluster.server_pid(), cluster.operator_pid());
+  auto start = SteadyClock::now();
+  if (node_loss) {
+    auto killed = cluster.client().Raw("POST", "/testing/kill-node", Json{{"name", node}}.dump());
+    if (!killed.ok()) Die("kill node " + node + ": " + killed.status().ToString());
+  } else {
+    std::string now = FormatRfc3339(std::chrono::system_clock::now());
+    Json status = {{"status",
+                    {{"phase", "Failed"},
+                     {"containerStatuses",
+                      Json::array({{{"name", "trainer"},
+                                    {"ready", false},
+                                    {"restartCount", 0},
+                                    {"image", "ringleader/worker:bench"},
+                                    {"imageID", ""},
+                                    {"state",
+                                     {{"terminated",
+                                       {{"exitCode", 137}, {"reason", "OOMKilled"}, {"finishedAt", now}}}}}}})}}}};
+    auto failed = cluster.client().Patch(kube::PodsResource(), "default", victim, kube::PatchType::kMerge, status,
+                                         "status");
+    if (!failed.ok()) Die("fail " + victim + ": " + failed.status().ToString());
+  }
+  auto done = WaitRunning(cluster, name, 1, workers, options, node_loss ? "recovery (node loss)" : "recovery");
+  m.seconds = Seconds(done - start);
+  cpu.End(&m);
+  m.metrics = cluster.ScrapeOperator();
+  return m;
+}
+
 // Runs `once` options.repeat times and keeps the run with the median time.
 Measurement MedianOf(const Options& options, const std::function<Measurement()>& once, std::string* spread) {
   std::vector<Measurement> runs;
@@ -810,7 +904,8 @@ void Usage() {
   std::fprintf(stderr,
                "usage: operator_bench [--workers N] [--qps Q] [--burst B] [--gang N] [--jobs N]\n"
                "  [--workers-per-job N] [--rss-pods N] [--repeat N] [--bare-threads N,M] [--no-none]\n"
-               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,floor,rss,queue] [--queue-jobs 500] [--no-simulator] [--rss-simulator]\n"
+               "  [--node-cpus C] [--timeout-seconds S] [--cases gang,jobs,bare,floor,rss,queue,recovery] [--queue-jobs 500] [--no-simulator] [--rss-simulator]\n"
+               "  [--recovery-workers 64]\n"
                "  [--perf DIR]\n"
                "  [--operator PATH] [--apiserver PATH] [--crd PATH] [--operator-flag FLAG]... [--keep-logs]\n");
 }
@@ -844,6 +939,7 @@ Options ParseFlags(int argc, char** argv) {
     else if (flag == "--workers-per-job") o.workers_per_job = positive(1);
     else if (flag == "--rss-pods") o.rss_pods = positive(1);
     else if (flag == "--queue-jobs") o.queue_jobs = positive(1);
+    else if (flag == "--recovery-workers") o.recovery_workers = positive(4);
     else if (flag == "--repeat") o.repeat = positive(1);
     else if (flag == "--operator-flag") o.operator_flags.push_back(value());
     else if (flag == "--bare-threads") {
@@ -944,6 +1040,13 @@ int main(int argc, char** argv) {
   if (selected("rss")) rss = RunRss(options);
   std::optional<QueueResult> queue;
   if (selected("queue")) queue = RunQueue(options);
+  std::optional<Measurement> recovery_pod, recovery_node, gang_default_flags;
+  std::string recovery_pod_spread, recovery_node_spread, gang_default_spread;
+  if (selected("recovery")) {
+    recovery_pod = MedianOf(options, [&] { return RunRecovery(options, false); }, &recovery_pod_spread);
+    recovery_node = MedianOf(options, [&] { return RunRecovery(options, true); }, &recovery_node_spread);
+    gang_default_flags = MedianOf(options, [&] { return RunGang(options, "Builtin", true); }, &gang_default_spread);
+  }
 
   const double ceiling = bare ? bare->PodsPerSecond() : 0;
   std::printf("\n%-44s %6s %9s %16s %9s %8s %8s %7s\n", "case", "pods", "seconds", "(min..max)", "pods/s",
@@ -998,6 +1101,14 @@ int main(int argc, char** argv) {
                 queue->reconciles > 0 ? 1e6 * queue->operator_cpu / queue->reconciles : 0.0);
   }
 
+  if (recovery_pod) {
+    std::string gang_label = std::to_string(options.recovery_workers) + "-worker gang";
+    row(gang_label + ": worker exit 137 -> next attempt Running", *recovery_pod, recovery_pod_spread, false);
+    row(gang_label + ": node dies -> next attempt Running", *recovery_node, recovery_node_spread, false);
+    row("1 job x " + std::to_string(options.gang) + ", Builtin, default --qps/--burst", *gang_default_flags,
+        gang_default_spread, false);
+  }
+
   std::printf("\n");
   for (const auto& [s, m] : gang) PrintBreakdown(("gang " + s).c_str(), m);
   for (const auto& [s, m] : jobs) PrintBreakdown(("jobs " + s).c_str(), m);
@@ -1035,6 +1146,15 @@ int main(int argc, char** argv) {
   if (jobs.count("Builtin")) std::printf("RESULT pods_per_second=%.0f\n", jobs["Builtin"].PodsPerSecond());
   if (jobs.count("Builtin") && bare) {
     std::printf("RESULT ratio_vs_bare_client=%.2f\n", jobs["Builtin"].PodsPerSecond() / ceiling);
+  }
+  if (recovery_pod) {
+    std::printf("# targets (issue 14): restarts <= 2 s %s (pod failure), %s (node loss); %d pods with default flags "
+                "<= 1.5 s %s\n",
+                Verdict(recovery_pod->seconds <= 2), Verdict(recovery_node->seconds <= 2), options.gang,
+                Verdict(gang_default_flags->seconds <= 1.5));
+    std::printf("RESULT restart_seconds_pod_failure=%.3f\n", recovery_pod->seconds);
+    std::printf("RESULT restart_seconds_node_loss=%.3f\n", recovery_node->seconds);
+    std::printf("RESULT gang512_default_flags_seconds=%.3f\n", gang_default_flags->seconds);
   }
   if (rss) {
     std::printf("RESULT rss_idle_mb=%.1f\n", rss->idle.rss_mb);

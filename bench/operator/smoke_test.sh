@@ -29,4 +29,20 @@ echo "$tail" | while IFS= read -r line; do
   pattern=$(echo "$expected" | sed -n "${i}p")
   echo "$line" | grep -Eq "$pattern" || { echo "FAIL: line $i of the RESULT block: '$line' does not match '$pattern'"; exit 1; }
 done || exit 1
+
+# The recovery case (issue 14), named alone: its three RESULT lines, in order, at the end.
+out=$("$bench" --cases recovery --recovery-workers 8 --gang 16 --repeat 1 --timeout-seconds 15 2>&1)
+rc=$?
+echo "$out"
+[ $rc -eq 0 ] || { echo "FAIL: operator_bench --cases recovery exited $rc"; exit 1; }
+tail=$(echo "$out" | tail -n 3)
+expected='^RESULT restart_seconds_pod_failure=[0-9]+\.[0-9]+
+RESULT restart_seconds_node_loss=[0-9]+\.[0-9]+
+RESULT gang512_default_flags_seconds=[0-9]+\.[0-9]+$'
+i=0
+echo "$tail" | while IFS= read -r line; do
+  i=$((i + 1))
+  pattern=$(echo "$expected" | sed -n "${i}p")
+  echo "$line" | grep -Eq "$pattern" || { echo "FAIL: recovery RESULT line $i: '$line' does not match '$pattern'"; exit 1; }
+done || exit 1
 echo "PASS"

@@ -51,6 +51,7 @@ RunPolicy DecodeRunPolicy(const json* object, std::vector<FieldError>* errors) {
       r.EnumValue<CleanPodPolicy>("cleanPodPolicy", CleanPodPolicyNames(), ParseCleanPodPolicy)
           .value_or(p.clean_pod_policy);
   p.suspend = r.Bool("suspend").value_or(false);
+  p.progress_deadline_seconds = r.Int("progressDeadlineSeconds");  // issue 14
   p.success_policy =
       r.EnumValue<SuccessPolicy>("successPolicy", SuccessPolicyNames(), ParseSuccessPolicy)
           .value_or(p.success_policy);
@@ -105,6 +106,7 @@ json EncodeStatus(const TrainingJobStatus& s) {
                   {"failed", s.workers.failed}};
   j["restarts"] = s.restarts;
   j["attempt"] = s.attempt;
+  if (s.in_place_restarts != 0) j["inPlaceRestarts"] = s.in_place_restarts;  // issue 14
   if (!s.start_time.empty()) j["startTime"] = s.start_time;
   if (!s.completion_time.empty()) j["completionTime"] = s.completion_time;
   if (s.observed_generation != 0) j["observedGeneration"] = s.observed_generation;
@@ -117,6 +119,9 @@ json EncodeStatus(const TrainingJobStatus& s) {
                      {"loss", s.progress->loss},
                      {"samplesPerSecond", s.progress->samples_per_second}};
     if (!s.progress->updated_at.empty()) j["progress"]["updatedAt"] = s.progress->updated_at;
+    // issue 14: in-place restarts
+    if (s.progress->attempt != 0) j["progress"]["attempt"] = s.progress->attempt;
+    if (s.progress->in_place_restarts != 0) j["progress"]["inPlaceRestarts"] = s.progress->in_place_restarts;
   }
   return j;
 }
@@ -138,6 +143,7 @@ TrainingJobStatus DecodeStatus(const json& status, std::vector<FieldError>* erro
   }
   s.restarts = static_cast<int32_t>(r.Int("restarts").value_or(0));
   s.attempt = static_cast<int32_t>(r.Int("attempt").value_or(0));
+  s.in_place_restarts = static_cast<int32_t>(r.Int("inPlaceRestarts").value_or(0));  // issue 14
   s.start_time = r.String("startTime").value_or("");
   s.completion_time = r.String("completionTime").value_or("");
   s.observed_generation = r.Int("observedGeneration").value_or(0);
@@ -161,6 +167,9 @@ TrainingJobStatus DecodeStatus(const json& status, std::vector<FieldError>* erro
     progress.loss = pr.Number("loss").value_or(0);
     progress.samples_per_second = pr.Number("samplesPerSecond").value_or(0);
     progress.updated_at = pr.String("updatedAt").value_or("");
+    // issue 14: in-place restarts
+    progress.attempt = static_cast<int32_t>(pr.Int("attempt").value_or(0));
+    progress.in_place_restarts = static_cast<int32_t>(pr.Int("inPlaceRestarts").value_or(0));
     s.progress = progress;
   }
   return s;
@@ -181,6 +190,7 @@ json EncodeSpec(const TrainingJobSpec& s) {
   if (p.active_deadline_seconds) run["activeDeadlineSeconds"] = *p.active_deadline_seconds;
   if (p.ttl_seconds_after_finished) run["ttlSecondsAfterFinished"] = *p.ttl_seconds_after_finished;
   run["inPlaceRestarts"] = p.in_place_restarts;
+  if (p.progress_deadline_seconds) run["progressDeadlineSeconds"] = *p.progress_deadline_seconds;  // issue 14
   json spec = {{"workers", s.workers}, {"processesPerWorker", s.processes_per_worker},
                {"port", s.port},       {"template", s.pod_template},
                {"gang", gang},         {"runPolicy", run}};

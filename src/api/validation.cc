@@ -399,6 +399,13 @@ std::vector<FieldError> ValidateTrainingJob(const TrainingJob& job) {
   if (std::string problem = CheckCheckpointDir(s.checkpoint_dir); !problem.empty()) {
     errors.push_back({"spec.checkpointDir", problem});
   }
+  // issue 14: stalls
+  if (p.progress_deadline_seconds && *p.progress_deadline_seconds < limits::kMinProgressDeadlineSeconds) {
+    errors.push_back({"spec.runPolicy.progressDeadlineSeconds",
+                      "must be at least " + std::to_string(limits::kMinProgressDeadlineSeconds) +
+                          " (twice the runtime's 15 s progress report period), got " +
+                          std::to_string(*p.progress_deadline_seconds)});
+  }
   ValidateTemplate(s.pod_template, &errors);
   return errors;
 }
@@ -461,6 +468,7 @@ std::vector<FieldError> ValidateStatus(const TrainingJobStatus& status) {
   non_negative("status.workers.failed", status.workers.failed);
   non_negative("status.restarts", status.restarts);
   non_negative("status.attempt", status.attempt);
+  non_negative("status.inPlaceRestarts", status.in_place_restarts);  // issue 14
   timestamp("status.startTime", status.start_time);
   timestamp("status.completionTime", status.completion_time);
   if (status.conditions.size() > limits::kMaxConditions) {
@@ -493,6 +501,9 @@ std::vector<FieldError> ValidateStatus(const TrainingJobStatus& status) {
   if (status.progress) {
     non_negative("status.progress.step", status.progress->step);
     timestamp("status.progress.updatedAt", status.progress->updated_at);
+    // issue 14: in-place restarts
+    non_negative("status.progress.attempt", status.progress->attempt);
+    non_negative("status.progress.inPlaceRestarts", status.progress->in_place_restarts);
   }
   return errors;
 }

@@ -30,6 +30,7 @@ ObservedPod ObservePod(const json& pod) {
   p.rank = LabelInt(labels, kRankLabel);
   p.attempt = LabelInt(labels, kAttemptLabel);
   p.terminating = meta.contains("deletionTimestamp") && !meta["deletionTimestamp"].is_null();
+  if (p.terminating && meta["deletionTimestamp"].is_string()) p.deletion_timestamp = meta["deletionTimestamp"];
   const json spec = pod.contains("spec") && pod["spec"].is_object() ? pod["spec"] : json::object();
   p.node_name = spec.value("nodeName", "");
   if (spec.contains("schedulingGates") && spec["schedulingGates"].is_array()) {

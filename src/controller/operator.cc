@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -156,6 +157,7 @@ class LeaderWork {
     reconciler_options.state.restart_backoff_base = options_.restart_backoff;
     reconciler_options.state.restart_backoff_cap = options_.restart_backoff_cap;
     reconciler_options.state.admission_retry = options_.admission_retry;
+    reconciler_options.state.stuck_pod_margin = options_.stuck_pod_margin;
     reconciler_options.backfill_window = options_.backfill_window;
     reconciler_options.registry = &registry_;
     reconciler_ = std::make_unique<TrainingJobReconciler>(client_, caches, events_.get(), reconciler_options);
@@ -193,6 +195,12 @@ class LeaderWork {
         a["metadata"].erase("resourceVersion");
         b["metadata"].erase("resourceVersion");
         if (a != b) WakeWaitingJobs();  // heartbeats do not change the trimmed node
+        // A node lost (or back): the gangs with a worker there restart now, not at their next
+        // pod event (a dead kubelet sends none).
+        const std::string& name = json_fields::MetadataString(*after, "name");
+        if (controller::NodeHealthFromJson(*before).lost != controller::NodeHealthFromJson(*after).lost) {
+          WakeJobsOnNode(name);
+        }
       };
       node_informer_->AddEventHandlers(wake);
     }
@@ -228,6 +236,20 @@ class LeaderWork {
 
   // Only Builtin jobs wait for capacity, and the reconciler's index knows which: waking
   // them does not walk every cached job on every pod that ends.
+  void WakeJobsOnNode(const std::string& node) {
+    if (!controller_) return;
+    std::set<std::string> keys;
+    for (auto& informer : pod_informers_) {
+      for (const ObjectPtr& pod : informer->cache().List()) {
+        const Json& spec = json_fields::ObjectOrEmpty(*pod, "spec");
+        if (json_fields::StringRef(spec, "nodeName") != node) continue;
+        std::string owner = kube::ControllerOwnerKey(*pod, api::kKind, api::kGroup);
+        if (!owner.empty()) keys.insert(owner);
+      }
+    }
+    for (const std::string& key : keys) controller_->Enqueue(key);
+  }
+
   void WakeWaitingJobs() {
     if (!controller_ || !reconciler_) return;
     for (const std::string& key : reconciler_->JobsWaitingForAdmission()) controller_->Enqueue(key);
@@ -330,20 +352,23 @@ Flags:
   --context NAME                    kubeconfig context (default: current-context)
   --namespace NS                    watch only NS; repeatable (default: all namespaces)
   --workers N                       concurrent reconciles (default 4)
-  --qps Q, --burst B                client-side rate limit to the API server (default 50, 100)
+  --qps Q, --burst B                client-side rate limit to the API server (default 100, 1500)
   --leader-elect=true|false         run leader election on a Lease (default true)
   --leader-election-namespace NS    the Lease's namespace (default: $POD_NAMESPACE or the service account's)
   --leader-election-id NAME         the Lease's name (default ringleader-operator)
   --metrics-addr HOST:PORT          serve /metrics, /healthz, /readyz (default 0.0.0.0:8080; "0" disables)
   --log-format text|json            log line format (default text)
   --log-level LEVEL                 trace|debug|info|warn|error (default info)
-  --restart-backoff DURATION        first gang restart delay, doubled per restart (default 10s)
+  --restart-backoff DURATION        delay before the second gang restart, doubled per restart after
+                                    it (default 10s; the first restart starts at once)
   --restart-backoff-max DURATION    cap of the restart delay (default 5m)
   --admission-retry DURATION        how often a gang waiting for capacity is re-checked (default 5s)
   --backfill-window DURATION        how long younger gangs that fit may pass an older waiting one
                                     (default 10m; 0: strict FIFO)
   --pod-event-batch DURATION        pod events of one job within this window cost one reconcile
                                     (default 250ms; 0: one reconcile per event)
+  --stuck-pod-margin DURATION       a pod Terminating on a lost node (NotReady, unreachable) is
+                                    force-deleted this long after its grace period (default 15s)
   --help
 )";
 }
@@ -417,7 +442,7 @@ StatusOr<OperatorOptions> ParseOperatorFlags(const std::vector<std::string>& arg
     } else if (flag == "--log-level") {
       ASSIGN_OR_RETURN(o.log_level, value());
     } else if (flag == "--restart-backoff" || flag == "--restart-backoff-max" || flag == "--admission-retry" ||
-               flag == "--backfill-window" || flag == "--pod-event-batch") {
+               flag == "--backfill-window" || flag == "--pod-event-batch" || flag == "--stuck-pod-margin") {
       ASSIGN_OR_RETURN(std::string v, value());
       auto d = ParseDuration(v);
       if (!d.ok()) return InvalidArgumentError(flag + ": " + d.status().message());
@@ -425,6 +450,7 @@ StatusOr<OperatorOptions> ParseOperatorFlags(const std::vector<std::string>& arg
       else if (flag == "--restart-backoff-max") o.restart_backoff_cap = *d;
       else if (flag == "--backfill-window") o.backfill_window = *d;
       else if (flag == "--pod-event-batch") o.pod_event_batch = *d;
+      else if (flag == "--stuck-pod-margin") o.stuck_pod_margin = *d;
       else o.admission_retry = *d;
     } else {
       return InvalidArgumentError("unknown flag \"" + args[i] + "\" (see --help)");

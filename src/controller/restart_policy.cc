@@ -18,6 +18,9 @@ std::string DescribeFailure(const AttemptFailure& f) {
     case FailureKind::kGangTimeout:
       out = who + " did not have every worker Running within gang.timeoutSeconds";
       break;
+    case FailureKind::kStalled:
+      out = who + " stalled (Stalled)";
+      break;
   }
   if (!f.message.empty()) out += ": " + f.message;
   return out;
@@ -48,9 +51,9 @@ RestartDecision DecideRestart(const api::RunPolicy& policy, int64_t restarts_so_
 
 std::chrono::milliseconds RestartBackoff(int64_t restarts, std::chrono::milliseconds base,
                                          std::chrono::milliseconds cap) {
-  if (restarts <= 1) return std::min(base, cap);
+  if (restarts <= 1) return std::chrono::milliseconds(0);
   auto delay = base;
-  for (int64_t i = 1; i < restarts && delay < cap; ++i) delay *= 2;
+  for (int64_t i = 2; i < restarts && delay < cap; ++i) delay *= 2;
   return std::min(delay, cap);
 }
 

@@ -295,6 +295,21 @@ std::vector<ObjectPtr> TrainingJobReconciler::PodsOwnedBy(const std::string& uid
   return out;
 }
 
+LostNodes TrainingJobReconciler::LostNodesOf(const std::vector<ObservedPod>& pods) const {
+  LostNodes lost;
+  if (caches_.nodes == nullptr) return lost;  // not allowed to read nodes: DisruptionTarget only
+  for (const ObservedPod& p : pods) {
+    if (p.node_name.empty() || lost.count(p.node_name)) continue;
+    // A node missing from the cache is not called lost: it may be new and not yet seen (a false
+    // NodeLost restarts a healthy gang); a deleted node's pods are removed by the pod GC.
+    ObjectPtr node = caches_.nodes->Get("", p.node_name);
+    if (node == nullptr) continue;
+    NodeHealth health = NodeHealthFromJson(*node);
+    if (health.lost) lost[p.node_name] = std::move(health);
+  }
+  return lost;
+}
+
 bool TrainingJobReconciler::ServiceExists(const std::string& ns, const std::string& name) const {
   for (const kube::Cache* cache : caches_.services) {
     if (cache->Get(ns, name)) return true;
@@ -441,6 +456,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       if (input.pods[i].gated && removed.count(MetadataString(*owned[i], "uid"))) input.pods[i].gated = false;
     }
   }
+  input.lost_nodes = LostNodesOf(input.pods);
   input.service_exists = ServiceExists(job.metadata.namespace_, job.metadata.name);
   // PodGroups are not watched (their CRDs may be absent): pods of this attempt exist only
   // after its PodGroup create succeeded, so they prove it and spare a POST per pass.
@@ -511,6 +527,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       spdlog::warn("trainingjob={} {}", key, message);
     }
     plan.create_ranks.clear();
+    plan.create_names.clear();
     plan.create_service = false;
     plan.ungate_pods.clear();
     plan.admitted = false;
@@ -534,12 +551,13 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   std::atomic<bool> gates_dropped{false};
   std::vector<std::string> names;
   if (write_error.ok() && !plan.create_ranks.empty()) {
-    for (int64_t rank : plan.create_ranks) names.push_back(api::WorkerPodName(job.metadata.name, rank));
+    names = plan.create_names;
     expectations_.ExpectCreations(key, names);
     const bool gated = job.spec.gang.scheduler == api::GangScheduler::kBuiltin;
     creates.push_back([&, gated] {
       created_all = ForEachSlowStart(write_pool_, plan.create_ranks.size(), options_.write_parallelism, [&](size_t i) {
         Json pod = BuildWorkerPod(job, plan.create_ranks[i], plan.status.attempt);
+        pod["metadata"]["name"] = names[i];  // its hostname stays the rank's usual one
         // Whether the server keeps schedulingGates is read from the first answer only: it is
         // one warning per process, and decoding every answer was a third of a create's CPU.
         const bool check_gates = gated && !gates_checked_.load();
@@ -586,6 +604,17 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     });
     record_failure("delete worker pods", s);
     spdlog::info("trainingjob={} deleting {} pods", key, plan.delete_pods.size());
+  }
+
+  if (!plan.force_delete_pods.empty()) {
+    kube::DeleteOptions force;
+    force.grace_period_seconds = 0;
+    Status s = ForEachAtOnce(write_pool_, plan.force_delete_pods.size(), options_.write_parallelism, [&](size_t i) {
+      auto result = client_.Delete(kube::PodsResource(), ns, plan.force_delete_pods[i], force);
+      return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
+    });
+    record_failure("force-delete pods stuck on lost nodes", s);
+    spdlog::warn("trainingjob={} force-deleted {} pods stuck on lost nodes", key, plan.force_delete_pods.size());
   }
 
   if (write_error.ok() && !plan.ungate_pods.empty()) {

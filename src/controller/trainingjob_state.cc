@@ -83,6 +83,7 @@ class Step {
 
   StatePlan Run() {
     Decide();
+    ForceDeleteStuckPods();
     CountWorkers();
     // Several rules may ask for the same deletion (deadline + clean policy): ask once.
     auto& names = plan_.delete_pods;
@@ -100,6 +101,16 @@ class Step {
   }
   void Event(const char* type, const std::string& reason, const std::string& message) {
     plan_.events.push_back({type, reason, message});
+  }
+  // The job ends Failed: the Failed condition, Running False, a Warning Event.
+  void MarkFailed(const std::string& reason, const std::string& message, const std::string& running_reason,
+                  const std::string& running_message, const std::string& event_reason) {
+    st().phase = JobPhase::kFailed;
+    st().message = message;
+    st().completion_time = now_;
+    Condition("Failed", kTrue, reason, message);
+    Condition("Running", kFalse, running_reason, running_message);
+    Event(kWarning, event_reason, message);
   }
   void RequeueAfter(milliseconds d) {
     d = std::max(d, milliseconds(0));
@@ -125,6 +136,7 @@ class Step {
     if (st().phase == JobPhase::kRestarting) return Restarting();
     if (!st().phase) st().phase = JobPhase::kPending;
     if (Succeeded()) return;
+    if (CountInPlaceRestarts()) return;
     if (auto failure = FindFailure()) return Fail(*failure);
     if (!CreatedAll()) return CreateGang();
     Progress();
@@ -180,12 +192,20 @@ class Step {
     Event(kNormal, "Suspended", "job suspended; all workers deleted");
   }
 
+  // Pods that still have to go before a new attempt starts: all but those on lost nodes,
+  // whose kubelets will never confirm (they are force-deleted later, ForceDeleteStuckPods).
+  bool WaitingForOldPods() const {
+    return std::any_of(in_.pods.begin(), in_.pods.end(),
+                       [&](const ObservedPod& p) { return !OnLostNode(p, in_.lost_nodes); });
+  }
+
   void Resume() {
-    if (!in_.pods.empty()) {  // the suspended attempt's pods must be gone first
+    if (WaitingForOldPods()) {  // the suspended attempt's pods must be gone first
       DeletePods(/*include_finished=*/true);
       RequeueAfter(milliseconds(500));
       return;
     }
+    DeletePods(/*include_finished=*/true);  // those on lost nodes: asked once, never confirmed
     StartNewAttempt();
     st().start_time = now_;  // like batch/v1 Job: the deadline counts from the resume
     Condition("Suspended", kFalse, "Resumed", "spec.runPolicy.suspend is false");
@@ -194,6 +214,7 @@ class Step {
 
   void StartNewAttempt() {
     st().attempt += 1;
+    st().in_place_restarts = 0;  // counted per attempt (status.progress.inPlaceRestarts)
     st().phase = JobPhase::kPending;
     st().message = "attempt " + std::to_string(st().attempt) + " is waiting to start";
     if (FindCondition(st().conditions, "Admitted")) {
@@ -217,12 +238,7 @@ class Step {
       return false;
     }
     std::string message = "the job ran longer than activeDeadlineSeconds=" + std::to_string(*deadline);
-    st().phase = JobPhase::kFailed;
-    st().message = message;
-    st().completion_time = now_;
-    Condition("Failed", kTrue, "DeadlineExceeded", message);
-    Condition("Running", kFalse, "DeadlineExceeded", message);
-    Event(kWarning, "DeadlineExceeded", message);
+    MarkFailed("DeadlineExceeded", message, "DeadlineExceeded", message, "DeadlineExceeded");
     plan_.requeue_after.reset();
     Finished();
     DeletePods(/*include_finished=*/false);  // whatever the clean policy: the deadline stops work
@@ -230,8 +246,8 @@ class Step {
   }
 
   void Restarting() {
-    if (!in_.pods.empty()) {
-      DeletePods(/*include_finished=*/true);
+    DeletePods(/*include_finished=*/true);
+    if (WaitingForOldPods()) {
       RequeueAfter(milliseconds(500));  // pod deletions also wake the job
       return;
     }
@@ -278,6 +294,12 @@ class Step {
   }
 
   std::optional<AttemptFailure> FindFailure() {
+    // A worker whose node is lost or whose pod Kubernetes is taking away (preemption, eviction)
+    // goes first: its peers then fail on the broken collective (exit 1, which restartPolicy
+    // ExitCode would call permanent), and a lost node's pods never report an exit at all.
+    for (const auto& [rank, p] : current_) {
+      if (auto disruption = WorkerDisruption(*p, in_.lost_nodes)) return disruption;
+    }
     // Among failed workers, the one that failed first is the root cause: when one rank
     // crashes (say OOMKilled, 137), its peers exit 1 on the broken collective, and judging
     // by the lowest rank would call a retryable failure permanent.
@@ -300,8 +322,9 @@ class Step {
         f.kind = p->disrupted ? FailureKind::kDisruption : FailureKind::kExitCode;
         f.rank = rank;
         f.exit_code = p->exit_code;
-        f.reason = p->reason;
+        f.reason = p->disrupted ? DisruptionReason(p->reason) : p->reason;
         f.message = "pod " + p->name;
+        if (p->disrupted && !p->node_name.empty()) f.message += " on node " + p->node_name;
         return f;
       }
       if (p->terminating && p->phase != "Succeeded") {
@@ -318,7 +341,62 @@ class Step {
         }
       }
     }
-    return GangTimeout(created_all);
+    if (auto timeout = GangTimeout(created_all)) return timeout;
+    return Stalled();
+  }
+
+  // spec.runPolicy.progressDeadlineSeconds: a Running gang must advance status.progress.step
+  // within it. The runtime reports a step only when it advanced, so updatedAt is when the step
+  // last moved; the clock starts no earlier than when this attempt's gang went Running (an
+  // older attempt's report, or none at all, counts from there).
+  std::optional<AttemptFailure> Stalled() {
+    const auto& deadline = job_.spec.run_policy.progress_deadline_seconds;
+    if (!deadline || !ConditionIs(st(), "GangScheduled", kTrue)) return std::nullopt;
+    auto since = ConditionTime(st(), "GangScheduled");
+    if (!since) return std::nullopt;
+    auto last = *since;
+    const std::optional<api::Progress>& progress = st().progress;
+    std::optional<std::chrono::system_clock::time_point> reported;
+    if (progress) reported = ParseRfc3339(progress->updated_at);
+    if (reported && *reported > last) last = *reported;
+    auto at = last + std::chrono::seconds(*deadline);
+    if (in_.now < at) {
+      RequeueAt(at);
+      return std::nullopt;
+    }
+    std::string seen = reported && *reported >= *since
+                           ? "step " + std::to_string(progress->step) + " was last reported at " + progress->updated_at
+                           : "no step was reported since the gang started running at " + FormatRfc3339(*since);
+    return AttemptFailure{FailureKind::kStalled, -1, std::nullopt, "Stalled",
+                          "no progress for " + std::to_string(*deadline) + "s (progressDeadlineSeconds): " + seen};
+  }
+
+  // Restarts the launchers did in place (status.progress.inPlaceRestarts, written by rank 0 of
+  // this attempt) count as restarts: against backoffLimit, in status.restarts (the RESTARTS
+  // column), one RestartedInPlace Event each time more are seen. True when that went past
+  // backoffLimit and the job failed.
+  bool CountInPlaceRestarts() {
+    const std::optional<api::Progress>& progress = st().progress;
+    if (!progress || progress->attempt != st().attempt) return false;
+    const int32_t seen = progress->in_place_restarts;
+    if (seen <= st().in_place_restarts) return false;
+    const int32_t added = seen - st().in_place_restarts;
+    st().in_place_restarts = seen;
+    st().restarts += added;
+    const int64_t limit = job_.spec.run_policy.backoff_limit;
+    std::string what = "the workers restarted in place " + std::to_string(seen) +
+                       (seen == 1 ? " time" : " times") + " in attempt " + std::to_string(st().attempt);
+    if (st().restarts <= limit) {
+      Event(kWarning, "RestartedInPlace",
+            what + " (restart " + std::to_string(st().restarts) + " of " + std::to_string(limit) + ")");
+      return false;
+    }
+    std::string message = what + "; backoffLimit " + std::to_string(limit) + " exceeded after " +
+                          std::to_string(st().restarts) + " restarts";
+    Event(kWarning, "RestartedInPlace", what);
+    MarkFailed("BackoffLimitExceeded", message, "RestartedInPlace", what, "Failed");
+    Finished();
+    return true;
   }
 
   // The gang timeout runs from the moment this attempt started creating pods (GangScheduled
@@ -359,13 +437,19 @@ class Step {
   }
 
   void Fail(const AttemptFailure& failure) {
-    Event(kWarning, "WorkerFailed", DescribeFailure(failure));
+    // Node loss, preemption, eviction and stalls are named by their own reason (the Event and
+    // the Restarting condition); a worker's exit is WorkerFailed / GangRestarting.
+    const bool named = (failure.kind == FailureKind::kDisruption &&
+                        (failure.reason == "NodeLost" || failure.reason == "Preempted" ||
+                         failure.reason == "Evicted")) ||
+                       failure.kind == FailureKind::kStalled;
+    Event(kWarning, named ? failure.reason : std::string("WorkerFailed"), DescribeFailure(failure));
     RestartDecision d = DecideRestart(job_.spec.run_policy, st().restarts, failure);
     if (d.retry) {
       st().restarts += 1;
       st().phase = JobPhase::kRestarting;
       st().message = d.message;
-      Condition("Restarting", kTrue, "GangRestarting", d.message);
+      Condition("Restarting", kTrue, named ? failure.reason : std::string("GangRestarting"), d.message);
       Condition("Running", kFalse, "WorkerFailed", DescribeFailure(failure));
       Condition("GangScheduled", kFalse, "Restarting", "the gang is being torn down");
       Event(kWarning, "GangRestarting", d.message);
@@ -374,12 +458,7 @@ class Step {
       RequeueAfter(RestartBackoff(st().restarts, opt_.restart_backoff_base, opt_.restart_backoff_cap));
       return;
     }
-    st().phase = JobPhase::kFailed;
-    st().message = d.message;
-    st().completion_time = now_;
-    Condition("Failed", kTrue, d.reason, d.message);
-    Condition("Running", kFalse, "WorkerFailed", DescribeFailure(failure));
-    Event(kWarning, "Failed", d.message);
+    MarkFailed(d.reason, d.message, "WorkerFailed", DescribeFailure(failure), "Failed");
     Finished();
   }
 
@@ -429,11 +508,22 @@ class Step {
     bool waiting_for_stale = false;
     for (int64_t rank = 0; rank < job_.spec.workers; ++rank) {
       if (current_.count(rank)) continue;
-      if (stale_by_name.count(api::WorkerPodName(job_.metadata.name, rank))) {
-        waiting_for_stale = true;  // same name, older attempt: create once it is gone
-        continue;
+      std::string name = api::WorkerPodName(job_.metadata.name, rank);
+      if (auto held = stale_by_name.find(name); held != stale_by_name.end()) {
+        if (!OnLostNode(*held->second, in_.lost_nodes)) {
+          waiting_for_stale = true;  // same name, older attempt: create once it is gone
+          continue;
+        }
+        // Its kubelet is gone and will not confirm the deletion for a long while (or ever):
+        // the new worker takes a name of its own rather than wait.
+        name = WorkerPodNameOfAttempt(job_.metadata.name, rank, st().attempt);
+        if (stale_by_name.count(name)) {
+          waiting_for_stale = true;
+          continue;
+        }
       }
       plan_.create_ranks.push_back(rank);
+      plan_.create_names.push_back(std::move(name));
     }
     if (st().start_time.empty()) st().start_time = now_;
     st().phase = JobPhase::kScheduling;
@@ -488,6 +578,18 @@ class Step {
     }
     st().phase = JobPhase::kScheduling;
     st().message = std::to_string(running) + " of " + std::to_string(job_.spec.workers) + " workers running";
+  }
+
+  // Pods on lost nodes whose grace period ended a margin ago are force-deleted: their kubelets
+  // will not confirm, and each would otherwise stay Terminating (holding its name and, in the
+  // scheduler's view, its node's capacity) until the node is deleted.
+  void ForceDeleteStuckPods() {
+    StuckPods stuck = FindStuckPods(in_.pods, in_.lost_nodes, in_.now, opt_.stuck_pod_margin);
+    for (StuckPod& p : stuck.force_delete) {
+      Event(kWarning, "ForceDeleted", p.message);
+      plan_.force_delete_pods.push_back(std::move(p.name));
+    }
+    if (stuck.next_check) RequeueAt(*stuck.next_check);
   }
 
   void CountWorkers() {
@@ -555,6 +657,10 @@ bool NeedsAdmission(const api::TrainingJob& job, const std::vector<ObservedPod>&
     if (p.attempt == st.attempt) return false;  // pods of this attempt already exist
   }
   return true;
+}
+
+std::string WorkerPodNameOfAttempt(const std::string& job_name, int64_t rank, int64_t attempt) {
+  return api::WorkerPodName(job_name, rank) + "-a" + std::to_string(attempt);
 }
 
 StatePlan DecideNextState(const StateInput& input, const StateOptions& options) {

@@ -12,6 +12,10 @@ namespace ringleader::progress {
 
 ApiProgressSink::ApiProgressSink(kube::Client& client, ApiProgressOptions options)
     : client_(client), options_(std::move(options)) {
+  if (options_.in_place_restarts > 0) {
+    pending_ = Figures{0, 0, 0, /*has_step=*/false};
+    urgent_ = true;
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -81,12 +85,16 @@ void ApiProgressSink::Loop() {
 
 void ApiProgressSink::Send(const Figures& figures) {
   auto now = options_.clock ? options_.clock() : std::chrono::system_clock::now();
-  kube::Json patch = {{"status",
-                       {{"progress",
-                         {{"step", figures.step},
-                          {"loss", figures.loss},
-                          {"samplesPerSecond", figures.samples_per_second},
-                          {"updatedAt", FormatRfc3339(now)}}}}}};
+  kube::Json progress = {{"attempt", options_.attempt}, {"inPlaceRestarts", options_.in_place_restarts}};
+  if (figures.has_step) {
+    // updatedAt moves only with a step: the operator reads it as when the step last advanced
+    // (spec.runPolicy.progressDeadlineSeconds).
+    progress["step"] = figures.step;
+    progress["loss"] = figures.loss;
+    progress["samplesPerSecond"] = figures.samples_per_second;
+    progress["updatedAt"] = FormatRfc3339(now);
+  }
+  kube::Json patch = {{"status", {{"progress", std::move(progress)}}}};
   auto result = client_.Patch(kube::TrainingJobsResource(), options_.job_namespace, options_.job_name,
                               kube::PatchType::kMerge, patch, "status");
   if (result.ok()) {
@@ -158,6 +166,8 @@ std::unique_ptr<runtime::ProgressSink> MakeApiProgressSinkFromEnvironment(const 
   ApiProgressOptions options;
   options.job_namespace = env.job_namespace;
   options.job_name = env.job_name;
+  options.attempt = env.attempt;
+  options.in_place_restarts = env.in_place_restarts;
   if (const char* interval = std::getenv("RINGLEADER_PROGRESS_INTERVAL_SECONDS"); interval != nullptr) {
     double seconds = std::atof(interval);
     if (seconds > 0) options.min_interval = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));

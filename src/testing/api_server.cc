@@ -484,7 +484,8 @@ void TestApiServer::Impl::FinishNamespaceTerminationsLocked() {
   }
 }
 
-void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& stored, const std::string& propagation) {
+void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& stored, const std::string& propagation,
+                                             std::optional<int64_t> grace_seconds) {
   json object = stored;  // `stored` is invalidated by Commit
   if (propagation == "Orphan") {
     std::string uid = Uid(object);
@@ -519,18 +520,34 @@ void TestApiServer::Impl::DeleteObjectLocked(const ResourceType& type, json& sto
       std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") == finalizers.end()) {
     finalizers.push_back("foregroundDeletion");
   }
-  if (type.plural == "pods" && options_.simulate_pods && options_.pod_deletion_grace.count() > 0 &&
-      finalizers.empty()) {
-    if (!HasDeletionTimestamp(object)) {
-      json old = object;
-      object["metadata"]["deletionTimestamp"] = NowRfc3339();
-      object["metadata"]["deletionGracePeriodSeconds"] =
-          std::max<int64_t>(1, options_.pod_deletion_grace.count() / 1000);
-      Commit(type, "MODIFIED", object, &old);
-      pending_pod_deletions_[Uid(object)] = std::chrono::steady_clock::now() + options_.pod_deletion_grace;
-      sim_cv_.notify_all();
+  if (type.plural == "pods" && options_.simulate_pods && finalizers.empty() &&
+      !StrField(object, "spec", "nodeName").empty()) {
+    // A bound pod is the kubelet's to remove (the registry's graceful deletion): it stays,
+    // Terminating, until its node confirms the containers stopped. Only a grace period of 0
+    // (kubectl delete --force --grace-period=0) removes it without the kubelet.
+    int64_t grace = 30;
+    const json& spec = object["spec"];
+    if (spec.contains("terminationGracePeriodSeconds") && spec["terminationGracePeriodSeconds"].is_number_integer()) {
+      grace = std::max<int64_t>(0, spec["terminationGracePeriodSeconds"].get<int64_t>());
     }
-    return;
+    if (grace_seconds) grace = std::max<int64_t>(0, *grace_seconds);
+    // As the registry's CheckGracefulDelete: a pod that already ended has nothing to stop.
+    const std::string phase = StrField(object, "status", "phase");
+    if (phase == "Succeeded" || phase == "Failed") grace = 0;
+    if (grace > 0) {
+      if (!HasDeletionTimestamp(object)) {
+        json old = object;
+        // As the real registry: deletionTimestamp is when the grace period ends.
+        object["metadata"]["deletionTimestamp"] =
+            FormatRfc3339(std::chrono::system_clock::now() + std::chrono::seconds(grace));
+        object["metadata"]["deletionGracePeriodSeconds"] = grace;
+        Commit(type, "MODIFIED", object, &old);
+        auto stop = std::min<std::chrono::milliseconds>(options_.pod_stop_delay, std::chrono::seconds(grace));
+        pending_pod_deletions_[Uid(object)] = std::chrono::steady_clock::now() + stop;
+        sim_cv_.notify_all();
+      }
+      return;
+    }
   }
   if (!finalizers.empty()) {
     if (!HasDeletionTimestamp(object) || Finalizers(object) != finalizers) {
@@ -1214,8 +1231,13 @@ void TestApiServer::Impl::HandleResource(const HttpRequest& req, HttpResponseWri
   if (!propagation.empty() && propagation != "Orphan" && propagation != "Background" && propagation != "Foreground") {
     return fail({422, "Invalid", "propagationPolicy: Unsupported value: \"" + propagation + "\"", nullptr, {}});
   }
+  std::optional<int64_t> grace_seconds;
+  if (std::string q = req.Query("gracePeriodSeconds"); !q.empty()) grace_seconds = std::atoll(q.c_str());
+  if (body.is_object() && body.contains("gracePeriodSeconds") && body["gracePeriodSeconds"].is_number_integer()) {
+    grace_seconds = body["gracePeriodSeconds"].get<int64_t>();
+  }
   std::string uid = Uid(*stored);
-  DeleteObjectLocked(type, *stored, propagation);
+  DeleteObjectLocked(type, *stored, propagation, grace_seconds);
   json result;
   json* still = FindObject(type.Key(), t.namespace_name, t.name);
   if (still != nullptr) {
@@ -1455,6 +1477,19 @@ void TestApiServer::Impl::HandleControl(const HttpRequest& req, HttpResponseWrit
     if (restart) http_->CloseAllConnections();
     return;
   }
+  if (req.path == "/testing/kill-node" && req.method == "POST") {
+    Status killed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      killed = KillNodeLocked(body.value("name", ""));
+    }
+    if (!killed.ok()) {
+      reply(404, MakeStatus(404, "NotFound", killed.message()));
+      return;
+    }
+    reply(200, {{"ok", true}});
+    return;
+  }
   if (req.path == "/testing/evict" && req.method == "POST") {
     std::string ns = body.value("namespace", "default");
     std::string name = body.value("name", "");
@@ -1573,6 +1608,11 @@ void TestApiServer::ClearFaults() {
   impl_->too_many_requests_.clear();
   impl_->conflicts_.clear();
   impl_->response_delay_ms_ = 0;
+}
+
+Status TestApiServer::KillNode(const std::string& name) {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->KillNodeLocked(name);
 }
 
 Status TestApiServer::EvictPod(const std::string& namespace_name, const std::string& name, const std::string& message) {

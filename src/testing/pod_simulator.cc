@@ -295,6 +295,7 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
   std::string now_text = NowRfc3339();
 
   // Graceful deletions that are due.
+  bool removed = false;
   for (auto it = pending_pod_deletions_.begin(); it != pending_pod_deletions_.end();) {
     if (it->second > now) {
       next_wake = std::min(next_wake, it->second);
@@ -302,11 +303,17 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
       continue;
     }
     if (json* pod = FindObjectByUid(it->first)) {
-      json copy = *pod;
-      RemoveObject(*pod_type, copy);
+      // A dead node's kubelet never confirms: the pod stays Terminating (until a force delete).
+      if (!sim_dead_nodes_.count(StringField(ObjectOrEmpty(*pod, "spec"), "nodeName"))) {
+        json copy = *pod;
+        RemoveObject(*pod_type, copy);
+        removed = true;
+      }
     }
     it = pending_pod_deletions_.erase(it);
   }
+  // An owner deleted in the foreground waits for these pods: its finalizer goes now.
+  if (removed) RunGarbageCollection();
 
   if (sim_nodes_changed_) {
     sim_node_order_.clear();
@@ -383,6 +390,7 @@ void TestApiServer::Impl::SimulatePodLocked(const std::string& key, SimPod& info
   const json& spec = ObjectOrEmpty(pod, "spec");
   std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
   std::string node_name = spec.value("nodeName", "");
+  if (!node_name.empty() && sim_dead_nodes_.count(node_name)) return;  // its kubelet is gone
   std::string uid = pod["metadata"].value("uid", std::string());
   if (phase == "Pending" && node_name.empty()) {
     if (spec.contains("schedulingGates") && !spec["schedulingGates"].empty()) return;
@@ -508,6 +516,47 @@ void TestApiServer::Impl::SimulatePodLocked(const std::string& key, SimPod& info
     }
     Commit(*pod_type, "MODIFIED", updated, &old);
   }
+}
+
+Status TestApiServer::Impl::KillNodeLocked(const std::string& name) {
+  const ResourceType* node_type = FindType("", "v1", "nodes");
+  json* node = FindObject("/nodes", "", name);
+  if (node == nullptr) return NotFoundError("node " + name + " not found");
+  if (!sim_dead_nodes_.insert(name).second) return Status::Ok();
+  std::string now = NowRfc3339();
+  json updated = *node;
+  json old = *node;
+  // What the node lifecycle controller does once the kubelet's heartbeats stop (after
+  // --node-monitor-grace-period on a real cluster; here at once).
+  SetCondition(updated["status"], "Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.",
+               now);
+  if (!updated["spec"].is_object()) updated["spec"] = json::object();
+  json taints = updated["spec"].value("taints", json::array());
+  for (const char* effect : {"NoSchedule", "NoExecute"}) {
+    json taint = {{"key", "node.kubernetes.io/unreachable"}, {"effect", effect}};
+    if (std::string(effect) == "NoExecute") taint["timeAdded"] = now;
+    taints.push_back(taint);
+  }
+  updated["spec"]["taints"] = taints;
+  Commit(*node_type, "MODIFIED", updated, &old);
+  // MarkPodsNotReady: the node's pods stop being Ready (Services drop them).
+  const ResourceType* pod_type = FindType("", "v1", "pods");
+  auto pods = objects_.find("/pods");
+  if (pods == objects_.end()) return Status::Ok();
+  std::vector<std::string> keys;
+  for (const auto& [key, pod] : pods->second) {
+    if (StringField(ObjectOrEmpty(pod, "spec"), "nodeName") == name) keys.push_back(key);
+  }
+  for (const std::string& key : keys) {
+    auto it = pods->second.find(key);
+    if (it == pods->second.end()) continue;
+    json pod = it->second;
+    json before = it->second;
+    if (!pod["status"].is_object()) continue;
+    SetCondition(pod["status"], "Ready", "False", "NodeNotReady", "", now);
+    if (pod != before) Commit(*pod_type, "MODIFIED", pod, &before);
+  }
+  return Status::Ok();
 }
 
 void TestApiServer::Impl::MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,

@@ -158,7 +158,9 @@ class TestApiServer::Impl {
   void NamespaceControllerLoop();
   void FinishNamespaceTerminationsLocked();
   // Deletes (or marks for deletion when finalizers remain) one object; GC runs after.
-  void DeleteObjectLocked(const ResourceType& type, json& object, const std::string& propagation);
+  // `grace_seconds`: the delete's gracePeriodSeconds, when given (pods only).
+  void DeleteObjectLocked(const ResourceType& type, json& object, const std::string& propagation,
+                          std::optional<int64_t> grace_seconds = std::nullopt);
   void RunGarbageCollection();
   // Prunes/defaults/validates (custom), checks (CRD) or defaults/validates (built-in) an
   // object about to be stored; `existing` is null on create. `causes` are earlier findings.
@@ -199,6 +201,7 @@ class TestApiServer::Impl {
   std::chrono::steady_clock::time_point SimulatorStepLocked(std::chrono::steady_clock::time_point now);
   void MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,
                        const std::string& message);
+  Status KillNodeLocked(const std::string& name);
   // Commit calls this for every write of a core pod or node (`key` is the store key).
   void SimObserveLocked(const ResourceType& type, const std::string& event_type, const std::string& key,
                         const json& object);
@@ -244,7 +247,9 @@ class TestApiServer::Impl {
   // simulator (mu_)
   bool sim_dirty_ = true;
   std::map<std::string, SimPodState> sim_pods_;
-  std::map<std::string, std::chrono::steady_clock::time_point> pending_pod_deletions_;  // uid -> when
+  // Graceful deletions of bound pods: uid -> when the node's kubelet confirms them.
+  std::map<std::string, std::chrono::steady_clock::time_point> pending_pod_deletions_;
+  std::set<std::string> sim_dead_nodes_;  // KillNode: their kubelets confirm and run nothing
   // The index (SimObserveLocked). A pass visits, in creation order, the pods written since the
   // last pass, those whose timer (start delay, succeed/fail) is due, and, when a node or the
   // capacity held on one changed, the pods that fit nowhere.

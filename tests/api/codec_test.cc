@@ -108,6 +108,31 @@ TEST(CodecTest, StatusRoundTrip) {
   EXPECT_EQ(back, s);
 }
 
+// issue 14: progressDeadlineSeconds and the in-place restart counters.
+TEST(CodecTest, ProgressDeadlineAndInPlaceRestartsRoundTrip) {
+  json j = MinimalJob();
+  j["spec"]["runPolicy"] = {{"progressDeadlineSeconds", 600}};
+  std::vector<FieldError> errors;
+  TrainingJob job = DecodeTrainingJob(j, &errors);
+  ASSERT_TRUE(errors.empty()) << JoinFieldErrors(errors);
+  EXPECT_EQ(job.spec.run_policy.progress_deadline_seconds, 600);
+  EXPECT_EQ(EncodeSpec(job.spec)["runPolicy"]["progressDeadlineSeconds"], 600);
+  EXPECT_FALSE(EncodeSpec(DecodeTrainingJob(MinimalJob(), &errors).spec)["runPolicy"].contains("progressDeadlineSeconds"));
+
+  TrainingJobStatus s;
+  s.restarts = 5;
+  s.attempt = 2;
+  s.in_place_restarts = 3;
+  s.progress = Progress{10, 0.5, 1000.0, "2026-01-01T00:00:01Z", 2, 3};
+  json encoded = EncodeStatus(s);
+  EXPECT_EQ(encoded["inPlaceRestarts"], 3);
+  EXPECT_EQ(encoded["progress"]["attempt"], 2);
+  EXPECT_EQ(encoded["progress"]["inPlaceRestarts"], 3);
+  TrainingJobStatus back = DecodeStatus(encoded, &errors);
+  EXPECT_TRUE(errors.empty()) << JoinFieldErrors(errors);
+  EXPECT_EQ(back, s);
+}
+
 TEST(YamlTest, MultiDocumentAndTyping) {
   auto docs = LoadYamlDocuments(R"(---
 a: 1

@@ -151,7 +151,7 @@ TEST(CrdTest, PrinterColumns) {
     got.emplace_back(c["name"].get<std::string>(), c.value("priority", 0));
   std::vector<std::pair<std::string, int>> want = {{"Phase", 0},  {"Ready", 0},   {"Restarts", 0},
                                                    {"Age", 0},    {"Workers", 1}, {"Gang", 1},
-                                                   {"Message", 1}};
+                                                   {"Step", 1},   {"Loss", 1},    {"Message", 1}};
   EXPECT_EQ(got, want);
 }
 
@@ -209,6 +209,7 @@ TEST(CrdTest, BoundsMatchValidation) {
       {"spec.runPolicy.inPlaceRestarts minimum", limits::kMinInPlaceRestarts},
       {"spec.runPolicy.inPlaceRestarts maximum", limits::kMaxInPlaceRestarts},
       {"spec.checkpointDir maxLength", static_cast<int64_t>(limits::kMaxCheckpointDirLength)},
+      {"spec.runPolicy.progressDeadlineSeconds minimum", limits::kMinProgressDeadlineSeconds},
       {"status.ready maxLength", limits::kMaxReadyLength},
       {"status.message maxLength", limits::kMaxStatusMessageLength},
       {"status.workers.pending minimum", 0},
@@ -218,11 +219,14 @@ TEST(CrdTest, BoundsMatchValidation) {
       {"status.workers.failed minimum", 0},
       {"status.restarts minimum", 0},
       {"status.attempt minimum", 0},
+      {"status.inPlaceRestarts minimum", 0},
       {"status.conditions maxItems", limits::kMaxConditions},
       {"status.conditions[].reason maxLength", limits::kMaxConditionReasonLength},
       {"status.conditions[].message maxLength", limits::kMaxConditionMessageLength},
       {"status.conditions[].observedGeneration minimum", 0},
       {"status.progress.step minimum", 0},
+      {"status.progress.attempt minimum", 0},
+      {"status.progress.inPlaceRestarts minimum", 0},
   };
   for (const auto& [key, value] : want) {
     auto it = got.find(key);
@@ -240,7 +244,8 @@ TEST(CrdTest, BoundsMatchValidation) {
   json run = spec["runPolicy"]["properties"];
   for (const json* node : {&spec["workers"], &spec["processesPerWorker"], &spec["port"],
                            &spec["gang"]["properties"]["timeoutSeconds"], &run["backoffLimit"],
-                           &run["activeDeadlineSeconds"], &run["ttlSecondsAfterFinished"]}) {
+                           &run["activeDeadlineSeconds"], &run["ttlSecondsAfterFinished"],
+                           &run["progressDeadlineSeconds"]}) {
     EXPECT_EQ((*node)["type"], "integer") << node->dump();
   }
   // An optional bound is a minimum only: nothing caps deadlines and TTLs.

@@ -59,11 +59,13 @@ TEST(RestartPolicyTest, MessageNamesRankAndCode) {
   EXPECT_NE(d.message.find("1-127 as permanent"), std::string::npos) << d.message;
 }
 
-TEST(RestartPolicyTest, BackoffDoublesAndCaps) {
-  EXPECT_EQ(RestartBackoff(1, milliseconds(100), milliseconds(1000)), milliseconds(100));
-  EXPECT_EQ(RestartBackoff(2, milliseconds(100), milliseconds(1000)), milliseconds(200));
-  EXPECT_EQ(RestartBackoff(4, milliseconds(100), milliseconds(1000)), milliseconds(800));
-  EXPECT_EQ(RestartBackoff(5, milliseconds(100), milliseconds(1000)), milliseconds(1000));
+// The first restart starts at once; the backoff applies from the second.
+TEST(RestartPolicyTest, FirstRestartAtOnceThenBackoffDoublesAndCaps) {
+  EXPECT_EQ(RestartBackoff(1, milliseconds(100), milliseconds(1000)), milliseconds(0));
+  EXPECT_EQ(RestartBackoff(2, milliseconds(100), milliseconds(1000)), milliseconds(100));
+  EXPECT_EQ(RestartBackoff(3, milliseconds(100), milliseconds(1000)), milliseconds(200));
+  EXPECT_EQ(RestartBackoff(5, milliseconds(100), milliseconds(1000)), milliseconds(800));
+  EXPECT_EQ(RestartBackoff(6, milliseconds(100), milliseconds(1000)), milliseconds(1000));
   EXPECT_EQ(RestartBackoff(60, milliseconds(100), milliseconds(1000)), milliseconds(1000));
 }
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"
@@ -254,6 +256,71 @@ TEST_F(ReconcilerTest, StaleJobInCacheGetsConflictAndNoDoubleRestart) {
   EXPECT_EQ(result.kind, kube::ReconcileResult::Kind::kRequeue);
   EXPECT_EQ(Job("demo")["status"]["restarts"], 1);
   EXPECT_EQ(registry_.AddCounter("ringleader_job_restarts_total", "").Get().Value(), 1);
+}
+
+// issue 14: a worker's node goes NotReady. The gang restarts at once (NodeLost); the next
+// attempt does not wait for the pod the dead kubelet will never confirm, and the rank whose
+// name it holds is created as demo-worker-1-a1 (same hostname); once its grace period plus the
+// margin are past, that pod is force-deleted (gracePeriodSeconds 0).
+TEST_F(ReconcilerTest, LostNodeRestartsAtOnceAndItsStuckPodNeitherBlocksNorStays) {
+  SeedNode(NodeObject("n1", "8"));
+  SeedNode(NodeObject("n2", "8"));
+  Create(kube::TrainingJobsResource(), JobObject("demo", 2));
+  SyncCaches();
+  Reconcile("demo");
+  SyncCaches();
+  Reconcile("demo");
+  for (const char* name : {"demo-worker-0", "demo-worker-1"}) {
+    auto pod = client_.Get(kube::PodsResource(), "ml", name);
+    (*pod)["spec"]["nodeName"] = std::string(name) == "demo-worker-0" ? "n1" : "n2";
+    (*pod)["status"]["phase"] = "Running";
+    client_.Seed(kube::PodsResource(), *pod);
+  }
+  SyncCaches();
+  Reconcile("demo");
+  ASSERT_EQ(Job("demo")["status"]["phase"], "Running");
+
+  Json dead = NodeObject("n2", "8");
+  dead["status"]["conditions"][0]["status"] = "Unknown";
+  SeedNode(dead);
+  // The dead kubelet never confirms: demo-worker-1 stays, Terminating (a finalizer keeps it in
+  // the fake as the missing confirmation does on a real server).
+  Json stuck = *client_.Get(kube::PodsResource(), "ml", "demo-worker-1");
+  SyncCaches();
+  Reconcile("demo");
+  std::string reason, message;
+  EXPECT_EQ(Job("demo")["status"]["phase"], "Restarting");
+  EXPECT_EQ(Condition("demo", "Restarting", &reason, &message), "True");
+  EXPECT_EQ(reason, "NodeLost");
+  EXPECT_NE(message.find("pod demo-worker-1 on node n2 (Ready=Unknown)"), std::string::npos) << message;
+  EXPECT_EQ(client_.ActionsFor("delete", "pods").size(), 2u);
+  stuck["metadata"]["deletionTimestamp"] = FormatRfc3339(now_ + std::chrono::seconds(30));
+  stuck["metadata"]["finalizers"] = Json::array({"test.ringleader.dev/kubelet"});
+  client_.Seed(kube::PodsResource(), stuck);
+
+  SyncCaches();
+  Reconcile("demo");  // only the stuck pod is left: attempt 1 starts
+  EXPECT_EQ(Job("demo")["status"]["attempt"], 1);
+  SyncCaches();
+  Reconcile("demo");
+  auto creates = client_.ActionsFor("create", "pods");
+  ASSERT_EQ(creates.size(), 2u);
+  std::set<std::string> names;
+  for (const FakeAction& a : creates) {
+    names.insert(a.body["metadata"]["name"].get<std::string>());
+    EXPECT_EQ(a.body["metadata"]["labels"][kAttemptLabel], "1");
+    if (a.body["metadata"]["name"] == "demo-worker-1-a1") EXPECT_EQ(a.body["spec"]["hostname"], "demo-worker-1");
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"demo-worker-0", "demo-worker-1-a1"}));
+  EXPECT_TRUE(client_.ActionsFor("delete", "pods").empty()) << "within its grace period";
+
+  now_ += std::chrono::seconds(30 + 15);  // its grace period and the 15 s margin are over
+  SyncCaches();
+  Reconcile("demo");
+  auto deletes = client_.ActionsFor("delete", "pods");
+  ASSERT_EQ(deletes.size(), 1u);
+  EXPECT_EQ(deletes[0].name, "demo-worker-1");
+  EXPECT_EQ(deletes[0].body["gracePeriodSeconds"], 0);
 }
 
 TEST_F(ReconcilerTest, GangThatDoesNotFitWaitsWithTheShortfallAndIsAdmittedWhenANodeArrives) {

@@ -7,6 +7,7 @@
 #include "ringleader/api/limits.h"
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/api/validation.h"
+#include "ringleader/controller/disruption.h"
 
 namespace ringleader::controller {
 namespace {
@@ -178,21 +179,28 @@ TEST(TrainingJobStateTest, WorkerFailureRestartsWholeGang) {
   StatePlan waiting = DecideNextState(Input(job, pods, kT0 + seconds(11)));
   EXPECT_EQ(waiting.status.phase, api::JobPhase::kRestarting);
   EXPECT_EQ(waiting.status.attempt, 0);
-  // Pods gone but backoff (10 s) not over.
-  StatePlan backoff = DecideNextState(Input(job, {}, kT0 + seconds(15)));
-  EXPECT_EQ(backoff.status.attempt, 0);
-  ASSERT_TRUE(backoff.requeue_after);
-  EXPECT_LE(*backoff.requeue_after, milliseconds(5001));
-  // Backoff over: attempt 1 starts and needs admission again.
-  StatePlan next = DecideNextState(Input(job, {}, kT0 + seconds(21)));
+  // Pods gone: the first restart's attempt starts at once (no backoff) and needs admission again.
+  StatePlan next = DecideNextState(Input(job, {}, kT0 + seconds(11)));
   EXPECT_EQ(next.status.attempt, 1);
   EXPECT_EQ(next.status.phase, api::JobPhase::kPending);
   job = After(job, next);
   EXPECT_TRUE(NeedsAdmission(job, {}));
-  StateInput in = Input(job, {}, kT0 + seconds(22));
+  StateInput in = Input(job, {}, kT0 + seconds(11));
   in.admission = AdmissionResult{true, "fits"};
   StatePlan create = DecideNextState(in);
   EXPECT_EQ(create.create_ranks.size(), 3u);
+
+  // The second restart waits the backoff (10 s) once the pods are gone.
+  api::TrainingJob again = RunningJob(MakeJob(3), 3);
+  again.status.restarts = 1;
+  again = After(again, DecideNextState(Input(again, pods, kT0 + seconds(10))));
+  ASSERT_EQ(again.status.restarts, 2);
+  StatePlan backoff = DecideNextState(Input(again, {}, kT0 + seconds(15)));
+  EXPECT_EQ(backoff.status.attempt, 0);
+  ASSERT_TRUE(backoff.requeue_after);
+  EXPECT_LE(*backoff.requeue_after, milliseconds(5001));
+  StatePlan later = DecideNextState(Input(again, {}, kT0 + seconds(21)));
+  EXPECT_EQ(later.status.attempt, 1);
 }
 
 TEST(TrainingJobStateTest, BackoffLimitThenFailedWithCleanPolicy) {
@@ -264,6 +272,200 @@ TEST(TrainingJobStateTest, EvictionIsADisruption) {
   StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(9)));
   EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting) << plan.status.message;
 }
+
+// ---- issue 14: node loss, disruptions, stuck pods, stalls, in-place restarts (disruption.h)
+
+ObservedPod OnNode(ObservedPod pod, const std::string& node) {
+  pod.node_name = node;
+  return pod;
+}
+
+// Workers on nodes of their own: worker r on node-r.
+std::vector<ObservedPod> SpreadPods(int n, const std::string& phase, int attempt = 0) {
+  auto pods = Pods(n, phase, attempt);
+  for (auto& p : pods) p.node_name = "node-" + std::to_string(p.rank);
+  return pods;
+}
+
+StateInput WithLost(StateInput in, const std::string& node) {
+  in.lost_nodes[node] = NodeHealth{true, false, "Ready=Unknown"};
+  return in;
+}
+
+// The message of the plan's Event with this reason ("" when none).
+std::string EventMessage(const StatePlan& plan, const std::string& reason) {
+  for (const JobEvent& e : plan.events) {
+    if (e.reason == reason) return e.message;
+  }
+  return "";
+}
+
+// A worker's node dies: the gang restarts at once (the first restart has no backoff), with
+// NodeLost naming the node, even though no pod reported anything.
+TEST(TrainingJobStateTest, LostNodeRestartsTheGangAtOnceNamingTheNode) {
+  api::TrainingJob job = RunningJob(MakeJob(3), 3);
+  ASSERT_EQ(job.status.phase, api::JobPhase::kRunning);
+  StatePlan plan = DecideNextState(WithLost(Input(job, SpreadPods(3, "Running"), kT0 + seconds(10)), "node-1"));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
+  EXPECT_EQ(plan.status.restarts, 1);
+  EXPECT_EQ(Cond(plan, "Restarting"), "True/NodeLost");
+  EXPECT_EQ(EventMessage(plan, "NodeLost"), "worker 1 was disrupted (NodeLost): pod demo-worker-1 on node node-1 (Ready=Unknown)");
+  EXPECT_NE(plan.status.message.find("node node-1"), std::string::npos) << plan.status.message;
+  EXPECT_EQ(plan.delete_pods.size(), 3u);
+  ASSERT_TRUE(plan.requeue_after);
+  EXPECT_EQ(*plan.requeue_after, milliseconds(0));
+}
+
+// restartPolicy ExitCode: the peers of a lost worker exit 1 on the broken collective; the lost
+// node is the cause, so the restart is still retryable.
+TEST(TrainingJobStateTest, LostNodeGoesBeforeThePeersExitCodes) {
+  api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"restartPolicy", "ExitCode"}}), 3);
+  auto pods = SpreadPods(3, "Running");
+  pods[0].phase = "Failed";
+  pods[0].exit_code = 1;
+  pods[0].reason = "Error";
+  StatePlan plan = DecideNextState(WithLost(Input(job, pods, kT0 + seconds(10)), "node-2"));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
+  EXPECT_EQ(Cond(plan, "Restarting"), "True/NodeLost");
+}
+
+TEST(TrainingJobStateTest, DisruptionTargetRestartsAsPreempted) {
+  api::TrainingJob job = RunningJob(MakeJob(3), 3);
+  auto pods = SpreadPods(3, "Running");
+  pods[2].disrupted = true;
+  pods[2].reason = "PreemptionByScheduler";
+  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(10)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
+  EXPECT_EQ(Cond(plan, "Restarting"), "True/Preempted");
+  EXPECT_EQ(EventMessage(plan, "Preempted"), "worker 2 was disrupted (Preempted): pod demo-worker-2 on node node-2");
+}
+
+// Restarting waits for the old pods on live nodes, not for those on a lost node; the next
+// attempt's worker whose name such a pod holds gets a name of its own.
+TEST(TrainingJobStateTest, PodsOnALostNodeDoNotHoldUpTheNextAttempt) {
+  api::TrainingJob job = RunningJob(MakeJob(3), 3);
+  job = After(job, DecideNextState(WithLost(Input(job, SpreadPods(3, "Running"), kT0 + seconds(10)), "node-1")));
+  ASSERT_EQ(job.status.phase, api::JobPhase::kRestarting);
+  auto old = SpreadPods(3, "Running");
+  for (auto& p : old) {
+    p.terminating = true;
+    p.deletion_timestamp = FormatRfc3339(kT0 + seconds(40));
+  }
+  // Pods on live nodes still terminating: wait.
+  StatePlan waiting = DecideNextState(WithLost(Input(job, old, kT0 + seconds(10)), "node-1"));
+  EXPECT_EQ(waiting.status.phase, api::JobPhase::kRestarting);
+  // Only the lost node's pod is left: the next attempt starts.
+  std::vector<ObservedPod> stuck = {old[1]};
+  job = After(job, DecideNextState(WithLost(Input(job, stuck, kT0 + seconds(11)), "node-1")));
+  EXPECT_EQ(job.status.phase, api::JobPhase::kPending);
+  EXPECT_EQ(job.status.attempt, 1);
+  StateInput in = WithLost(Input(job, stuck, kT0 + seconds(11)), "node-1");
+  in.admission = AdmissionResult{true, "fits"};
+  StatePlan create = DecideNextState(in);
+  EXPECT_EQ(create.create_ranks, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(create.create_names,
+            (std::vector<std::string>{"demo-worker-0", "demo-worker-1-a1", "demo-worker-2"}));
+  EXPECT_TRUE(create.force_delete_pods.empty()) << "its grace period has not ended";
+}
+
+TEST(TrainingJobStateTest, StuckPodIsForceDeletedWithAnEvent) {
+  auto pod = OnNode(Pod(1, "Running"), "node-1");
+  pod.terminating = true;
+  pod.deletion_timestamp = FormatRfc3339(kT0);  // grace period ends at kT0
+  api::TrainingJob job = RunningJob(MakeJob(2), 2);
+  job.status.phase = api::JobPhase::kRestarting;
+  StatePlan plan = DecideNextState(WithLost(Input(job, {pod}, kT0 + seconds(20)), "node-1"));
+  EXPECT_EQ(plan.force_delete_pods, std::vector<std::string>{"demo-worker-1"});
+  EXPECT_TRUE(HasEvent(plan, "ForceDeleted"));
+}
+
+TEST(TrainingJobStateTest, RunningGangWithoutProgressRestartsAsStalled) {
+  api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"progressDeadlineSeconds", 60}}), 2);
+  ASSERT_EQ(job.status.phase, api::JobPhase::kRunning);
+  // The gang went Running at kT0+5s; step 40 was reported at kT0+30s.
+  job.status.progress = api::Progress{40, 0.5, 10, FormatRfc3339(kT0 + seconds(30))};
+  StatePlan before = DecideNextState(Input(job, SpreadPods(2, "Running"), kT0 + seconds(89)));
+  EXPECT_EQ(before.status.phase, api::JobPhase::kRunning);
+  ASSERT_TRUE(before.requeue_after);
+  EXPECT_LE(*before.requeue_after, seconds(2)) << "looks again when the deadline passes";
+  StatePlan plan = DecideNextState(Input(job, SpreadPods(2, "Running"), kT0 + seconds(90)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
+  EXPECT_EQ(Cond(plan, "Restarting"), "True/Stalled");
+  EXPECT_EQ(EventMessage(plan, "Stalled"),
+             "the gang stalled (Stalled): no progress for 60s (progressDeadlineSeconds): step 40 was last reported at "
+            "2026-11-22T10:00:30Z");
+}
+
+TEST(TrainingJobStateTest, NoReportCountsFromWhenTheGangWentRunning) {
+  api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"progressDeadlineSeconds", 60}}), 2);
+  // A report from an older attempt, before this gang ran, does not start the clock earlier.
+  job.status.progress = api::Progress{900, 0.1, 10, FormatRfc3339(kT0 - seconds(300))};
+  EXPECT_EQ(DecideNextState(Input(job, SpreadPods(2, "Running"), kT0 + seconds(64))).status.phase,
+            api::JobPhase::kRunning);
+  StatePlan plan = DecideNextState(Input(job, SpreadPods(2, "Running"), kT0 + seconds(65)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
+  EXPECT_NE(plan.status.message.find("no step was reported since the gang started running at 2026-11-22T10:00:05Z"),
+            std::string::npos)
+      << plan.status.message;
+}
+
+TEST(TrainingJobStateTest, ProgressDeadlineBelowTheMinimumIsRefused) {
+  json j = {{"apiVersion", "ringleader.dev/v1alpha1"},
+            {"kind", "TrainingJob"},
+            {"metadata", {{"name", "demo"}}},
+            {"spec",
+             {{"workers", 1},
+              {"runPolicy", {{"progressDeadlineSeconds", 10}}},
+              {"template", {{"spec", {{"containers", json::array({{{"name", "t"}, {"image", "i"}}})}}}}}}}};
+  auto job = api::ParseTrainingJob(j);
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("spec.runPolicy.progressDeadlineSeconds: must be at least 30"),
+            std::string::npos)
+      << job.status().message();
+}
+
+// In-place restarts reported by rank 0 count as restarts (RESTARTS, backoffLimit) with an
+// Event each time more are seen; only those of the current attempt count.
+TEST(TrainingJobStateTest, CountedAgainstBackoffLimitWithEvents) {
+  api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"backoffLimit", 3}}), 2);
+  api::Progress progress;
+  progress.attempt = 0;
+  progress.in_place_restarts = 2;
+  job.status.progress = progress;
+  StatePlan plan = DecideNextState(Input(job, SpreadPods(2, "Running"), kT0 + seconds(10)));
+  EXPECT_EQ(plan.status.phase, api::JobPhase::kRunning);
+  EXPECT_EQ(plan.status.restarts, 2);
+  EXPECT_EQ(plan.status.in_place_restarts, 2);
+  EXPECT_EQ(EventMessage(plan, "RestartedInPlace"), "the workers restarted in place 2 times in attempt 0 (restart 2 of 3)");
+  job = After(job, plan);
+  // Seen again: nothing new.
+  StatePlan same = DecideNextState(Input(job, SpreadPods(2, "Running"), kT0 + seconds(11)));
+  EXPECT_EQ(same.status.restarts, 2);
+  EXPECT_FALSE(HasEvent(same, "RestartedInPlace"));
+  // Two more: past backoffLimit 3 -> Failed.
+  job.status.progress->in_place_restarts = 4;
+  StatePlan failed = DecideNextState(Input(job, SpreadPods(2, "Running"), kT0 + seconds(12)));
+  EXPECT_EQ(failed.status.phase, api::JobPhase::kFailed);
+  EXPECT_EQ(failed.status.restarts, 4);
+  EXPECT_EQ(Cond(failed, "Failed"), "True/BackoffLimitExceeded");
+  EXPECT_EQ(failed.status.message,
+            "the workers restarted in place 4 times in attempt 0; backoffLimit 3 exceeded after 4 restarts");
+  EXPECT_EQ(failed.delete_pods.size(), 2u);
+}
+
+TEST(TrainingJobStateTest, OlderAttemptsReportIsNotCountedAgain) {
+  api::TrainingJob job = RunningJob(MakeJob(2), 2);
+  job.status.attempt = 1;
+  api::Progress progress;
+  progress.attempt = 0;  // rank 0 of attempt 0 wrote it
+  progress.in_place_restarts = 2;
+  job.status.progress = progress;
+  auto pods = SpreadPods(2, "Running", 1);
+  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(10)));
+  EXPECT_EQ(plan.status.restarts, job.status.restarts);
+  EXPECT_FALSE(HasEvent(plan, "RestartedInPlace"));
+}
+// ---- end issue 14
 
 TEST(TrainingJobStateTest, GangTimeoutTearsDownPartialGang) {
   api::TrainingJob job = MakeJob(3);

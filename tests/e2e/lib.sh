@@ -223,6 +223,16 @@ fault() {
   curl -sf "${E2E_SERVER_CURL_ARGS[@]}" -X POST "$E2E_SERVER_URL/testing/faults" -d "$1" >/dev/null ||
     fail "fault $1 refused"
 }
+# kill_node NODE: the node's simulated kubelet dies (POST /testing/kill-node): Ready turns
+# Unknown, the unreachable taints come, and it never confirms a pod deletion again.
+kill_node() {
+  curl -sf "${E2E_SERVER_CURL_ARGS[@]}" -X POST "$E2E_SERVER_URL/testing/kill-node" -d "{\"name\":\"$1\"}" >/dev/null ||
+    fail "kill-node $1 refused"
+}
+# events_of JOB REASON: the messages of the job's Events with that reason, one a line
+events_of() {
+  k get events --field-selector "involvedObject.name=$1,reason=$2" -o jsonpath='{range .items[*]}{.message}{"\n"}{end}'
+}
 requests() { curl -sf "${E2E_SERVER_CURL_ARGS[@]}" "$E2E_SERVER_URL/testing/requests"; }
 # count_requests "VERB RESOURCE[/SUB]" [STATUS]: requests of that kind the server got
 # (answered with STATUS when given).

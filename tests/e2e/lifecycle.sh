@@ -15,7 +15,7 @@ out=$(k get tj)
 expect '^NAME +PHASE +READY +RESTARTS +AGE$' "$(sed -n 1p <<<"$out")"
 expect '^demo +Running +4/4 +0 +[0-9]+s$' "$(sed -n 2p <<<"$out")"
 out=$(k get tj -o wide)
-expect '^NAME +PHASE +READY +RESTARTS +AGE +WORKERS +GANG +MESSAGE$' "$(sed -n 1p <<<"$out")"
+expect '^NAME +PHASE +READY +RESTARTS +AGE +WORKERS +GANG +STEP +LOSS +MESSAGE$' "$(sed -n 1p <<<"$out")"
 expect '^demo +Running +4/4 +0 +[0-9]+s +4 +Builtin +all 4 workers running$' "$(sed -n 2p <<<"$out")"
 expect_eq "4" "$(tj_field demo '{.status.workers.running}')" "workers.running"
 expect_eq "True/AllRunning" "$(tj_condition demo GangScheduled)" "GangScheduled while running"

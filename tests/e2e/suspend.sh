@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Scenario 5: spec.runPolicy.suspend true deletes every pod and holds the job Suspended; false
-# resumes it as a new attempt (not a restart). Deleted pods linger 1 s (deletion grace), and
-# the resume comes while they still do: the new attempt's pods, which reuse the names, must
-# wait for them. A job created suspended never creates a pod until resumed.
+# resumes it as a new attempt (not a restart). Deleted pods linger 1 s (the simulated
+# kubelet's container stop time), and the resume comes while they still do: the new attempt's
+# pods, which reuse the names, must wait for them. A job created suspended never creates a pod until resumed.
 source "$(dirname "$0")/lib.sh" "$@"
 
-start_server --nodes 2 --node-cpus 8 --pod-deletion-grace-ms 1000
+start_server --nodes 2 --node-cpus 8 --pod-stop-delay-ms 1000
 start_operator
 watch_jobs
 watch_pods

@@ -72,6 +72,31 @@ TEST(ApiProgressSinkTest, CoalescesReportsWithinTheIntervalAndAlwaysSendsTheFina
   EXPECT_TRUE((*job)["status"]["progress"].contains("updatedAt"));
 }
 
+// A process restarted in place reports its attempt and in-place restart count at once (before
+// any step, without updatedAt, which moves only with a step), then with every report.
+TEST(ApiProgressSinkTest, InPlaceRestartsAreReportedAtStartAndWithEveryReport) {
+  kube::FakeClient client;
+  ASSERT_TRUE(client.Create(kube::TrainingJobsResource(), "ml", Job()).ok());
+  client.ClearActions();
+  {
+    ApiProgressOptions options = Options(1ms);
+    options.attempt = 2;
+    options.in_place_restarts = 3;
+    ApiProgressSink sink(client, options);
+    ASSERT_TRUE(WaitFor([&] { return sink.sent() == 1; }));
+    sink.Report({7, 100, 1.5, 2.0});
+    ASSERT_TRUE(WaitFor([&] { return sink.sent() == 2; }));
+  }
+  auto patches = client.ActionsFor("patch");
+  ASSERT_EQ(patches.size(), 2u);
+  EXPECT_EQ(patches[0].body["status"]["progress"], Json({{"attempt", 2}, {"inPlaceRestarts", 3}}));
+  const Json& second = patches[1].body["status"]["progress"];
+  EXPECT_EQ(second["step"], 7);
+  EXPECT_EQ(second["attempt"], 2);
+  EXPECT_EQ(second["inPlaceRestarts"], 3);
+  EXPECT_TRUE(second.contains("updatedAt"));
+}
+
 TEST(ApiProgressSinkTest, ForbiddenDisablesReportingWithOneLineNamingTheClusterRole) {
   kube::FakeClient client;
   kube::ApiStatus forbidden;
@@ -146,6 +171,8 @@ TEST(ApiProgressSinkIntegrationTest, PatchPassesTheCrdStatusSchema) {
   env.job_name = "demo";
   env.job_namespace = "ml";
   env.rank = 0;
+  env.attempt = 1;
+  env.in_place_restarts = 2;
   setenv("RINGLEADER_PROGRESS_KUBECONFIG", options.kubeconfig_out.c_str(), 1);
   {
     auto sink = MakeApiProgressSinkFromEnvironment(env);
@@ -160,6 +187,8 @@ TEST(ApiProgressSinkIntegrationTest, PatchPassesTheCrdStatusSchema) {
   EXPECT_EQ(progress["step"], 10);
   EXPECT_DOUBLE_EQ(progress["loss"].get<double>(), 0.5);
   EXPECT_DOUBLE_EQ(progress["samplesPerSecond"].get<double>(), 1234.5);
+  EXPECT_EQ(progress["attempt"], 1);
+  EXPECT_EQ(progress["inPlaceRestarts"], 2);
   server.Stop();
   std::filesystem::remove_all(dir);
 }

@@ -140,7 +140,7 @@ done
 out=$(k get tj)
 expect '^NAME +PHASE +READY +RESTARTS +AGE$' "$(sed -n 1p <<<"$out")"
 [[ $(($(wc -l <<<"$out") - 1)) -eq $count ]] || fail "expected $count TrainingJobs in: $out"
-expect '^NAME +PHASE +READY +RESTARTS +AGE +WORKERS +GANG +MESSAGE$' "$(k get tj -o wide | sed -n 1p)"
+expect '^NAME +PHASE +READY +RESTARTS +AGE +WORKERS +GANG +STEP +LOSS +MESSAGE$' "$(k get tj -o wide | sed -n 1p)"
 first=$(k get tj -o name | sed -n 1p)
 k patch "$first" --subresource=status --type=merge -p '{"status":{"phase":"Running","ready":"2/2","restarts":1}}' >/dev/null
 expect ' Running +2/2 +1 ' "$(k get "$first" --no-headers)"

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "ringleader/testing/test_api_server.h"
@@ -477,7 +480,8 @@ TEST(TrainingJobCrdTest, ValidatesDefaultsAndPrints) {
   json table = Http("GET", tjs, "", "application/json", "application/json;as=Table;v=v1;g=meta.k8s.io").Json();
   std::vector<std::string> columns;
   for (const auto& col : table["columnDefinitions"]) columns.push_back(col["name"]);
-  EXPECT_EQ(columns, (std::vector<std::string>{"Name", "Phase", "Ready", "Restarts", "Age", "Workers", "Gang", "Message"}));
+  EXPECT_EQ(columns, (std::vector<std::string>{"Name", "Phase", "Ready", "Restarts", "Age", "Workers", "Gang", "Step",
+                                               "Loss", "Message"}));
   server.Stop();
 }
 
@@ -577,7 +581,7 @@ TEST_F(SimulatorTest, AnnotationsEndPods) {
   EXPECT_EQ(evicted["status"]["phase"], "Failed");
   EXPECT_EQ(evicted["status"]["reason"], "Evicted");
   EXPECT_EQ(GetPod("second")["status"]["phase"], "Failed");
-  // Deleted pods go away.
+  // A deleted pod that already ended goes at once (the registry gives it grace period 0).
   ASSERT_EQ(Http("DELETE", Pods("/bad")).status, 200);
   EXPECT_EQ(Http("GET", Pods("/bad")).status, 404);
 }
@@ -645,19 +649,94 @@ TEST_F(SimulatorTest, UsageFollowsPodAndNodeWrites) {
   EXPECT_EQ(GetPod("g")["status"]["phase"], "Running");
 }
 
-TEST_F(SimulatorTest, DeletionGraceKeepsPodsBriefly) {
+// A bound pod is removed only when its node's kubelet confirms, after the simulated stop
+// delay (capped by the pod's grace period); an unbound one at once, as on a real cluster.
+TEST_F(SimulatorTest, DeletedBoundPodsTerminateUntilTheKubeletConfirms) {
   server_->Stop();
   TestApiServerOptions options;
   options.simulate_pods = true;
   options.nodes = 1;
-  options.pod_deletion_grace = std::chrono::milliseconds(300);
+  options.pod_start_delay = std::chrono::milliseconds(10);
+  options.pod_stop_delay = std::chrono::milliseconds(300);
   StartServer(options);
   ASSERT_EQ(Http("POST", Pods(), Pod("slow").dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("slow", "Running"));
+  const auto asked = std::chrono::system_clock::now();
   HttpResult deleted = Http("DELETE", Pods("/slow"));
   ASSERT_EQ(deleted.status, 200);
-  EXPECT_TRUE(deleted.Json()["metadata"].contains("deletionTimestamp"));
-  EXPECT_EQ(Http("GET", Pods("/slow")).status, 200);  // still there during the grace period
+  json meta = deleted.Json()["metadata"];
+  ASSERT_TRUE(meta.contains("deletionTimestamp"));
+  EXPECT_EQ(meta["deletionGracePeriodSeconds"], 30);  // the default terminationGracePeriodSeconds
+  // deletionTimestamp is when the grace period ends, as the real registry writes it.
+  auto rfc3339 = [](std::chrono::system_clock::time_point t) {
+    std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[32];
+    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return std::string(text);
+  };
+  EXPECT_GE(meta["deletionTimestamp"].get<std::string>(), rfc3339(asked + std::chrono::seconds(29)));
+  EXPECT_EQ(Http("GET", Pods("/slow")).status, 200);  // Terminating until the kubelet confirms
   EXPECT_TRUE(WaitFor([&] { return Http("GET", Pods("/slow")).status == 404; }));
+  EXPECT_GE(std::chrono::system_clock::now() - asked, std::chrono::milliseconds(300));
+
+  // The stop delay never outlasts the pod's own grace period: 0 goes at once.
+  json quick = Pod("quick");
+  quick["spec"]["terminationGracePeriodSeconds"] = 0;
+  ASSERT_EQ(Http("POST", Pods(), quick.dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("quick", "Running"));
+  ASSERT_EQ(Http("DELETE", Pods("/quick")).status, 200);
+  EXPECT_EQ(Http("GET", Pods("/quick")).status, 404);
+
+  // Unbound (gated: never scheduled) pods have no kubelet to wait for.
+  ASSERT_EQ(Http("POST", Pods(), Pod("gated", {{"spec", {{"schedulingGates", {{{"name", "g"}}}}}}}).dump()).status, 201);
+  ASSERT_EQ(Http("DELETE", Pods("/gated")).status, 200);
+  EXPECT_EQ(Http("GET", Pods("/gated")).status, 404);
+}
+
+// KillNode: the node turns Ready=Unknown with the unreachable taints, its pods not Ready, and
+// its kubelet never confirms a deletion; only a force delete (grace 0) removes such a pod.
+TEST_F(SimulatorTest, KilledNodeNeverConfirmsDeletions) {
+  ASSERT_EQ(Http("POST", Pods(), Pod("p", {{"spec", {{"nodeName", "node-1"}}}}).dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("p", "Running"));
+  EXPECT_FALSE(server_->KillNode("no-such-node").ok());
+  ASSERT_TRUE(server_->KillNode("node-1").ok());
+  json node = Http("GET", base_ + "/api/v1/nodes/node-1").Json();
+  std::string ready;
+  for (const auto& c : node["status"]["conditions"]) {
+    if (c["type"] == "Ready") ready = c["status"].get<std::string>() + "/" + c.value("reason", "");
+  }
+  EXPECT_EQ(ready, "Unknown/NodeStatusUnknown");
+  std::set<std::string> taints;
+  for (const auto& t : node["spec"]["taints"]) taints.insert(t["key"].get<std::string>() + ":" + t["effect"].get<std::string>());
+  EXPECT_EQ(taints, (std::set<std::string>{"node.kubernetes.io/unreachable:NoExecute",
+                                           "node.kubernetes.io/unreachable:NoSchedule"}));
+  std::string pod_ready;
+  const json p = GetPod("p");
+  for (const auto& c : p["status"]["conditions"]) {
+    if (c["type"] == "Ready") pod_ready = c["status"];
+  }
+  EXPECT_EQ(pod_ready, "False");
+
+  ASSERT_EQ(Http("DELETE", Pods("/p")).status, 200);
+  // The live node's pods keep going (the default stop delay is 100 ms).
+  ASSERT_EQ(Http("POST", Pods(), Pod("q", {{"spec", {{"nodeName", "node-0"}}}}).dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("q", "Running"));
+  ASSERT_EQ(Http("DELETE", Pods("/q")).status, 200);
+  ASSERT_TRUE(WaitFor([&] { return Http("GET", Pods("/q")).status == 404; }));
+  EXPECT_EQ(Http("GET", Pods("/p")).status, 200);  // still Terminating on the dead node
+  EXPECT_TRUE(GetPod("p")["metadata"].contains("deletionTimestamp"));
+  // Nothing new is scheduled there.
+  ASSERT_EQ(Http("POST", Pods(), Pod("r", {{"spec", {{"nodeSelector", {{"kubernetes.io/hostname", "node-1"}}}}}}).dump()).status, 201);
+  EXPECT_TRUE(WaitFor([&] {
+    for (const auto& c : GetPod("r")["status"].value("conditions", json::array())) {
+      if (c["type"] == "PodScheduled" && c["status"] == "False") return true;
+    }
+    return false;
+  }));
+  ASSERT_EQ(Http("DELETE", Pods("/p") + "?gracePeriodSeconds=0").status, 200);
+  EXPECT_EQ(Http("GET", Pods("/p")).status, 404);
 }
 
 }  // namespace

@@ -23,6 +23,9 @@ inline constexpr int64_t kMinInPlaceRestarts = 0;
 inline constexpr int64_t kMaxInPlaceRestarts = 1000;
 // spec.checkpointDir: an absolute path; Linux's PATH_MAX is 4096, leave room for file names.
 inline constexpr size_t kMaxCheckpointDirLength = 1024;
+// Twice the runtime's default progress report period (15 s): a healthy gang always reports
+// within it. (issue 14)
+inline constexpr int64_t kMinProgressDeadlineSeconds = 30;
 // Kubernetes object names in DNS-1123 subdomains are at most 253 characters.
 inline constexpr size_t kMaxQueueNameLength = 253;
 inline constexpr size_t kMaxPriorityClassNameLength = 253;

@@ -65,6 +65,11 @@ struct RunPolicy {
   // Restarts `ringleader-worker launch` may do in place (without recreating Pods) within one
   // gang attempt before it exits and the operator restarts the gang the Pod-level way; 0 = off.
   int64_t in_place_restarts = 3;
+  // --- issue 14: stalls ---
+  // A Running gang whose status.progress.step has not advanced for this long is restarted
+  // (reason Stalled). Unset: never.
+  std::optional<int64_t> progress_deadline_seconds;
+  // --- end issue 14 ---
 };
 
 struct TrainingJobSpec {
@@ -104,6 +109,13 @@ struct Progress {
   double loss = 0;
   double samples_per_second = 0;
   std::string updated_at;
+  // --- issue 14: in-place restarts ---
+  // Written by rank 0 with the figures: the gang attempt it runs in (its RINGLEADER_ATTEMPT)
+  // and how many times its launcher restarted the training processes in place during that
+  // attempt (RINGLEADER_IN_PLACE_RESTARTS).
+  int32_t attempt = 0;
+  int32_t in_place_restarts = 0;
+  // --- end issue 14 ---
   bool operator==(const Progress&) const = default;
 };
 
@@ -116,6 +128,11 @@ struct TrainingJobStatus {
   // The gang attempt the current pods belong to (their ringleader.dev/attempt label). It
   // grows on every restart and on every resume after a suspend.
   int32_t attempt = 0;
+  // --- issue 14: in-place restarts ---
+  // The in-place restarts of the current attempt (status.progress.inPlaceRestarts) already
+  // counted into `restarts`, which counts gang and in-place restarts alike.
+  int32_t in_place_restarts = 0;
+  // --- end issue 14 ---
   std::string start_time;
   std::string completion_time;
   int64_t observed_generation = 0;

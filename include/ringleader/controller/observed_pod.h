@@ -17,6 +17,8 @@ struct ObservedPod {
   bool ready = false;    // Ready condition True
   bool gated = false;    // still holds the ringleader.dev/gang scheduling gate
   bool terminating = false;  // metadata.deletionTimestamp set
+  // metadata.deletionTimestamp: when the pod's grace period ends ("" when not terminating).
+  std::string deletion_timestamp;
   std::string node_name;
   // For failed pods: the first terminated container's exit code and reason, or the pod's
   // status.reason (Evicted, DeadlineExceeded, ...) when no container says more.

@@ -5,9 +5,10 @@
 //   OnFailure → retried while restarts < backoffLimit.
 //   ExitCode  → exit codes 1–127 are permanent (the program says it is broken); 128–255
 //               (killed by a signal, or the runtime's retryable codes 175/176) and pod
-//               disruptions (eviction, deletion, node loss, gang timeout) are retried while
-//               restarts < backoffLimit.
-// Backoff between attempts doubles from `base` up to `cap`.
+//               disruptions (eviction, deletion, node loss, gang timeout, stall) are retried
+//               while restarts < backoffLimit.
+// The first restart starts at once; from the second, the backoff between attempts doubles from
+// `base` up to `cap`.
 
 #include <chrono>
 #include <optional>
@@ -22,6 +23,7 @@ enum class FailureKind {
   kExitCode,     // a worker's container exited non-zero
   kDisruption,   // evicted, deleted out of band, node lost, preempted
   kGangTimeout,  // not all workers Running within gang.timeoutSeconds
+  kStalled,      // Running, but status.progress.step did not advance for progressDeadlineSeconds
 };
 
 struct AttemptFailure {
@@ -41,7 +43,9 @@ struct RestartDecision {
 RestartDecision DecideRestart(const api::RunPolicy& policy, int64_t restarts_so_far,
                               const AttemptFailure& failure);
 
-// Delay before attempt number `restarts` (1-based) starts: base * 2^(restarts-1), capped.
+// Delay before the attempt of restart number `restarts` (1-based) starts: none for the first
+// (one failure is most often a node or a blip, and a gang waiting costs every GPU in it), then
+// base * 2^(restarts-2), capped.
 std::chrono::milliseconds RestartBackoff(int64_t restarts, std::chrono::milliseconds base,
                                          std::chrono::milliseconds cap);
 

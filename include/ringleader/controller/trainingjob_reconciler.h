@@ -11,8 +11,10 @@
 //
 // Stale caches: the status is written with the cached resourceVersion, so a reconcile that
 // decided from an old view gets a 409 and is requeued instead of applying a transition twice
-// (a restart is never counted twice). Pod names are deterministic and creations are tracked
-// in Expectations, so a cache that has not yet seen new pods never leads to duplicates.
+// (a restart is never counted twice). Pod names are deterministic (the state machine names a
+// rank NAME-worker-R, or NAME-worker-R-aA while a stuck pod of an older attempt holds that)
+// and creations are tracked in Expectations, so a cache that has not yet seen new pods never
+// leads to duplicates. Pods stuck on lost nodes are force-deleted (gracePeriodSeconds 0).
 //
 // Thread-safety: Reconcile may run for different keys concurrently (the engine guarantees
 // one call per key at a time). The caches must outlive the reconciler.
@@ -113,6 +115,8 @@ class TrainingJobReconciler final : public kube::Reconciler {
   kube::ObjectPtr FindPod(const std::string& ns, const std::string& name) const;
   std::vector<kube::ObjectPtr> PodsOwnedBy(const std::string& uid) const;
   bool ServiceExists(const std::string& ns, const std::string& name) const;
+  // The lost nodes among those `pods` are bound to, from the node cache (empty without one).
+  LostNodes LostNodesOf(const std::vector<ObservedPod>& pods) const;
   AdmissionResult CheckAdmission(const api::TrainingJob& job);
 
   std::chrono::system_clock::time_point Now() const;

@@ -18,6 +18,7 @@
 
 #include "ringleader/api/field_error.h"
 #include "ringleader/api/trainingjob.h"
+#include "ringleader/controller/disruption.h"
 #include "ringleader/controller/gang_admission.h"
 #include "ringleader/controller/observed_pod.h"
 
@@ -28,6 +29,9 @@ struct StateOptions {
   std::chrono::milliseconds restart_backoff_cap{std::chrono::minutes(5)};
   // How often a job waiting for capacity is looked at again (node and pod events also wake it).
   std::chrono::milliseconds admission_retry{std::chrono::seconds(5)};
+  // A pod being deleted on a lost node is force-deleted this long after its grace period ended
+  // (disruption.h, FindStuckPods).
+  std::chrono::milliseconds stuck_pod_margin{std::chrono::seconds(15)};
 };
 
 struct StateInput {
@@ -38,6 +42,8 @@ struct StateInput {
   bool podgroup_exists = false;
   // Set by the caller when NeedsAdmission(...) said so (Builtin gangs only).
   std::optional<AdmissionResult> admission;
+  // The lost nodes among those the job's pods are bound to (disruption.h).
+  LostNodes lost_nodes;
   std::chrono::system_clock::time_point now;
 };
 
@@ -52,7 +58,12 @@ struct StatePlan {
   bool create_service = false;
   bool create_podgroup = false;
   std::vector<int64_t> create_ranks;       // pods of status.attempt to create
+  // Their names, one per create_ranks entry: api::WorkerPodName, or WorkerPodNameOfAttempt
+  // when a pod of an older attempt stuck on a lost node still holds that name.
+  std::vector<std::string> create_names;
   std::vector<std::string> delete_pods;    // pod names
+  // Stuck on a lost node past their grace period: deleted with gracePeriodSeconds 0.
+  std::vector<std::string> force_delete_pods;
   std::vector<std::string> ungate_pods;    // remove the ringleader.dev/gang gate
   bool delete_job = false;                 // TTL after finished expired
   std::vector<JobEvent> events;
@@ -63,6 +74,11 @@ struct StatePlan {
 
 // True when the job's current attempt is waiting for Builtin admission: the caller must then
 // compute StateInput::admission.
+// The name of a worker of `attempt` whose usual name (api::WorkerPodName) is still held by a
+// pod of an older attempt stuck on a lost node: "<job>-worker-<rank>-a<attempt>". Its hostname
+// stays the usual one, so the gang's addresses do not change.
+std::string WorkerPodNameOfAttempt(const std::string& job_name, int64_t rank, int64_t attempt);
+
 bool NeedsAdmission(const api::TrainingJob& job, const std::vector<ObservedPod>& pods);
 
 StatePlan DecideNextState(const StateInput& input, const StateOptions& options = {});

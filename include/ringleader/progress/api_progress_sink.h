@@ -36,6 +36,12 @@ struct ApiProgressOptions {
   std::string job_namespace;
   std::string job_name;
   std::chrono::milliseconds min_interval{std::chrono::seconds(15)};
+  // Written with every report (status.progress.attempt, .inPlaceRestarts): the gang attempt and
+  // how many times the launcher restarted the training processes in place in it. When
+  // in_place_restarts > 0 the sink reports it at once, before the first step: the operator
+  // counts it against backoffLimit even if the restarted processes never reach a step.
+  int attempt = 0;
+  int in_place_restarts = 0;
   // How long the destructor waits for the last write.
   std::chrono::milliseconds flush_timeout{std::chrono::seconds(5)};
   std::function<std::chrono::system_clock::time_point()> clock;  // nullptr: system_clock::now
@@ -60,6 +66,7 @@ class ApiProgressSink final : public runtime::ProgressSink {
     int64_t step = 0;
     double loss = 0;
     double samples_per_second = 0;
+    bool has_step = true;  // false: only the attempt and in-place restarts (sent at start)
   };
   void Loop();
   void Send(const Figures& figures);

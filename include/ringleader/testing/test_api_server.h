@@ -54,9 +54,13 @@ struct TestApiServerOptions {
   std::string node_memory = "64Gi";
   // Delay between a pod being bound and it turning Running.
   std::chrono::milliseconds pod_start_delay{50};
-  // 0: deleted pods go away at once. Otherwise (simulator only) they carry deletionTimestamp
-  // this long first.
-  std::chrono::milliseconds pod_deletion_grace{0};
+  // Deleting a pod bound to a node (simulator only) works as on a real cluster: the pod turns
+  // Terminating (deletionTimestamp = now + its grace period) and goes only once that node's
+  // simulated kubelet confirms the container stopped, after this long (never more than the
+  // pod's grace period: gracePeriodSeconds of the delete, else the pod's
+  // terminationGracePeriodSeconds, else 30). A kubelet of a node killed with KillNode never
+  // confirms. Unbound pods, and deletes with gracePeriodSeconds 0 (force), go at once.
+  std::chrono::milliseconds pod_stop_delay{100};
 
   // Watch events kept for resuming watches; a watch from an older resourceVersion gets an
   // ERROR event with a 410 Expired Status.
@@ -130,6 +134,11 @@ class TestApiServer {
   // Closes every connection and watch abruptly, keeps all data (an apiserver restart).
   void Restart();
   void ClearFaults();
+  // The node's kubelet dies (a crashed or partitioned node): it stops confirming deletions and
+  // running or ending pods, and the node lifecycle controller's part follows at once: the
+  // node's Ready condition turns Unknown, it gets the node.kubernetes.io/unreachable taints
+  // (NoSchedule, NoExecute) and its pods' Ready conditions turn False. NotFound if no such node.
+  Status KillNode(const std::string& name);
   // Marks a pod Failed with reason Evicted (as a kubelet eviction would).
   Status EvictPod(const std::string& namespace_name, const std::string& name,
                   const std::string& message = "The node was low on resource: memory.");

@@ -17,7 +17,7 @@ void Usage() {
   std::cerr << "usage: ringleader-testapiserver [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
                "  [--crd FILE]... [--simulate-pods] [--simulate-schedulers a,b]\n"
                "  [--nodes N] [--node-gpus G] [--node-cpus C] [--node-memory M]\n"
-               "  [--pod-start-delay-ms MS] [--pod-deletion-grace-ms MS]\n"
+               "  [--pod-start-delay-ms MS] [--pod-stop-delay-ms MS]\n"
                "  [--watch-history N] [--bookmark-interval-ms MS] [--no-scheduling-gates]\n"
                "  [--tls-cert FILE --tls-key FILE] [--token TOKEN]\n"
                "\n"
@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
       options.node_memory = next();
     } else if (arg == "--pod-start-delay-ms") {
       options.pod_start_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
-    } else if (arg == "--pod-deletion-grace-ms") {
-      options.pod_deletion_grace = std::chrono::milliseconds(std::atoll(next().c_str()));
+    } else if (arg == "--pod-stop-delay-ms") {
+      options.pod_stop_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
     } else if (arg == "--watch-history") {
       options.watch_history = static_cast<size_t>(std::atoll(next().c_str()));
     } else if (arg == "--no-scheduling-gates") {
