@@ -57,6 +57,10 @@ struct TestApiServerOptions {
   // 0: deleted pods go away at once. Otherwise (simulator only) they carry deletionTimestamp
   // this long first.
   std::chrono::milliseconds pod_deletion_grace{0};
+  // A stand-in for Kueue's scheduler (src/testing/kueue_admitter.cc): admits, and preempts
+  // within, kueue.x-k8s.io/v1beta2 Workloads against ClusterQueue quotas once Kueue's CRDs are
+  // registered (tests/e2e/data/kueue-crds.yaml).
+  bool simulate_kueue = false;
 
   // Watch events kept for resuming watches; a watch from an older resourceVersion gets an
   // ERROR event with a 410 Expired Status.
