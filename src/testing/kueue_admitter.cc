@@ -68,7 +68,8 @@ const json* FindCondition(const json& status, const std::string& type) {
   return nullptr;
 }
 
-// apimeta.SetStatusCondition: lastTransitionTime changes only with status.
+// apimeta.SetStatusCondition: lastTransitionTime changes only with status. (The operator has
+// its own, SetWorkloadCondition: this stand-in for Kueue shares no code with what it tests.)
 void SetCondition(json& status, const std::string& type, const std::string& value, const std::string& reason,
                   const std::string& message, const std::string& now, int64_t generation) {
   if (!status.contains("conditions") || !status["conditions"].is_array()) status["conditions"] = json::array();
