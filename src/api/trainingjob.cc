@@ -35,7 +35,7 @@ const std::vector<std::string>& SuccessPolicyNames() {
 }
 const std::vector<std::string>& JobPhaseNames() {
   static const std::vector<std::string> names = {
-      "Pending", "Scheduling", "Running", "Restarting", "Succeeded", "Failed", "Suspended"};
+      "Pending", "Scheduling", "Running", "Restarting", "Succeeded", "Failed", "Suspended", "Queued"};
   return names;
 }
 const std::vector<std::string>& ConditionTypeNames() {

@@ -152,6 +152,12 @@ class LeaderWork {
       caches.services.push_back(&service_informers_.back()->cache());
     }
 
+    // Kueue: looks whether its Workload API is served; Workload informers when it is.
+    KueueAdapterOptions kueue_options;
+    kueue_options.namespaces = options_.namespaces;
+    kueue_ = std::make_unique<KueueAdapter>(client_, kueue_options);
+    caches.kueue = kueue_.get();
+
     events_ = std::make_unique<kube::EventRecorder>(client_, kube::EventRecorderOptions{});
     ReconcilerOptions reconciler_options;
     reconciler_options.state.restart_backoff_base = options_.restart_backoff;
@@ -187,6 +193,8 @@ class LeaderWork {
     for (auto& informer : service_informers_) {
       informer->AddEventHandlers(controller_->HandlersForOwned(api::kKind, api::kGroup));
     }
+    kueue_->SetWorkloadHandlers(controller_->HandlersForOwned(api::kKind, api::kGroup));
+    kueue_->Start();
     if (node_informer_) {
       kube::EventHandlers wake;
       wake.on_add = [this](const ObjectPtr&) { WakeWaitingJobs(); };
@@ -225,6 +233,7 @@ class LeaderWork {
 
   bool AllSynced() const {
     if (node_informer_ && !node_informer_->HasSynced()) return false;
+    if (kueue_ && !kueue_->HasSynced()) return false;
     for (auto* list : {&job_informers_, &pod_informers_, &service_informers_}) {
       for (auto& informer : *list) {
         if (!informer->HasSynced()) return false;
@@ -278,6 +287,7 @@ class LeaderWork {
       for (auto& informer : *list) informer->Stop();
     }
     if (node_informer_) node_informer_->Stop();
+    if (kueue_) kueue_->Stop();
     if (events_) {
       events_->Flush(kube::Clock::now() + std::chrono::seconds(2));
       events_->Stop();
@@ -291,6 +301,7 @@ class LeaderWork {
   std::unique_ptr<kube::Informer> node_informer_;
   std::vector<std::unique_ptr<kube::Informer>> job_informers_, pod_informers_, service_informers_;
   std::unique_ptr<kube::EventRecorder> events_;
+  std::unique_ptr<KueueAdapter> kueue_;
   std::unique_ptr<TrainingJobReconciler> reconciler_;
   std::unique_ptr<kube::Controller> controller_;
   std::jthread starter_;

@@ -463,6 +463,16 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
   input.podgroup_exists = std::any_of(input.pods.begin(), input.pods.end(),
                                       [&](const ObservedPod& p) { return p.attempt == job.status.attempt; });
 
+  // Jobs labelled kueue.x-k8s.io/queue-name wait for Kueue's admission (kueue_workload.h).
+  const bool kueue_managed = IsKueueManaged(job);
+  KueueInput kueue;
+  if (kueue_managed && caches_.kueue != nullptr) {
+    kueue = caches_.kueue->Observe(job);
+  } else if (kueue_managed) {
+    kueue.queue = KueueQueueName(job);
+    kueue.unavailable = "this operator runs without its Kueue integration";
+  }
+
   if (input.spec_errors.empty() && NeedsAdmission(job, input.pods)) {
     // One check at a time; a gang admitted here stays reserved in admitted_ until the job
     // cache shows it Admitted, so the lock need not be held while its pods are created.
@@ -470,7 +480,9 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     input.admission = CheckAdmission(job);
   }
 
-  StatePlan plan = DecideNextState(input, options_.state);
+  KueuePlan decided = kueue_managed ? DecideWithKueue(input, kueue, options_.state)
+                                    : KueuePlan{DecideNextState(input, options_.state)};
+  StatePlan& plan = decided.state;
   const std::string& ns = job.metadata.namespace_;
 
   if (plan.delete_job) {
@@ -534,6 +546,17 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     plan.requeue_after = options_.podgroup_crd_retry;
   }
 
+  // Kueue's admission (flavors' node labels and tolerations) goes into every Pod created.
+  std::optional<PodPlacement> placement;
+  if (kueue_managed && write_error.ok() && !plan.create_ranks.empty() && kueue.workload && caches_.kueue) {
+    auto admitted = caches_.kueue->Placement(*kueue.workload);
+    if (admitted.ok()) {
+      placement = std::move(*admitted);
+    } else {
+      record_failure("apply Kueue's admission", admitted.status());
+    }
+  }
+
   // The Service is created alongside the first pods rather than one round trip before them
   // (the workers resolve it only once they run, and a failed create is retried either way).
   std::vector<std::function<void()>> creates;
@@ -558,6 +581,13 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
       created_all = ForEachSlowStart(write_pool_, plan.create_ranks.size(), options_.write_parallelism, [&](size_t i) {
         Json pod = BuildWorkerPod(job, plan.create_ranks[i], plan.status.attempt);
         pod["metadata"]["name"] = names[i];  // its hostname stays the rank's usual one
+        if (placement) {
+          Status applied = ApplyPlacement(*placement, pod);
+          if (!applied.ok()) {
+            expectations_.CreationObserved(key, names[i]);
+            return applied;
+          }
+        }
         // Whether the server keeps schedulingGates is read from the first answer only: it is
         // one warning per process, and decoding every answer was a third of a create's CPU.
         const bool check_gates = gated && !gates_checked_.load();
@@ -638,6 +668,18 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     record_failure("remove the gang scheduling gate", ungated);
     if (ungated.ok()) spdlog::info("trainingjob={} released the gang: {} pods ungated", key, plan.ungate_pods.size());
   }
+
+  // The Workload side (create, delete, quota given back, PodsReady, Finished), before the
+  // status that reports it: a status update that fails is decided again from the same view.
+  std::string workload_created;
+  if (kueue_managed && caches_.kueue != nullptr && write_error.ok()) {
+    Status applied = caches_.kueue->Apply(job, kueue, decided, &workload_created);
+    if (applied.code() == StatusCode::kAborted) return ReconcileResult::Requeue();
+    record_failure("sync the job's Kueue Workload", applied);
+  } else if (!kueue_managed && caches_.kueue != nullptr) {
+    record_failure("delete the Workload of a job without the queue-name label", caches_.kueue->ForgetWorkload(job));
+  }
+  if (!workload_created.empty()) plan.events.push_back({kube::kEventTypeNormal, "CreatedWorkload", workload_created});
 
   if (!write_error.ok()) {
     // Tell the user in status (the job would otherwise sit silently), then retry with backoff.

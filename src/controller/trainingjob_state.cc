@@ -6,6 +6,7 @@
 #include "ringleader/api/limits.h"
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/api/worker_env.h"
+#include "ringleader/controller/kueue_workload.h"
 #include "ringleader/controller/restart_policy.h"
 
 namespace ringleader::controller {
@@ -649,6 +650,7 @@ void SetCondition(std::vector<api::Condition>& conditions, const std::string& ty
 bool NeedsAdmission(const api::TrainingJob& job, const std::vector<ObservedPod>& pods) {
   const auto& st = job.status;
   if (job.spec.gang.scheduler != api::GangScheduler::kBuiltin) return false;
+  if (IsKueueManaged(job)) return false;  // Kueue admits it (kueue_workload.h)
   if (IsTerminal(st.phase) || st.phase == JobPhase::kRestarting || st.phase == JobPhase::kSuspended) {
     return false;
   }

@@ -256,6 +256,7 @@ Status TestApiServer::Impl::Start() {
   }
   RETURN_IF_ERROR(http_->Start(options_.listen_host, options_.port));
   if (options_.simulate_pods) sim_thread_ = std::thread([this] { SimulatorLoop(); });
+  if (options_.simulate_kueue) kueue_thread_ = std::thread([this] { KueueAdmitterLoop(); });
   namespace_thread_ = std::thread([this] { NamespaceControllerLoop(); });
   started_ = true;
   return Status::Ok();
@@ -271,9 +272,11 @@ void TestApiServer::Impl::Stop() {
       w->cv.notify_all();
     }
     sim_cv_.notify_all();
+    kueue_cv_.notify_all();
     namespace_cv_.notify_all();
   }
   if (sim_thread_.joinable()) sim_thread_.join();
+  if (kueue_thread_.joinable()) kueue_thread_.join();
   if (namespace_thread_.joinable()) namespace_thread_.join();
   if (http_) http_->Stop();
   started_ = false;
@@ -435,6 +438,10 @@ void TestApiServer::Impl::Commit(const ResourceType& type, const std::string& ev
     if (options_.simulate_pods) SimObserveLocked(type, event_type, key, object);
     sim_dirty_ = true;
     sim_cv_.notify_all();
+  }
+  if (options_.simulate_kueue && type.group == "kueue.x-k8s.io") {
+    kueue_dirty_ = true;
+    kueue_cv_.notify_all();
   }
 }
 

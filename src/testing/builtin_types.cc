@@ -49,6 +49,9 @@ void TestApiServer::Impl::RegisterBuiltinTypes() {
   types_.push_back(Builtin("rbac.authorization.k8s.io", "roles", "role", "Role", true, {}, false));
   types_.push_back(Builtin("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding", true, {}, false));
   types_.push_back(Builtin("apps", "deployments", "deployment", "Deployment", true, {"deploy"}, true, {"all"}));
+  // Stored as given: Kueue integrations read a PriorityClass's value for a Workload's priority.
+  types_.push_back(
+      Builtin("scheduling.k8s.io", "priorityclasses", "priorityclass", "PriorityClass", false, {"pc"}, false));
 }
 
 std::optional<ApiError> TestApiServer::Impl::CrdToType(const json& crd, ResourceType* type) const {

@@ -1,7 +1,8 @@
 #pragma once
 // Internal state of TestApiServer, shared by the .cc files of ringleader_testing:
 // api_server.cc (routing, CRUD, watch, faults), discovery.cc (discovery + OpenAPI),
-// tables.cc (Table responses), builtin_types.cc (built-in kinds), pod_simulator.cc.
+// tables.cc (Table responses), builtin_types.cc (built-in kinds), pod_simulator.cc,
+// kueue_admitter.cc.
 //
 // Locking: one mutex `mu_` guards types, objects, history, watchers and the resourceVersion
 // counter. Handlers hold it only while touching that state, never while writing to a socket.
@@ -211,6 +212,10 @@ class TestApiServer::Impl {
   void SimulatePodLocked(const std::string& key, SimPod& info, std::chrono::steady_clock::time_point now,
                          const std::string& now_text, std::chrono::steady_clock::time_point* next_wake);
 
+  // --- Kueue admitter (kueue_admitter.cc) ---
+  void KueueAdmitterLoop();
+  void KueueAdmitterStepLocked();
+
   // --- helpers ---
   void Reply(HttpResponseWriter& out, RequestRecord& record, int status, const json& body,
              const std::vector<std::pair<std::string, std::string>>& headers = {});
@@ -274,6 +279,10 @@ class TestApiServer::Impl {
   static constexpr std::chrono::milliseconds kNamespaceTermination{500};
   std::condition_variable sim_cv_;
   std::thread sim_thread_;
+  // Kueue admitter (mu_): woken by writes to kueue.x-k8s.io objects.
+  bool kueue_dirty_ = true;
+  std::condition_variable kueue_cv_;
+  std::thread kueue_thread_;
   std::thread namespace_thread_;
   std::condition_variable namespace_cv_;
   bool stopping_ = false;

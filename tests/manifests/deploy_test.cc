@@ -107,6 +107,11 @@ TEST_F(DeployTest, OperatorRolesGrantExactlyWhatTheControllerUses) {
       {"/nodes", {"list", "watch"}},
       {"scheduling.volcano.sh/podgroups", {"create"}},
       {"scheduling.x-k8s.io/podgroups", {"create"}},
+      {"kueue.x-k8s.io/workloads", {"list", "watch", "create", "delete"}},
+      {"kueue.x-k8s.io/workloads/status", {"update"}},
+      {"kueue.x-k8s.io/localqueues", {"get"}},
+      {"kueue.x-k8s.io/resourceflavors", {"get"}},
+      {"scheduling.k8s.io/priorityclasses", {"get"}},
   };
   EXPECT_EQ(grants_of("ClusterRole", "ringleader-operator"), want);
   Grants lease = {{"coordination.k8s.io/leases", {"get", "create", "update"}}};

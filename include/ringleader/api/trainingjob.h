@@ -31,7 +31,8 @@ enum class JobPhase {
   kRestarting,
   kSucceeded,
   kFailed,
-  kSuspended
+  kSuspended,
+  kQueued  // waiting in a Kueue LocalQueue (kueue_workload.h)
 };
 
 struct ObjectMeta {

@@ -36,6 +36,7 @@
 #include "ringleader/controller/builtin_job_index.h"
 #include "ringleader/controller/expectations.h"
 #include "ringleader/controller/gang_admission.h"
+#include "ringleader/controller/kueue_adapter.h"
 #include "ringleader/controller/pending_writes.h"
 #include "ringleader/controller/trainingjob_state.h"
 #include "ringleader/kube/client.h"
@@ -60,6 +61,9 @@ struct ReconcilerCaches {
   // capacity check and says so in the Admitted condition.
   const kube::Cache* nodes = nullptr;
   std::string nodes_unavailable_reason;
+  // Jobs labelled kueue.x-k8s.io/queue-name are queued by Kueue through it (kueue_adapter.h).
+  // nullptr: no Kueue integration (the label is ignored).
+  KueueAdapter* kueue = nullptr;
 };
 
 struct ReconcilerOptions {

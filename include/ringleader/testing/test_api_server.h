@@ -61,6 +61,10 @@ struct TestApiServerOptions {
   // terminationGracePeriodSeconds, else 30). A kubelet of a node killed with KillNode never
   // confirms. Unbound pods, and deletes with gracePeriodSeconds 0 (force), go at once.
   std::chrono::milliseconds pod_stop_delay{100};
+  // A stand-in for Kueue's scheduler (src/testing/kueue_admitter.cc): admits, and preempts
+  // within, kueue.x-k8s.io/v1beta2 Workloads against ClusterQueue quotas once Kueue's CRDs are
+  // registered (tests/e2e/data/kueue-crds.yaml).
+  bool simulate_kueue = false;
 
   // Watch events kept for resuming watches; a watch from an older resourceVersion gets an
   // ERROR event with a 410 Expired Status.

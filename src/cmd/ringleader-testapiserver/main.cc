@@ -15,7 +15,7 @@ namespace {
 
 void Usage() {
   std::cerr << "usage: ringleader-testapiserver [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
-               "  [--crd FILE]... [--simulate-pods] [--simulate-schedulers a,b]\n"
+               "  [--crd FILE]... [--simulate-pods] [--simulate-schedulers a,b] [--simulate-kueue]\n"
                "  [--nodes N] [--node-gpus G] [--node-cpus C] [--node-memory M]\n"
                "  [--pod-start-delay-ms MS] [--pod-stop-delay-ms MS]\n"
                "  [--watch-history N] [--bookmark-interval-ms MS] [--no-scheduling-gates]\n"
@@ -24,6 +24,8 @@ void Usage() {
                "  --tls-cert FILE, --tls-key FILE  serve HTTPS with this PEM certificate and key (both or\n"
                "      neither); the certificate should be self-signed: --kubeconfig-out trusts exactly it\n"
                "      (certificate-authority-data)\n"
+               "  --simulate-kueue  admit Kueue Workloads against ClusterQueue quotas, preempting lower\n"
+               "      priorities, once Kueue's CRDs are registered (a stand-in for Kueue's scheduler)\n"
                "  --token TOKEN  require \"Authorization: Bearer TOKEN\" on every request (else 401\n"
                "      Unauthorized); --kubeconfig-out carries it. Without it any token is accepted\n";
 }
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
       options.crd_files.push_back(next());
     } else if (arg == "--simulate-pods") {
       options.simulate_pods = true;
+    } else if (arg == "--simulate-kueue") {
+      options.simulate_kueue = true;
     } else if (arg == "--simulate-schedulers") {
       std::string list = next();
       size_t start = 0;
