@@ -51,6 +51,9 @@ struct CommunicatorOptions {
   // cache, big enough to amortise the two barriers per chunk: 256-512 KiB measured best
   // (4 ranks, 2 cores; 4 MiB was 2-3x slower at 1-4 MiB messages).
   size_t shm_chunk_bytes = 512u << 10;
+  // Shared-memory barrier spin before sleeping, in microseconds; -1 = chosen from ranks vs
+  // usable CPUs (ChooseShmWaitPolicy). For measurements and unusual hosts.
+  int shm_spin_us = -1;
 };
 
 // Creates the communicator chosen by options.backend over a joined rendezvous. The
