@@ -6,7 +6,7 @@
 //   allreduce_bench --ranks 4 [--backends shm,tcp] [--min-bytes 4] [--max-bytes 256M]
 //                   [--repeat 1] [--busy-loops 0] [--stats]
 //                   [--mpi on|off] [--mpi-algorithms 1,2,3,4,5,6] [--mpi-tcp on|off]
-//                   [--dat busbw.dat] [--target-seconds 0.15] [--shm-chunk 512K]
+//                   [--dat busbw.dat] [--target-seconds 0.15] [--shm-chunk 256K]
 //                   [--shm-spin-us US] [--fail-rank R]
 //   allreduce_bench --gpu      (GPU kernels and NCCL path, see gpu_bench.cc)
 //
@@ -78,8 +78,8 @@ struct Options {
   size_t mpi_search_min_bytes = 64u << 10;
   std::string dat;
   double target_seconds = 0.15;  // time spent per size and variant, roughly
-  size_t shm_chunk_bytes = 512u << 10;
-  int shm_spin_us = -1;
+  size_t shm_chunk_bytes = rl::CommunicatorOptions{}.shm_chunk_bytes;
+  int shm_spin_us = rl::CommunicatorOptions{}.shm_spin_us;
   int repeat = 1;
   int busy_loops = 0;
   bool stats = false;
@@ -660,9 +660,9 @@ int main(int argc, char** argv) {
     if (opt.mpi_tcp) columns.push_back({"mpi-tcp", true, rl::Backend::kMpi, 0, true, opt.min_bytes});
   }
 
-  std::printf("# allreduce_bench: %d ranks (local processes), fp32, average; %ld cores online, "
-              "%d usable; %d repeat(s), %d busy loop(s)\n",
-              n, sysconf(_SC_NPROCESSORS_ONLN), rl::UsableCpus(), opt.repeat, opt.busy_loops);
+  std::printf("# allreduce_bench: %d ranks (local processes), fp32, average; %ld cores online; "
+              "%d repeat(s), %d busy loop(s)\n",
+              n, sysconf(_SC_NPROCESSORS_ONLN), opt.repeat, opt.busy_loops);
   const double memcpy_bw = MemcpyBandwidth();
   std::printf("# memcpy 64MiB: %.2f GB/s (before the busy loops start)\n", memcpy_bw);
   std::fflush(stdout);

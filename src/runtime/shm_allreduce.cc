@@ -23,11 +23,6 @@ constexpr int kMaxShmRanks = 256;
 // Slot sets in rotation: between two barriers a rank reads set k-1 (copy out), set k (reduce)
 // and writes set k+1 (copy in), so three sets let one barrier per chunk separate them.
 constexpr int kSlotSets = 3;
-// Spin before sleeping when every rank has a CPU of its own: long enough to cover the usual
-// skew between ranks finishing the same work, short next to a scheduler time slice (a peer
-// preempted by another process is not back for milliseconds, and sleeping is then better).
-constexpr auto kSpinWhenCpusSuffice = std::chrono::microseconds(50);
-
 struct alignas(64) ShmHeader {
   std::atomic<uint32_t> arrived;     // ranks in the current barrier
   std::atomic<uint32_t> generation;  // futex word, bumped when a barrier completes
@@ -39,55 +34,6 @@ struct alignas(64) ShmHeader {
   // Generation each rank last arrived in, to name the ranks a timed-out barrier waits for.
   std::atomic<uint32_t> arrived_in[kMaxShmRanks];
 };
-
-ShmWaitPolicy ChooseShmWaitPolicy(int ranks, int usable_cpus, int spin_override_us) {
-  ShmWaitPolicy policy;
-  if (spin_override_us >= 0) {
-    policy.spin = std::chrono::microseconds(spin_override_us);
-  } else if (ranks <= usable_cpus) {
-    policy.spin = kSpinWhenCpusSuffice;
-  }
-  return policy;
-}
-
-std::optional<int> CpusFromCpuMax(std::string_view cpu_max) {
-  // "<quota> <period>" in microseconds, or "max <period>" for no limit.
-  const size_t space = cpu_max.find(' ');
-  if (space == std::string_view::npos) return std::nullopt;
-  auto parse = [](std::string_view text) -> std::optional<long long> {
-    long long v = 0;
-    if (text.empty()) return std::nullopt;
-    for (char c : text) {
-      if (c < '0' || c > '9' || v > (1LL << 50)) return std::nullopt;
-      v = v * 10 + (c - '0');
-    }
-    return v;
-  };
-  std::string_view period_text = cpu_max.substr(space + 1);
-  while (!period_text.empty() && (period_text.back() == '\n' || period_text.back() == ' ')) {
-    period_text.remove_suffix(1);
-  }
-  const auto quota = parse(cpu_max.substr(0, space));
-  const auto period = parse(period_text);
-  if (!quota || !period || *period == 0 || *quota == 0) return std::nullopt;
-  return static_cast<int>((*quota + *period - 1) / *period);
-}
-
-int UsableCpus() {
-  int cpus = 1;
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    cpus = std::max(1, CPU_COUNT(&set));
-  } else {
-    cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  }
-  std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
-  std::string line;
-  if (std::getline(cpu_max, line)) {
-    if (auto quota = CpusFromCpuMax(line)) cpus = std::min(cpus, *quota);
-  }
-  return cpus;
-}
 
 namespace {
 
@@ -138,7 +84,7 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
   }
   std::unique_ptr<ShmCommunicator> comm(new ShmCommunicator(rendezvous, options));
   const int n = comm->size_;
-  comm->policy_ = ChooseShmWaitPolicy(n, UsableCpus(), options.shm_spin_us);
+  comm->spin_ = std::chrono::microseconds(std::max(0, options.shm_spin_us));
   comm->chunk_bytes_ = RoundUp(std::max<size_t>(options.shm_chunk_bytes, 4096), 64);
   comm->mapping_bytes_ = RoundUp(sizeof(ShmHeader), kAlign) + kSlotSets * n * comm->chunk_bytes_;
   const Deadline deadline = DeadlineAfter(options.timeout);
@@ -247,8 +193,8 @@ Status ShmCommunicator::WaitBarrier() {
 
 Status ShmCommunicator::WaitForGeneration(uint32_t gen) {
   ShmHeader& h = *header_;
-  if (policy_.spin.count() > 0) {
-    const auto spin_until = Clock::now() + policy_.spin;
+  if (spin_.count() > 0) {
+    const auto spin_until = Clock::now() + spin_;
     do {
       for (int i = 0; i < 64; ++i) {
         if (h.generation.load(std::memory_order_acquire) != gen) {

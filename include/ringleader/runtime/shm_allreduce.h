@@ -7,10 +7,12 @@
 //
 // One barrier per chunk: three slot sets rotate, and between two barriers a rank copies out
 // chunk k-1, reduces its slice of chunk k and copies in chunk k+1 (a C-chunk call costs C+1
-// barriers). Each barrier is a point where every rank must have run, so with more ranks than
-// cores it costs context switches; halving their number is what keeps the path fast when the
-// scheduler is busy. How a rank waits is chosen from ranks vs usable CPUs (ShmWaitPolicy).
-// Every wait is bounded by the collective timeout and checks the peers' pids, so a dead peer
+// barriers, not 2C). Each barrier is a point where every rank must have run, so with more ranks
+// than cores, or other processes on the cores, it costs context switches; halving their number
+// is what keeps the path fast when the scheduler is busy. A rank that waits sleeps on a futex
+// at once (no spinning, no sched_yield): under contention a rank that spins burns the CPU share
+// the scheduler would otherwise give it for its work, which measured far slower on a busy
+// machine even for a 3 us spin (docs/performance.md, "Why it varied"). Every wait is bounded by the collective timeout and checks the peers' pids, so a dead peer
 // is reported within ~50 ms.
 //
 // Thread-safety: one collective at a time.
@@ -19,9 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 
 #include "ringleader/runtime/communicator.h"
 #include "ringleader/runtime/socket.h"
@@ -29,26 +29,6 @@
 namespace ringleader::runtime {
 
 struct ShmHeader;
-
-// How a rank waits at a barrier: busy-poll (pause) for `spin`, then sleep on a futex.
-// Spinning only pays when the rank we wait for is running on another core; when ranks
-// outnumber the CPUs, the rank we wait for may need *our* core, and every microsecond spun
-// delays it (measured: docs/performance.md, "Why it varied").
-struct ShmWaitPolicy {
-  std::chrono::nanoseconds spin{0};
-};
-
-// Pure: the policy for `ranks` ranks on a host where this rank may use `usable_cpus` CPUs.
-// `spin_override_us` >= 0 (CommunicatorOptions::shm_spin_us) forces the spin time.
-ShmWaitPolicy ChooseShmWaitPolicy(int ranks, int usable_cpus, int spin_override_us = -1);
-
-// Pure: CPUs granted by a cgroup v2 `cpu.max` ("max 100000" or "<quota> <period>"), rounded
-// up; nullopt for "max" or text that is not a quota.
-std::optional<int> CpusFromCpuMax(std::string_view cpu_max);
-
-// CPUs this process may run on: its affinity mask, capped by its cgroup's CPU quota (a
-// Kubernetes CPU limit leaves the affinity mask at the node's size).
-int UsableCpus();
 
 // Counters of one rank's ShmCommunicator since Create, always on (two clock reads per
 // barrier). The bench prints them per call; docs/performance.md explains what they showed.
@@ -76,7 +56,6 @@ class ShmCommunicator : public Communicator {
   Status Barrier() override;
 
   const ShmStats& stats() const { return stats_; }
-  const ShmWaitPolicy& wait_policy() const { return policy_; }
 
  private:
   ShmCommunicator(Rendezvous& rendezvous, const CommunicatorOptions& options);
@@ -88,7 +67,8 @@ class ShmCommunicator : public Communicator {
 
   Rendezvous& rendezvous_;
   CommunicatorOptions options_;
-  ShmWaitPolicy policy_;
+  // Busy-poll this long before sleeping at a barrier (CommunicatorOptions::shm_spin_us).
+  std::chrono::nanoseconds spin_{0};
   int rank_ = 0;
   int size_ = 1;
   size_t chunk_bytes_ = 0;
