@@ -23,6 +23,7 @@ constexpr int kMaxShmRanks = 256;
 // Slot sets in rotation: between two barriers a rank reads set k-1 (copy out), set k (reduce)
 // and writes set k+1 (copy in), so three sets let one barrier per chunk separate them.
 constexpr int kSlotSets = 3;
+
 struct alignas(64) ShmHeader {
   std::atomic<uint32_t> arrived;     // ranks in the current barrier
   std::atomic<uint32_t> generation;  // futex word, bumped when a barrier completes
