@@ -163,7 +163,8 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
       {"no-overlap", "check-args"});
   if (!flags.ok()) return UsageError(flags.status().message());
   TrainerOptions options;
-  double bucket_mb = 25, timeout_s = 60, rdzv_timeout_s = 300, shm_chunk_kb = 512;
+  double bucket_mb = 25, timeout_s = 60, rdzv_timeout_s = 300,
+         shm_chunk_kb = CommunicatorOptions{}.shm_chunk_bytes / 1024.0;
   for (const Status& s :
        {ReadNumber(*flags, "steps", &options.steps, 0), ReadNumber(*flags, "batch-size", &options.batch_size, 1),
         ReadNumber(*flags, "lr", &options.lr, 0), ReadNumber(*flags, "seed", &options.seed, 0),

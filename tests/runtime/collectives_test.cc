@@ -5,13 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "collective_cases.h"
 #include "gang.h"
 #include "ringleader/runtime/communicator.h"
 #include "ringleader/runtime/rendezvous.h"
+#include "ringleader/runtime/shm_allreduce.h"
 #include "ringleader/runtime/socket.h"
 
 namespace ringleader::runtime {
@@ -119,6 +122,146 @@ TEST(CollectivesTest, RepeatedCollectivesReuseTheConnections) {
     return Status::Ok();
   });
   for (const auto& s : statuses) EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+
+// ---- shm: one barrier per chunk over three rotating slot sets --------------------------------
+
+// Element i of rank r in call c: differs per call, so a copy-in that overwrote a slot set a
+// peer was still reading, or a stale slot, shows up as a wrong element. Multiples of n, small
+// enough to be exact in fp16.
+int64_t CallInput(int rank, int n, int call, size_t i) {
+  return n * static_cast<int64_t>((i * 7 + rank * 3 + call * 5) % 11) - 5 * n;
+}
+
+struct ShmScheduleParam {
+  int ranks;
+  int spin_us;
+};
+
+class ShmScheduleTest : public ::testing::TestWithParam<ShmScheduleParam> {};
+
+// Back-to-back calls whose chunk counts (1, 2, 3, 4, 7 chunks and partial chunks, for 2-, 4- and
+// 8-byte types) make the slot sets wrap at every offset, with Barrier() in between, each checked
+// exactly; and ShmStats shows exactly C + 1 barriers per C-chunk call.
+TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
+  const ShmScheduleParam param = GetParam();
+  CommunicatorOptions options;
+  options.backend = Backend::kShm;
+  options.timeout = std::chrono::seconds(20);
+  options.shm_chunk_bytes = 4096;  // the minimum: many chunks from small buffers
+  options.shm_spin_us = param.spin_us;
+  struct Call {
+    DataType type;
+    size_t count;
+    ReduceOp op;
+  };
+  std::vector<Call> calls;
+  for (DataType type : {DataType::kFloat32, DataType::kInt64, DataType::kFloat16}) {
+    const size_t per_chunk = 4096 / DataTypeSize(type);
+    for (size_t count : {size_t{1}, per_chunk - 1, per_chunk, per_chunk + 1, 2 * per_chunk,
+                         3 * per_chunk + 5, 4 * per_chunk, 7 * per_chunk - 3}) {
+      calls.push_back({type, count, calls.size() % 2 == 0 ? ReduceOp::kSum : ReduceOp::kAverage});
+    }
+  }
+  std::vector<std::string> failures(param.ranks);
+  std::vector<ShmStats> stats(param.ranks);
+  auto statuses = RunGang(param.ranks, options, [&](Communicator& comm) -> Status {
+    auto* shm = dynamic_cast<ShmCommunicator*>(&comm);
+    if (shm == nullptr) return InternalError("not the shm backend");
+    const int n = comm.size();
+    for (int round = 0; round < 3; ++round) {
+      for (size_t c = 0; c < calls.size(); ++c) {
+        const Call& call = calls[c];
+        const int id = round * 100 + static_cast<int>(c);
+        std::vector<char> buffer(call.count * DataTypeSize(call.type));
+        for (size_t i = 0; i < call.count; ++i) {
+          testing::StoreValue(buffer.data(), i, call.type, CallInput(comm.rank(), n, id, i));
+        }
+        RETURN_IF_ERROR(comm.AllReduce(buffer.data(), call.count, call.type, call.op));
+        for (size_t i = 0; i < call.count && failures[comm.rank()].empty(); ++i) {
+          int64_t want = 0;
+          for (int r = 0; r < n; ++r) want += CallInput(r, n, id, i);
+          if (call.op == ReduceOp::kAverage) want /= n;
+          const double got = testing::LoadValue(buffer.data(), i, call.type);
+          if (got != static_cast<double>(want)) {
+            failures[comm.rank()] = "call " + std::to_string(id) + " " + DataTypeName(call.type) +
+                                    " count " + std::to_string(call.count) + ": element " +
+                                    std::to_string(i) + " is " + std::to_string(got) + ", want " +
+                                    std::to_string(want);
+          }
+        }
+        if (c % 5 == 4) RETURN_IF_ERROR(comm.Barrier());
+      }
+    }
+    stats[comm.rank()] = shm->stats();
+    return Status::Ok();
+  });
+  uint64_t want_chunks = 0, want_barriers = 0;
+  for (const Call& call : calls) {
+    const size_t per_chunk = 4096 / DataTypeSize(call.type);
+    const uint64_t chunks = (call.count + per_chunk - 1) / per_chunk;
+    want_chunks += chunks;
+    want_barriers += chunks + 1;
+  }
+  want_chunks *= 3;
+  want_barriers = 3 * (want_barriers + calls.size() / 5);
+  for (int r = 0; r < param.ranks; ++r) {
+    ASSERT_TRUE(statuses[r].ok()) << "rank " << r << ": " << statuses[r].ToString();
+    EXPECT_EQ(failures[r], "") << "rank " << r;
+    EXPECT_EQ(stats[r].collectives, 3 * calls.size()) << "rank " << r;
+    EXPECT_EQ(stats[r].chunks, want_chunks) << "rank " << r;
+    EXPECT_EQ(stats[r].barriers, want_barriers) << "rank " << r;
+    // Without spinning, a rank that is not last to arrive always sleeps.
+    if (param.spin_us == 0) EXPECT_EQ(stats[r].spin_exits, 0u) << "rank " << r;
+  }
+  uint64_t last_arrivals = 0;
+  for (const ShmStats& s : stats) last_arrivals += s.last_arrivals;
+  EXPECT_EQ(last_arrivals, want_barriers) << "exactly one rank completes each barrier";
+}
+
+std::vector<ShmScheduleParam> ShmSchedules() {
+  std::vector<ShmScheduleParam> params;
+  for (int spin_us : {0, 20}) {
+    for (int n : {2, 3, 4, 7}) params.push_back({n, spin_us});
+  }
+  return params;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RanksAndSpin, ShmScheduleTest, ::testing::ValuesIn(ShmSchedules()),
+    [](const ::testing::TestParamInfo<ShmScheduleParam>& info) {
+      return std::to_string(info.param.ranks) + "ranks_spin" + std::to_string(info.param.spin_us) + "us";
+    });
+
+// A rank that never arrives: the others' barrier gives up after the collective timeout with
+// an error that names it, instead of waiting forever.
+TEST(ShmScheduleTest, BarrierTimeoutNamesTheRankThatDidNotArrive) {
+  CommunicatorOptions options;
+  options.backend = Backend::kShm;
+  options.timeout = std::chrono::milliseconds(300);
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  auto statuses = RunGang(3, options, [&](Communicator& comm) -> Status {
+    if (comm.rank() == 2) {
+      // Stays alive (same pid as its peers) but never joins the collective, until they gave up.
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::seconds(20), [&] { return finished == 2; });
+      return Status::Ok();
+    }
+    float value = 1;
+    Status s = comm.AllReduce(&value, 1, DataType::kFloat32, ReduceOp::kSum);
+    std::lock_guard<std::mutex> lock(mu);
+    ++finished;
+    cv.notify_all();
+    return s;
+  });
+  for (int r : {0, 1}) {
+    EXPECT_EQ(statuses[r].code(), StatusCode::kAborted) << statuses[r].ToString();
+    EXPECT_NE(statuses[r].message().find("ranks 2 did not arrive"), std::string::npos)
+        << statuses[r].ToString();
+  }
 }
 
 }  // namespace

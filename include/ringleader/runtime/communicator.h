@@ -47,10 +47,15 @@ struct CommunicatorOptions {
   Backend backend = Backend::kAuto;
   // Longest a collective waits for a peer before declaring it failed.
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
-  // Shared-memory staging per rank (bytes). Small enough that the N staging slots stay in
-  // cache, big enough to amortise the two barriers per chunk: 256-512 KiB measured best
-  // (4 ranks, 2 cores; 4 MiB was 2-3x slower at 1-4 MiB messages).
-  size_t shm_chunk_bytes = 512u << 10;
+  // Shared-memory staging per rank (bytes). Small enough that a rank's staging traffic
+  // between two barriers (about 3 chunks) stays in its core's L2, big enough to amortise the
+  // barrier per chunk: 256 KiB measured best of 128 KiB-2 MiB (2 and 4 ranks on 2 cores with
+  // 2 MiB L2 each; docs/performance.md).
+  size_t shm_chunk_bytes = 256u << 10;
+  // Shared-memory barriers busy-poll this long before sleeping on a futex (microseconds).
+  // 0: sleep at once, measured best on a shared machine (docs/performance.md); a dedicated
+  // host with a core per rank may gain from a few microseconds at small messages.
+  int shm_spin_us = 0;
   // This process's rank on its host (WorkerEnv::local_rank): picks its GPU for nccl
   // (ChooseCudaDevice in gpu_setup.h). Ignored by the CPU backends.
   int local_rank = 0;
