@@ -40,7 +40,7 @@ class ProcessGroup {
   ~ProcessGroup();
 
   // Starts every process, or none: if one cannot be started, those already started are
-  // killed and reaped and the error names the failing rank.
+  // killed and reaped and the error names the failing worker.
   Status Start(const std::vector<ProcessSpec>& specs);
 
   // Waits up to `timeout` for output, an exit, or `wake_fd` (-1: none) becoming readable;
