@@ -228,7 +228,13 @@ TEST(RunCommandTest, CheckpointDirIsInTheRunDirAndSurvivesAGangRestart) {
                       "  echo \"resumed from step=$(cat \"$RINGLEADER_CHECKPOINT_DIR/step-$RANK\")\"\n"
                       "  echo 'final step=10 loss=0.5 checksum=ab'; exit 0\n"
                       "fi\n"
-                      "echo 4 > \"$RINGLEADER_CHECKPOINT_DIR/step-$RANK\"; exit 137\n",
+                      "echo 4 > \"$RINGLEADER_CHECKPOINT_DIR/tmp-$RANK\"\n"
+                      "mv \"$RINGLEADER_CHECKPOINT_DIR/tmp-$RANK\" \"$RINGLEADER_CHECKPOINT_DIR/step-$RANK\"\n"
+                      // Fail only once both workers saved their step: the first exit stops the gang.
+                      "until [ -f \"$RINGLEADER_CHECKPOINT_DIR/step-0\" ] && [ -f \"$RINGLEADER_CHECKPOINT_DIR/step-1\" ]; do\n"
+                      "  sleep 0.01\n"
+                      "done\n"
+                      "exit 137\n",
                       {{"restartPolicy", "ExitCode"}, {"backoffLimit", 2}, {"activeDeadlineSeconds", 120}});
   job["spec"]["checkpointDir"] = "/ckpt";
   Outcome o = RunCli({WriteJob(tmp, "job.yaml", job), "--run-dir", tmp.path() + "/run", "--backoff-base-ms",
