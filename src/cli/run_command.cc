@@ -172,7 +172,7 @@ class SignalScope {
     action.sa_handler = OnStopSignal;
     sigemptyset(&action.sa_mask);
     for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &action, &saved_[i]);
-    // A closed stdout must not kill the supervisor while ranks run in their own groups.
+    // A closed stdout must not kill the supervisor while workers run in their own groups.
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     sigemptyset(&ignore.sa_mask);

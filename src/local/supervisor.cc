@@ -152,7 +152,7 @@ class Run {
     observer_.OnLine(view_, r.worker, line);
   }
 
-  // Success per successPolicy: every process exited 0, or (RankZero) worker 0's did.
+  // Success per successPolicy: every worker exited 0, or (RankZero) worker 0 did.
   bool Succeeded() {
     const bool rank_zero = plan_.job.spec.run_policy.success_policy == api::SuccessPolicy::kRankZero;
     for (const WorkerView& r : view_.workers) {

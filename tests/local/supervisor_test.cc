@@ -26,7 +26,7 @@ RunResult RunJob(const json& job, const std::string& run_dir, RecordingObserver*
   return Supervise(plan, FastOptions(run_dir), observer != nullptr ? *observer : local_observer, stop);
 }
 
-TEST(SupervisorTest, SuccessRunsEveryRankWithTheEnvAndKeepsLogs) {
+TEST(SupervisorTest, SuccessRunsEveryWorkerWithTheEnvAndKeepsLogs) {
   TempDir tmp;
   const std::string script =
       "echo \"rank=$RANK world=$WORLD_SIZE attempt=$RINGLEADER_ATTEMPT master=$MASTER_ADDR:$MASTER_PORT\"\n"
@@ -155,9 +155,9 @@ TEST(SupervisorTest, RankZeroSuccessPolicyStopsTheOthers) {
   EXPECT_EQ(result.view.workers[1].exit_code, 128 + SIGTERM);
 }
 
-TEST(SupervisorTest, AllWorkersWaitsForEveryRank) {
+TEST(SupervisorTest, AllWorkersWaitsForEveryWorker) {
   TempDir tmp;
-  // Rank 0 finishes first; success needs the others too.
+  // Worker 0 finishes first; success needs the others too.
   RunResult result = RunJob(ShellJob(2, "if [ \"$RANK\" = 1 ]; then sleep 0.3; fi\necho done\n"), tmp.path());
   EXPECT_EQ(result.phase, api::JobPhase::kSucceeded) << result.message;
   for (const WorkerView& r : result.view.workers) EXPECT_EQ(r.exit_code, 0);
