@@ -4,6 +4,7 @@
 #include "ringleader/api/validation.h"
 #include "ringleader/api/yaml_loader.h"
 #include "ringleader/controller/desired_state.h"
+#include "ringleader/local/plan.h"
 
 namespace ringleader::cli {
 
@@ -53,10 +54,14 @@ int RunValidate(const std::vector<std::string>& args, std::ostream& out, std::os
     for (size_t i = 0; i < docs->size(); ++i) {
       const json& doc = (*docs)[i];
       std::vector<api::FieldError> errors;
-      api::ParseTrainingJob(doc, &errors);
+      const api::TrainingJob job = api::ParseTrainingJob(doc, &errors);
       std::string label = DocumentLabel(file, i, docs->size(), doc);
       if (errors.empty()) {
         out << label << ": valid\n";
+        // Valid but probably not what was meant: the same rule holds in a Pod and locally.
+        if (auto warning = local::ProcessesPerWorkerWarning(job); warning.has_value()) {
+          out << "  warning: " << *warning << "\n";
+        }
         continue;
       }
       exit_code = std::max(exit_code, 1);

@@ -110,25 +110,24 @@ std::string StopSignalName(int signal) {
   return "signal " + std::to_string(signal);
 }
 
-// Plain output: one line per phase change, every output line with its rank prefix.
+// Plain output: one line per phase change, every output line with its worker prefix.
 class PlainObserver : public local::RunObserver {
  public:
-  PlainObserver(std::ostream& out, int64_t ppw) : out_(out), ppw_(ppw) {}
+  explicit PlainObserver(std::ostream& out) : out_(out) {}
   void OnPhase(const local::RunView& view) override { out_ << local::FormatPhaseLine(view) << "\n" << std::flush; }
-  void OnLine(const local::RunView& view, int rank, std::string_view line) override {
-    out_ << local::RankPrefix(view.ranks[rank], ppw_) << " " << line << "\n";
+  void OnLine(const local::RunView& view, int worker, std::string_view line) override {
+    out_ << local::WorkerPrefix(view.workers[worker]) << " " << line << "\n";
   }
   void OnTick(const local::RunView&) override { out_ << std::flush; }
 
  private:
   std::ostream& out_;
-  int64_t ppw_;
 };
 
 // Terminal output: phase changes scroll, the status block below them is redrawn in place.
 class TtyObserver : public local::RunObserver {
  public:
-  TtyObserver(std::ostream& out, int64_t ppw) : out_(out), ppw_(ppw) {}
+  explicit TtyObserver(std::ostream& out) : out_(out) {}
   void OnPhase(const local::RunView& view) override {
     Erase();
     out_ << local::FormatPhaseLine(view) << "\n";
@@ -150,12 +149,11 @@ class TtyObserver : public local::RunObserver {
     winsize size{};
     int width = 100;
     if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) width = size.ws_col;
-    const std::string block = local::RenderStatusView(view, ppw_, width - 1);
+    const std::string block = local::RenderStatusView(view, width - 1);
     drawn_lines_ = static_cast<int>(std::count(block.begin(), block.end(), '\n'));
     out_ << block << std::flush;
   }
   std::ostream& out_;
-  int64_t ppw_;
   int drawn_lines_ = 0;
 };
 
@@ -174,7 +172,7 @@ class SignalScope {
     action.sa_handler = OnStopSignal;
     sigemptyset(&action.sa_mask);
     for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &action, &saved_[i]);
-    // A closed stdout must not kill the supervisor while ranks run in their own groups.
+    // A closed stdout must not kill the supervisor while workers run in their own groups.
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     sigemptyset(&ignore.sa_mask);
@@ -232,23 +230,29 @@ int RunRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
     err << options.file << " " << job.metadata.name << ": " << plan.status().message() << "\n";
     return 2;
   }
+  local::SupervisorOptions supervisor;
+  supervisor.run_dir = options.run_dir.empty() ? DefaultRunDir(job.metadata.name) : options.run_dir;
+  local::MapCheckpointDir(supervisor.run_dir, &*plan);
+
   const int64_t ppw = job.spec.processes_per_worker;
-  out << "ringleader run: " << job.metadata.name << ", " << job.spec.workers << " workers x " << ppw
-      << (ppw == 1 ? " process" : " processes") << ", restartPolicy " << api::ToString(job.spec.run_policy.restart_policy) << ", backoffLimit "
-      << job.spec.run_policy.backoff_limit << "\n";
+  out << "ringleader run: " << job.metadata.name << ", " << job.spec.workers << " workers, "
+      << "the container command once per worker (processesPerWorker " << ppw << "), restartPolicy "
+      << api::ToString(job.spec.run_policy.restart_policy) << ", backoffLimit " << job.spec.run_policy.backoff_limit
+      << "\n";
+  if (auto warning = local::ProcessesPerWorkerWarning(job); warning.has_value()) {
+    out << "warning: " << *warning << "\n";
+  }
   for (const std::string& note : plan->notes) out << "note: " << note << "\n";
   if (job.spec.run_policy.suspend) out << "note: spec.runPolicy.suspend is true; local mode runs the job anyway\n";
 
-  local::SupervisorOptions supervisor;
-  supervisor.run_dir = options.run_dir.empty() ? DefaultRunDir(job.metadata.name) : options.run_dir;
   supervisor.backoff_base = std::chrono::milliseconds(options.backoff_base_ms);
   supervisor.backoff_cap = std::max(supervisor.backoff_cap, supervisor.backoff_base);
   supervisor.grace = std::chrono::seconds(options.grace_seconds);
   for (char** var = environ; var != nullptr && *var != nullptr; ++var) supervisor.parent_env.emplace_back(*var);
 
   const bool tty = !options.no_tty && &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
-  PlainObserver plain(out, ppw);
-  TtyObserver live(out, ppw);
+  PlainObserver plain(out);
+  TtyObserver live(out);
   local::RunObserver& observer = tty ? static_cast<local::RunObserver&>(live) : plain;
 
   local::StopRequest stop;
@@ -259,9 +263,9 @@ int RunRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   }
   if (tty) {
     live.Erase();
-    out << local::RenderStatusView(result.view, ppw, 200);
+    out << local::RenderStatusView(result.view, 200);
   }
-  out << local::RenderSummary(result.view, ppw);
+  out << local::RenderSummary(result.view);
   if (result.reason == "Stopped") {
     out << "Stopped: interrupted by " << StopSignalName(result.stop_signal) << "; every process was stopped\n";
   } else if (result.reason == api::ToString(result.phase)) {

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ringleader/api/worker_env.h"
+#include "ringleader/common/worker_contract.h"
 
 namespace ringleader::local {
 
@@ -80,20 +81,101 @@ std::string PrependToPath(const std::vector<std::string>& dirs, const std::strin
   return out;
 }
 
-bool UnwrapLauncher(const api::TrainingJob& job, std::vector<std::string>* argv, std::vector<std::string>* notes) {
-  if (argv->size() < 2 || fs::path((*argv)[0]).filename() != "ringleader-worker" || (*argv)[1] != "launch") {
+namespace {
+
+std::string BaseName(const std::string& path) { return fs::path(path).filename().string(); }
+
+// Programs that start the processes of a node themselves, by argv[0]'s file name.
+bool IsLauncherProgram(const std::string& name) {
+  static const std::set<std::string> kLaunchers = {"torchrun", "mpirun", "mpiexec", "orterun", "srun",
+                                                   "deepspeed", "horovodrun"};
+  return kLaunchers.count(name) > 0;
+}
+
+// A shell's -c script mentions a launcher (the script may start it with its flags computed).
+bool ScriptStartsLauncher(const std::string& script) {
+  static const std::vector<std::string> kMentions = {
+      "torchrun", "torch.distributed.run", "torch.distributed.launch", "ringleader-worker launch",
+      "mpirun",   "mpiexec",               "srun",                     "deepspeed",
+      "horovodrun", "accelerate launch"};
+  for (const std::string& word : kMentions) {
+    if (script.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+bool IsShell(const std::string& name) {
+  return name == "sh" || name == "bash" || name == "dash" || name == "zsh" || name == "ash";
+}
+
+// argv without a leading `env [NAME=value...]`.
+std::vector<std::string> WithoutEnvPrefix(const std::vector<std::string>& argv) {
+  size_t i = 0;
+  if (i < argv.size() && BaseName(argv[i]) == "env") {
+    ++i;
+    while (i < argv.size() && (argv[i].find('=') != std::string::npos || argv[i] == "-i" || argv[i] == "-")) ++i;
+  }
+  return {argv.begin() + static_cast<std::ptrdiff_t>(i), argv.end()};
+}
+
+std::vector<std::string> ContainerArgv(const api::TrainingJob& job) {
+  std::vector<std::string> argv;
+  const json& template_spec = job.spec.pod_template.contains("spec") ? job.spec.pod_template["spec"] : json();
+  if (!template_spec.is_object() || !template_spec.contains("containers") || !template_spec["containers"].is_array() ||
+      template_spec["containers"].empty() || !template_spec["containers"][0].is_object()) {
+    return argv;
+  }
+  const json& container = template_spec["containers"][0];
+  for (const char* key : {"command", "args"}) {
+    if (!container.contains(key) || !container[key].is_array()) continue;
+    for (const json& item : container[key]) {
+      if (item.is_string()) argv.push_back(item.get<std::string>());
+    }
+  }
+  if (!container.contains("command")) argv.clear();  // the image's entrypoint: unknown
+  return argv;
+}
+
+}  // namespace
+
+bool IsProcessLauncher(const std::vector<std::string>& original_argv) {
+  const std::vector<std::string> argv = WithoutEnvPrefix(original_argv);
+  if (argv.empty()) return false;
+  const std::string program = BaseName(argv[0]);
+  if (IsLauncherProgram(program)) return true;
+  if (program == "ringleader-worker") return argv.size() > 1 && argv[1] == "launch";
+  if (program == "accelerate") return argv.size() > 1 && argv[1] == "launch";
+  if (program.rfind("python", 0) == 0) {
+    for (size_t i = 1; i + 1 < argv.size(); ++i) {
+      if (argv[i] != "-m") continue;
+      const std::string& module = argv[i + 1];
+      return module == "torch.distributed.run" || module == "torch.distributed.launch" ||
+             module == "deepspeed.launcher.runner";
+    }
     return false;
   }
-  auto separator = std::find(argv->begin() + 2, argv->end(), "--");
-  // Without `-- CMD` the launcher refuses to start, as it would in the pod: leave it be.
-  if (separator == argv->end() || separator + 1 == argv->end()) return false;
-  std::string dropped;
-  for (auto it = argv->begin(); it != separator + 1; ++it) dropped += (dropped.empty() ? "" : " ") + *it;
-  argv->erase(argv->begin(), separator + 1);
-  notes->push_back("\"" + dropped + "\" is not run: local mode starts the " +
-                   std::to_string(job.spec.processes_per_worker) +
-                   " processes of each worker itself, with the launcher's per-rank env");
-  return true;
+  if (IsShell(program)) {
+    for (size_t i = 1; i + 1 < argv.size(); ++i) {
+      if (argv[i] == "-c") return ScriptStartsLauncher(argv[i + 1]);
+    }
+  }
+  return false;
+}
+
+std::optional<std::string> ProcessesPerWorkerWarning(const api::TrainingJob& job) {
+  const int64_t ppw = job.spec.processes_per_worker;
+  if (ppw <= 1) return std::nullopt;
+  const std::vector<std::string> argv = ContainerArgv(job);
+  if (argv.empty() || IsProcessLauncher(argv)) return std::nullopt;
+  // A shell script may start the processes in ways no one can see from here.
+  const std::vector<std::string> program = WithoutEnvPrefix(argv);
+  if (!program.empty() && IsShell(BaseName(program[0]))) return std::nullopt;
+  std::string command = argv[0];
+  if (argv.size() > 1) command += " " + argv[1];
+  return "spec.processesPerWorker is " + std::to_string(ppw) + " but the command (" + command +
+         ") is not a launcher: the container command runs once per worker (in a Pod and in " +
+         "`ringleader run`), so only 1 process per worker runs unless the program starts the other " +
+         std::to_string(ppw - 1) + " itself; start it with `ringleader-worker launch -- ...` or torchrun";
 }
 
 StatusOr<LocalPlan> BuildLocalPlan(const api::TrainingJob& job, const std::string& path_list,
@@ -126,7 +208,6 @@ StatusOr<LocalPlan> BuildLocalPlan(const api::TrainingJob& job, const std::strin
                                 "entrypoint is not available on the host)");
   }
   RETURN_IF_ERROR(strings("args", &plan.argv));
-  UnwrapLauncher(job, &plan.argv, &plan.notes);
   auto executable = ResolveExecutable(plan.argv[0], path_list, is_executable);
   if (!executable.has_value()) {
     return InvalidArgumentError(base + ".command[0]: \"" + plan.argv[0] +
@@ -161,7 +242,18 @@ StatusOr<LocalPlan> BuildLocalPlan(const api::TrainingJob& job, const std::strin
   return plan;
 }
 
-std::vector<ProcessSpec> BuildAttemptProcesses(const LocalPlan& plan, int64_t attempt, int master_port,
+void MapCheckpointDir(const std::string& run_dir, LocalPlan* plan) {
+  const std::string& in_container = plan->job.spec.checkpoint_dir;
+  if (in_container.empty()) return;
+  std::error_code ec;
+  fs::path local = fs::absolute(fs::path(run_dir) / "checkpoints", ec);
+  if (ec) local = fs::path(run_dir) / "checkpoints";
+  plan->checkpoint_dir = local.lexically_normal().string();
+  plan->notes.push_back("spec.checkpointDir " + in_container + " is " + *plan->checkpoint_dir +
+                        " on this machine (RINGLEADER_CHECKPOINT_DIR): a gang restart resumes from it");
+}
+
+std::vector<ProcessSpec> BuildAttemptProcesses(const LocalPlan& plan, int64_t attempt, const AttemptPorts& ports,
                                                const std::vector<std::string>& parent_env) {
   // Name -> value with insertion order kept, so later layers override earlier ones.
   std::vector<std::pair<std::string, std::string>> base;
@@ -196,58 +288,74 @@ std::vector<ProcessSpec> BuildAttemptProcesses(const LocalPlan& plan, int64_t at
   const api::TrainingJobSpec& spec = plan.job.spec;
   const int ppw = static_cast<int>(spec.processes_per_worker);
   std::vector<ProcessSpec> out;
-  out.reserve(static_cast<size_t>(plan.total_processes()));
+  out.reserve(static_cast<size_t>(plan.workers()));
   for (int worker = 0; worker < static_cast<int>(spec.workers); ++worker) {
-    auto worker_env = base;
-    auto worker_index = index;
-    for (const auto& [name, value] :
-         api::BuildWorkerEnv(plan.job, {worker, attempt, "127.0.0.1", master_port})) {
-      set(worker_env, worker_index, name, value);
+    auto env = base;
+    auto env_index = index;
+    api::WorkerEnvParams params;
+    params.worker_rank = worker;
+    params.attempt = attempt;
+    params.master_addr = "127.0.0.1";
+    params.master_port = ports.master;
+    params.checkpoint_dir = plan.checkpoint_dir;
+    for (const auto& [name, value] : api::BuildWorkerEnv(plan.job, params)) set(env, env_index, name, value);
+    // The launchers' store would default to MASTER_PORT + 1, which another program on this
+    // machine may hold; a port picked with the master port cannot collide with it.
+    set(env, env_index, contract::kEnvLauncherPort, std::to_string(ports.launcher));
+    // Several GPUs listed: each worker gets the devices its processes would use if the
+    // machine's devices were dealt out in rank order (worker w: ranks w*ppw .. w*ppw+ppw-1,
+    // device rank mod k), like a Pod that was given its own GPUs. Unset or a single device:
+    // left alone (a CPU machine, or the user's choice).
+    if (devices.size() > 1) {
+      std::vector<std::string> share;
+      for (int local = 0; local < ppw; ++local) {
+        const std::string& device = devices[static_cast<size_t>(worker * ppw + local) % devices.size()];
+        if (std::find(share.begin(), share.end(), device) == share.end()) share.push_back(device);
+      }
+      std::string list;
+      for (const std::string& device : share) list += (list.empty() ? "" : ",") + device;
+      set(env, env_index, "CUDA_VISIBLE_DEVICES", list);
     }
-    for (int local = 0; local < ppw; ++local) {
-      auto env = worker_env;
-      auto env_index = worker_index;
-      const int rank = worker * ppw + local;
-      // What `ringleader-worker launch` sets for each local process (runtime/launcher.h).
-      const std::string l = std::to_string(local);
-      set(env, env_index, "LOCAL_RANK", l);
-      set(env, env_index, "RINGLEADER_LOCAL_RANK", l);
-      set(env, env_index, "RINGLEADER_RANK", std::to_string(rank));
-      set(env, env_index, "RANK", std::to_string(rank));
-      set(env, env_index, "LOCAL_WORLD_SIZE", std::to_string(ppw));
-      // One machine, several GPUs listed: processes share them round-robin by global rank.
-      // Unset or a single device: left alone (a CPU machine, or the user's choice).
-      if (devices.size() > 1) set(env, env_index, "CUDA_VISIBLE_DEVICES", devices[rank % devices.size()]);
-      ProcessSpec process;
-      process.rank = rank;
-      process.worker_rank = worker;
-      process.local_rank = local;
-      process.executable = plan.executable;
-      process.argv = plan.argv;
-      process.env.reserve(env.size());
-      for (const auto& [name, value] : env) process.env.push_back(name + "=" + value);
-      out.push_back(std::move(process));
-    }
+    ProcessSpec process;
+    process.worker_rank = worker;
+    process.executable = plan.executable;
+    process.argv = plan.argv;
+    process.env.reserve(env.size());
+    for (const auto& [name, value] : env) process.env.push_back(name + "=" + value);
+    out.push_back(std::move(process));
   }
   return out;
 }
 
-StatusOr<int> PickFreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return UnavailableError(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string error = std::strerror(errno);
-    ::close(fd);
-    return UnavailableError("binding 127.0.0.1:0: " + error);
+StatusOr<std::vector<int>> PickFreePorts(int count) {
+  std::vector<int> fds;
+  std::vector<int> ports;
+  auto close_all = [&] {
+    for (int fd : fds) ::close(fd);
+  };
+  for (int i = 0; i < count; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      const std::string error = std::strerror(errno);
+      close_all();
+      return UnavailableError("socket: " + error);
+    }
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      const std::string error = std::strerror(errno);
+      close_all();
+      return UnavailableError("binding 127.0.0.1:0: " + error);
+    }
+    ports.push_back(static_cast<int>(ntohs(addr.sin_port)));
   }
-  ::close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
+  close_all();  // all bound at once: the ports differ from each other
+  return ports;
 }
 
 }  // namespace ringleader::local

@@ -74,14 +74,14 @@ Status ProcessGroup::Start(const std::vector<ProcessSpec>& specs) {
     if (::pipe2(output, O_CLOEXEC) != 0) {
       const std::string error = std::strerror(errno);
       KillAndReapAll();
-      return UnavailableError("rank " + std::to_string(spec.rank) + ": pipe: " + error);
+      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": pipe: " + error);
     }
     if (::pipe2(error_pipe, O_CLOEXEC) != 0) {
       const std::string error = std::strerror(errno);
       ::close(output[0]);
       ::close(output[1]);
       KillAndReapAll();
-      return UnavailableError("rank " + std::to_string(spec.rank) + ": pipe: " + error);
+      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": pipe: " + error);
     }
     sigset_t all;
     sigset_t saved;
@@ -97,7 +97,7 @@ Status ProcessGroup::Start(const std::vector<ProcessSpec>& specs) {
       ::close(output[0]);
       ::close(error_pipe[0]);
       KillAndReapAll();
-      return UnavailableError("rank " + std::to_string(spec.rank) + ": fork: " + error);
+      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": fork: " + error);
     }
     // Also in the parent, so a kill(-pid) right after Start cannot miss a child that has not
     // run its own setpgid yet.
@@ -116,7 +116,7 @@ Status ProcessGroup::Start(const std::vector<ProcessSpec>& specs) {
     ::close(error_pipe[0]);
     if (n == static_cast<ssize_t>(sizeof exec_errno)) {
       KillAndReapAll();
-      return UnavailableError("rank " + std::to_string(spec.rank) + ": cannot execute " + spec.executable +
+      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": cannot execute " + spec.executable +
                               ": " + std::strerror(exec_errno));
     }
   }

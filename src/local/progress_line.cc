@@ -81,4 +81,13 @@ std::optional<ProgressLine> ParseProgressLine(std::string_view line) {
   return out;
 }
 
+std::optional<int64_t> ParseResumeLine(std::string_view line) {
+  constexpr std::string_view kPrefix = "resumed from step=";
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+  if (line.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  int64_t step = 0;
+  if (!ParseInt64(line.substr(kPrefix.size()), &step) || step < 0) return std::nullopt;
+  return step;
+}
+
 }  // namespace ringleader::local

@@ -42,7 +42,7 @@ std::string Elapsed(double seconds) {
   return buf;
 }
 
-std::string RankState(const RankView& r) {
+std::string WorkerState(const WorkerView& r) {
   if (r.running) return "running";
   if (!r.exit_code.has_value()) return "waiting";
   if (*r.exit_code == 0) return "done";
@@ -51,10 +51,7 @@ std::string RankState(const RankView& r) {
 
 }  // namespace
 
-std::string RankPrefix(const RankView& rank, int64_t processes_per_worker) {
-  if (processes_per_worker <= 1) return "[w" + std::to_string(rank.worker_rank) + "]";
-  return "[w" + std::to_string(rank.worker_rank) + "." + std::to_string(rank.local_rank) + "]";
-}
+std::string WorkerPrefix(const WorkerView& worker) { return "[w" + std::to_string(worker.worker) + "]"; }
 
 std::string ProgressBar(double fraction, int width) {
   fraction = std::clamp(fraction, 0.0, 1.0);
@@ -66,21 +63,21 @@ std::string ProgressBar(double fraction, int width) {
   return bar + pct;
 }
 
-std::string RenderStatusView(const RunView& view, int64_t processes_per_worker, int width) {
+std::string RenderStatusView(const RunView& view, int width) {
   std::vector<std::string> lines;
   std::string header = view.job_name + "  " + api::ToString(view.phase) + "  ready " +
-                       std::to_string(view.ready) + "/" + std::to_string(view.ranks.size()) +
+                       std::to_string(view.ready) + "/" + std::to_string(view.workers.size()) +
                        "  attempt " + std::to_string(view.attempt) + "  restarts " +
                        std::to_string(view.restarts) + "/" + std::to_string(view.backoff_limit) +
                        "  " + Elapsed(view.elapsed_seconds);
   lines.push_back(header);
   if (!view.message.empty()) lines.push_back("  " + view.message);
 
-  // The bar follows the slowest rank: the gang is only as far as its last member.
-  bool all_known = !view.ranks.empty();
+  // The bar follows the slowest worker: the gang is only as far as its last member.
+  bool all_known = !view.workers.empty();
   int64_t total = 0;
   int64_t slowest = -1;
-  for (const RankView& r : view.ranks) {
+  for (const WorkerView& r : view.workers) {
     if (r.total_steps <= 0) {
       all_known = false;
       break;
@@ -94,13 +91,14 @@ std::string RenderStatusView(const RunView& view, int64_t processes_per_worker, 
     lines.push_back("  " + ProgressBar(static_cast<double>(slowest) / total, bar_width) + "  step " +
                     std::to_string(slowest) + "/" + std::to_string(total));
   }
-  for (const RankView& r : view.ranks) {
-    std::string line = "  " + RankPrefix(r, processes_per_worker) + " " + RankState(r);
+  for (const WorkerView& r : view.workers) {
+    std::string line = "  " + WorkerPrefix(r) + " " + WorkerState(r);
     if (r.step >= 0) {
       line += "  step " + std::to_string(r.step);
       if (r.total_steps > 0) line += "/" + std::to_string(r.total_steps);
       line += "  loss " + Loss(r.loss);
       if (r.samples_per_second > 0) line += "  " + Fixed(r.samples_per_second, 0) + " samples/s";
+      if (r.resumed_from_step.has_value()) line += "  resumed from " + std::to_string(*r.resumed_from_step);
       if (r.finished) line += "  checksum " + r.checksum;
     } else if (!r.last_line.empty()) {
       line += "  | " + r.last_line;
@@ -115,39 +113,39 @@ std::string RenderStatusView(const RunView& view, int64_t processes_per_worker, 
 std::string FormatPhaseLine(const RunView& view) {
   std::string line = std::string("phase ") + api::ToString(view.phase) + ": attempt " +
                      std::to_string(view.attempt) + ", " + std::to_string(view.ready) + "/" +
-                     std::to_string(view.ranks.size()) + " processes running, " +
+                     std::to_string(view.workers.size()) + " workers running, " +
                      std::to_string(view.restarts) + "/" + std::to_string(view.backoff_limit) +
                      " restarts";
   if (!view.message.empty()) line += ": " + view.message;
   return line;
 }
 
-void RecordLoss(RankView& rank, int64_t step, double loss) {
-  auto& history = rank.loss_history;
-  const int64_t line = rank.loss_lines++;
-  if (line % rank.loss_stride != 0) return;
+void RecordLoss(WorkerView& worker, int64_t step, double loss) {
+  auto& history = worker.loss_history;
+  const int64_t line = worker.loss_lines++;
+  if (line % worker.loss_stride != 0) return;
   if (history.size() >= kMaxLossHistory) {
     size_t kept = 0;
     for (size_t i = 0; i < history.size(); i += 2) history[kept++] = history[i];
     history.resize(kept);
-    rank.loss_stride *= 2;
-    if (line % rank.loss_stride != 0) return;
+    worker.loss_stride *= 2;
+    if (line % worker.loss_stride != 0) return;
   }
   history.emplace_back(step, loss);
 }
 
-std::string RenderSummary(const RunView& view, int64_t processes_per_worker) {
+std::string RenderSummary(const RunView& view) {
   bool any_final = false;
-  for (const RankView& r : view.ranks) any_final = any_final || r.finished;
+  for (const WorkerView& r : view.workers) any_final = any_final || r.finished;
   if (!any_final) return "";
   std::ostringstream out;
   out << "summary (attempt " << view.attempt << "):\n";
-  if (!view.ranks.empty() && !view.ranks[0].loss_history.empty()) {
+  if (!view.workers.empty() && !view.workers[0].loss_history.empty()) {
     // The sample plus the latest value, which thinning may have skipped.
-    auto history = view.ranks[0].loss_history;
-    if (view.ranks[0].step > history.back().first) history.emplace_back(view.ranks[0].step, view.ranks[0].loss);
+    auto history = view.workers[0].loss_history;
+    if (view.workers[0].step > history.back().first) history.emplace_back(view.workers[0].step, view.workers[0].loss);
     constexpr size_t kPoints = 8;
-    out << "  loss curve " << RankPrefix(view.ranks[0], processes_per_worker) << ":";
+    out << "  loss curve " << WorkerPrefix(view.workers[0]) << ":";
     const size_t n = history.size();
     size_t previous = n;
     for (size_t k = 0; k < std::min(n, kPoints); ++k) {
@@ -161,8 +159,9 @@ std::string RenderSummary(const RunView& view, int64_t processes_per_worker) {
   }
   bool identical = true;
   const std::string* reference = nullptr;
-  for (const RankView& r : view.ranks) {
-    out << "  " << RankPrefix(r, processes_per_worker) << " rank " << r.rank;
+  for (const WorkerView& r : view.workers) {
+    out << "  " << WorkerPrefix(r);
+    if (r.resumed_from_step.has_value()) out << "  resumed from step " << *r.resumed_from_step;
     if (!r.finished) {
       out << "  no final line\n";
       identical = false;

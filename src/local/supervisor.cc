@@ -55,13 +55,10 @@ class Run {
     view_.job_name = plan.job.metadata.name;
     view_.backoff_limit = policy.backoff_limit;
     view_.run_dir = options.run_dir;
-    const int ppw = static_cast<int>(plan.job.spec.processes_per_worker);
-    for (int rank = 0; rank < static_cast<int>(plan.total_processes()); ++rank) {
-      RankView r;
-      r.rank = rank;
-      r.worker_rank = rank / ppw;
-      r.local_rank = rank % ppw;
-      view_.ranks.push_back(r);
+    for (int worker = 0; worker < static_cast<int>(plan.workers()); ++worker) {
+      WorkerView w;
+      w.worker = worker;
+      view_.workers.push_back(w);
     }
   }
 
@@ -133,7 +130,7 @@ class Run {
       std::fwrite(line.data(), 1, line.size(), logs_[index].get());
       std::fputc('\n', logs_[index].get());
     }
-    RankView& r = view_.ranks[index];
+    WorkerView& r = view_.workers[index];
     if (auto progress = ParseProgressLine(line); progress.has_value()) {
       r.step = progress->step;
       r.loss = progress->loss;
@@ -146,35 +143,38 @@ class Run {
         r.total_steps = progress->total_steps;
         r.samples_per_second = progress->samples_per_second;
       }
+    } else if (auto resumed = ParseResumeLine(line); resumed.has_value()) {
+      r.resumed_from_step = resumed;
+      r.last_line = std::string(line.substr(0, 200));
     } else if (!line.empty()) {
       r.last_line = std::string(line.substr(0, 200));
     }
-    observer_.OnLine(view_, r.rank, line);
+    observer_.OnLine(view_, r.worker, line);
   }
 
-  // Success per successPolicy: every process exited 0, or (RankZero) worker 0's did.
+  // Success per successPolicy: every worker exited 0, or (RankZero) worker 0 did.
   bool Succeeded() {
     const bool rank_zero = plan_.job.spec.run_policy.success_policy == api::SuccessPolicy::kRankZero;
-    for (const RankView& r : view_.ranks) {
-      if (rank_zero && r.worker_rank != 0) continue;
+    for (const WorkerView& r : view_.workers) {
+      if (rank_zero && r.worker != 0) continue;
       if (!r.exit_code.has_value() || *r.exit_code != 0) return false;
     }
     success_reason_ = rank_zero ? "RankZeroSucceeded" : "Succeeded";
-    success_message_ = rank_zero ? "worker 0 succeeded" : "all " + std::to_string(view_.ranks.size()) +
-                                                              " processes exited with code 0";
+    success_message_ = rank_zero ? "worker 0 succeeded"
+                                 : "all " + std::to_string(view_.workers.size()) + " workers exited with code 0";
     return true;
   }
 
   void RecordExits(const std::vector<ProcessExit>& exits, bool count_failures) {
     const ProcessExit* first_failure = nullptr;
     for (const ProcessExit& exit : exits) {
-      RankView& r = view_.ranks[exit.index];
+      WorkerView& r = view_.workers[exit.index];
       if (r.running) --view_.ready;
       r.running = false;
       r.exit_code = exit.exit_code;
       if (!count_failures || exit.exit_code == 0) continue;
-      // Ranks that exit at the same moment: a "peer failed" exit is a consequence of another
-      // rank's failure, so the other exit names the cause.
+      // Workers that exit at the same moment: a "peer failed" exit is a consequence of another
+      // worker's failure, so the other exit names the cause.
       if (first_failure == nullptr ||
           (first_failure->exit_code == runtime::kExitPeerFailed && exit.exit_code != runtime::kExitPeerFailed)) {
         first_failure = &exit;
@@ -182,37 +182,41 @@ class Run {
     }
     if (first_failure != nullptr && !have_failure_) {
       have_failure_ = true;
-      const RankView& r = view_.ranks[first_failure->index];
+      const WorkerView& r = view_.workers[first_failure->index];
       failure_ = {};
       failure_.kind = controller::FailureKind::kExitCode;
-      failure_.rank = r.worker_rank;
+      failure_.rank = r.worker;
       failure_.exit_code = first_failure->exit_code;
       if (first_failure->signal != 0) failure_.reason = SignalName(first_failure->signal);
-      if (plan_.job.spec.processes_per_worker > 1) failure_.message = "process rank " + std::to_string(r.rank);
     }
   }
 
   AttemptEnd RunAttempt() {
     view_.attempt = view_.restarts;
     have_failure_ = false;
-    auto port = PickFreePort();
-    if (!port.ok()) {
-      start_error_ = port.status().message();
+    // A fresh pair of ports per attempt avoids TIME_WAIT from the previous one.
+    auto ports = PickFreePorts(2);
+    if (!ports.ok()) {
+      start_error_ = ports.status().message();
       return AttemptEnd::kStartFailed;
     }
+    const AttemptPorts attempt_ports{(*ports)[0], (*ports)[1]};
     const std::vector<ProcessSpec> specs =
-        BuildAttemptProcesses(plan_, view_.attempt, *port, options_.parent_env);
+        BuildAttemptProcesses(plan_, view_.attempt, attempt_ports, options_.parent_env);
     const fs::path attempt_dir = fs::path(options_.run_dir) / ("attempt-" + std::to_string(view_.attempt));
-    std::error_code ec;
-    fs::create_directories(attempt_dir, ec);
-    if (ec) {
-      start_error_ = "creating " + attempt_dir.string() + ": " + ec.message();
-      return AttemptEnd::kStartFailed;
+    for (const fs::path& dir : {attempt_dir, fs::path(plan_.checkpoint_dir.value_or(""))}) {
+      if (dir.empty()) continue;
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) {
+        start_error_ = "creating " + dir.string() + ": " + ec.message();
+        return AttemptEnd::kStartFailed;
+      }
     }
     logs_.clear();
     for (const ProcessSpec& spec : specs) {
-      const fs::path path = attempt_dir / ("rank-" + std::to_string(spec.rank) + ".log");
-      LogFile file(std::fopen(path.c_str(), "we"));  // close-on-exec: ranks must not inherit logs
+      const fs::path path = attempt_dir / ("worker-" + std::to_string(spec.worker_rank) + ".log");
+      LogFile file(std::fopen(path.c_str(), "we"));  // close-on-exec: workers must not inherit logs
       if (!file) {
         start_error_ = "opening " + path.string() + ": " + std::strerror(errno);
         return AttemptEnd::kStartFailed;
@@ -220,13 +224,7 @@ class Run {
       std::setvbuf(file.get(), nullptr, _IOLBF, 0);
       logs_.push_back(std::move(file));
     }
-    for (RankView& r : view_.ranks) {
-      const int rank = r.rank, worker = r.worker_rank, local = r.local_rank;
-      r = RankView{};
-      r.rank = rank;
-      r.worker_rank = worker;
-      r.local_rank = local;
-    }
+    for (WorkerView& r : view_.workers) r = WorkerView{.worker = r.worker};
 
     ProcessGroup group;
     auto on_line = [this](size_t index, std::string_view line) { OnLine(index, line); };
@@ -234,10 +232,10 @@ class Run {
       start_error_ = started.message();
       return AttemptEnd::kStartFailed;
     }
-    for (RankView& r : view_.ranks) r.running = true;
+    for (WorkerView& r : view_.workers) r.running = true;
     view_.ready = static_cast<int>(specs.size());
     SetPhase(api::JobPhase::kRunning,
-             "127.0.0.1:" + std::to_string(*port) + ", logs in " + attempt_dir.string());
+             "127.0.0.1:" + std::to_string(attempt_ports.master) + ", logs in " + attempt_dir.string());
 
     AttemptEnd end;
     for (;;) {
@@ -271,9 +269,13 @@ class Run {
     return end;
   }
 
-  // Waits out the restart backoff; kFailed means "go on with the next attempt".
+  // Waits out the restart backoff; kFailed means "go on with the next attempt". The first
+  // restart starts at once: a single failure (a lost peer, a preempted process) is the common
+  // case and the checkpoints make recovery cheap, so waiting only pays off from the second
+  // failure on, which then waits base, 2*base, ... (capped), as in the operator.
   AttemptEnd Backoff(const controller::RestartDecision& decision) {
     ++view_.restarts;
+    // controller::RestartBackoff is 0 for the first restart, the operator's rule.
     const auto delay = controller::RestartBackoff(view_.restarts, options_.backoff_base, options_.backoff_cap);
     SetPhase(api::JobPhase::kRestarting,
              decision.message + "; next attempt in " + Seconds(std::chrono::duration<double>(delay).count()));

@@ -62,6 +62,31 @@ TEST_F(CommandsTest, ValidateListsEveryProblem) {
   EXPECT_NE(s.find("spec.template.spec.containers[0].image: required"), std::string::npos) << s;
 }
 
+// processesPerWorker > 1 with a command that starts one process: valid, with a warning that
+// names the field; a launcher (torchrun, ringleader-worker launch) gets none.
+TEST_F(CommandsTest, ValidateWarnsWhenNothingStartsTheOtherProcesses) {
+  auto job = [](const std::string& name, const std::string& command) {
+    return "apiVersion: ringleader.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: " + name +
+           "}\nspec:\n  workers: 2\n  processesPerWorker: 2\n  template: {spec: {containers: [{name: t, image: i, "
+           "command: " + command + "}]}}\n";
+  };
+  std::ostringstream out, err;
+  EXPECT_EQ(RunValidate({Write("jobs.yaml", job("plain", "[ringleader-worker, train]") + "---\n" +
+                                                 job("torch", "[torchrun, t.py]") + "---\n" +
+                                                 job("launch", "[ringleader-worker, launch, --, ringleader-worker, train]"))},
+                        out, err),
+            0)
+      << out.str() << err.str();
+  const std::string s = out.str();
+  EXPECT_NE(s.find("(document 1) plain: valid\n  warning: spec.processesPerWorker is 2 but the command "
+                   "(ringleader-worker train) is not a launcher"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("(document 2) torch: valid\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("(document 3) launch: valid\n"), std::string::npos) << s;
+  EXPECT_EQ(s.find("warning:"), s.rfind("warning:")) << "one warning only\n" << s;
+}
+
 TEST_F(CommandsTest, ValidateMissingFile) {
   std::ostringstream out, err;
   EXPECT_EQ(RunValidate({(dir_ / "nope.yaml").string()}, out, err), 2);

@@ -92,8 +92,8 @@ inline bool ProcessGone(pid_t pid) {
 class RecordingObserver : public RunObserver {
  public:
   void OnPhase(const RunView& view) override { phases.push_back(view.phase); }
-  void OnLine(const RunView&, int rank, std::string_view line) override {
-    lines.push_back(std::to_string(rank) + ":" + std::string(line));
+  void OnLine(const RunView&, int worker, std::string_view line) override {
+    lines.push_back(std::to_string(worker) + ":" + std::string(line));
   }
   void OnTick(const RunView&) override {}
   std::vector<api::JobPhase> phases;

@@ -63,11 +63,11 @@ TEST(ProcessGroupTest, StartIsAllOrNothing) {
   testing::TempDir tmp;
   ProcessGroup group;
   ProcessSpec missing = Shell("true");
-  missing.rank = 1;
+  missing.worker_rank = 1;
   missing.executable = tmp.path() + "/missing";
   Status started = group.Start({Shell("echo $$ > " + tmp.path() + "/first; exec sleep 60"), missing});
   ASSERT_FALSE(started.ok());
-  EXPECT_NE(started.message().find("rank 1: cannot execute"), std::string::npos) << started.message();
+  EXPECT_NE(started.message().find("worker 1: cannot execute"), std::string::npos) << started.message();
   EXPECT_EQ(group.running(), 0u);
 }
 

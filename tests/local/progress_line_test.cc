@@ -47,8 +47,20 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"free_text", "epoch done, step=3 loss=1", false, false, 0, 0, 0, 0, ""},
         Case{"final_without_checksum", "final step=2 loss=1", false, false, 0, 0, 0, 0, ""},
         Case{"final_bad_checksum", "final step=2 loss=1 checksum=xyz", false, false, 0, 0, 0, 0, ""},
-        Case{"empty", "", false, false, 0, 0, 0, 0, ""}),
+        Case{"empty", "", false, false, 0, 0, 0, 0, ""},
+        // The trainer's resume line mentions a step but is not progress (ParseResumeLine).
+        Case{"resume_line", "resumed from step=40", false, false, 0, 0, 0, 0, ""}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+
+TEST(ResumeLineTest, Table) {
+  EXPECT_EQ(ParseResumeLine("resumed from step=40"), 40);
+  EXPECT_EQ(ParseResumeLine("resumed from step=0\r"), 0);
+  EXPECT_EQ(ParseResumeLine("resumed from step=x"), std::nullopt);
+  EXPECT_EQ(ParseResumeLine("resumed from step=-3"), std::nullopt);
+  EXPECT_EQ(ParseResumeLine("resumed from step="), std::nullopt);
+  EXPECT_EQ(ParseResumeLine("step=40 loss=1"), std::nullopt);
+  EXPECT_EQ(ParseResumeLine("we resumed from step=40"), std::nullopt);
+}
 
 }  // namespace
 }  // namespace ringleader::local

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command, as scripts/demo.sh ends it: `ringleader run examples/local-mlp.yaml`,
 # unchanged (4 workers, 200 steps). Checks what the README promises it prints: a finished run,
-# the loss going down on every rank, and identical checksums on all ranks.
+# the loss going down on every worker, and identical checksums on all workers.
 set -uo pipefail
 ringleader=$1
 source_dir=$2
@@ -13,13 +13,13 @@ trap 'rm -rf "$run_dir"' EXIT
 out=$("$ringleader" run "$source_dir/examples/local-mlp.yaml" --run-dir "$run_dir" 2>&1)
 rc=$?
 [ $rc -eq 0 ] || fail "exit code $rc"
-grep -q '^Succeeded: all 4 processes exited with code 0$' <<<"$out" || fail "no 'Succeeded: all 4 processes' line"
+grep -q '^Succeeded: all 4 workers exited with code 0$' <<<"$out" || fail "no 'Succeeded: all 4 workers' line"
 grep -q '^checksums identical: yes$' <<<"$out" || fail "checksums not identical"
-ranks=0
+workers=0
 while read -r first final; do
-  ranks=$((ranks + 1))
+  workers=$((workers + 1))
   awk -v a="$first" -v b="$final" 'BEGIN { exit !(b < a / 4) }' || fail "loss $first -> $final did not go down 4x"
-done < <(sed -nE 's/^  \[w[0-9]+\] rank [0-9]+  steps 200  loss ([0-9.e+-]+) -> ([0-9.e+-]+)  checksum [0-9a-f]{16}$/\1 \2/p' <<<"$out")
-[ $ranks -eq 4 ] || fail "want a summary line for each of 4 ranks, got $ranks"
-ls "$run_dir"/attempt-0/rank-3.log >/dev/null 2>&1 || fail "no per-rank logs under the run directory"
-echo "PASS: 4 ranks, loss down, checksums identical"
+done < <(sed -nE 's/^  \[w[0-9]+\]  steps 200  loss ([0-9.e+-]+) -> ([0-9.e+-]+)  checksum [0-9a-f]{16}$/\1 \2/p' <<<"$out")
+[ $workers -eq 4 ] || fail "want a summary line for each of 4 workers, got $workers"
+ls "$run_dir"/attempt-0/worker-3.log >/dev/null 2>&1 || fail "no per-worker logs under the run directory"
+echo "PASS: 4 workers, loss down, checksums identical"

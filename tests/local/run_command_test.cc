@@ -94,9 +94,9 @@ TEST(RunCommandTest, WorkersOverrideRunsThatManyWithPrefixedLines) {
   EXPECT_EQ(o.out.find("[w2]"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("note: image busybox:1.36 is not used"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("phase Running: attempt 0"), std::string::npos) << o.out;
-  EXPECT_NE(o.out.find("\nSucceeded: all 2 processes exited with code 0"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\nSucceeded: all 2 workers exited with code 0"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("logs: " + tmp.path() + "/run\n"), std::string::npos) << o.out;
-  EXPECT_EQ(ReadFile(tmp.path() + "/run/attempt-0/rank-1.log"), "hello from 1 of 2\n");
+  EXPECT_EQ(ReadFile(tmp.path() + "/run/attempt-0/worker-1.log"), "hello from 1 of 2\n");
 }
 
 TEST(RunCommandTest, FailurePrintsTheReasonAndExits1) {
@@ -107,6 +107,152 @@ TEST(RunCommandTest, FailurePrintsTheReasonAndExits1) {
   EXPECT_EQ(o.code, 1);
   EXPECT_NE(o.out.find("[w2] broken\n"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Failed (PermanentExitCode): worker 2 exited with code 1"), std::string::npos) << o.out;
+}
+
+// A stand-in for torchrun with its shape: it takes its settings from PET_NNODES, PET_NODE_RANK,
+// PET_NPROC_PER_NODE, PET_MASTER_ADDR and PET_MASTER_PORT (the variables torchrun reads as
+// its flags), starts PET_NPROC_PER_NODE children of the command it was given with RANK,
+// LOCAL_RANK, WORLD_SIZE and MASTER_ADDR/PORT computed as torchrun computes them, and exits
+// with the first failing child's code. Named `torchrun` so `ringleader run` sees a launcher.
+std::string WriteTorchrunStandIn(const TempDir& tmp) {
+  fs::create_directories(tmp.path() + "/bin");
+  const std::string path = tmp.path() + "/bin/torchrun";
+  std::ofstream(path) << R"(#!/bin/sh
+set -u
+echo "torchrun nnodes=$PET_NNODES node_rank=$PET_NODE_RANK nproc=$PET_NPROC_PER_NODE pid=$$"
+pids=""
+local_rank=0
+while [ "$local_rank" -lt "$PET_NPROC_PER_NODE" ]; do
+  RANK=$((PET_NODE_RANK * PET_NPROC_PER_NODE + local_rank)) LOCAL_RANK=$local_rank \
+  WORLD_SIZE=$((PET_NNODES * PET_NPROC_PER_NODE)) LOCAL_WORLD_SIZE=$PET_NPROC_PER_NODE \
+  MASTER_ADDR=$PET_MASTER_ADDR MASTER_PORT=$PET_MASTER_PORT "$@" &
+  pids="$pids $!"
+  local_rank=$((local_rank + 1))
+done
+code=0
+for pid in $pids; do wait "$pid" || code=$?; done
+exit "$code"
+)";
+  fs::permissions(path, fs::perms::owner_all);
+  return path;
+}
+
+// The issue's case: a torchrun job (workers 2, processesPerWorker 3) runs the container
+// command once per worker, as its Pods would, and torchrun starts the 3 processes of each:
+// 2 torchruns, 6 children, every global rank once, local ranks 0..2 on each worker, and the
+// world size 6 everywhere, all sharing worker 0's master port. No warning: torchrun fans out.
+TEST(RunCommandTest, TorchrunRunsOncePerWorkerAndStartsTheProcesses) {
+  TempDir tmp;
+  json job = ShellJob(2, "x");
+  job["spec"]["processesPerWorker"] = 3;
+  json& container = job["spec"]["template"]["spec"]["containers"][0];
+  container["command"] = {WriteTorchrunStandIn(tmp)};
+  container["args"] = {"/bin/sh", "-c",
+                       "echo child rank=$RANK local_rank=$LOCAL_RANK world_size=$WORLD_SIZE "
+                       "master=$MASTER_ADDR:$MASTER_PORT"};
+  Outcome o = RunCli({WriteJob(tmp, "job.yaml", job), "--run-dir", tmp.path() + "/run", "--no-tty"});
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_EQ(o.out.find("warning: spec.processesPerWorker"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\nSucceeded: all 2 workers exited with code 0"), std::string::npos) << o.out;
+
+  std::regex torchrun_line(R"(\[w(\d)\] torchrun nnodes=(\d+) node_rank=(\d+) nproc=(\d+) pid=\d+)");
+  std::set<int> nodes;
+  int torchruns = 0;
+  for (std::sregex_iterator it(o.out.begin(), o.out.end(), torchrun_line), end; it != end; ++it) {
+    ++torchruns;
+    EXPECT_EQ((*it)[1], (*it)[3]) << "worker N is node N";
+    EXPECT_EQ((*it)[2], "2");
+    EXPECT_EQ((*it)[4], "3");
+    nodes.insert(std::stoi((*it)[3]));
+  }
+  EXPECT_EQ(torchruns, 2) << "once per worker, not workers x processesPerWorker\n" << o.out;
+  EXPECT_EQ(nodes, (std::set<int>{0, 1}));
+
+  std::regex child_line(R"(\[w(\d)\] child rank=(\d+) local_rank=(\d+) world_size=(\d+) master=127\.0\.0\.1:(\d+))");
+  std::multiset<int> ranks;
+  std::set<std::string> master_ports;
+  int children = 0;
+  for (std::sregex_iterator it(o.out.begin(), o.out.end(), child_line), end; it != end; ++it) {
+    ++children;
+    const int worker = std::stoi((*it)[1]);
+    const int rank = std::stoi((*it)[2]);
+    const int local_rank = std::stoi((*it)[3]);
+    ranks.insert(rank);
+    EXPECT_EQ(rank, worker * 3 + local_rank) << (*it)[0];
+    EXPECT_LT(local_rank, 3) << (*it)[0];
+    EXPECT_EQ((*it)[4], "6") << (*it)[0];
+    master_ports.insert((*it)[5]);
+  }
+  EXPECT_EQ(children, 6) << o.out;
+  EXPECT_EQ(ranks, (std::multiset<int>{0, 1, 2, 3, 4, 5})) << o.out;
+  EXPECT_EQ(master_ports.size(), 1u) << o.out;
+  EXPECT_NE(*master_ports.begin(), "0");
+  // One log per worker, holding its torchrun's and its children's lines.
+  const std::string log = ReadFile(tmp.path() + "/run/attempt-0/worker-1.log");
+  EXPECT_NE(log.find("torchrun nnodes=2 node_rank=1 nproc=3"), std::string::npos) << log;
+  EXPECT_NE(log.find("child rank=5 local_rank=2 world_size=6"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(tmp.path() + "/run/attempt-0/worker-2.log"));
+}
+
+// A plain command with processesPerWorker > 1 runs once per worker, as in the Pod, and
+// `ringleader run` warns that nothing starts the other processes, naming the field.
+TEST(RunCommandTest, PlainCommandWithSeveralProcessesPerWorkerRunsOnceAndWarns) {
+  TempDir tmp;
+  json job = ShellJob(2, "x");
+  job["spec"]["processesPerWorker"] = 2;
+  job["spec"]["template"]["spec"]["containers"][0]["command"] = {"/usr/bin/env"};
+  Outcome o = RunCli({WriteJob(tmp, "job.yaml", job), "--run-dir", tmp.path() + "/run", "--no-tty"});
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("warning: spec.processesPerWorker is 2 but the command (/usr/bin/env) is not a launcher"),
+            std::string::npos)
+      << o.out;
+  // `env` prints its environment once per worker: the Pod's RANK, no LOCAL_RANK.
+  std::regex rank_line(R"(\[w(\d)\] RANK=(\d+)\n)");
+  std::multiset<std::string> ranks;  // the two workers' output may come in either order
+  for (std::sregex_iterator it(o.out.begin(), o.out.end(), rank_line), end; it != end; ++it) {
+    ranks.insert(std::string((*it)[1]) + ":" + std::string((*it)[2]));
+  }
+  EXPECT_EQ(ranks, (std::multiset<std::string>{"0:0", "1:2"})) << o.out;
+  EXPECT_EQ(o.out.find("] LOCAL_RANK="), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Succeeded: all 2 workers exited with code 0"), std::string::npos) << o.out;
+}
+
+// spec.checkpointDir becomes <run dir>/checkpoints, created before the first attempt and
+// kept across attempts: attempt 0 writes a step there and fails, the gang restarts at once
+// (the first restart has no backoff, even with --backoff-base-ms 600000), and attempt 1
+// finds the step and says it resumed, which the summary shows.
+TEST(RunCommandTest, CheckpointDirIsInTheRunDirAndSurvivesAGangRestart) {
+  TempDir tmp;
+  json job = ShellJob(2,
+                      "if [ -f \"$RINGLEADER_CHECKPOINT_DIR/step-$RANK\" ]; then\n"
+                      "  echo \"resumed from step=$(cat \"$RINGLEADER_CHECKPOINT_DIR/step-$RANK\")\"\n"
+                      "  echo 'final step=10 loss=0.5 checksum=ab'; exit 0\n"
+                      "fi\n"
+                      "echo 4 > \"$RINGLEADER_CHECKPOINT_DIR/tmp-$RANK\"\n"
+                      "mv \"$RINGLEADER_CHECKPOINT_DIR/tmp-$RANK\" \"$RINGLEADER_CHECKPOINT_DIR/step-$RANK\"\n"
+                      // Fail only once both workers saved their step: the first exit stops the gang.
+                      "until [ -f \"$RINGLEADER_CHECKPOINT_DIR/step-0\" ] && [ -f \"$RINGLEADER_CHECKPOINT_DIR/step-1\" ]; do\n"
+                      "  sleep 0.01\n"
+                      "done\n"
+                      "exit 137\n",
+                      {{"restartPolicy", "ExitCode"}, {"backoffLimit", 2}, {"activeDeadlineSeconds", 120}});
+  job["spec"]["checkpointDir"] = "/ckpt";
+  Outcome o = RunCli({WriteJob(tmp, "job.yaml", job), "--run-dir", tmp.path() + "/run", "--backoff-base-ms",
+                      "600000", "--no-tty"});
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("note: spec.checkpointDir /ckpt is " + tmp.path() + "/run/checkpoints"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("next attempt in 0.0s"), std::string::npos) << o.out;
+  EXPECT_TRUE(fs::exists(tmp.path() + "/run/checkpoints/step-0"));
+  EXPECT_NE(o.out.find("  [w0]  resumed from step 4  steps 10"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("  [w1]  resumed from step 4  steps 10"), std::string::npos) << o.out;
+}
+
+// The one TrainingJob of examples/<name>.
+json LoadExample(const std::string& name) {
+  auto docs = api::LoadYamlFile(std::string(RINGLEADER_SOURCE_DIR "/examples/") + name);
+  EXPECT_TRUE(docs.ok() && docs->size() == 1) << name << ": " << docs.status().message();
+  return docs.ok() && !docs->empty() ? (*docs)[0] : json::object();
 }
 
 // Runs the built `ringleader` binary with stdout+stderr to `log`; returns its pid.
@@ -189,9 +335,7 @@ TEST(RunCommandProcessTest, ExampleTrainsWithIdenticalChecksums) {
   GTEST_SKIP() << "ringleader-worker is not part of this build";
 #endif
   TempDir tmp;
-  auto docs = api::LoadYamlFile(RINGLEADER_SOURCE_DIR "/examples/local-mlp.yaml");
-  ASSERT_TRUE(docs.ok()) << docs.status().message();
-  json job = (*docs)[0];
+  json job = LoadExample("local-mlp.yaml");
   json& args = job["spec"]["template"]["spec"]["containers"][0]["args"];
   ASSERT_EQ(args[0], "--steps");
   args[1] = "30";
@@ -213,6 +357,61 @@ TEST(RunCommandProcessTest, ExampleTrainsWithIdenticalChecksums) {
   std::regex final_line(R"(\[w\d\] final step=30 loss=\S+ checksum=([0-9a-f]+))");
   for (std::sregex_iterator it(out.begin(), out.end(), final_line), end; it != end; ++it) checksums.insert((*it)[1]);
   EXPECT_EQ(checksums.size(), 1u) << out;
+}
+
+// examples/local-mlp-checkpoint.yaml as the Pods run it: `ringleader-worker launch` is the
+// container command and starts 2 trainers per worker (its launchers' store on the port local
+// mode picked). Local rank 1 of worker 0 is killed (-9) once it has written a checkpoint; the
+// launchers restart every worker's processes in place (no gang restart), and the trainers
+// resume from the mapped checkpoint directory and finish with identical checksums.
+TEST(RunCommandProcessTest, LaunchRestartsInPlaceAndTrainersResumeFromCheckpoints) {
+#ifndef RINGLEADER_HAVE_WORKER
+  GTEST_SKIP() << "ringleader-worker is not part of this build";
+#endif
+  TempDir tmp;
+  json job = LoadExample("local-mlp-checkpoint.yaml");
+  ASSERT_EQ(job["spec"]["processesPerWorker"], 2);
+  json& container = job["spec"]["template"]["spec"]["containers"][0];
+  ASSERT_EQ(container["command"][1], "launch");
+  // The example's trainer behind a wrapper that kills local rank 1 of worker 0 once, in
+  // generation 0, at its first checkpoint. Generation 0 is given more steps than it can reach
+  // before the kill (the other ranks wait for rank 1 at every step), so it cannot finish
+  // first; generation 1 resumes and trains to step 400 (steps are not part of the checkpoint's
+  // fingerprint).
+  const std::string train =
+      "ringleader-worker train --steps $steps --backend tcp --seed 42 --checkpoint-every 5 --log-every 5";
+  container["args"] = {"/bin/sh", "-c",
+                       "steps=400; [ \"$RINGLEADER_IN_PLACE_RESTARTS\" = 0 ] && steps=1000000\n"
+                       "if [ \"$RINGLEADER_IN_PLACE_RESTARTS\" = 0 ] && [ \"$RINGLEADER_RANK\" = 1 ]; then\n"
+                       "  " + train + " & trainer=$!\n"
+                       "  until ls \"$RINGLEADER_CHECKPOINT_DIR/rank-1\" 2>/dev/null | grep -q 'manifest$'; do sleep 0.05; done\n"
+                       "  kill -9 $trainer; exit 137\n"
+                       "fi\n"
+                       "exec " + train + "\n"};
+  const std::string file = WriteJob(tmp, "job.yaml", job);
+  const pid_t pid = Spawn({RINGLEADER_BIN, "run", file, "--run-dir", tmp.path() + "/run", "--no-tty"},
+                          tmp.path() + "/out.txt");
+  EXPECT_EQ(WaitExit(pid, std::chrono::seconds(240)), 0) << ReadFile(tmp.path() + "/out.txt");
+  const std::string out = ReadFile(tmp.path() + "/out.txt");
+  // (The runtime may warn about a checkpoint the kill cut short; that is its own line.)
+  EXPECT_EQ(out.find("warning: spec.processesPerWorker"), std::string::npos) << out;
+  EXPECT_NE(out.find("note: spec.checkpointDir /checkpoints is " + tmp.path() + "/run/checkpoints"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("restarting the processes in place"), std::string::npos) << out;
+  EXPECT_EQ(out.find("phase Restarting"), std::string::npos) << "no gang restart\n" << out;
+  EXPECT_NE(out.find("Succeeded: all 2 workers exited with code 0"), std::string::npos) << out;
+  EXPECT_NE(out.find("checksums identical: yes"), std::string::npos) << out;
+  EXPECT_NE(out.find("[w1] final step=400 "), std::string::npos) << out;
+  // Both workers' trainers resumed from a checkpoint, and the summary says so.
+  std::regex resumed(R"(\[w(\d)\] resumed from step=(\d+))");
+  std::multiset<int> workers;
+  for (std::sregex_iterator it(out.begin(), out.end(), resumed), end; it != end; ++it) {
+    workers.insert(std::stoi((*it)[1]));
+    EXPECT_GE(std::stoi((*it)[2]), 5) << (*it)[0];
+    EXPECT_LT(std::stoi((*it)[2]), 400) << (*it)[0];
+  }
+  EXPECT_EQ(workers, (std::multiset<int>{0, 0, 1, 1})) << out;
+  EXPECT_NE(out.find("  [w1]  resumed from step "), std::string::npos) << out;
 }
 
 }  // namespace

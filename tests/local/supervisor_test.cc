@@ -26,7 +26,7 @@ RunResult RunJob(const json& job, const std::string& run_dir, RecordingObserver*
   return Supervise(plan, FastOptions(run_dir), observer != nullptr ? *observer : local_observer, stop);
 }
 
-TEST(SupervisorTest, SuccessRunsEveryRankWithTheEnvAndKeepsLogs) {
+TEST(SupervisorTest, SuccessRunsEveryWorkerWithTheEnvAndKeepsLogs) {
   TempDir tmp;
   const std::string script =
       "echo \"rank=$RANK world=$WORLD_SIZE attempt=$RINGLEADER_ATTEMPT master=$MASTER_ADDR:$MASTER_PORT\"\n"
@@ -40,16 +40,16 @@ TEST(SupervisorTest, SuccessRunsEveryRankWithTheEnvAndKeepsLogs) {
   EXPECT_EQ(result.reason, "Succeeded");
   EXPECT_EQ(ExitCodeFor(result), 0);
   EXPECT_EQ(result.view.restarts, 0);
-  ASSERT_EQ(result.view.ranks.size(), 3u);
-  for (const RankView& r : result.view.ranks) {
+  ASSERT_EQ(result.view.workers.size(), 3u);
+  for (const WorkerView& r : result.view.workers) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_TRUE(r.finished);
     EXPECT_EQ(r.checksum, "c0ffee");
     EXPECT_EQ(r.first_loss, 2.5);
     EXPECT_EQ(r.loss, 0.5);
     EXPECT_EQ(r.total_steps, 2);
-    const std::string log = ReadFile(tmp.path() + "/attempt-0/rank-" + std::to_string(r.rank) + ".log");
-    EXPECT_EQ(log.rfind("rank=" + std::to_string(r.rank) + " world=3 attempt=0 master=127.0.0.1:", 0), 0u) << log;
+    const std::string log = ReadFile(tmp.path() + "/attempt-0/worker-" + std::to_string(r.worker) + ".log");
+    EXPECT_EQ(log.rfind("rank=" + std::to_string(r.worker) + " world=3 attempt=0 master=127.0.0.1:", 0), 0u) << log;
     EXPECT_NE(log.find("\nto-stderr\n"), std::string::npos) << log;
     EXPECT_NE(log.find("final step=2 loss=0.5 checksum=c0ffee\n"), std::string::npos) << log;
   }
@@ -84,8 +84,8 @@ TEST(SupervisorTest, FailsOnceThenSucceedsWithTheAttemptIncremented) {
   EXPECT_EQ(result.view.attempt, 1);
   EXPECT_TRUE(std::filesystem::exists(marker));
   for (int rank = 0; rank < 3; ++rank) {
-    EXPECT_EQ(ReadFile(tmp.path() + "/run/attempt-0/rank-" + std::to_string(rank) + ".log"), "attempt=0\n");
-    EXPECT_EQ(ReadFile(tmp.path() + "/run/attempt-1/rank-" + std::to_string(rank) + ".log"), "attempt=1\n");
+    EXPECT_EQ(ReadFile(tmp.path() + "/run/attempt-0/worker-" + std::to_string(rank) + ".log"), "attempt=0\n");
+    EXPECT_EQ(ReadFile(tmp.path() + "/run/attempt-1/worker-" + std::to_string(rank) + ".log"), "attempt=1\n");
   }
   EXPECT_NE(std::find(observer.phases.begin(), observer.phases.end(), api::JobPhase::kRestarting),
             observer.phases.end());
@@ -115,8 +115,8 @@ TEST_P(SupervisorFailureTest, EndsFailedWithTheReason) {
   EXPECT_TRUE(std::filesystem::exists(tmp.path() + "/attempt-" + std::to_string(c.restarts)));
   EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/attempt-" + std::to_string(c.restarts + 1)));
   // The rest of the gang was stopped, not left running.
-  for (const RankView& r : result.view.ranks) EXPECT_FALSE(r.running);
-  EXPECT_EQ(result.view.ranks[0].exit_code, 128 + SIGTERM);
+  for (const WorkerView& r : result.view.workers) EXPECT_FALSE(r.running);
+  EXPECT_EQ(result.view.workers[0].exit_code, 128 + SIGTERM);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -141,7 +141,7 @@ TEST(SupervisorTest, ActiveDeadlineStopsEverything) {
   EXPECT_EQ(result.reason, "DeadlineExceeded");
   EXPECT_NE(result.message.find("activeDeadlineSeconds 1 exceeded"), std::string::npos) << result.message;
   EXPECT_EQ(ExitCodeFor(result), 1);
-  for (const RankView& r : result.view.ranks) EXPECT_EQ(r.exit_code, 128 + SIGTERM);
+  for (const WorkerView& r : result.view.workers) EXPECT_EQ(r.exit_code, 128 + SIGTERM);
 }
 
 TEST(SupervisorTest, RankZeroSuccessPolicyStopsTheOthers) {
@@ -151,16 +151,16 @@ TEST(SupervisorTest, RankZeroSuccessPolicyStopsTheOthers) {
       tmp.path());
   EXPECT_EQ(result.phase, api::JobPhase::kSucceeded) << result.message;
   EXPECT_EQ(result.reason, "RankZeroSucceeded");
-  EXPECT_EQ(result.view.ranks[0].exit_code, 0);
-  EXPECT_EQ(result.view.ranks[1].exit_code, 128 + SIGTERM);
+  EXPECT_EQ(result.view.workers[0].exit_code, 0);
+  EXPECT_EQ(result.view.workers[1].exit_code, 128 + SIGTERM);
 }
 
-TEST(SupervisorTest, AllWorkersWaitsForEveryRank) {
+TEST(SupervisorTest, AllWorkersWaitsForEveryWorker) {
   TempDir tmp;
-  // Rank 0 finishes first; success needs the others too.
+  // Worker 0 finishes first; success needs the others too.
   RunResult result = RunJob(ShellJob(2, "if [ \"$RANK\" = 1 ]; then sleep 0.3; fi\necho done\n"), tmp.path());
   EXPECT_EQ(result.phase, api::JobPhase::kSucceeded) << result.message;
-  for (const RankView& r : result.view.ranks) EXPECT_EQ(r.exit_code, 0);
+  for (const WorkerView& r : result.view.workers) EXPECT_EQ(r.exit_code, 0);
 }
 
 // A stop request (what SIGINT does) ends the run and leaves no process behind, grandchildren
@@ -199,6 +199,43 @@ TEST(SupervisorTest, StopRequestLeavesNoProcessBehind) {
   }
 }
 
+// The first gang restart starts at once; backoff applies from the second restart on, which
+// waits backoff_base. The observer stops the run when the second wait is announced, so the
+// test never waits out the (long) base.
+TEST(SupervisorTest, FirstRestartIsImmediateAndTheSecondBacksOff) {
+  class StopOnSecondRestart : public RecordingObserver {
+   public:
+    explicit StopOnSecondRestart(StopRequest* stop) : stop_(stop) {}
+    void OnPhase(const RunView& view) override {
+      RecordingObserver::OnPhase(view);
+      if (view.phase != api::JobPhase::kRestarting) return;
+      const size_t at = view.message.find("next attempt in ");
+      if (at == std::string::npos) return;
+      waits.push_back(view.message.substr(at + 16));
+      if (view.restarts == 2) stop_->Request(SIGTERM);
+    }
+    std::vector<std::string> waits;
+
+   private:
+    StopRequest* stop_;
+  };
+  TempDir tmp;
+  StopRequest stop;
+  StopOnSecondRestart observer(&stop);
+  SupervisorOptions options = FastOptions(tmp.path());
+  options.backoff_base = std::chrono::seconds(600);
+  options.backoff_cap = std::chrono::seconds(600);
+  const LocalPlan plan = MakePlan(ShellJob(2, "exit 3", {{"backoffLimit", 5}, {"activeDeadlineSeconds", 120}}));
+  const auto started = std::chrono::steady_clock::now();
+  RunResult result = Supervise(plan, options, observer, stop);
+  EXPECT_EQ(result.reason, "Stopped") << result.message;
+  EXPECT_EQ(result.view.restarts, 2);
+  EXPECT_EQ(observer.waits, (std::vector<std::string>{"0.0s", "600.0s"}));
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() + "/attempt-1/worker-0.log")) << "attempt 1 ran";
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/attempt-2"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
+}
+
 TEST(SupervisorTest, StartFailureIsReported) {
   TempDir tmp;
   LocalPlan plan = MakePlan(ShellJob(2, "true"));
@@ -207,7 +244,7 @@ TEST(SupervisorTest, StartFailureIsReported) {
   StopRequest stop;
   RunResult result = Supervise(plan, FastOptions(tmp.path()), observer, stop);
   EXPECT_EQ(result.reason, "StartFailed");
-  EXPECT_NE(result.message.find("rank 0: cannot execute"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find("worker 0: cannot execute"), std::string::npos) << result.message;
 }
 
 }  // namespace

@@ -5,10 +5,13 @@
 // MASTER_ADDR=127.0.0.1 and a local port. Pure functions of their inputs (the environment and
 // filesystem lookups are passed in), so the env contract is unit-tested here.
 //
-// Process layout: local mode starts workers x processesPerWorker processes directly (it does
-// not go through `ringleader-worker launch`, and unwraps a command that is one), setting the per-process variables the launcher
-// sets (LOCAL_RANK, RINGLEADER_LOCAL_RANK, RINGLEADER_RANK, RANK, LOCAL_WORLD_SIZE). When the
-// parent's CUDA_VISIBLE_DEVICES lists several devices, process r gets device r mod k.
+// Process layout: as in a Pod, the container command runs once per worker with exactly the
+// worker's Pod environment (PET_*, MASTER_*, WORLD_SIZE, RANK as the Pod gets them). Whatever
+// starts the processesPerWorker processes in a Pod (torchrun, `ringleader-worker launch`,
+// mpirun) starts them locally too, so the same file means the same thing in both places. Two
+// local additions: RINGLEADER_LAUNCHER_PORT (a free port for the launchers' store, since
+// MASTER_PORT + 1 may be taken on a shared machine) and, when the parent's
+// CUDA_VISIBLE_DEVICES lists several devices, each worker's share of them.
 
 #include <cstdint>
 #include <filesystem>
@@ -30,9 +33,13 @@ struct LocalPlan {
   // The container's plain `value` env entries, in order.
   std::vector<std::pair<std::string, std::string>> container_env;
   std::string path;  // PATH given to the processes (build-tree dirs first)
-  // One line each: the ignored image, skipped valueFrom entries, ignored cluster-only fields.
+  // One line each: the ignored image, skipped valueFrom entries, ignored cluster-only fields,
+  // where spec.checkpointDir lives on this machine.
   std::vector<std::string> notes;
-  int64_t total_processes() const { return job.spec.workers * job.spec.processes_per_worker; }
+  // spec.checkpointDir mapped into the run directory (MapCheckpointDir); unset when the job
+  // has no checkpointDir.
+  std::optional<std::string> checkpoint_dir;
+  int64_t workers() const { return job.spec.workers; }
 };
 
 // Returns true when `path` names an executable regular file.
@@ -52,37 +59,54 @@ std::vector<std::string> ProgramSearchDirs(const std::filesystem::path& self_exe
 // `dirs` joined with ':' in front of `path_list` (dirs already on it are not repeated).
 std::string PrependToPath(const std::vector<std::string>& dirs, const std::string& path_list);
 
-// A pod's `ringleader-worker launch [flags] -- CMD...` starts processesPerWorker local ranks of
-// CMD. Local mode starts every rank itself, so running the launcher as well would start
-// processesPerWorker² processes with clashing ranks: when argv is such a launch, it is replaced
-// by CMD... and a note says so. Returns whether it was.
-bool UnwrapLauncher(const api::TrainingJob& job, std::vector<std::string>* argv,
-                    std::vector<std::string>* notes);
+// Whether `argv` (command + args) starts the per-worker processes itself: torchrun,
+// `python -m torch.distributed.run|launch`, `ringleader-worker launch`, mpirun / mpiexec /
+// srun / deepspeed / horovodrun / `accelerate launch`, also behind `env` or in a `sh -c` script.
+bool IsProcessLauncher(const std::vector<std::string>& argv);
+
+// The warning `ringleader validate` and `ringleader run` print when processesPerWorker > 1 but
+// the first container's command is not a launcher, so in a Pod (and locally) one process per
+// worker runs unless the program starts the others itself; nullopt when there is nothing to
+// say (processesPerWorker 1, a launcher, a shell script, or no command). Pure.
+std::optional<std::string> ProcessesPerWorkerWarning(const api::TrainingJob& job);
 
 // Builds the plan for an already validated job. Fails (kInvalidArgument, naming the field)
 // when the first container has no command or the command is not found on `path_list`.
 StatusOr<LocalPlan> BuildLocalPlan(const api::TrainingJob& job, const std::string& path_list,
                                    const IsExecutableFn& is_executable = IsExecutableFile);
 
-// What one process of one attempt runs.
+// spec.checkpointDir is a path inside the container; locally it becomes
+// `<run_dir>/checkpoints` (absolute), given to the workers as RINGLEADER_CHECKPOINT_DIR, so a
+// gang restart of the run resumes from its checkpoints. Adds a note saying so. No-op when the
+// job has no checkpointDir. The supervisor creates the directory.
+void MapCheckpointDir(const std::string& run_dir, LocalPlan* plan);
+
+// What one worker ("Pod") of one attempt runs.
 struct ProcessSpec {
-  int rank = 0;
   int worker_rank = 0;
-  int local_rank = 0;
   std::string executable;
   std::vector<std::string> argv;
   std::vector<std::string> env;  // complete environment, "NAME=value"
 };
 
-// The processes of attempt `attempt`, rank 0 listening on 127.0.0.1:`master_port`. The
+// The ports of one local attempt: MASTER_PORT (left to the program's own rendezvous, as in a
+// Pod) and the launchers' store port (RINGLEADER_LAUNCHER_PORT).
+struct AttemptPorts {
+  int master = 0;
+  int launcher = 0;
+};
+
+// One process per worker for attempt `attempt`, worker 0 at 127.0.0.1:`ports.master`. The
 // environment is `parent_env` (NAME=value entries) overlaid, in order, with PATH, the
-// container's env values, the injected variables and the per-process variables; later
-// entries win, so a user cannot override the injected contract (validation forbids it too).
+// container's env values, the Pod's injected variables (api::BuildWorkerEnv, with the mapped
+// checkpoint dir) and RINGLEADER_LAUNCHER_PORT; later entries win, so a user cannot override
+// the injected contract (validation forbids it too).
 std::vector<ProcessSpec> BuildAttemptProcesses(const LocalPlan& plan, int64_t attempt,
-                                               int master_port,
+                                               const AttemptPorts& ports,
                                                const std::vector<std::string>& parent_env);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close).
-StatusOr<int> PickFreePort();
+// `count` distinct TCP ports on 127.0.0.1 that were free a moment ago (all bound to port 0 at
+// once, read, then closed, so they cannot collide with each other).
+StatusOr<std::vector<int>> PickFreePorts(int count);
 
 }  // namespace ringleader::local

@@ -3,8 +3,8 @@
 // combined stdout/stderr line by line, reports exits, and tears them all down: SIGTERM to
 // every process group, SIGKILL after a grace period, then every leader is reaped. Signalling
 // the group (kill(-pgid)) rather than the pid reaches grandchildren too (a `sh -c` wrapper,
-// torchrun's workers), and putting each rank in its own group keeps a terminal's Ctrl-C from
-// reaching the ranks directly: the supervisor decides how they stop.
+// torchrun's workers), and putting each worker in its own group keeps a terminal's Ctrl-C from
+// reaching the workers directly: the supervisor decides how they stop.
 //
 // Not thread-safe: one thread owns a ProcessGroup. The destructor SIGKILLs and reaps whatever
 // is still running, so no process outlives its group object.
@@ -40,11 +40,11 @@ class ProcessGroup {
   ~ProcessGroup();
 
   // Starts every process, or none: if one cannot be started, those already started are
-  // killed and reaped and the error names the failing rank.
+  // killed and reaped and the error names the failing worker.
   Status Start(const std::vector<ProcessSpec>& specs);
 
   // Waits up to `timeout` for output, an exit, or `wake_fd` (-1: none) becoming readable;
-  // delivers complete lines to `on_line` and returns the exits reaped (in rank order).
+  // delivers complete lines to `on_line` and returns the exits reaped (in worker order).
   std::vector<ProcessExit> Poll(std::chrono::milliseconds timeout, int wake_fd,
                                 const LineHandler& on_line);
 

@@ -3,6 +3,7 @@
 // include/ringleader/runtime/progress_sink.h and docs/runtime.md):
 //   step=<n> total_steps=<N> loss=<float> samples_per_second=<float>
 //   final step=<n> loss=<x> checksum=<hex>
+//   resumed from step=<s>            (ParseResumeLine)
 // Any other line is ordinary log output. Pure functions; thread-safe.
 
 #include <cstdint>
@@ -25,5 +26,9 @@ struct ProgressLine {
 // and unknown `key=value` tokens are ignored (the format can grow), but `step` and `loss` must
 // be present and well formed, and a final line must carry a checksum.
 std::optional<ProgressLine> ParseProgressLine(std::string_view line);
+
+// The step of a trainer's "resumed from step=<s>" line (it found a checkpoint after a restart;
+// runtime/trainer.h), or nullopt for any other line. Such a line is not a progress line.
+std::optional<int64_t> ParseResumeLine(std::string_view line);
 
 }  // namespace ringleader::local

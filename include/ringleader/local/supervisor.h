@@ -1,16 +1,19 @@
 #pragma once
 // Runs a LocalPlan with the operator's gang semantics on this machine:
-//   - every process of an attempt starts together (one ProcessGroup per attempt);
-//   - the first failing process tears the whole gang down, and the gang is restarted after
-//     controller::RestartBackoff under controller::DecideRestart (the operator's rules:
-//     restartPolicy, backoffLimit), with RINGLEADER_ATTEMPT incremented and a fresh port;
-//   - successPolicy AllWorkers (every process exits 0) or RankZero (worker 0's processes
-//     exit 0; the rest are then stopped);
+//   - one process per worker (the container command, as in its Pod); every worker of an
+//     attempt starts together (one ProcessGroup per attempt);
+//   - the first failing worker tears the whole gang down, and the gang is restarted under
+//     controller::DecideRestart (the operator's rules: restartPolicy, backoffLimit), with
+//     RINGLEADER_ATTEMPT incremented and fresh ports: the first restart at once, later ones
+//     after controller::RestartBackoff(restarts - 1);
+//   - successPolicy AllWorkers (every worker exits 0) or RankZero (worker 0 exits 0; the rest
+//     are then stopped);
 //   - activeDeadlineSeconds, counted from the start of the run, stops everything (Failed,
 //     DeadlineExceeded);
 //   - StopRequest (Ctrl-C / SIGTERM) stops every process and ends the run.
-// Every output line is written to <run_dir>/attempt-<a>/rank-<r>.log and handed to the
-// observer. Single-threaded: call Supervise from one thread; only StopRequest::Request may
+// Every output line is written to <run_dir>/attempt-<a>/worker-<w>.log and handed to the
+// observer. A mapped spec.checkpointDir (LocalPlan::checkpoint_dir) is created before the
+// first attempt and kept across attempts. Single-threaded: call Supervise from one thread; only StopRequest::Request may
 // be called from elsewhere (it is async-signal-safe).
 
 #include <atomic>
@@ -48,8 +51,8 @@ class RunObserver {
   virtual ~RunObserver() = default;
   // The phase, attempt or message changed (also once at the start).
   virtual void OnPhase(const RunView& view) = 0;
-  // A line of output from process `rank` (global rank).
-  virtual void OnLine(const RunView& view, int rank, std::string_view line) = 0;
+  // A line of output from worker `worker` (its command and whatever that started).
+  virtual void OnLine(const RunView& view, int worker, std::string_view line) = 0;
   // Called about every `tick` while the run is going, for live displays.
   virtual void OnTick(const RunView& view) = 0;
 };
@@ -69,7 +72,7 @@ struct RunResult {
                         // "RestartPolicyNever", "DeadlineExceeded", "Stopped", "StartFailed"
   std::string message;  // one line naming the worker, exit code and rule
   int stop_signal = 0;  // the signal that stopped the run, if any
-  RunView view;         // the final snapshot (per-rank results of the last attempt)
+  RunView view;         // the final snapshot (per-worker results of the last attempt)
 };
 
 RunResult Supervise(const LocalPlan& plan, const SupervisorOptions& options, RunObserver& observer,
