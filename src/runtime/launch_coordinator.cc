@@ -100,7 +100,14 @@ Status LaunchCoordinator::StoppedAndWait(int generation) {
   const std::string key = Key(generation, "stopped");
   auto arrived = client_->Add(key, 1);
   const Deadline deadline = DeadlineAfter(options_.barrier_timeout);
+  const std::string done_key = "launch/" + std::to_string(options_.attempt) + "/done";
   while (arrived.ok() && *arrived < options_.num_workers) {
+    // A launcher whose processes all succeeded has exited: its ranks cannot be restarted here,
+    // so waiting for it would only delay the Pod-level restart.
+    if (auto done = client_->Add(done_key, 0); done.ok() && *done > 0) {
+      return AbortedError(std::to_string(*done) + " launcher(s) already finished successfully; their ranks cannot "
+                          "be restarted in place");
+    }
     if (Clock::now() >= deadline) {
       return DeadlineExceededError(std::to_string(*arrived) + " of " + std::to_string(options_.num_workers) +
                                    " launchers stopped their processes within " +
@@ -125,13 +132,22 @@ std::string LaunchCoordinator::Reason(int generation) {
 
 void LaunchCoordinator::Done(std::chrono::milliseconds linger) {
   StopWatch();
-  auto done = client_->Add("launch/" + std::to_string(options_.attempt) + "/done", 1);
+  const std::string prefix = "launch/" + std::to_string(options_.attempt) + "/";
+  auto done = client_->Add(prefix + "done", 1);
   if (!server_ || !done.ok()) return;
+  // Until every launcher finished or gave up (one that exits with a failure is not coming back).
   const Deadline deadline = DeadlineAfter(linger);
-  while (done.ok() && *done < options_.num_workers && Clock::now() < deadline) {
+  auto gone = client_->Add(prefix + "gone", 0);
+  while (done.ok() && gone.ok() && *done + *gone < options_.num_workers && Clock::now() < deadline) {
     std::this_thread::sleep_for(kPollEvery * 5);
-    done = client_->Add("launch/" + std::to_string(options_.attempt) + "/done", 0);
+    done = client_->Add(prefix + "done", 0);
+    gone = client_->Add(prefix + "gone", 0);
   }
+}
+
+void LaunchCoordinator::Leave() {
+  StopWatch();
+  (void)client_->Add("launch/" + std::to_string(options_.attempt) + "/gone", 1);
 }
 
 }  // namespace ringleader::runtime

@@ -132,6 +132,13 @@ class Launcher {
   explicit Launcher(const LaunchOptions& options) : options_(options) {}
 
   int Run() {
+    const int code = RunGenerations();
+    if (code != kExitSuccess && coordinator_ && !coordinator_->store_lost()) coordinator_->Leave();
+    return code;
+  }
+
+ private:
+  int RunGenerations() {
     if (options_.num_workers > 0 && options_.master_port > 0) {
       CoordinatorOptions c;
       c.worker_rank = options_.worker_rank;
@@ -190,7 +197,6 @@ class Launcher {
     }
   }
 
- private:
   void Log(const std::string& line) {
     std::fprintf(stderr, "ringleader-worker launch: worker %d: %s\n", options_.worker_rank, line.c_str());
     std::fflush(stderr);

@@ -558,6 +558,21 @@ TEST(InPlaceRestartTest, AStalledProcessIsRestartedInPlace) {
   EXPECT_NE(gang[0].Stdout().find("done"), std::string::npos);
 }
 
+// Worker 0's processes succeed and its launcher is done; worker 1's process then fails. Its
+// ranks cannot come back in place, so worker 1's launcher gives up at once (not after the 60 s
+// barrier) and worker 0's launcher stops waiting for it.
+TEST(InPlaceRestartTest, APeerThatAlreadyFinishedEndsInPlaceRestartsAtOnce) {
+  TempDir dir;
+  LaunchedGang gang(2, 1, {"--max-restarts", "2"},
+                    {"sh", "-c", "if [ \"$RINGLEADER_WORKER_RANK\" = 0 ]; then exit 0; fi; sleep 1; exit 175"}, dir,
+                    "finished");
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(gang[1].Wait(30s), kExitPeerFailed) << gang[1].Stderr();
+  ASSERT_EQ(gang[0].Wait(30s), 0) << gang[0].Stderr();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+  EXPECT_NE(gang[1].Stderr().find("already finished successfully"), std::string::npos) << gang[1].Stderr();
+}
+
 TEST(InPlaceRestartTest, SigtermCheckpointsAndExits143WithinTheGrace) {
   TempDir dir;
   const std::string ckpt = (dir.path() / "ckpt").string();

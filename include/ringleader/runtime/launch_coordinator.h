@@ -14,8 +14,9 @@
 //     `num_workers` did: no process of generation g+1 starts while one of g still runs;
 //   - then each reads "fail": set means every launcher exits (the operator restarts the gang
 //     the Pod-level way), unset means all start generation g+1.
-// A launcher that does not reach the barrier in time (its Pod or node is gone) makes the
-// others give up in-place restarts and exit, so the operator takes over. Losing the store
+// A launcher that does not reach the barrier in time (its Pod or node is gone), or one that
+// already finished successfully (its ranks are gone for good), makes the others give up
+// in-place restarts and exit, so the operator takes over. Losing the store
 // (worker 0's Pod is gone) only disables in-place restarts: running processes are left alone.
 //
 // Thread-safety: Watch runs a background thread; the other calls come from the launcher's
@@ -71,7 +72,8 @@ class LaunchCoordinator {
   // Announces a restart of generation g; `permanent` also sets "fail".
   Status Announce(int generation, const std::string& reason, bool permanent);
   // The barrier after every launcher stopped its processes. kDeadlineExceeded names how many
-  // launchers arrived when the others did not in time.
+  // launchers arrived when the others did not in time; kAborted when a launcher had already
+  // finished successfully.
   Status StoppedAndWait(int generation);
   // After the barrier: whether some launcher declared generation g's failure permanent, and
   // the announced reason.
@@ -80,6 +82,8 @@ class LaunchCoordinator {
   // Clean end: says this launcher is done; worker 0 waits (bounded) for the others, so the
   // store outlives every process that may still talk to it.
   void Done(std::chrono::milliseconds linger);
+  // This launcher exits with a failure: worker 0 need not wait for its Done.
+  void Leave();
 
  private:
   LaunchCoordinator() = default;
