@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "ringleader/runtime/socket.h"
+#include "subprocess.h"  // tests/runtime: ChildProcesses
 
 namespace {
 
@@ -134,27 +135,6 @@ class Child {
   bool exited_ = false;
 };
 
-// Processes whose parent is `parent`, ascending.
-std::vector<pid_t> ChildrenOf(pid_t parent) {
-  std::vector<pid_t> out;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const size_t close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent) out.push_back(std::stoi(name));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::vector<std::string> TrainArgs(const Options& o, const std::string& checkpoint_dir) {
   std::vector<std::string> args = {"--steps", std::to_string(o.steps), "--log-every", "1", "--backend", "tcp"};
   if (!checkpoint_dir.empty()) {
@@ -191,7 +171,7 @@ Outcome Observe(Child& child, int kill_at, pid_t ranks_parent) {
         out.recovery_seconds = std::chrono::duration<double>(at - *killed).count();
       }
       if (kill_at > 0 && !killed.has_value() && step >= kill_at) {
-        const std::vector<pid_t> ranks = ChildrenOf(ranks_parent);
+        const std::vector<pid_t> ranks = ringleader::runtime::testing::ChildProcesses(ranks_parent);
         if (ranks.size() < 2) {
           out.error = "found " + std::to_string(ranks.size()) + " rank processes to kill";
           return out;

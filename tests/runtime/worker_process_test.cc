@@ -472,26 +472,6 @@ class LaunchedGang {
   std::vector<std::unique_ptr<Subprocess>> pods_;
 };
 
-// The processes whose parent is `parent`.
-std::vector<pid_t> ChildrenOf(pid_t parent) {
-  std::vector<pid_t> out;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const size_t close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::stringstream rest(line.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent) out.push_back(std::stoi(name));
-  }
-  return out;
-}
-
 int CountOf(const std::string& text, const std::string& needle) {
   int n = 0;
   for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
@@ -513,7 +493,7 @@ TEST(InPlaceRestartTest, KilledRankIsRestartedInPlaceAndTheGangEndsBitIdentical)
   with_dir.insert(with_dir.end(), {"--checkpoint-dir", (dir.path() / "ckpt").string()});
   LaunchedGang gang(2, 2, {"--max-restarts", "2"}, with_dir, dir, "killed");
   ASSERT_TRUE(gang[1].WaitForOutput("step=200 ", 60s)) << gang[1].Stderr();
-  const std::vector<pid_t> ranks = ChildrenOf(gang[1].pid());
+  const std::vector<pid_t> ranks = testing::ChildProcesses(gang[1].pid());
   ASSERT_EQ(ranks.size(), 2u);
   kill(ranks[1], SIGKILL);
   for (size_t p = 0; p < gang.size(); ++p) {
