@@ -26,14 +26,7 @@ StatusOr<std::unique_ptr<LaunchCoordinator>> LaunchCoordinator::Start(const Coor
   std::string host = options.master_addr;
   c->port_ = options.port;
   if (options.worker_rank == 0) {
-    Fd listener;
-    if (options.listen_fd >= 0) {
-      listener.reset(options.listen_fd);
-    } else {
-      const bool loopback = IsLoopbackHost(options.master_addr);
-      ASSIGN_OR_RETURN(listener, ListenTcp(loopback ? "127.0.0.1" : "", options.port, nullptr));
-    }
-    ASSIGN_OR_RETURN(c->server_, TcpStoreServer::Start(std::move(listener)));
+    ASSIGN_OR_RETURN(c->server_, TcpStoreServer::Serve(options.listen_fd, options.master_addr, options.port));
     c->port_ = c->server_->port();
     host = "127.0.0.1";
   }

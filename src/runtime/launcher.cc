@@ -121,7 +121,6 @@ struct Child {
 // Why a generation ended.
 struct GenerationEnd {
   int first_failure = 0;     // exit code of the first failed process (0: none)
-  int failed_local_rank = -1;
   bool peer_restart = false;  // another launcher announced the restart
   bool stalled = false;       // no progress line for progress_timeout
   std::string reason;
@@ -343,7 +342,6 @@ class Launcher {
         const int local_rank = static_cast<int>(it - children_.begin());
         if (code != 0 && !stopping && end.first_failure == 0) {
           end.first_failure = code;
-          end.failed_local_rank = local_rank;
           stop("worker " + std::to_string(options_.worker_rank) + " local rank " + std::to_string(local_rank) +
                " (rank " + std::to_string(Rank(local_rank)) + ") exited with " + std::to_string(code));
           Log(end.reason + "; stopping the others");

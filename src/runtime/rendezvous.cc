@@ -88,14 +88,7 @@ Status Rendezvous::Run(const RendezvousOptions& options) {
   std::string store_host = env.master_addr;
   int store_port = env.master_port;
   if (rank_ == 0 && !options.store_hosted_by_launcher) {
-    Fd listener;
-    if (options.store_listen_fd >= 0) {
-      listener.reset(options.store_listen_fd);
-    } else {
-      // Our own DNS name may not resolve yet, so listen on every interface unless local.
-      ASSIGN_OR_RETURN(listener, ListenTcp(loopback ? "127.0.0.1" : "", env.master_port, nullptr));
-    }
-    ASSIGN_OR_RETURN(server_, TcpStoreServer::Start(std::move(listener)));
+    ASSIGN_OR_RETURN(server_, TcpStoreServer::Serve(options.store_listen_fd, env.master_addr, env.master_port));
     store_host = "127.0.0.1";
     store_port = server_->port();
   }

@@ -174,6 +174,17 @@ constexpr auto kForever = std::chrono::hours(24 * 365);
 
 TcpStoreServer::TcpStoreServer(Fd listen_fd, int port) : listen_fd_(std::move(listen_fd)), port_(port) {}
 
+StatusOr<std::unique_ptr<TcpStoreServer>> TcpStoreServer::Serve(int listen_fd, const std::string& master_addr,
+                                                                int port) {
+  Fd listener;
+  if (listen_fd >= 0) {
+    listener.reset(listen_fd);
+  } else {
+    ASSIGN_OR_RETURN(listener, ListenTcp(IsLoopbackHost(master_addr) ? "127.0.0.1" : "", port, nullptr));
+  }
+  return Start(std::move(listener));
+}
+
 StatusOr<std::unique_ptr<TcpStoreServer>> TcpStoreServer::Start(Fd listen_fd) {
   ASSIGN_OR_RETURN(int port, BoundPort(listen_fd.get()));
   std::unique_ptr<TcpStoreServer> server(new TcpStoreServer(std::move(listen_fd), port));

@@ -73,6 +73,11 @@ class TcpStoreServer {
   // Serves on an already-listening socket (rank 0 binds the rendezvous port, or a test or
   // launcher passes an inherited socket so ports never race).
   static StatusOr<std::unique_ptr<TcpStoreServer>> Start(Fd listen_fd);
+  // Serves on `listen_fd` when it is >= 0 (socket activation: a test, local mode or a parent
+  // bound it), else binds `port`: on 127.0.0.1 for a loopback `master_addr`, on every
+  // interface otherwise (the host's own DNS name may not resolve yet). Rank 0's rendezvous and
+  // worker 0's launcher both serve this way.
+  static StatusOr<std::unique_ptr<TcpStoreServer>> Serve(int listen_fd, const std::string& master_addr, int port);
   ~TcpStoreServer();
 
   int port() const { return port_; }
