@@ -69,28 +69,26 @@ std::optional<int64_t> JsonObjectReader::Int(const std::string& key) {
   return std::nullopt;
 }
 
-std::optional<double> JsonObjectReader::Number(const std::string& key) {
+template <typename T>
+std::optional<T> JsonObjectReader::Scalar(const std::string& key, bool (nlohmann::json::*is_type)() const noexcept,
+                                          const char* expected) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return std::nullopt;
-  if (v->is_number()) return v->get<double>();
-  TypeError(key, "a number", *v);
+  if ((v->*is_type)()) return v->get<T>();
+  TypeError(key, expected, *v);
   return std::nullopt;
+}
+
+std::optional<double> JsonObjectReader::Number(const std::string& key) {
+  return Scalar<double>(key, &nlohmann::json::is_number, "a number");
 }
 
 std::optional<std::string> JsonObjectReader::String(const std::string& key) {
-  const nlohmann::json* v = Lookup(key);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_string()) return v->get<std::string>();
-  TypeError(key, "a string", *v);
-  return std::nullopt;
+  return Scalar<std::string>(key, &nlohmann::json::is_string, "a string");
 }
 
 std::optional<bool> JsonObjectReader::Bool(const std::string& key) {
-  const nlohmann::json* v = Lookup(key);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_boolean()) return v->get<bool>();
-  TypeError(key, "a boolean", *v);
-  return std::nullopt;
+  return Scalar<bool>(key, &nlohmann::json::is_boolean, "a boolean");
 }
 
 const nlohmann::json* JsonObjectReader::Object(const std::string& key) {

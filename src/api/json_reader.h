@@ -52,6 +52,10 @@ class JsonObjectReader {
  private:
   const nlohmann::json* Lookup(const std::string& key);
   void TypeError(const std::string& key, const char* expected, const nlohmann::json& got);
+  // The value at `key` when `is_type` holds of it; a type error naming `expected` otherwise.
+  template <typename T>
+  std::optional<T> Scalar(const std::string& key, bool (nlohmann::json::*is_type)() const noexcept,
+                          const char* expected);
 
   const nlohmann::json* object_;
   std::string path_;

@@ -1,6 +1,7 @@
 #include "ringleader/api/quantity.h"
 
 #include <cmath>
+#include <map>
 #include <regex>
 
 namespace ringleader::api {
@@ -11,21 +12,14 @@ std::optional<int64_t> ParseQuantityMilli(const std::string& text) {
   if (!std::regex_match(text, m, kQuantity)) return std::nullopt;
   long double number = std::stold(m[1].str());
   const std::string suffix = m[2].str();
-  long double scale = 1;
-  if (suffix == "m") scale = 1e-3L;
-  else if (suffix == "k") scale = 1e3L;
-  else if (suffix == "M") scale = 1e6L;
-  else if (suffix == "G") scale = 1e9L;
-  else if (suffix == "T") scale = 1e12L;
-  else if (suffix == "P") scale = 1e15L;
-  else if (suffix == "E") scale = 1e18L;
-  else if (suffix == "Ki") scale = 1024.0L;
-  else if (suffix == "Mi") scale = 1048576.0L;
-  else if (suffix == "Gi") scale = 1073741824.0L;
-  else if (suffix == "Ti") scale = 1099511627776.0L;
-  else if (suffix == "Pi") scale = 1125899906842624.0L;
-  else if (suffix == "Ei") scale = 1152921504606846976.0L;
-  else if (!suffix.empty()) scale = std::pow(10.0L, std::stold(suffix.substr(1)));
+  // Kubernetes' quantity suffixes: decimal SI, binary SI, or a decimal exponent.
+  static const std::map<std::string, long double> kScale = {
+      {"", 1.0L},     {"m", 1e-3L},   {"k", 1e3L},    {"M", 1e6L},    {"G", 1e9L},
+      {"T", 1e12L},   {"P", 1e15L},   {"E", 1e18L},   {"Ki", 0x1p10L}, {"Mi", 0x1p20L},
+      {"Gi", 0x1p30L}, {"Ti", 0x1p40L}, {"Pi", 0x1p50L}, {"Ei", 0x1p60L}};
+  const auto known = kScale.find(suffix);
+  const long double scale =
+      known != kScale.end() ? known->second : std::pow(10.0L, std::stold(suffix.substr(1)));
   long double milli = std::ceil(number * scale * 1000.0L - 1e-9L);  // Kubernetes rounds up
   if (milli > 9.2e18L || milli < -9.2e18L) return std::nullopt;
   return static_cast<int64_t>(milli);

@@ -156,31 +156,30 @@ Registry& Registry::Default() {
   return *registry;
 }
 
+template <typename T>
+Family<T>& Registry::AddFamily(std::map<std::string, std::unique_ptr<Family<T>>>& families,
+                               const std::string& name, const std::string& help,
+                               std::vector<std::string> label_names, std::vector<double> buckets) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = families[name];
+  if (!slot) slot.reset(new Family<T>(name, help, std::move(label_names), std::move(buckets)));
+  return *slot;
+}
+
 Family<Counter>& Registry::AddCounter(const std::string& name, const std::string& help,
                                       std::vector<std::string> label_names) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto& slot = counters_[name];
-  if (!slot) slot.reset(new Family<Counter>(name, help, std::move(label_names), {}));
-  return *slot;
+  return AddFamily(counters_, name, help, std::move(label_names), {});
 }
 
 Family<Gauge>& Registry::AddGauge(const std::string& name, const std::string& help,
                                   std::vector<std::string> label_names) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto& slot = gauges_[name];
-  if (!slot) slot.reset(new Family<Gauge>(name, help, std::move(label_names), {}));
-  return *slot;
+  return AddFamily(gauges_, name, help, std::move(label_names), {});
 }
 
 Family<Histogram>& Registry::AddHistogram(const std::string& name, const std::string& help,
                                           std::vector<std::string> label_names,
                                           std::vector<double> buckets) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto& slot = histograms_[name];
-  if (!slot) {
-    slot.reset(new Family<Histogram>(name, help, std::move(label_names), std::move(buckets)));
-  }
-  return *slot;
+  return AddFamily(histograms_, name, help, std::move(label_names), std::move(buckets));
 }
 
 namespace {

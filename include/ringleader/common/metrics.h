@@ -121,6 +121,11 @@ class Registry {
   std::string Render() const;
 
  private:
+  // Finds or creates the family `name` in `families` (the one map of its metric type).
+  template <typename T>
+  Family<T>& AddFamily(std::map<std::string, std::unique_ptr<Family<T>>>& families,
+                       const std::string& name, const std::string& help,
+                       std::vector<std::string> label_names, std::vector<double> buckets);
   template <typename T>
   static void RenderScalars(const std::map<std::string, std::unique_ptr<Family<T>>>& families,
                             const char* type, std::map<std::string, std::string>* blocks);
