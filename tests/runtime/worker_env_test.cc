@@ -1,4 +1,4 @@
-#include "ringleader/runtime/worker_env.h"
+#include "ringleader/runtime/rendezvous/worker_env_parser.h"
 
 #include <gtest/gtest.h>
 

@@ -27,8 +27,8 @@
 #include <thread>
 
 #include "ringleader/kube/client.h"
-#include "ringleader/runtime/progress_sink.h"
-#include "ringleader/runtime/worker_env.h"
+#include "ringleader/runtime/app/progress_sink.h"
+#include "ringleader/runtime/rendezvous/worker_env_parser.h"
 
 namespace ringleader::progress {
 
