@@ -36,7 +36,7 @@ EnvOverrides LocalProcessEnv(int worker_rank, int procs_per_worker, int local_ra
                       {kEnvTorchLocalWorldSize, std::to_string(procs_per_worker)}};
   if (inherit_cuda_visible_devices) return env;
   if (!parent_cuda_visible_devices.has_value()) {
-    env.emplace_back("CUDA_VISIBLE_DEVICES", l);
+    env.emplace_back(contract::kEnvCudaVisibleDevices, l);
     return env;
   }
   const std::string& parent = *parent_cuda_visible_devices;
@@ -47,7 +47,7 @@ EnvOverrides LocalProcessEnv(int worker_rank, int procs_per_worker, int local_ra
   while (std::getline(in, device, ',')) {
     if (!device.empty()) devices.push_back(device);
   }
-  if (!devices.empty()) env.emplace_back("CUDA_VISIBLE_DEVICES", devices[local_rank % devices.size()]);
+  if (!devices.empty()) env.emplace_back(contract::kEnvCudaVisibleDevices, devices[local_rank % devices.size()]);
   return env;
 }
 
@@ -204,8 +204,8 @@ class Launcher {
   int Rank(int local_rank) const { return options_.worker_rank * options_.procs_per_worker + local_rank; }
 
   bool Start(int generation) {
-    const char* parent_cvd = std::getenv("CUDA_VISIBLE_DEVICES");
-    const char* policy = std::getenv("RINGLEADER_CUDA_VISIBLE_DEVICES_POLICY");
+    const char* parent_cvd = std::getenv(contract::kEnvCudaVisibleDevices);
+    const char* policy = std::getenv(contract::kEnvCudaVisibleDevicesPolicy);
     const bool inherit = policy != nullptr && std::string(policy) == "inherit";
     std::vector<char*> argv;
     for (const auto& arg : options_.command) argv.push_back(const_cast<char*>(arg.c_str()));

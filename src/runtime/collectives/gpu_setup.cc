@@ -3,6 +3,8 @@
 #include <charconv>
 #include <map>
 
+#include "ringleader/common/worker_contract.h"
+
 namespace ringleader::runtime {
 
 StatusOr<int> ChooseCudaDevice(int local_rank, int visible_devices) {
@@ -17,8 +19,9 @@ StatusOr<int> ChooseCudaDevice(int local_rank, int visible_devices) {
   return InvalidArgumentError(
       "local rank " + std::to_string(local_rank) + " needs its own GPU but this process sees " +
       std::to_string(visible_devices) +
-      " CUDA devices: more local ranks than GPUs (lower RINGLEADER_PROCS_PER_WORKER / --nproc, "
-      "or let `ringleader-worker launch` give each rank one CUDA_VISIBLE_DEVICES entry)");
+      " CUDA devices: more local ranks than GPUs (lower " + contract::kEnvProcsPerWorker +
+      " / --nproc, or let `ringleader-worker launch` give each rank one " +
+      contract::kEnvCudaVisibleDevices + " entry)");
 }
 
 std::string EncodeGpuClaim(const GpuClaim& claim) { return claim.device + "|" + claim.host; }
@@ -43,8 +46,8 @@ Status CheckDistinctGpus(const std::vector<GpuClaim>& claims) {
       return InvalidArgumentError(
           "ranks " + std::to_string(it->second) + " and " + std::to_string(claim.rank) +
           " would both drive GPU " + claim.device + " on host " + claim.host +
-          ": NCCL needs one GPU per rank (more local ranks than GPUs: lower "
-          "RINGLEADER_PROCS_PER_WORKER / --nproc, or give each rank its own device)");
+          ": NCCL needs one GPU per rank (more local ranks than GPUs: lower " +
+          contract::kEnvProcsPerWorker + " / --nproc, or give each rank its own device)");
     }
   }
   return Status::Ok();

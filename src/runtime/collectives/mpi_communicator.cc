@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ringleader/runtime/app/exit_codes.h"
+#include "ringleader/common/worker_contract.h"
 
 namespace ringleader::runtime {
 
@@ -94,7 +94,7 @@ void MpiCommunicator::Watch() {
                  "responding (MPI cannot tell which); exiting so the gang restarts\n",
                  rank_, what_, count_, static_cast<long long>(timeout_.count() / 1000));
     std::fflush(stderr);
-    _exit(kExitPeerFailed);
+    _exit(contract::kExitPeerFailed);
   }
 }
 

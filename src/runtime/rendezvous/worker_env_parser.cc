@@ -66,11 +66,11 @@ StatusOr<WorkerEnv> ParseWorkerEnv(const EnvLookup& env) {
     out.procs_per_worker = ppw.value_or(1);
     out.world_size = out.num_workers * out.procs_per_worker;
     if (!worker_rank.has_value()) {
-      return InvalidArgumentError("RINGLEADER_WORKER_RANK is not set");
+      return InvalidArgumentError(std::string(kEnvWorkerRank) + " is not set");
     }
     if (*worker_rank >= out.num_workers) {
-      return InvalidArgumentError("RINGLEADER_WORKER_RANK=" + std::to_string(*worker_rank) +
-                                  " must be < RINGLEADER_NUM_WORKERS=" +
+      return InvalidArgumentError(std::string(kEnvWorkerRank) + "=" + std::to_string(*worker_rank) +
+                                  " must be < " + kEnvNumWorkers + "=" +
                                   std::to_string(out.num_workers));
     }
     out.worker_rank = *worker_rank;
@@ -79,8 +79,8 @@ StatusOr<WorkerEnv> ParseWorkerEnv(const EnvLookup& env) {
       out.local_rank = local_rank.value_or(*rank - out.worker_rank * out.procs_per_worker);
       if (out.rank != out.worker_rank * out.procs_per_worker + out.local_rank) {
         return InvalidArgumentError(
-            "RINGLEADER_RANK=" + std::to_string(out.rank) + " != RINGLEADER_WORKER_RANK x " +
-            "RINGLEADER_PROCS_PER_WORKER + RINGLEADER_LOCAL_RANK = " +
+            std::string(kEnvRank) + "=" + std::to_string(out.rank) + " != " + kEnvWorkerRank +
+            " x " + kEnvProcsPerWorker + " + " + kEnvLocalRank + " = " +
             std::to_string(out.worker_rank * out.procs_per_worker + out.local_rank));
       }
     } else if (out.procs_per_worker == 1) {
@@ -88,22 +88,22 @@ StatusOr<WorkerEnv> ParseWorkerEnv(const EnvLookup& env) {
       out.local_rank = 0;
     } else {
       return InvalidArgumentError(
-          "RINGLEADER_PROCS_PER_WORKER=" + std::to_string(out.procs_per_worker) +
-          " but RINGLEADER_RANK is not set: start the processes with `ringleader-worker launch`");
+          std::string(kEnvProcsPerWorker) + "=" + std::to_string(out.procs_per_worker) + " but " +
+          kEnvRank + " is not set: start the processes with `ringleader-worker launch`");
     }
     if (out.local_rank >= out.procs_per_worker) {
-      return InvalidArgumentError("RINGLEADER_LOCAL_RANK=" + std::to_string(out.local_rank) +
-                                  " must be < RINGLEADER_PROCS_PER_WORKER=" +
+      return InvalidArgumentError(std::string(kEnvLocalRank) + "=" + std::to_string(out.local_rank) +
+                                  " must be < " + kEnvProcsPerWorker + "=" +
                                   std::to_string(out.procs_per_worker));
     }
     auto addr = env(kEnvMasterAddr);
     if (!addr.has_value() || addr->empty()) addr = env(kEnvTorchMasterAddr);
     if (!addr.has_value() || addr->empty()) {
-      return InvalidArgumentError("RINGLEADER_MASTER_ADDR is not set");
+      return InvalidArgumentError(std::string(kEnvMasterAddr) + " is not set");
     }
     out.master_addr = *addr;
     if (!port.has_value()) port = pt_port;
-    if (!port.has_value()) return InvalidArgumentError("RINGLEADER_MASTER_PORT is not set");
+    if (!port.has_value()) return InvalidArgumentError(std::string(kEnvMasterPort) + " is not set");
     out.master_port = *port;
     return out;
   }
@@ -111,16 +111,18 @@ StatusOr<WorkerEnv> ParseWorkerEnv(const EnvLookup& env) {
   // PyTorch-only environment (torchrun-style launchers).
   if (!pt_world.has_value() || !pt_rank.has_value()) {
     return InvalidArgumentError(
-        "neither RINGLEADER_NUM_WORKERS nor WORLD_SIZE/RANK is set: not started by the "
-        "Ringleader operator, `ringleader local` or a PyTorch launcher");
+        std::string("neither ") + kEnvNumWorkers + " nor " + kEnvTorchWorldSize + "/" +
+        kEnvTorchRank + " is set: not started by the Ringleader operator, `ringleader local` or "
+        "a PyTorch launcher");
   }
   if (*pt_rank >= *pt_world) {
-    return InvalidArgumentError("RANK=" + std::to_string(*pt_rank) + " must be < WORLD_SIZE=" +
+    return InvalidArgumentError(std::string(kEnvTorchRank) + "=" + std::to_string(*pt_rank) +
+                                " must be < " + kEnvTorchWorldSize + "=" +
                                 std::to_string(*pt_world));
   }
   auto addr = env(kEnvTorchMasterAddr);
-  if (!addr.has_value() || addr->empty()) return InvalidArgumentError("MASTER_ADDR is not set");
-  if (!pt_port.has_value()) return InvalidArgumentError("MASTER_PORT is not set");
+  if (!addr.has_value() || addr->empty()) return InvalidArgumentError(std::string(kEnvTorchMasterAddr) + " is not set");
+  if (!pt_port.has_value()) return InvalidArgumentError(std::string(kEnvTorchMasterPort) + " is not set");
   ASSIGN_OR_RETURN(auto pt_local, ReadInt(env, kEnvTorchLocalRank, 0, 1023));
   ASSIGN_OR_RETURN(auto pt_local_world, ReadInt(env, kEnvTorchLocalWorldSize, 1, 1024));
   out.world_size = *pt_world;
