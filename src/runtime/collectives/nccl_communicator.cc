@@ -9,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "ringleader/runtime/cuda/cuda_kernels.h"
 #include "ringleader/runtime/collectives/gpu_setup.h"
 #include "ringleader/runtime/rendezvous/rendezvous.h"
 

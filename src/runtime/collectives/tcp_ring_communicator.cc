@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ringleader/runtime/collectives/ring_schedule.h"
 #include "ringleader/runtime/rendezvous/rendezvous.h"
 
 namespace ringleader::runtime {
@@ -66,135 +67,168 @@ Status TcpRingCommunicator::Fail(int suspect, const std::string& what, bool time
   return broken_;
 }
 
+namespace {
+
+// The byte-level progress of one all-reduce through its RingSchedule: the ring's 2(N-1) steps
+// treated as one stream, with the send side allowed to run ahead into data the receive side
+// has already reduced. Pure bookkeeping; AllReduce does the socket calls.
+class RingProgress {
+ public:
+  RingProgress(const RingSchedule& schedule, char* data, size_t element_bytes)
+      : schedule_(schedule), data_(data), element_bytes_(element_bytes),
+        steps_(static_cast<int>(schedule.steps.size())) {
+    SkipEmptySteps();
+  }
+
+  bool done() const { return send_step_ >= steps_ && recv_step_ >= steps_; }
+  bool receiving() const { return recv_step_ < steps_; }
+  const RingStep& recv_step() const { return schedule_.steps[recv_step_]; }
+
+  // Bytes of the current send step that may go out now: all of them once the step that
+  // received them is complete (step 0 sends our own segment), the processed part while that
+  // step is still arriving.
+  size_t Sendable() const {
+    if (send_step_ >= steps_) return 0;
+    const size_t total = SegmentBytes(schedule_.steps[send_step_].send_segment);
+    size_t ready = 0;
+    if (send_step_ == 0 || recv_step_ > send_step_ - 1) {
+      ready = total;
+    } else if (recv_step_ == send_step_ - 1) {
+      ready = processed_;
+    }
+    return ready > send_offset_ ? ready - send_offset_ : 0;
+  }
+  const char* SendCursor() const {
+    return SegmentData(schedule_.steps[send_step_].send_segment) + send_offset_;
+  }
+  void Sent(size_t bytes) {
+    send_offset_ += bytes;
+    SkipEmptySteps();
+  }
+
+  // The bytes still to arrive in the current receive step.
+  size_t RecvRemaining() const { return SegmentBytes(recv_step().recv_segment) - recv_offset_; }
+  // Where an all-gather step's bytes land (in place: nothing to reduce).
+  char* RecvCursor() const { return SegmentData(recv_step().recv_segment) + recv_offset_; }
+  // An all-gather step received `bytes` in place.
+  void Gathered(size_t bytes) {
+    recv_offset_ += bytes;
+    processed_ = recv_offset_;
+    SkipEmptySteps();
+  }
+  // A reduce-scatter step received `bytes` into `staging` after `staged` bytes already there:
+  // reduces every whole element into the segment (dividing by `divisor` on the step that
+  // completes it), keeps a partial element at the front of `staging`, and returns its size.
+  size_t Reduced(char* staging, size_t staged, size_t bytes, DataType type, int divisor) {
+    recv_offset_ += bytes;
+    staged += bytes;
+    const size_t whole = staged / element_bytes_;
+    const int div = recv_step().completes_segment ? divisor : 1;
+    ReduceInto(SegmentData(recv_step().recv_segment) + processed_, staging, whole, type, div);
+    processed_ += whole * element_bytes_;
+    const size_t rest = staged - whole * element_bytes_;
+    if (rest > 0) std::memmove(staging, staging + whole * element_bytes_, rest);
+    if (processed_ == SegmentBytes(recv_step().recv_segment)) {
+      SkipEmptySteps();
+      return 0;
+    }
+    return rest;
+  }
+
+ private:
+  size_t SegmentBytes(int segment) const { return schedule_.segments[segment].count * element_bytes_; }
+  char* SegmentData(int segment) const {
+    return data_ + schedule_.segments[segment].begin * element_bytes_;
+  }
+  void SkipEmptySteps() {
+    while (send_step_ < steps_ && send_offset_ == SegmentBytes(schedule_.steps[send_step_].send_segment)) {
+      ++send_step_;
+      send_offset_ = 0;
+    }
+    while (recv_step_ < steps_ && processed_ == SegmentBytes(recv_step().recv_segment)) {
+      ++recv_step_;
+      recv_offset_ = processed_ = 0;
+    }
+  }
+
+  const RingSchedule& schedule_;
+  char* data_;
+  size_t element_bytes_;
+  int steps_;
+  int send_step_ = 0;
+  int recv_step_ = 0;
+  size_t send_offset_ = 0;  // bytes sent within the current send step
+  size_t recv_offset_ = 0;  // bytes received within the current receive step
+  size_t processed_ = 0;    // bytes of the current receive step reduced / written
+};
+
+bool WouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+}  // namespace
+
 Status TcpRingCommunicator::AllReduce(void* buffer, size_t count, DataType type, ReduceOp op) {
   if (!broken_.ok()) return broken_;
   const int n = size_;
   if (n == 1 || count == 0) return Status::Ok();
-  const size_t esize = DataTypeSize(type);
-  char* data = static_cast<char*>(buffer);
   const int next = (rank_ + 1) % n;
   const int prev = (rank_ + n - 1) % n;
-
-  // Segment i covers elements [seg_begin[i], seg_begin[i] + seg_count[i]).
-  std::vector<size_t> seg_begin(n), seg_count(n);
-  for (int i = 0; i < n; ++i) {
-    seg_count[i] = count / n + (static_cast<size_t>(i) < count % n ? 1 : 0);
-    seg_begin[i] = i == 0 ? 0 : seg_begin[i - 1] + seg_count[i - 1];
-  }
-
-  const int steps = 2 * (n - 1);
-  auto mod = [n](int x) { return ((x % n) + n) % n; };
-  // Segment received in step k; step k+1 sends it on (step 0 sends our own segment).
-  auto recv_seg = [&](int k) { return k < n - 1 ? mod(rank_ - k - 1) : mod(rank_ - (k - n + 1)); };
-  auto send_seg = [&](int k) { return k == 0 ? rank_ : recv_seg(k - 1); };
-  auto seg_bytes = [&](int seg) { return seg_count[seg] * esize; };
+  const RingSchedule schedule = MakeRingSchedule(rank_, n, count);
+  RingProgress ring(schedule, static_cast<char*>(buffer), DataTypeSize(type));
   const int divisor = op == ReduceOp::kAverage ? n : 1;
-
-  int send_step = 0, recv_step = 0;
-  size_t send_off = 0, recv_off = 0;  // bytes done within the current step
-  size_t processed = 0;               // bytes of recv step `recv_step` reduced / written
-  size_t staged = 0;                  // bytes waiting in staging_ (reduce-scatter only)
-
-  auto skip_empty = [&] {
-    while (send_step < steps && send_off == seg_bytes(send_seg(send_step))) {
-      ++send_step;
-      send_off = 0;
-    }
-    while (recv_step < steps && processed == seg_bytes(recv_seg(recv_step))) {
-      ++recv_step;
-      recv_off = processed = staged = 0;
-    }
-  };
-  // Bytes of the current send step that may go out now.
-  auto sendable = [&]() -> size_t {
-    if (send_step >= steps) return 0;
-    const size_t total = seg_bytes(send_seg(send_step));
-    size_t ready;
-    if (send_step == 0 || recv_step > send_step - 1) {
-      ready = total;
-    } else if (recv_step == send_step - 1) {
-      ready = processed;
-    } else {
-      ready = 0;
-    }
-    return ready > send_off ? ready - send_off : 0;
-  };
+  size_t staged = 0;  // bytes of a partial element waiting in staging_ (reduce-scatter only)
 
   Deadline idle_deadline = DeadlineAfter(options_.timeout);
-  skip_empty();
-  while (send_step < steps || recv_step < steps) {
+  while (!ring.done()) {
     bool progress = false;
-    size_t can_send = sendable();
-    if (can_send > 0) {
-      const int seg = send_seg(send_step);
-      const char* src = data + seg_begin[seg] * esize + send_off;
-      ssize_t sent = send(next_.get(), src, std::min(can_send, kChunkBytes), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (const size_t can_send = ring.Sendable(); can_send > 0) {
+      ssize_t sent = send(next_.get(), ring.SendCursor(), std::min(can_send, kChunkBytes),
+                          MSG_NOSIGNAL | MSG_DONTWAIT);
       if (sent > 0) {
-        send_off += static_cast<size_t>(sent);
+        ring.Sent(static_cast<size_t>(sent));
         progress = true;
-      } else if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      } else if (sent < 0 && !WouldBlock(errno)) {
         return Fail(next, "sending to rank " + std::to_string(next) + ": " + std::strerror(errno));
       }
     }
-    if (recv_step < steps) {
-      const int seg = recv_seg(recv_step);
-      const size_t total = seg_bytes(seg);
-      char* seg_data = data + seg_begin[seg] * esize;
-      const bool reduce_phase = recv_step < n - 1;
-      ssize_t got;
-      if (reduce_phase) {
-        // staged < esize here (whole elements are reduced right away), so want > 0.
-        const size_t want = std::min(total - recv_off, kChunkBytes - staged);
-        got = recv(prev_.get(), staging_.data() + staged, want, MSG_DONTWAIT);
-      } else {
-        got = recv(prev_.get(), seg_data + recv_off, std::min(total - recv_off, kChunkBytes),
-                   MSG_DONTWAIT);
-      }
+    if (ring.receiving()) {
+      const bool reduce = ring.recv_step().reduce;
+      // staged < element size here (whole elements are reduced right away), so want > 0.
+      const size_t want = std::min(ring.RecvRemaining(), kChunkBytes - (reduce ? staged : 0));
+      char* into = reduce ? staging_.data() + staged : ring.RecvCursor();
+      const ssize_t got = recv(prev_.get(), into, want, MSG_DONTWAIT);
       if (got > 0) {
-        recv_off += static_cast<size_t>(got);
         progress = true;
-        if (reduce_phase) {
-          staged += static_cast<size_t>(got);
-          const size_t whole = staged / esize;
-          // The last reduce-scatter step completes our segment: fold in the average there.
-          const int div = recv_step == n - 2 ? divisor : 1;
-          ReduceInto(seg_data + processed, staging_.data(), whole, type, div);
-          processed += whole * esize;
-          const size_t rest = staged - whole * esize;
-          if (rest > 0) std::memmove(staging_.data(), staging_.data() + whole * esize, rest);
-          staged = rest;
+        if (reduce) {
+          staged = ring.Reduced(staging_.data(), staged, static_cast<size_t>(got), type, divisor);
         } else {
-          processed = recv_off;
+          ring.Gathered(static_cast<size_t>(got));
         }
       } else if (got == 0) {
         return Fail(prev, "connection from rank " + std::to_string(prev) + " closed mid-collective");
-      } else if (got == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      } else if (!WouldBlock(errno)) {
         return Fail(prev, "receiving from rank " + std::to_string(prev) + ": " + std::strerror(errno));
       }
     }
-    skip_empty();
     if (progress) {
       idle_deadline = DeadlineAfter(options_.timeout);
       continue;
     }
     pollfd fds[2];
     int nfds = 0;
-    if (sendable() > 0) fds[nfds++] = {next_.get(), POLLOUT, 0};
-    if (recv_step < steps) fds[nfds++] = {prev_.get(), POLLIN, 0};
+    if (ring.Sendable() > 0) fds[nfds++] = {next_.get(), POLLOUT, 0};
+    if (ring.receiving()) fds[nfds++] = {prev_.get(), POLLIN, 0};
     if (nfds == 0) continue;
     int rc = poll(fds, nfds, MillisUntil(idle_deadline));
     if (rc == 0) {
-      const bool waiting_recv = recv_step < steps;
-      const int suspect = waiting_recv ? prev : next;
+      const int suspect = ring.receiving() ? prev : next;
       return Fail(suspect, "no progress from rank " + std::to_string(suspect) + " for " +
                                std::to_string(options_.timeout.count()) + " ms",
                   /*timed_out=*/true);
     }
     for (int i = 0; i < nfds; ++i) {
-      if (fds[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-        if (fds[i].fd == next_.get() && !(fds[i].revents & POLLOUT)) {
-          return Fail(next, "connection to rank " + std::to_string(next) + " broke mid-collective");
-        }
+      if ((fds[i].revents & (POLLERR | POLLHUP | POLLNVAL)) && fds[i].fd == next_.get() &&
+          !(fds[i].revents & POLLOUT)) {
+        return Fail(next, "connection to rank " + std::to_string(next) + " broke mid-collective");
       }
     }
   }

@@ -16,19 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "ringleader/runtime/cuda/cuda_check.h"
 #include "ringleader/runtime/cuda/cuda_kernels.h"
 #include "ringleader/runtime/collectives/gradient_averager.h"
 #include "ringleader/runtime/app/trainer.h"
-
-#define RL_CUBLAS_CHECK(expr)                                                                \
-  do {                                                                                       \
-    cublasStatus_t rl_cublas_st_ = (expr);                                                   \
-    if (rl_cublas_st_ != CUBLAS_STATUS_SUCCESS) {                                            \
-      return ::ringleader::InternalError(std::string(__FILE__) + ":" +                      \
-                                         std::to_string(__LINE__) + ": " #expr " failed: " + \
-                                         std::to_string(static_cast<int>(rl_cublas_st_)));   \
-    }                                                                                        \
-  } while (0)
 
 namespace ringleader::runtime {
 

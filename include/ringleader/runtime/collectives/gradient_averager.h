@@ -83,8 +83,6 @@ class GradientAverager {
   // (including a fusion buffer that could not be allocated: kResourceExhausted, and no
   // collective runs).
   Status Wait();
-  // Convenience: Wait() with every gradient marked ready at once.
-  Status AverageAll() { return Wait(); }
 
   size_t num_buckets() const { return buckets_.size(); }
 

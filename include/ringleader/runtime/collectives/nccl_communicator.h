@@ -28,19 +28,8 @@
 #include <string>
 
 #include "ringleader/runtime/collectives/communicator.h"
+#include "ringleader/runtime/cuda/cuda_check.h"
 #include "ringleader/runtime/rendezvous/socket.h"
-
-// Returns InternalError("file:line: expr: <NCCL's text>") from the enclosing Status-returning
-// function when an NCCL call fails. ncclInProgress is not a failure: non-blocking
-// communicators return it while an operation is pending (poll ncclCommGetAsyncError).
-#define RL_NCCL_CHECK(expr)                                                                       \
-  do {                                                                                            \
-    ncclResult_t rl_nccl_res_ = (expr);                                                           \
-    if (rl_nccl_res_ != ncclSuccess && rl_nccl_res_ != ncclInProgress) {                          \
-      return ::ringleader::InternalError(std::string(__FILE__) + ":" + std::to_string(__LINE__) + \
-                                         ": " #expr ": " + ncclGetErrorString(rl_nccl_res_));     \
-    }                                                                                             \
-  } while (0)
 
 namespace ringleader::runtime {
 

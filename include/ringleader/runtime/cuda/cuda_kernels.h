@@ -21,16 +21,7 @@
 #include "ringleader/common/status.h"
 #include "ringleader/runtime/collectives/dtype.h"
 #include "ringleader/runtime/collectives/gradient_averager.h"
-
-#define RL_CUDA_CHECK(expr)                                                                  \
-  do {                                                                                       \
-    cudaError_t rl_cuda_err_ = (expr);                                                       \
-    if (rl_cuda_err_ != cudaSuccess) {                                                       \
-      return ::ringleader::InternalError(std::string(__FILE__) + ":" +                      \
-                                         std::to_string(__LINE__) + ": " #expr ": " +        \
-                                         cudaGetErrorString(rl_cuda_err_));                  \
-    }                                                                                        \
-  } while (0)
+#include "ringleader/runtime/cuda/cuda_check.h"
 
 namespace ringleader::runtime {
 
