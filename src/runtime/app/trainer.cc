@@ -170,6 +170,95 @@ std::string TrainerFingerprint(const TrainerOptions& o) {
   return text;
 }
 
+namespace {
+
+struct GradientIds {
+  int w1, b1, w2, b2;
+};
+
+// One step's forward pass and backward pass over this rank's batch: fills `grad` and hands
+// each layer's gradients to the averager as soon as they are complete (the output layer's
+// first, so they average while the hidden layer's are computed). Returns the batch's mean loss.
+double ForwardBackward(const Model& model, const std::vector<float>& x, const std::vector<float>& target,
+                       int b, std::vector<float>& hidden, std::vector<float>& dy, Model& grad,
+                       GradientAverager& averager, const GradientIds& ids) {
+  const int d = model.d;
+  const int h = model.h;
+  // Forward, then backward layer by layer: the output layer's gradients are handed to the
+  // averager (and start averaging) while the hidden layer's are still being computed.
+  double local_loss = 0;
+  for (int s = 0; s < b; ++s) {
+    const float* xs = &x[static_cast<size_t>(s) * d];
+    float* hs = &hidden[static_cast<size_t>(s) * h];
+    float y = model.b2[0];
+    for (int j = 0; j < h; ++j) {
+      float z = model.b1[j];
+      const float* row = &model.w1[static_cast<size_t>(j) * d];
+      for (int i = 0; i < d; ++i) z += row[i] * xs[i];
+      hs[j] = std::tanh(z);
+      y += model.w2[j] * hs[j];
+    }
+    const float err = y - target[s];
+    local_loss += 0.5 * err * err;
+    dy[s] = err / static_cast<float>(b);
+  }
+  local_loss /= b;
+  std::fill(grad.w2.begin(), grad.w2.end(), 0.0f);
+  grad.b2[0] = 0;
+  for (int s = 0; s < b; ++s) {
+    const float* hs = &hidden[static_cast<size_t>(s) * h];
+    for (int j = 0; j < h; ++j) grad.w2[j] += dy[s] * hs[j];
+    grad.b2[0] += dy[s];
+  }
+  averager.MarkReady(ids.b2);
+  averager.MarkReady(ids.w2);
+  std::fill(grad.w1.begin(), grad.w1.end(), 0.0f);
+  std::fill(grad.b1.begin(), grad.b1.end(), 0.0f);
+  for (int s = 0; s < b; ++s) {
+    const float* xs = &x[static_cast<size_t>(s) * d];
+    const float* hs = &hidden[static_cast<size_t>(s) * h];
+    for (int j = 0; j < h; ++j) {
+      const float dz = dy[s] * model.w2[j] * (1.0f - hs[j] * hs[j]);
+      float* row = &grad.w1[static_cast<size_t>(j) * d];
+      for (int i = 0; i < d; ++i) row[i] += dz * xs[i];
+      grad.b1[j] += dz;
+    }
+  }
+  averager.MarkReady(ids.b1);
+  averager.MarkReady(ids.w1);
+  return local_loss;
+}
+
+// Opens the checkpoint directory (nullopt without one) and, when the ranks agree on a step they
+// all hold, loads it into `model` and `loss` and records it in `result` and `saved_step`.
+StatusOr<std::optional<CheckpointStore>> OpenAndResume(const TrainerOptions& options, Communicator& comm,
+                                                       std::FILE* log, Model& model, double& loss,
+                                                       TrainerResult& result, int64_t& saved_step) {
+  if (options.checkpoint_dir.empty()) return std::optional<CheckpointStore>();
+  CheckpointOptions ck;
+  ck.dir = options.checkpoint_dir;
+  ck.rank = comm.rank();
+  ck.world_size = comm.size();
+  ck.fingerprint = TrainerFingerprint(options);
+  ck.keep = options.checkpoint_keep;
+  ASSIGN_OR_RETURN(CheckpointStore checkpoints, CheckpointStore::Open(ck));
+  ASSIGN_OR_RETURN(const int64_t resume_step, AgreeOnResumeStep(comm, checkpoints.ValidSteps()));
+  if (resume_step >= 0) {
+    ASSIGN_OR_RETURN(Checkpoint checkpoint, checkpoints.Load(resume_step));
+    std::vector<float> weights;
+    int64_t step = 0;
+    RETURN_IF_ERROR(DecodeTrainerState(checkpoint.payload, Flatten(model).size(), &step, &loss, &weights));
+    Unflatten(weights, &model);
+    result.resumed_from = step;
+    saved_step = step;
+    std::fprintf(log, "resumed from step=%lld\n", static_cast<long long>(step));
+    std::fflush(log);
+  }
+  return std::optional<CheckpointStore>(std::move(checkpoints));
+}
+
+}  // namespace
+
 StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& comm,
                                    ProgressSink& sink) {
   if (options.steps < 0 || options.batch_size < 1 || options.input_dim < 1 || options.hidden < 1 ||
@@ -190,30 +279,9 @@ StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& 
 
   TrainerResult result;
   double loss = 0;
-  std::optional<CheckpointStore> checkpoints;
   int64_t saved_step = -1;
-  if (!options.checkpoint_dir.empty()) {
-    CheckpointOptions ck;
-    ck.dir = options.checkpoint_dir;
-    ck.rank = comm.rank();
-    ck.world_size = comm.size();
-    ck.fingerprint = TrainerFingerprint(options);
-    ck.keep = options.checkpoint_keep;
-    ASSIGN_OR_RETURN(CheckpointStore opened, CheckpointStore::Open(ck));
-    checkpoints.emplace(std::move(opened));
-    ASSIGN_OR_RETURN(const int64_t resume_step, AgreeOnResumeStep(comm, checkpoints->ValidSteps()));
-    if (resume_step >= 0) {
-      ASSIGN_OR_RETURN(Checkpoint checkpoint, checkpoints->Load(resume_step));
-      std::vector<float> weights;
-      int64_t step = 0;
-      RETURN_IF_ERROR(DecodeTrainerState(checkpoint.payload, Flatten(model).size(), &step, &loss, &weights));
-      Unflatten(weights, &model);
-      result.resumed_from = step;
-      saved_step = step;
-      std::fprintf(log, "resumed from step=%lld\n", static_cast<long long>(step));
-      std::fflush(log);
-    }
-  }
+  ASSIGN_OR_RETURN(std::optional<CheckpointStore> checkpoints,
+                   OpenAndResume(options, comm, log, model, loss, result, saved_step));
   // Saves the model as it is after `step` (a completed step) unless that is already on disk.
   auto save = [&](int64_t step) -> Status {
     if (!checkpoints.has_value() || step <= saved_step || step == 0) return Status::Ok();
@@ -226,10 +294,11 @@ StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& 
   avg_options.bucket_bytes = options.bucket_bytes;
   avg_options.overlap = options.overlap;
   GradientAverager averager(comm, avg_options);
-  const int id_w1 = averager.Register(grad.w1.data(), grad.w1.size());
-  const int id_b1 = averager.Register(grad.b1.data(), grad.b1.size());
-  const int id_w2 = averager.Register(grad.w2.data(), grad.w2.size());
-  const int id_b2 = averager.Register(grad.b2.data(), grad.b2.size());
+  GradientIds ids;
+  ids.w1 = averager.Register(grad.w1.data(), grad.w1.size());
+  ids.b1 = averager.Register(grad.b1.data(), grad.b1.size());
+  ids.w2 = averager.Register(grad.w2.data(), grad.w2.size());
+  ids.b2 = averager.Register(grad.b2.data(), grad.b2.size());
 
   std::vector<float> x(static_cast<size_t>(b) * d), target(b), hidden(static_cast<size_t>(b) * h),
       dy(b);
@@ -242,48 +311,7 @@ StatusOr<TrainerResult> RunTrainer(const TrainerOptions& options, Communicator& 
     const uint64_t first_sample = static_cast<uint64_t>((step - 1) * global_batch) +
                                   static_cast<uint64_t>(comm.rank()) * b;
     task.FillBatch(first_sample, b, x.data(), target.data());
-    // Forward, then backward layer by layer: the output layer's gradients are handed to the
-    // averager (and start averaging) while the hidden layer's are still being computed.
-    double local_loss = 0;
-    for (int s = 0; s < b; ++s) {
-      const float* xs = &x[static_cast<size_t>(s) * d];
-      float* hs = &hidden[static_cast<size_t>(s) * h];
-      float y = model.b2[0];
-      for (int j = 0; j < h; ++j) {
-        float z = model.b1[j];
-        const float* row = &model.w1[static_cast<size_t>(j) * d];
-        for (int i = 0; i < d; ++i) z += row[i] * xs[i];
-        hs[j] = std::tanh(z);
-        y += model.w2[j] * hs[j];
-      }
-      const float err = y - target[s];
-      local_loss += 0.5 * err * err;
-      dy[s] = err / static_cast<float>(b);
-    }
-    local_loss /= b;
-    std::fill(grad.w2.begin(), grad.w2.end(), 0.0f);
-    grad.b2[0] = 0;
-    for (int s = 0; s < b; ++s) {
-      const float* hs = &hidden[static_cast<size_t>(s) * h];
-      for (int j = 0; j < h; ++j) grad.w2[j] += dy[s] * hs[j];
-      grad.b2[0] += dy[s];
-    }
-    averager.MarkReady(id_b2);
-    averager.MarkReady(id_w2);
-    std::fill(grad.w1.begin(), grad.w1.end(), 0.0f);
-    std::fill(grad.b1.begin(), grad.b1.end(), 0.0f);
-    for (int s = 0; s < b; ++s) {
-      const float* xs = &x[static_cast<size_t>(s) * d];
-      const float* hs = &hidden[static_cast<size_t>(s) * h];
-      for (int j = 0; j < h; ++j) {
-        const float dz = dy[s] * model.w2[j] * (1.0f - hs[j] * hs[j]);
-        float* row = &grad.w1[static_cast<size_t>(j) * d];
-        for (int i = 0; i < d; ++i) row[i] += dz * xs[i];
-        grad.b1[j] += dz;
-      }
-    }
-    averager.MarkReady(id_b1);
-    averager.MarkReady(id_w1);
+    const double local_loss = ForwardBackward(model, x, target, b, hidden, dy, grad, averager, ids);
     if (Status averaged = averager.Wait(); !averaged.ok()) {
       // The step is abandoned: the model is still that of the last completed step. When this
       // rank is being stopped (its peers got the same SIGTERM and left first), keep that step.

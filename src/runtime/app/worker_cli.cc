@@ -154,16 +154,30 @@ StatusOr<TrainerResult> RunGpuTrainerIfBuilt(const TrainerOptions& options, Comm
 #endif
 }
 
-int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
+namespace {
+
+// What `train`'s flags ask for.
+struct TrainRequest {
+  TrainerOptions trainer;
+  CommunicatorOptions comm;
+  double rendezvous_timeout_s = 300;
+  bool use_gpu = false;
+  bool check_args = false;
+};
+
+// Reads and checks `train`'s flags (not what this build supports, nor the environment);
+// kInvalidArgument, a usage error, names the problem.
+StatusOr<TrainRequest> ParseTrainRequest(int argc, char** argv) {
   auto flags = ParseFlags(
       argc, argv, 2,
       {"steps", "batch-size", "lr", "seed", "backend", "log-every", "hidden", "input-dim", "bucket-mb",
        "timeout-seconds", "collective-timeout-seconds", "rendezvous-timeout-seconds", "shm-chunk-kb", "device",
        "checkpoint-dir", "checkpoint-every", "checkpoint-keep"},
       {"no-overlap", "check-args"});
-  if (!flags.ok()) return UsageError(flags.status().message());
-  TrainerOptions options;
-  double bucket_mb = 25, timeout_s = 60, rdzv_timeout_s = 300,
+  if (!flags.ok()) return InvalidArgumentError(flags.status().message());
+  TrainRequest request;
+  TrainerOptions& options = request.trainer;
+  double bucket_mb = 25, timeout_s = 60,
          shm_chunk_kb = CommunicatorOptions{}.shm_chunk_bytes / 1024.0;
   for (const Status& s :
        {ReadNumber(*flags, "steps", &options.steps, 0), ReadNumber(*flags, "batch-size", &options.batch_size, 1),
@@ -174,67 +188,48 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
         ReadNumber(*flags, "collective-timeout-seconds", &timeout_s, 0.01),
         ReadNumber(*flags, "checkpoint-every", &options.checkpoint_every, 0),
         ReadNumber(*flags, "checkpoint-keep", &options.checkpoint_keep, 1),
-        ReadNumber(*flags, "rendezvous-timeout-seconds", &rdzv_timeout_s, 0.01),
+        ReadNumber(*flags, "rendezvous-timeout-seconds", &request.rendezvous_timeout_s, 0.01),
         ReadNumber(*flags, "shm-chunk-kb", &shm_chunk_kb, 4)}) {
-    if (!s.ok()) return UsageError(s.message());
+    if (!s.ok()) return InvalidArgumentError(s.message());
   }
   options.bucket_bytes = static_cast<size_t>(bucket_mb * (1 << 20));
   options.overlap = flags->values.count("no-overlap") == 0;
   // The flag wins over the operator's RINGLEADER_CHECKPOINT_DIR (spec.checkpointDir).
   if (auto it = flags->values.find("checkpoint-dir"); it != flags->values.end()) {
-    if (it->second.empty()) return UsageError("--checkpoint-dir needs a directory");
+    if (it->second.empty()) return InvalidArgumentError("--checkpoint-dir needs a directory");
     options.checkpoint_dir = it->second;
   } else if (const char* dir = std::getenv(contract::kEnvCheckpointDir); dir != nullptr) {
     options.checkpoint_dir = dir;
   }
-  CommunicatorOptions comm_options;
+  CommunicatorOptions& comm_options = request.comm;
   if (auto it = flags->values.find("backend"); it != flags->values.end()) {
     auto backend = ParseBackend(it->second);
-    if (!backend.ok()) return UsageError(backend.status().message());
+    if (!backend.ok()) return InvalidArgumentError(backend.status().message());
     comm_options.backend = *backend;
   }
   const std::string device = flags->values.count("device") ? flags->values["device"] : "cpu";
-  if (device != "cpu" && device != "cuda") return UsageError("--device must be cpu or cuda");
-  const bool use_gpu = device == "cuda";
+  if (device != "cpu" && device != "cuda") return InvalidArgumentError("--device must be cpu or cuda");
+  request.use_gpu = device == "cuda";
+  const bool use_gpu = request.use_gpu;
   if (use_gpu && comm_options.backend != Backend::kAuto && comm_options.backend != Backend::kNccl) {
-    return UsageError("--device cuda averages device memory: use --backend nccl (or auto)");
+    return InvalidArgumentError("--device cuda averages device memory: use --backend nccl (or auto)");
   }
   if (!use_gpu && comm_options.backend == Backend::kNccl) {
-    return UsageError("the CPU trainer averages host memory; --backend nccl needs --device cuda");
+    return InvalidArgumentError("the CPU trainer averages host memory; --backend nccl needs --device cuda");
   }
-  // --check-args: the flags and their combination are valid (what this build supports and
-  // the environment are not checked), so tests can check every example's command line.
-  if (flags->values.count("check-args")) {
-    std::printf("ringleader-worker: train arguments ok\n");
-    return kExitSuccess;
-  }
-  if (use_gpu && !BackendCompiledIn(Backend::kNccl)) {
-    return UsageError("--device cuda needs a build with CUDA and NCCL");
-  }
-  if (use_gpu) comm_options.backend = Backend::kNccl;
+  request.check_args = flags->values.count("check-args") > 0;
   comm_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   comm_options.shm_chunk_bytes = static_cast<size_t>(shm_chunk_kb * 1024);
-  StdoutProgressSink sink;
-  options.stop_requested = &g_stop_requested;
-  if (use_gpu && !options.checkpoint_dir.empty()) {
-    std::fprintf(stderr, "ringleader-worker: warning: the GPU demo trainer does not checkpoint yet; "
-                         "checkpoint directory %s is not used\n", options.checkpoint_dir.c_str());
-  }
-  if (!use_gpu) InstallStopHandler();
+  return request;
+}
 
-  if (comm_options.backend == Backend::kMpi) {
-#ifdef RINGLEADER_HAVE_MPI
-    auto comm = MpiCommunicator::Create(comm_options.timeout);
-    if (!comm.ok())
-      return Fail(-1, "MPI init failed", comm.status(), ExitCodeForFailure(comm.status()));
-    g_training.store(true);
-    auto result = RunTrainer(options, **comm, sink);
-    return TrainingExit((*comm)->rank(), result);
-#else
-    return UsageError("this binary was built without MPI");
-#endif
-  }
-
+// Joins the gang's rendezvous, sets up the communicator and trains (every backend but mpi,
+// which finds its peers through mpirun).
+int TrainAfterRendezvous(const TrainRequest& request, StdoutProgressSink& sink,
+                         const ProgressSinkFactory& extra_progress) {
+  const TrainerOptions& options = request.trainer;
+  const bool use_gpu = request.use_gpu;
+  CommunicatorOptions comm_options = request.comm;
   auto from_env = RendezvousOptionsFromEnvironment();
   if (!from_env.ok()) return UsageError(from_env.status().message());
   RendezvousOptions& rdzv_options = *from_env;
@@ -242,7 +237,7 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   std::unique_ptr<ProgressSink> extra_sink = extra_progress ? extra_progress(env) : nullptr;
   TeeProgressSink tee({&sink, extra_sink.get()});
   ProgressSink& progress = extra_sink ? static_cast<ProgressSink&>(tee) : sink;
-  rdzv_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(rdzv_timeout_s * 1000));
+  rdzv_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(request.rendezvous_timeout_s * 1000));
 #ifdef RINGLEADER_HAVE_NCCL
   if (use_gpu) rdzv_options.gpu_count = CudaDeviceCount();
 #endif
@@ -269,6 +264,49 @@ int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
   (*rdzv)->Finish();
   return kExitSuccess;
 }
+
+}  // namespace
+
+int Train(int argc, char** argv, const ProgressSinkFactory& extra_progress) {
+  auto request = ParseTrainRequest(argc, argv);
+  if (!request.ok()) return UsageError(request.status().message());
+  TrainerOptions& options = request->trainer;
+  CommunicatorOptions& comm_options = request->comm;
+  const bool use_gpu = request->use_gpu;
+  // --check-args: the flags and their combination are valid (what this build supports and
+  // the environment are not checked), so tests can check every example's command line.
+  if (request->check_args) {
+    std::printf("ringleader-worker: train arguments ok\n");
+    return kExitSuccess;
+  }
+  if (use_gpu && !BackendCompiledIn(Backend::kNccl)) {
+    return UsageError("--device cuda needs a build with CUDA and NCCL");
+  }
+  if (use_gpu) comm_options.backend = Backend::kNccl;
+  StdoutProgressSink sink;
+  options.stop_requested = &g_stop_requested;
+  if (use_gpu && !options.checkpoint_dir.empty()) {
+    std::fprintf(stderr, "ringleader-worker: warning: the GPU demo trainer does not checkpoint yet; "
+                         "checkpoint directory %s is not used\n", options.checkpoint_dir.c_str());
+  }
+  if (!use_gpu) InstallStopHandler();
+
+  if (comm_options.backend == Backend::kMpi) {
+#ifdef RINGLEADER_HAVE_MPI
+    auto comm = MpiCommunicator::Create(comm_options.timeout);
+    if (!comm.ok())
+      return Fail(-1, "MPI init failed", comm.status(), ExitCodeForFailure(comm.status()));
+    g_training.store(true);
+    auto result = RunTrainer(options, **comm, sink);
+    return TrainingExit((*comm)->rank(), result);
+#else
+    return UsageError("this binary was built without MPI");
+#endif
+  }
+
+  return TrainAfterRendezvous(*request, sink, extra_progress);
+}
+
 
 int Launch(int argc, char** argv) {
   auto flags = ParseFlags(argc, argv, 2,
