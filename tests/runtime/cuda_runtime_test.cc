@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "collective_cases.h"
+#include "cuda_reference_kernels.h"
 #include "ringleader/runtime/cuda/cuda_kernels.h"
 #include "ringleader/runtime/app/exit_codes.h"
 #include "ringleader/runtime/collectives/gradient_averager.h"

@@ -113,6 +113,54 @@ using CublasHolder = HandleHolder<cublasHandle_t, cublasDestroy>;
 // A launch error (bad configuration, no kernel image for this GPU) surfaces at once.
 #define RL_CHECK_LAUNCH(kernel) RL_CUDA_CHECK((kernel, cudaGetLastError()))
 
+// Device pointers of one rank's step: weights and gradients in the CPU trainer's flat layout
+// [w1 | b1 | w2 | b2], the batch, activations and per-sample errors.
+struct GpuStepBuffers {
+  float *w1, *b1, *w2, *b2;
+  float *g_w1, *g_b1, *g_w2, *g_b2;
+  float *x, *target, *hidden, *dz, *y, *err, *dy, *ones;
+};
+
+// Forward and backward pass of the batch in m.x / m.target, queued on `stream`: leaves the
+// gradients in m.g_* and each sample's error in m.err.
+Status ForwardBackwardOnDevice(cublasHandle_t blas, cudaStream_t stream, const GpuStepBuffers& m,
+                               int b, int d, int h) {
+  const float one = 1.0f, zero = 0.0f;
+  // hidden (row-major b x h == column-major h x b) = W1 (row-major h x d) . X^T
+  RL_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, h, b, d, &one, m.w1, d, m.x, d, &zero, m.hidden, h));
+  RL_CHECK_LAUNCH((BiasTanhKernel<<<Blocks(static_cast<size_t>(b) * h), 256, 0, stream>>>(m.hidden, m.b1, b, h)));
+  // y = hidden . w2
+  RL_CUBLAS_CHECK(cublasSgemv(blas, CUBLAS_OP_T, h, b, &one, m.hidden, h, m.w2, 1, &zero, m.y, 1));
+  RL_CHECK_LAUNCH((OutputGradKernel<<<Blocks(b), 256, 0, stream>>>(m.y, m.b2, m.target, m.err, m.dy, b, 1.0f / b)));
+  // g_w2 = hidden^T . dy ; g_b2 = sum dy
+  RL_CUBLAS_CHECK(cublasSgemv(blas, CUBLAS_OP_N, h, b, &one, m.hidden, h, m.dy, 1, &zero, m.g_w2, 1));
+  RL_CHECK_LAUNCH((SumKernel<<<1, 256, 0, stream>>>(m.dy, b, m.g_b2)));
+  RL_CHECK_LAUNCH((HiddenGradKernel<<<Blocks(static_cast<size_t>(b) * h), 256, 0, stream>>>(m.hidden, m.dy, m.w2, m.dz, b, h)));
+  // g_w1 (row-major h x d == column-major d x h) = X^T . dz
+  RL_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, d, h, b, &one, m.x, d, m.dz, h, &zero, m.g_w1, d));
+  // g_b1 = dz^T . ones
+  RL_CUBLAS_CHECK(cublasSgemv(blas, CUBLAS_OP_N, h, b, &one, m.dz, h, m.ones, 1, &zero, m.g_b1, 1));
+  return Status::Ok();
+}
+
+// The mean loss of the batch whose per-sample errors are in `err`, averaged over the ranks.
+StatusOr<double> AverageLoss(Communicator& comm, cudaStream_t stream, const float* err, int b,
+                             double* d_loss) {
+  std::vector<float> host_err(b);
+  RL_CUDA_CHECK(cudaMemcpyAsync(host_err.data(), err, b * sizeof(float), cudaMemcpyDeviceToHost, stream));
+  RL_CUDA_CHECK(cudaStreamSynchronize(stream));
+  double local = 0;
+  for (float e : host_err) local += 0.5 * e * e;
+  local /= b;
+  // The loss is one scalar: average it in device memory like everything else. The copy
+  // is on the legacy default stream, which the communicator waits for.
+  RL_CUDA_CHECK(cudaMemcpy(d_loss, &local, sizeof(double), cudaMemcpyHostToDevice));
+  RETURN_IF_ERROR(comm.AllReduce(d_loss, 1, DataType::kFloat64, ReduceOp::kAverage));
+  double loss = 0;
+  RL_CUDA_CHECK(cudaMemcpy(&loss, d_loss, sizeof(double), cudaMemcpyDeviceToHost));
+  return loss;
+}
+
 }  // namespace
 
 StatusOr<TrainerResult> RunGpuTrainer(const TrainerOptions& options, Communicator& comm,
@@ -149,14 +197,16 @@ StatusOr<TrainerResult> RunGpuTrainer(const TrainerOptions& options, Communicato
   ASSIGN_OR_RETURN(float* dy, mem.Alloc<float>(b));
   ASSIGN_OR_RETURN(float* ones, mem.Alloc<float>(b));
   ASSIGN_OR_RETURN(double* d_loss, mem.Alloc<double>(1));
-  float* w1 = weights;
-  float* b1 = w1 + n_w1;
-  float* w2 = b1 + h;
-  float* b2 = w2 + h;
-  float* g_w1 = grads;
-  float* g_b1 = g_w1 + n_w1;
-  float* g_w2 = g_b1 + h;
-  float* g_b2 = g_w2 + h;
+  GpuStepBuffers m;
+  m.w1 = weights;
+  m.b1 = m.w1 + n_w1;
+  m.w2 = m.b1 + h;
+  m.b2 = m.w2 + h;
+  m.g_w1 = grads;
+  m.g_b1 = m.g_w1 + n_w1;
+  m.g_w2 = m.g_b1 + h;
+  m.g_b2 = m.g_w2 + h;
+  m.x = x, m.target = target, m.hidden = hidden, m.dz = dz, m.y = y, m.err = err, m.dy = dy, m.ones = ones;
   // On `stream`: a plain cudaMemcpy from pageable memory may return before its DMA landed,
   // and the legacy stream it uses does not order our non-blocking stream.
   RL_CUDA_CHECK(cudaMemcpyAsync(weights, init.data(), init.size() * sizeof(float),
@@ -171,13 +221,12 @@ StatusOr<TrainerResult> RunGpuTrainer(const TrainerOptions& options, Communicato
   avg_options.overlap = options.overlap;
   ASSIGN_OR_RETURN(std::unique_ptr<BucketOps> ops, MakeCudaBucketOps(stream));
   GradientAverager averager(comm, avg_options, std::move(ops));
-  averager.Register(g_w1, n_w1);
-  averager.Register(g_b1, h);
-  averager.Register(g_w2, h);
-  averager.Register(g_b2, 1);
+  averager.Register(m.g_w1, n_w1);
+  averager.Register(m.g_b1, h);
+  averager.Register(m.g_w2, h);
+  averager.Register(m.g_b2, 1);
 
-  std::vector<float> host_x(static_cast<size_t>(b) * d), host_target(b), host_err(b);
-  const float one = 1.0f, zero = 0.0f;
+  std::vector<float> host_x(static_cast<size_t>(b) * d), host_target(b);
   auto last_report = std::chrono::steady_clock::now();
   int64_t samples_since_report = 0;
   double loss = 0;
@@ -186,20 +235,7 @@ StatusOr<TrainerResult> RunGpuTrainer(const TrainerOptions& options, Communicato
     task.FillBatch(first, b, host_x.data(), host_target.data());
     RL_CUDA_CHECK(cudaMemcpyAsync(x, host_x.data(), host_x.size() * sizeof(float), cudaMemcpyHostToDevice, stream));
     RL_CUDA_CHECK(cudaMemcpyAsync(target, host_target.data(), b * sizeof(float), cudaMemcpyHostToDevice, stream));
-    // hidden (row-major b x h == column-major h x b) = W1 (row-major h x d) . X^T
-    RL_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, h, b, d, &one, w1, d, x, d, &zero, hidden, h));
-    RL_CHECK_LAUNCH((BiasTanhKernel<<<Blocks(static_cast<size_t>(b) * h), 256, 0, stream>>>(hidden, b1, b, h)));
-    // y = hidden . w2
-    RL_CUBLAS_CHECK(cublasSgemv(blas, CUBLAS_OP_T, h, b, &one, hidden, h, w2, 1, &zero, y, 1));
-    RL_CHECK_LAUNCH((OutputGradKernel<<<Blocks(b), 256, 0, stream>>>(y, b2, target, err, dy, b, 1.0f / b)));
-    // g_w2 = hidden^T . dy ; g_b2 = sum dy
-    RL_CUBLAS_CHECK(cublasSgemv(blas, CUBLAS_OP_N, h, b, &one, hidden, h, dy, 1, &zero, g_w2, 1));
-    RL_CHECK_LAUNCH((SumKernel<<<1, 256, 0, stream>>>(dy, b, g_b2)));
-    RL_CHECK_LAUNCH((HiddenGradKernel<<<Blocks(static_cast<size_t>(b) * h), 256, 0, stream>>>(hidden, dy, w2, dz, b, h)));
-    // g_w1 (row-major h x d == column-major d x h) = X^T . dz
-    RL_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, d, h, b, &one, x, d, dz, h, &zero, g_w1, d));
-    // g_b1 = dz^T . ones
-    RL_CUBLAS_CHECK(cublasSgemv(blas, CUBLAS_OP_N, h, b, &one, dz, h, ones, 1, &zero, g_b1, 1));
+    RETURN_IF_ERROR(ForwardBackwardOnDevice(blas, stream, m, b, d, h));
     // The averager synchronises `stream` before each bucket goes to NCCL.
     RETURN_IF_ERROR(averager.Wait());
     const float neg_lr = static_cast<float>(-options.lr);
@@ -208,16 +244,7 @@ StatusOr<TrainerResult> RunGpuTrainer(const TrainerOptions& options, Communicato
 
     const bool log = step == options.steps || (options.log_every > 0 && step % options.log_every == 0);
     if (log) {
-      RL_CUDA_CHECK(cudaMemcpyAsync(host_err.data(), err, b * sizeof(float), cudaMemcpyDeviceToHost, stream));
-      RL_CUDA_CHECK(cudaStreamSynchronize(stream));
-      double local = 0;
-      for (float e : host_err) local += 0.5 * e * e;
-      local /= b;
-      // The loss is one scalar: average it in device memory like everything else. The copy
-      // is on the legacy default stream, which the communicator waits for.
-      RL_CUDA_CHECK(cudaMemcpy(d_loss, &local, sizeof(double), cudaMemcpyHostToDevice));
-      RETURN_IF_ERROR(comm.AllReduce(d_loss, 1, DataType::kFloat64, ReduceOp::kAverage));
-      RL_CUDA_CHECK(cudaMemcpy(&loss, d_loss, sizeof(double), cudaMemcpyDeviceToHost));
+      ASSIGN_OR_RETURN(loss, AverageLoss(comm, stream, err, b, d_loss));
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - last_report).count();
       sink.Report({step, options.steps, loss, seconds > 0 ? samples_since_report / seconds : 0.0});
