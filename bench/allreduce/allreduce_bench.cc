@@ -52,10 +52,10 @@
 #include <string>
 #include <vector>
 
-#include "ringleader/runtime/communicator.h"
-#include "ringleader/runtime/rendezvous.h"
-#include "ringleader/runtime/shm_allreduce.h"
-#include "ringleader/runtime/socket.h"
+#include "ringleader/runtime/collectives/communicator.h"
+#include "ringleader/runtime/rendezvous/rendezvous.h"
+#include "ringleader/runtime/collectives/shm_communicator.h"
+#include "ringleader/runtime/rendezvous/socket.h"
 #ifdef RINGLEADER_HAVE_MPI
 #include <mpi.h>
 #endif

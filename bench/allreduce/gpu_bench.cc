@@ -25,13 +25,13 @@
 #include <cstring>
 #include <vector>
 
-#include "ringleader/runtime/cuda_kernels.h"
-#include "ringleader/runtime/gradient_averager.h"
+#include "ringleader/runtime/cuda/cuda_kernels.h"
+#include "ringleader/runtime/collectives/gradient_averager.h"
 #ifdef RINGLEADER_HAVE_NCCL
 #include <nccl.h>
 
-#include "ringleader/runtime/nccl_communicator.h"
-#include "ringleader/runtime/rendezvous.h"
+#include "ringleader/runtime/collectives/nccl_communicator.h"
+#include "ringleader/runtime/rendezvous/rendezvous.h"
 #endif
 
 namespace rl = ringleader::runtime;

@@ -36,7 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "ringleader/runtime/socket.h"
+#include "ringleader/runtime/rendezvous/socket.h"
 #include "subprocess.h"  // tests/runtime: ChildProcesses
 
 namespace {

@@ -14,7 +14,7 @@
 #include "ringleader/controller/restart_policy.h"
 #include "ringleader/local/process_group.h"
 #include "ringleader/local/progress_line.h"
-#include "ringleader/runtime/exit_codes.h"
+#include "ringleader/runtime/app/exit_codes.h"
 
 namespace ringleader::local {
 

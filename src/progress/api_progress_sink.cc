@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/kube/config.h"
@@ -132,14 +133,24 @@ class OwningApiProgressSink final : public runtime::ProgressSink {
   ApiProgressSink sink_;
 };
 
+// The value of a seconds knob when it is a positive number ("2", "0.5"); nullopt when
+// unset, malformed or not positive, so the caller keeps its default.
+std::optional<double> PositiveSeconds(const char* text) {
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  char* end = nullptr;
+  const double value = std::strtod(text, &end);
+  if (end == text || *end != '\0' || !(value > 0)) return std::nullopt;
+  return value;
+}
+
 }  // namespace
 
 std::unique_ptr<runtime::ProgressSink> MakeApiProgressSinkFromEnvironment(const runtime::WorkerEnv& env) {
-  const char* mode = std::getenv("RINGLEADER_PROGRESS");
+  const char* mode = std::getenv(kEnvProgress);
   if (mode != nullptr && std::string(mode) == "off") return nullptr;
   if (env.rank != 0 || env.job_name.empty() || env.job_namespace.empty()) return nullptr;
   StatusOr<kube::RestConfig> config = InvalidArgumentError("no credentials");
-  if (const char* kubeconfig = std::getenv("RINGLEADER_PROGRESS_KUBECONFIG"); kubeconfig != nullptr && *kubeconfig) {
+  if (const char* kubeconfig = std::getenv(kEnvProgressKubeconfig); kubeconfig != nullptr && *kubeconfig) {
     kube::KubeconfigOptions options;
     options.path = kubeconfig;
     config = kube::LoadKubeconfig(options);
@@ -168,9 +179,8 @@ std::unique_ptr<runtime::ProgressSink> MakeApiProgressSinkFromEnvironment(const 
   options.job_name = env.job_name;
   options.attempt = env.attempt;
   options.in_place_restarts = env.in_place_restarts;
-  if (const char* interval = std::getenv("RINGLEADER_PROGRESS_INTERVAL_SECONDS"); interval != nullptr) {
-    double seconds = std::atof(interval);
-    if (seconds > 0) options.min_interval = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  if (const std::optional<double> seconds = PositiveSeconds(std::getenv(kEnvProgressIntervalSeconds))) {
+    options.min_interval = std::chrono::milliseconds(static_cast<int64_t>(*seconds * 1000));
   }
   return std::make_unique<OwningApiProgressSink>(std::move(*client), std::move(options));
 }

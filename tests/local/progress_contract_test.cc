@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "ringleader/local/progress_line.h"
-#include "ringleader/runtime/progress_sink.h"
+#include "ringleader/runtime/app/progress_sink.h"
 
 namespace ringleader::local {
 namespace {

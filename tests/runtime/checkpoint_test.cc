@@ -2,7 +2,7 @@
 // skipped with a warning naming the file, the previous valid one used); and the demo trainer's
 // resume: a run stopped and resumed ends bit-identical to an uninterrupted one, every rank.
 
-#include "ringleader/runtime/checkpoint.h"
+#include "ringleader/runtime/app/checkpoint.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <mutex>
 
 #include "gang.h"
-#include "ringleader/runtime/trainer.h"
+#include "ringleader/runtime/app/trainer.h"
 #include "subprocess.h"
 
 namespace ringleader::runtime {

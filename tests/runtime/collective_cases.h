@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "ringleader/runtime/dtype.h"
+#include "ringleader/runtime/collectives/dtype.h"
 
 namespace ringleader::runtime::testing {
 

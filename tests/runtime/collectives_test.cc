@@ -12,10 +12,10 @@
 
 #include "collective_cases.h"
 #include "gang.h"
-#include "ringleader/runtime/communicator.h"
-#include "ringleader/runtime/rendezvous.h"
-#include "ringleader/runtime/shm_allreduce.h"
-#include "ringleader/runtime/socket.h"
+#include "ringleader/runtime/collectives/communicator.h"
+#include "ringleader/runtime/rendezvous/rendezvous.h"
+#include "ringleader/runtime/collectives/shm_communicator.h"
+#include "ringleader/runtime/rendezvous/socket.h"
 
 namespace ringleader::runtime {
 namespace {

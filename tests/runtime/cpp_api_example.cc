@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <vector>
 
-#include "ringleader/runtime/communicator.h"
-#include "ringleader/runtime/exit_codes.h"
-#include "ringleader/runtime/gradient_averager.h"
-#include "ringleader/runtime/rendezvous.h"
+#include "ringleader/runtime/collectives/communicator.h"
+#include "ringleader/runtime/app/exit_codes.h"
+#include "ringleader/runtime/collectives/gradient_averager.h"
+#include "ringleader/runtime/rendezvous/rendezvous.h"
 
 namespace rl = ringleader::runtime;
 

@@ -18,14 +18,15 @@
 #include <vector>
 
 #include "collective_cases.h"
-#include "ringleader/runtime/cuda_kernels.h"
-#include "ringleader/runtime/exit_codes.h"
-#include "ringleader/runtime/gradient_averager.h"
-#include "ringleader/runtime/trainer.h"
+#include "cuda_reference_kernels.h"
+#include "ringleader/runtime/cuda/cuda_kernels.h"
+#include "ringleader/runtime/app/exit_codes.h"
+#include "ringleader/runtime/collectives/gradient_averager.h"
+#include "ringleader/runtime/app/trainer.h"
 #include "subprocess.h"
 #ifdef RINGLEADER_HAVE_NCCL
-#include "ringleader/runtime/nccl_communicator.h"
-#include "ringleader/runtime/rendezvous.h"
+#include "ringleader/runtime/collectives/nccl_communicator.h"
+#include "ringleader/runtime/rendezvous/rendezvous.h"
 #endif
 
 namespace rl = ringleader::runtime;

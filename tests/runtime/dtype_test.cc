@@ -1,4 +1,4 @@
-#include "ringleader/runtime/dtype.h"
+#include "ringleader/runtime/collectives/dtype.h"
 
 #include <gtest/gtest.h>
 

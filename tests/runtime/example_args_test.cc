@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "ringleader/api/yaml_loader.h"
-#include "ringleader/runtime/exit_codes.h"
+#include "ringleader/runtime/app/exit_codes.h"
 #include "subprocess.h"
 
 namespace ringleader::runtime {

@@ -6,9 +6,9 @@
 #include <thread>
 #include <vector>
 
-#include "ringleader/runtime/communicator.h"
-#include "ringleader/runtime/rendezvous.h"
-#include "ringleader/runtime/socket.h"
+#include "ringleader/runtime/collectives/communicator.h"
+#include "ringleader/runtime/rendezvous/rendezvous.h"
+#include "ringleader/runtime/rendezvous/socket.h"
 
 namespace ringleader::runtime::testing {
 

@@ -1,9 +1,9 @@
 // The pure decisions of the GPU path (gpu_setup.h), reachable without a GPU.
-#include "ringleader/runtime/gpu_setup.h"
+#include "ringleader/runtime/collectives/gpu_setup.h"
 
 #include <gtest/gtest.h>
 
-#include "ringleader/runtime/exit_codes.h"
+#include "ringleader/runtime/app/exit_codes.h"
 
 namespace ringleader::runtime {
 namespace {

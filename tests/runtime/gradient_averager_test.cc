@@ -1,7 +1,7 @@
 // GradientAverager without peers: bucket layout (16-byte phase of every slot), the
 // allocation-failure path, and the hook that binds the communication thread (the device
 // selection of CUDA ops), through an injectable BucketOps and a recording communicator.
-#include "ringleader/runtime/gradient_averager.h"
+#include "ringleader/runtime/collectives/gradient_averager.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "collective_cases.h"
-#include "ringleader/runtime/mpi_communicator.h"
+#include "ringleader/runtime/collectives/mpi_communicator.h"
 
 int main() {
   using namespace ringleader::runtime;

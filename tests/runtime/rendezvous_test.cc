@@ -1,11 +1,13 @@
-#include "ringleader/runtime/rendezvous.h"
+#include "ringleader/runtime/rendezvous/rendezvous.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <thread>
 
-#include "ringleader/runtime/store.h"
+#include "ringleader/runtime/rendezvous/store.h"
+#include "ringleader/runtime/rendezvous/tcp_store_client.h"
+#include "ringleader/runtime/rendezvous/tcp_store_server.h"
 
 namespace ringleader::runtime {
 namespace {

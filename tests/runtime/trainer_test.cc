@@ -1,14 +1,14 @@
 // Trainer equivalence: N ranks with per-rank batch b end with the same weights (within fp
 // tolerance) as one rank with batch N*b, and every rank ends with the same checksum.
 
-#include "ringleader/runtime/trainer.h"
+#include "ringleader/runtime/app/trainer.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "gang.h"
-#include "ringleader/runtime/gradient_averager.h"
+#include "ringleader/runtime/collectives/gradient_averager.h"
 
 namespace ringleader::runtime {
 namespace {

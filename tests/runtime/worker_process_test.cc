@@ -9,11 +9,11 @@
 #include <regex>
 #include <set>
 
-#include "ringleader/runtime/exit_codes.h"
-#include "ringleader/runtime/launcher.h"
-#include "ringleader/runtime/rendezvous.h"
-#include "ringleader/runtime/socket.h"
-#include "ringleader/runtime/worker_cli.h"
+#include "ringleader/runtime/app/exit_codes.h"
+#include "ringleader/runtime/app/launcher.h"
+#include "ringleader/runtime/rendezvous/rendezvous.h"
+#include "ringleader/runtime/rendezvous/socket.h"
+#include "ringleader/runtime/app/worker_cli.h"
 #include "subprocess.h"
 
 namespace ringleader::runtime {

@@ -1,9 +1,9 @@
 #pragma once
-// The names of the environment contract between the operator (or local mode), the launcher and
-// every worker process, written once. The operator's builder (api::BuildWorkerEnv), the
+// The contract between the operator (or local mode), the launcher and every worker process,
+// written once: the environment names and the exit codes. The operator's builder (api::BuildWorkerEnv), the
 // validator (a user may not set them), the runtime's parser (runtime::ParseWorkerEnv), the
 // launcher and the trainer all spell a variable through these constants. docs/runtime.md
-// ("Environment contract") says what each one means.
+// ("Environment contract", "Exit codes") says what each one means.
 //
 // Header-only and free of dependencies, so the runtime-only build (CUDA + NCCL + CMake) has it.
 
@@ -51,5 +51,31 @@ inline constexpr const char* kEnvStoreHostedByLauncher = "RINGLEADER_STORE_HOSTE
 inline constexpr const char* kEnvLauncherPort = "RINGLEADER_LAUNCHER_PORT";
 // A listening socket handed to rank 0 (tests, benchmarks) instead of binding the master port.
 inline constexpr const char* kEnvStoreFd = "RINGLEADER_STORE_FD";
+
+// Knobs a user may set on a worker (not injected by the operator).
+// "inherit": `ringleader-worker launch` leaves CUDA_VISIBLE_DEVICES as it found it instead of
+// giving each local rank its own device (runtime/app/launcher.h says how it picks one).
+inline constexpr const char* kEnvCudaVisibleDevicesPolicy = "RINGLEADER_CUDA_VISIBLE_DEVICES_POLICY";
+// CUDA's own name for the devices a process may see.
+inline constexpr const char* kEnvCudaVisibleDevices = "CUDA_VISIBLE_DEVICES";
+
+// Exit codes of ringleader-worker (and of any program built on the runtime). The operator's
+// ExitCode restart policy treats 128-255 as retryable (restart the whole gang) and 1-127 as
+// permanent (fail the TrainingJob), so these numbers are part of the operator contract.
+inline constexpr int kExitSuccess = 0;
+// Bad flag or bad environment: retrying the same pod spec cannot help. Permanent.
+inline constexpr int kExitUsageError = 2;
+// A peer rank failed, disappeared or hung mid-collective. Retryable: restart the gang.
+inline constexpr int kExitPeerFailed = 175;
+// Rendezvous did not complete before its deadline (the message names the missing ranks).
+// Retryable: a pod may have been slow to schedule.
+inline constexpr int kExitRendezvousTimeout = 176;
+// This rank's own collective transport or device failed: shm_open/mmap, CUDA or NCCL setup,
+// MPI_Init, an unexpected connection on the ring. Not a configuration error (those are
+// kExitUsageError), so retryable: the next attempt may land on a healthy node.
+inline constexpr int kExitCommunicationFailed = 177;
+// Stopped by SIGTERM (eviction, preemption, suspend, a gang stop) after checkpointing the last
+// completed step: 128 + SIGTERM, as a process killed by it would report. Retryable.
+inline constexpr int kExitStopped = 143;
 
 }  // namespace ringleader::contract

@@ -27,8 +27,8 @@
 #include <thread>
 
 #include "ringleader/kube/client.h"
-#include "ringleader/runtime/progress_sink.h"
-#include "ringleader/runtime/worker_env.h"
+#include "ringleader/runtime/app/progress_sink.h"
+#include "ringleader/runtime/rendezvous/worker_env_parser.h"
 
 namespace ringleader::progress {
 
@@ -87,6 +87,15 @@ class ApiProgressSink final : public runtime::ProgressSink {
   bool logged_failure_ = false;
   std::thread thread_;
 };
+
+// Knobs a user may set on a worker; neither the operator nor local mode sets them, so they are
+// the progress reporter's own and not part of common/worker_contract.h.
+// "off" turns reporting off.
+inline constexpr const char* kEnvProgress = "RINGLEADER_PROGRESS";
+// A kubeconfig to report through instead of the Pod's in-cluster credentials.
+inline constexpr const char* kEnvProgressKubeconfig = "RINGLEADER_PROGRESS_KUBECONFIG";
+// Seconds between reports (a positive number; anything else keeps the default, 15).
+inline constexpr const char* kEnvProgressIntervalSeconds = "RINGLEADER_PROGRESS_INTERVAL_SECONDS";
 
 // The sink for this worker process, or nullptr when it should not report: not global rank 0,
 // RINGLEADER_PROGRESS=off, no job name/namespace in the env, or no API credentials (not in a

@@ -1,5 +1,5 @@
 // ringleader-worker: runs inside every worker Pod (`train`, `launch`). See docs/runtime.md.
-#include "ringleader/runtime/worker_cli.h"
+#include "ringleader/runtime/app/worker_cli.h"
 
 #ifdef RINGLEADER_HAVE_PROGRESS
 #include "ringleader/progress/api_progress_sink.h"

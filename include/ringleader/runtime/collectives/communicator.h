@@ -1,0 +1,72 @@
+#pragma once
+// Communicator: the collective interface the trainer and GradientAverager use. Backends:
+//   tcp  - bandwidth-optimal ring all-reduce over TCP between neighbours (any hosts)
+//   shm  - same-host shared-memory all-reduce (all ranks on one host; used by `auto`)
+//   mpi  - MPI_Allreduce (jobs launched with mpirun; compiled when MPI is found)
+//   nccl - ncclAllReduce on GPUs (compiled when CUDA and NCCL are found)
+//   auto - nccl when every rank has a GPU (agreed at rendezvous), else shm when every rank
+//          is on one host, else tcp.
+// Failure contract: no call waits forever. When a peer dies or stops responding, AllReduce
+// returns kAborted within the collective timeout, with a message naming the rank(s); the
+// program then exits kExitPeerFailed (175). A communicator is unusable after an error.
+//
+// Thread-safety: one thread at a time per communicator (collectives are ordered calls).
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "ringleader/common/status.h"
+#include "ringleader/runtime/collectives/dtype.h"
+
+namespace ringleader::runtime {
+
+enum class Backend { kAuto, kNccl, kTcp, kShm, kMpi };
+StatusOr<Backend> ParseBackend(std::string_view name);
+const char* BackendName(Backend backend);
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual Backend backend() const = 0;
+  // True when AllReduce expects device (GPU) pointers.
+  virtual bool uses_device_memory() const { return false; }
+  // In-place all-reduce of `count` elements of `type`. With kAverage the sum is divided by
+  // size() (integers truncate).
+  virtual Status AllReduce(void* buffer, size_t count, DataType type, ReduceOp op) = 0;
+  // Blocks until every rank reached the barrier (an all-reduce of one int32 by default).
+  virtual Status Barrier();
+};
+
+class Rendezvous;
+
+struct CommunicatorOptions {
+  Backend backend = Backend::kAuto;
+  // Longest a collective waits for a peer before declaring it failed.
+  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  // Shared-memory staging per rank (bytes). Small enough that a rank's staging traffic
+  // between two barriers (about 3 chunks) stays in its core's L2, big enough to amortise the
+  // barrier per chunk: 256 KiB measured best of 128 KiB-2 MiB (2 and 4 ranks on 2 cores with
+  // 2 MiB L2 each; docs/performance.md).
+  size_t shm_chunk_bytes = 256u << 10;
+  // Shared-memory barriers busy-poll this long before sleeping on a futex (microseconds).
+  // 0: sleep at once, measured best on a shared machine (docs/performance.md); a dedicated
+  // host with a core per rank may gain from a few microseconds at small messages.
+  int shm_spin_us = 0;
+  // This process's rank on its host (WorkerEnv::local_rank): picks its GPU for nccl
+  // (ChooseCudaDevice in gpu_setup.h). Ignored by the CPU backends.
+  int local_rank = 0;
+};
+
+// Creates the communicator chosen by options.backend over a joined rendezvous. The
+// rendezvous must outlive the communicator.
+StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(Rendezvous& rendezvous,
+                                                           const CommunicatorOptions& options);
+
+// True when this binary was built with the backend.
+bool BackendCompiledIn(Backend backend);
+
+}  // namespace ringleader::runtime

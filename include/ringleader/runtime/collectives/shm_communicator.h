@@ -1,0 +1,86 @@
+#pragma once
+// Same-host shared-memory all-reduce (the `shm` backend; `auto` picks it when every rank is on
+// one host). TCP over loopback costs two kernel copies per hop plus syscalls; here each rank
+// copies its chunk into a shared staging slot once, reduces its 1/N slice of the chunk across
+// all slots (reading every source once, writing once) and copies the reduced slices back:
+// about 2 copies + 1 read of the buffer per rank, whatever N is.
+//
+// One barrier per chunk: three slot sets rotate, and between two barriers a rank copies out
+// chunk k-1, reduces its slice of chunk k and copies in chunk k+1 (a C-chunk call costs C+1
+// barriers, not 2C). Each barrier is a point where every rank must have run, so with more ranks
+// than cores, or other processes on the cores, it costs context switches; halving their number
+// is what keeps the path fast when the scheduler is busy. A rank that waits sleeps on a futex
+// at once (no spinning, no sched_yield): under contention a rank that spins burns the CPU share
+// the scheduler would otherwise give it for its work, which measured far slower on a busy
+// machine even for a 3 us spin (docs/performance.md, "Why it varied"). Every wait is bounded by the collective timeout and checks the peers' pids, so a dead peer
+// is reported within ~50 ms.
+//
+// Thread-safety: one collective at a time.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ringleader/runtime/collectives/communicator.h"
+#include "ringleader/runtime/rendezvous/socket.h"
+
+namespace ringleader::runtime {
+
+struct ShmHeader;
+
+// Counters of one rank's ShmCommunicator since Create, always on (two clock reads per
+// barrier). The bench prints them per call; docs/performance.md explains what they showed.
+struct ShmStats {
+  uint64_t collectives = 0;      // AllReduce calls that moved data
+  uint64_t chunks = 0;           // staging chunks
+  uint64_t barriers = 0;         // barriers passed (AllReduce's and Barrier()'s)
+  uint64_t barrier_wait_ns = 0;  // time from arriving at a barrier to leaving it
+  uint64_t last_arrivals = 0;    // barriers this rank completed (it arrived last)
+  uint64_t spin_exits = 0;       // barriers that completed while this rank spun
+  uint64_t sleeps = 0;           // futex waits this rank made (each may block)
+  uint64_t wakes = 0;            // FUTEX_WAKE calls (the last arrival, when someone slept)
+};
+
+class ShmCommunicator : public Communicator {
+ public:
+  static StatusOr<std::unique_ptr<ShmCommunicator>> Create(Rendezvous& rendezvous,
+                                                           const CommunicatorOptions& options);
+  ~ShmCommunicator() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  Backend backend() const override { return Backend::kShm; }
+  Status AllReduce(void* buffer, size_t count, DataType type, ReduceOp op) override;
+  Status Barrier() override;
+
+  const ShmStats& stats() const { return stats_; }
+
+ private:
+  ShmCommunicator(Rendezvous& rendezvous, const CommunicatorOptions& options);
+  Status WaitBarrier();
+  Status WaitForGeneration(uint32_t gen);
+  // Returns a dead peer's rank or -1.
+  int FindDeadPeer() const;
+  char* Slot(uint64_t chunk_seq, int rank) const;
+
+  Rendezvous& rendezvous_;
+  CommunicatorOptions options_;
+  // Busy-poll this long before sleeping at a barrier (CommunicatorOptions::shm_spin_us).
+  std::chrono::nanoseconds spin_{0};
+  int rank_ = 0;
+  int size_ = 1;
+  size_t chunk_bytes_ = 0;
+  void* mapping_ = nullptr;
+  size_t mapping_bytes_ = 0;
+  ShmHeader* header_ = nullptr;
+  char* slots_ = nullptr;
+  // Chunks staged since Create, on every rank alike: chunk s uses slot set s % 3, which is
+  // what keeps back-to-back calls from overwriting a set a peer still copies out of.
+  uint64_t chunk_seq_ = 0;
+  ShmStats stats_;
+  Status broken_;
+};
+
+}  // namespace ringleader::runtime
