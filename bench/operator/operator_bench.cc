@@ -61,7 +61,7 @@
 #include "pod_watch.h"
 #include "processes.h"
 #include "ringleader/api/codec.h"
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/desired_state.h"

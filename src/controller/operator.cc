@@ -115,7 +115,7 @@ class LeaderWork {
     probe.limit = 1;
     auto nodes = client_.List(kube::NodesResource(), "", probe);
     if (!nodes.ok() && nodes.code() == StatusCode::kPermissionDenied) {
-      caches.nodes_unavailable_reason = "the operator may not list nodes (" + nodes.api_status().message + ")";
+      caches.nodes_unavailable_reason = "the operator may not list nodes (" + kube::ApiStatusOf(nodes).message + ")";
       spdlog::warn("Builtin gang admission will not check capacity: {}", caches.nodes_unavailable_reason);
     } else {
       kube::InformerOptions node_options;

@@ -225,7 +225,7 @@ struct HttpClient::Impl {
   static ApiResult<RawResponse> DeadlineExceeded(const std::string& context, ApiStatus api) {
     std::string message = context + ": request deadline exceeded";
     if (!api.message.empty()) message += " (last error: " + api.message + ")";
-    return ApiResult<RawResponse>(DeadlineExceededError(message), std::move(api));
+    return WithApiStatus(DeadlineExceededError(message), std::move(api));
   }
 
   ApiResult<RawResponse> Do(const std::string& method, const std::string& path,
@@ -313,7 +313,7 @@ struct HttpClient::Impl {
         std::this_thread::sleep_for(wait);
         continue;
       }
-      return ApiResult<RawResponse>(ToStatus(api, context), api);
+      return ToStatus(api, context);
     }
   }
 
@@ -322,7 +322,7 @@ struct HttpClient::Impl {
                          Answer answer = Answer::kObject, const FieldMask* mask = nullptr) {
     std::string payload = body ? body->dump() : "";
     ApiResult<RawResponse> raw = Do(method, path, payload, content_type, verb);
-    if (!raw.ok()) return ApiResult<Json>(raw.status(), raw.api_status());
+    if (!raw.ok()) return raw.status();
     if (answer == Answer::kOutcomeOnly) return Json();
     Json doc = DecodeJson(raw->body, mask);
     if (doc.is_discarded()) {

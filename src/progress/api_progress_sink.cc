@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/kube/config.h"
 #include "ringleader/kube/http_client.h"
 #include "ringleader/kube/resource.h"

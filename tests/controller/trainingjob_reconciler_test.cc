@@ -7,13 +7,13 @@
 
 #include <set>
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/desired_state.h"
 #include "ringleader/controller/labels.h"
 #include "ringleader/kube/controller.h"
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 
 namespace ringleader::controller {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "ringleader/common/metrics.h"
 #include "ringleader/kube/controller.h"
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 
 namespace ringleader::kube {
 namespace {

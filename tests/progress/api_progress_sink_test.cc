@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "ringleader/kube/config.h"
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 #include "ringleader/kube/http_client.h"
 #include "ringleader/testing/test_api_server.h"
 

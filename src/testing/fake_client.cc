@@ -1,4 +1,4 @@
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 
 #include <algorithm>
 #include <chrono>
@@ -6,12 +6,12 @@
 #include <ctime>
 #include <set>
 
-#include "internal.h"
+#include "ringleader/common/rfc3339.h"
 
 namespace ringleader::kube {
 namespace {
 
-std::string NowRfc3339() { return internal::FormatTimestamp(std::chrono::system_clock::now()); }
+std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::now()); }
 
 std::string Trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t");
@@ -206,13 +206,12 @@ struct FakeClient::Impl {
     api.details_name = name;
     api.details_kind = gvr.resource;
     api.causes = std::move(causes);
-    return ApiResult<Json>(ToStatus(api, "fake " + gvr.ToString() + " " + name), api);
+    return ToStatus(api, "fake " + gvr.ToString() + " " + name);
   }
 
   static ApiResult<Json> Injected(const ApiStatus& api, const std::string& verb,
                                   const GroupVersionResource& gvr) {
-    return ApiResult<Json>(ToStatus(api, "fake " + verb + " " + gvr.ToString() + " (injected)"),
-                           api);
+    return ToStatus(api, "fake " + verb + " " + gvr.ToString() + " (injected)");
   }
 
   void EmitLocked(const GroupVersionResource& gvr, WatchEventType type, const Json& object) {
