@@ -61,6 +61,7 @@
 #include "pod_watch.h"
 #include "processes.h"
 #include "ringleader/api/codec.h"
+#include "ringleader/api/resources.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"

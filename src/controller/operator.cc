@@ -16,6 +16,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/api/trainingjob.h"
 #include "ringleader/common/json_fields.h"
 #include "ringleader/common/metrics.h"

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ringleader/api/codec.h"
+#include "ringleader/api/resources.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/api/worker_env.h"

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/kube/config.h"
 #include "ringleader/kube/http_client.h"

@@ -167,6 +167,15 @@ struct SimPod {
   std::optional<std::chrono::steady_clock::time_point> timer;  // in sim_timers_
 };
 
+// One visit of the simulator to a pod, shared by its phases.
+struct SimVisit {
+  const std::string& key;  // the store key
+  SimPod& info;
+  std::chrono::steady_clock::time_point now;
+  const std::string& now_text;
+  std::chrono::steady_clock::time_point* next_wake;
+};
+
 class TestApiServer::Impl {
  public:
   explicit Impl(TestApiServerOptions options);
@@ -299,6 +308,13 @@ class TestApiServer::Impl {
   // Acts on one pod of a pass (the body of the former scan over every pod).
   void SimulatePodLocked(const std::string& key, SimPod& info, std::chrono::steady_clock::time_point now,
                          const std::string& now_text, std::chrono::steady_clock::time_point* next_wake);
+  // Its phases: the scheduler binds a pending pod (pod_simulator.cc); the kubelet starts a
+  // bound one (false while it waits) and ends a running one per its annotations (pod_kubelet.cc).
+  void SchedulePodLocked(const SimVisit& visit, const json& pod);
+  bool StartPodLocked(const SimVisit& visit, const json& pod);
+  void FinishPodLocked(const SimVisit& visit, const json& pod);
+  // Wakes the pod's next visit at `due`.
+  void SimWaitLocked(const SimVisit& visit, std::chrono::steady_clock::time_point due);
 
   // --- Kueue admitter (kueue_admitter.cc) ---
   void KueueAdmitterLoop();
@@ -407,6 +423,9 @@ ApiError ConflictError(const ResourceType& type, const std::string& name, const 
 ApiError BadRequest(const std::string& message);
 ApiError NoSuchResource();    // 404 for a path no type serves
 ApiError MethodNotAllowed();  // 405
+// Sets (or adds) a pod condition; lastTransitionTime changes only with the status.
+void SetPodCondition(json& status, const std::string& type, const std::string& value, const std::string& reason,
+                     const std::string& message, const std::string& now);
 ApiError InvalidError(const ResourceType& type, const std::string& name, const std::vector<FieldCause>& causes);
 json MakeStatus(int code, const std::string& reason, const std::string& message, const json& details = nullptr);
 std::string FormatAge(std::chrono::seconds age);

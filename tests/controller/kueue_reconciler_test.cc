@@ -4,6 +4,7 @@
 // its label.
 #include <gtest/gtest.h>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/kueue_adapter.h"

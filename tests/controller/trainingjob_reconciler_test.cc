@@ -1,6 +1,7 @@
 // The reconciler against FakeClient with hand-filled caches: asserts on the API calls made
 // (sample-controller's controller_test.go style). Caches are refreshed from the fake only
 // when a test says so, which is how cache lag is simulated.
+#include "ringleader/api/resources.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 
 #include <gtest/gtest.h>

@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/kube/controller.h"
 #include "ringleader/testing/fake_client.h"

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/testing/fake_client.h"
 
 namespace ringleader::kube {

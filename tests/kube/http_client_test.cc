@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/kube/informer.h"
 #include "test_http_server.h"

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/kube/api_error.h"
 #include "ringleader/kube/resource.h"
 

@@ -1,5 +1,6 @@
 // ApiProgressSink against FakeClient (asserting the calls) and against the in-process test API
 // server with our CRD (the patch passes the status schema and lands in status.progress).
+#include "ringleader/api/resources.h"
 #include "ringleader/progress/api_progress_sink.h"
 
 #include <gtest/gtest.h>
