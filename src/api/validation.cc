@@ -7,7 +7,7 @@
 #include "json_reader.h"
 #include "ringleader/api/codec.h"
 #include "ringleader/api/limits.h"
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/api/worker_env.h"
 
 namespace ringleader::api {

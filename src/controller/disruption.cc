@@ -1,6 +1,6 @@
 #include "ringleader/controller/disruption.h"
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 
 namespace ringleader::controller {
 

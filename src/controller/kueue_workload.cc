@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/common/json_fields.h"
 #include "ringleader/controller/desired_state.h"
 #include "ringleader/controller/labels.h"

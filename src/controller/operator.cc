@@ -16,6 +16,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/api/trainingjob.h"
 #include "ringleader/common/json_fields.h"
 #include "ringleader/common/metrics.h"
@@ -115,7 +116,7 @@ class LeaderWork {
     probe.limit = 1;
     auto nodes = client_.List(kube::NodesResource(), "", probe);
     if (!nodes.ok() && nodes.code() == StatusCode::kPermissionDenied) {
-      caches.nodes_unavailable_reason = "the operator may not list nodes (" + nodes.api_status().message + ")";
+      caches.nodes_unavailable_reason = "the operator may not list nodes (" + kube::ApiStatusOf(nodes).message + ")";
       spdlog::warn("Builtin gang admission will not check capacity: {}", caches.nodes_unavailable_reason);
     } else {
       kube::InformerOptions node_options;

@@ -10,7 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "ringleader/api/codec.h"
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/api/resources.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/api/worker_env.h"
 #include "ringleader/common/json_fields.h"

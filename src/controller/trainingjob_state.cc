@@ -4,7 +4,7 @@
 #include <map>
 
 #include "ringleader/api/limits.h"
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/api/worker_env.h"
 #include "ringleader/controller/kueue_workload.h"
 #include "ringleader/controller/restart_policy.h"

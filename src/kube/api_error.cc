@@ -123,7 +123,17 @@ Status ToStatus(const ApiStatus& api_status, const std::string& context) {
   }
   StatusCode code = MapHttpStatus(api_status.http_code, api_status.reason);
   if (code == StatusCode::kOk) code = StatusCode::kInternal;
-  return Status(code, message);
+  return Status(code, message).WithDetails(api_status);
+}
+
+Status WithApiStatus(const Status& status, ApiStatus api_status) {
+  return status.WithDetails(std::move(api_status));
+}
+
+const ApiStatus& ApiStatusOf(const Status& status) {
+  static const ApiStatus kNone;
+  const ApiStatus* attached = status.details<ApiStatus>();
+  return attached != nullptr ? *attached : kNone;
 }
 
 }  // namespace ringleader::kube

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "internal.h"
+#include "ringleader/common/rfc3339.h"
 
 namespace ringleader::kube {
 namespace {
@@ -81,7 +82,7 @@ void EventRecorder::Write(const Pending& pending) {
                           "\x1f" + pending.type + "\x1f" + pending.reason + "\x1f" +
                           pending.message;
   Clock::time_point now = Clock::now();
-  std::string timestamp = internal::FormatTimestamp(pending.at);
+  std::string timestamp = FormatRfc3339(pending.at);
 
   auto seen = seen_.find(dedup_key);
   if (seen != seen_.end() && now - seen->second.last < options_.dedup_window) {

@@ -13,9 +13,6 @@
 
 namespace ringleader::kube::internal {
 
-// "2026-11-22T05:30:00Z", or with microseconds ("...:00.123456Z", meta/v1 MicroTime).
-std::string FormatTimestamp(std::chrono::system_clock::time_point at, bool microseconds = false);
-
 // Sleeps for `d` or until `stop` is requested; returns false when stopped.
 bool SleepUnlessStopped(const std::stop_token& stop, Duration d);
 

@@ -3,12 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include "internal.h"
+#include "ringleader/common/rfc3339.h"
 
 namespace ringleader::kube {
 namespace {
 
 std::string MicroTimeNow() {
-  return internal::FormatTimestamp(std::chrono::system_clock::now(), /*microseconds=*/true);
+  return FormatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kMicroseconds);
 }
 
 using internal::IntField;

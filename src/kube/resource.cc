@@ -42,15 +42,6 @@ GroupVersionResource EventsResource() { return {"", "v1", "events", true}; }
 GroupVersionResource NodesResource() { return {"", "v1", "nodes", false}; }
 GroupVersionResource NamespacesResource() { return {"", "v1", "namespaces", false}; }
 GroupVersionResource LeasesResource() { return {"coordination.k8s.io", "v1", "leases", true}; }
-GroupVersionResource TrainingJobsResource() {
-  return {"ringleader.dev", "v1alpha1", "trainingjobs", true};
-}
-GroupVersionResource VolcanoPodGroupsResource() {
-  return {"scheduling.volcano.sh", "v1beta1", "podgroups", true};
-}
-GroupVersionResource CoschedulingPodGroupsResource() {
-  return {"scheduling.x-k8s.io", "v1alpha1", "podgroups", true};
-}
 GroupVersionResource CustomResourceDefinitionsResource() {
   return {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
 }

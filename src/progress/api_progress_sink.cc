@@ -4,7 +4,8 @@
 #include <cstdlib>
 #include <optional>
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/api/resources.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/kube/config.h"
 #include "ringleader/kube/http_client.h"
 #include "ringleader/kube/resource.h"

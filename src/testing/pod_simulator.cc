@@ -18,11 +18,6 @@
 namespace ringleader::testapi {
 namespace {
 
-constexpr char kSucceedAfter[] = "sim.ringleader.dev/succeed-after-seconds";
-constexpr char kFailAfter[] = "sim.ringleader.dev/fail-after-seconds";
-constexpr char kExitCode[] = "sim.ringleader.dev/exit-code";
-constexpr char kOnlyAttempt[] = "sim.ringleader.dev/only-attempt";
-constexpr char kAttemptLabel[] = "ringleader.dev/attempt";
 constexpr char kGpu[] = "nvidia.com/gpu";
 
 using Resources = SimResources;
@@ -56,12 +51,6 @@ Resources PodRequests(const json& pod) {
   return r;
 }
 
-std::string Annotation(const json& pod, const char* key) {
-  const json& meta = pod["metadata"];
-  if (!meta.contains("annotations") || !meta["annotations"].contains(key)) return "";
-  const json& v = meta["annotations"][key];
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
 
 bool Tolerates(const json& tolerations, const json& taint) {
   for (const auto& t : tolerations) {
@@ -103,35 +92,7 @@ std::string FitFailure(const json& pod, const SimNode& node, const Resources& wa
   return "";
 }
 
-void SetCondition(json& status, const std::string& type, const std::string& value, const std::string& reason,
-                  const std::string& message, const std::string& now) {
-  if (!status.contains("conditions") || !status["conditions"].is_array()) status["conditions"] = json::array();
-  for (auto& c : status["conditions"]) {
-    if (c.value("type", "") == type) {
-      if (c.value("status", "") != value) c["lastTransitionTime"] = now;
-      c["status"] = value;
-      if (reason.empty()) {
-        c.erase("reason");
-      } else {
-        c["reason"] = reason;
-      }
-      if (message.empty()) {
-        c.erase("message");
-      } else {
-        c["message"] = message;
-      }
-      return;
-    }
-  }
-  json c = {{"type", type}, {"status", value}, {"lastProbeTime", nullptr}, {"lastTransitionTime", now}};
-  if (!reason.empty()) c["reason"] = reason;
-  if (!message.empty()) c["message"] = message;
-  status["conditions"].push_back(c);
-}
 
-std::chrono::milliseconds SecondsToMs(const std::string& text) {
-  return std::chrono::milliseconds(static_cast<int64_t>(std::atof(text.c_str()) * 1000.0));
-}
 
 bool SameRequests(const Resources& a, const Resources& b) {
   return a.cpu_milli == b.cpu_milli && a.memory_milli == b.memory_milli && a.gpu_milli == b.gpu_milli &&
@@ -365,6 +326,12 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
   return next_wake;
 }
 
+void TestApiServer::Impl::SimWaitLocked(const SimVisit& visit, std::chrono::steady_clock::time_point due) {
+  visit.info.timer = due;
+  sim_timers_.emplace(due, visit.key);
+  *visit.next_wake = std::min(*visit.next_wake, due);
+}
+
 void TestApiServer::Impl::SimulatePodLocked(const std::string& key, SimPod& info,
                                             std::chrono::steady_clock::time_point now, const std::string& now_text,
                                             std::chrono::steady_clock::time_point* next_wake) {
@@ -374,15 +341,8 @@ void TestApiServer::Impl::SimulatePodLocked(const std::string& key, SimPod& info
   if (info.timer) sim_timers_.erase({*info.timer, key});
   info.unschedulable = false;
   info.timer.reset();
-  auto wait_for = [&](std::chrono::steady_clock::time_point due) {
-    info.timer = due;
-    sim_timers_.emplace(due, key);
-    *next_wake = std::min(*next_wake, due);
-  };
-  const ResourceType* pod_type = FindType("", "v1", "pods");
   auto pod_objs = objects_.find("/pods");
   if (pod_objs == objects_.end()) return;
-  auto node_objs = objects_.find("/nodes");
   auto it = pod_objs->second.find(key);
   if (it == pod_objs->second.end()) return;
   const json& pod = it->second;
@@ -391,205 +351,64 @@ void TestApiServer::Impl::SimulatePodLocked(const std::string& key, SimPod& info
   std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
   std::string node_name = spec.value("nodeName", "");
   if (!node_name.empty() && sim_dead_nodes_.count(node_name)) return;  // its kubelet is gone
-  std::string uid = pod["metadata"].value("uid", std::string());
+  const SimVisit visit{key, info, now, now_text, next_wake};
   if (phase == "Pending" && node_name.empty()) {
-    if (spec.contains("schedulingGates") && !spec["schedulingGates"].empty()) return;
-    std::string scheduler = spec.value("schedulerName", "default-scheduler");
-    if (scheduler != "default-scheduler" &&
-        std::find(options_.simulate_schedulers.begin(), options_.simulate_schedulers.end(), scheduler) ==
-            options_.simulate_schedulers.end()) {
-      return;
-    }
-    Resources want = info.requests;  // PodRequests(pod), from its last write
-    std::map<std::string, int> reasons;
-    const SimNode* chosen = nullptr;
-    for (const SimNode* n : sim_node_order_) {
-      std::string why = FitFailure(pod, *n, want);
-      if (why.empty()) {
-        chosen = n;
-        break;
-      }
-      ++reasons[why];
-    }
-    json updated = pod;
-    json old = pod;
-    if (chosen != nullptr) {
-      // Commit counts the requests on the node (SimObservePodLocked).
-      updated["spec"]["nodeName"] = chosen->name;
-      SetCondition(updated["status"], "PodScheduled", "True", "", "", now_text);
-      sim_pods_[uid].bound_at = now;
-      *next_wake = std::min(*next_wake, now + options_.pod_start_delay);
-    } else {
-      std::string message = "0/" + std::to_string(sim_node_order_.size()) + " nodes are available";
-      if (sim_node_order_.empty()) {
-        message += ": no nodes available to schedule pods.";
-      } else {
-        std::string parts;
-        for (const auto& [why, count] : reasons) {
-          parts += (parts.empty() ? "" : ", ") + std::to_string(count) + " " + why;
-        }
-        message += ": " + parts + ".";
-      }
-      SetCondition(updated["status"], "PodScheduled", "False", "Unschedulable", message, now_text);
-    }
-    if (updated != old) Commit(*pod_type, "MODIFIED", updated, &old);
-    if (chosen == nullptr) {
-      info.unschedulable = true;
-      sim_unschedulable_.emplace(info.order_key, key);
-    }
+    SchedulePodLocked(visit, pod);
     return;
   }
   if (phase == "Pending") {
-    // Bound (by us, or created with spec.nodeName): the simulated kubelet starts it.
-    auto& state = sim_pods_[uid];
-    if (state.bound_at == std::chrono::steady_clock::time_point{}) state.bound_at = now;
-    auto due = state.bound_at + options_.pod_start_delay;
-    if (due > now) {
-      wait_for(due);
-      return;
-    }
-    json updated = pod;
-    json old = pod;
-    json& status = updated["status"];
-    status["phase"] = "Running";
-    uint64_t n = ++pod_ip_counter_;
-    std::string ip = "10.244." + std::to_string((n / 250) % 250) + "." + std::to_string(n % 250 + 1);
-    status["podIP"] = ip;
-    status["podIPs"] = {{{"ip", ip}}};
-    std::string host_ip = "10.0.0.1";
-    if (node_objs != objects_.end()) {
-      auto nit = node_objs->second.find("/" + node_name);
-      if (nit != node_objs->second.end()) {
-        for (const auto& a : nit->second["status"].value("addresses", json::array())) {
-          if (a.value("type", "") == "InternalIP") host_ip = a.value("address", host_ip);
-        }
-      }
-    }
-    status["hostIP"] = host_ip;
-    status["hostIPs"] = {{{"ip", host_ip}}};
-    status["startTime"] = now_text;
-    SetCondition(status, "PodScheduled", "True", "", "", now_text);
-    SetCondition(status, "Initialized", "True", "", "", now_text);
-    SetCondition(status, "ContainersReady", "True", "", "", now_text);
-    SetCondition(status, "Ready", "True", "", "", now_text);
-    json statuses = json::array();
-    for (const auto& c : ArrayOrEmpty(spec, "containers")) {
-      statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
-                          {"imageID", "sim://" + c.value("image", "")},
-                          {"containerID", "sim://" + uid + "/" + c.value("name", "")},
-                          {"ready", true}, {"started", true}, {"restartCount", 0},
-                          {"state", {{"running", {{"startedAt", now_text}}}}}});
-    }
-    status["containerStatuses"] = statuses;
-    state.running_at = now;
-    state.running_by_sim = true;
-    Commit(*pod_type, "MODIFIED", updated, &old);
+    if (!StartPodLocked(visit, pod)) return;
     phase = "Running";
   }
-  if (phase == "Running") {
-    auto& state = sim_pods_[uid];
-    if (state.running_at == std::chrono::steady_clock::time_point{}) state.running_at = now;
-    std::string only = Annotation(pod, kOnlyAttempt);
-    if (!only.empty()) {
-      const json& labels = ObjectOrEmpty(pod["metadata"], "labels");
-      if (labels.value(kAttemptLabel, "") != only) return;
-    }
-    std::string succeed = Annotation(pod, kSucceedAfter);
-    std::string fail = Annotation(pod, kFailAfter);
-    if (succeed.empty() && fail.empty()) return;
-    auto succeed_at = succeed.empty() ? std::chrono::steady_clock::time_point::max() : state.running_at + SecondsToMs(succeed);
-    auto fail_at = fail.empty() ? std::chrono::steady_clock::time_point::max() : state.running_at + SecondsToMs(fail);
-    auto due = std::min(succeed_at, fail_at);
-    if (due > now) {
-      wait_for(due);
-      return;
-    }
-    auto live = pod_objs->second.find(key);
-    if (live == pod_objs->second.end()) return;
-    json updated = live->second;
-    json old = live->second;
-    if (fail_at <= succeed_at) {
-      std::string code = Annotation(old, kExitCode);
-      MarkPodFinished(updated, false, code.empty() ? 1 : std::atoi(code.c_str()), "Error", "");
-    } else {
-      MarkPodFinished(updated, true, 0, "Completed", "");
-    }
-    Commit(*pod_type, "MODIFIED", updated, &old);
-  }
+  if (phase == "Running") FinishPodLocked(visit, pod);
 }
 
-Status TestApiServer::Impl::KillNodeLocked(const std::string& name) {
-  const ResourceType* node_type = FindType("", "v1", "nodes");
-  json* node = FindObject("/nodes", "", name);
-  if (node == nullptr) return NotFoundError("node " + name + " not found");
-  if (!sim_dead_nodes_.insert(name).second) return Status::Ok();
-  std::string now = NowRfc3339();
-  json updated = *node;
-  json old = *node;
-  // What the node lifecycle controller does once the kubelet's heartbeats stop (after
-  // --node-monitor-grace-period on a real cluster; here at once).
-  SetCondition(updated["status"], "Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.",
-               now);
-  if (!updated["spec"].is_object()) updated["spec"] = json::object();
-  json taints = updated["spec"].value("taints", json::array());
-  for (const char* effect : {"NoSchedule", "NoExecute"}) {
-    json taint = {{"key", "node.kubernetes.io/unreachable"}, {"effect", effect}};
-    if (std::string(effect) == "NoExecute") taint["timeAdded"] = now;
-    taints.push_back(taint);
-  }
-  updated["spec"]["taints"] = taints;
-  Commit(*node_type, "MODIFIED", updated, &old);
-  // MarkPodsNotReady: the node's pods stop being Ready (Services drop them).
-  const ResourceType* pod_type = FindType("", "v1", "pods");
-  auto pods = objects_.find("/pods");
-  if (pods == objects_.end()) return Status::Ok();
-  std::vector<std::string> keys;
-  for (const auto& [key, pod] : pods->second) {
-    if (StringField(ObjectOrEmpty(pod, "spec"), "nodeName") == name) keys.push_back(key);
-  }
-  for (const std::string& key : keys) {
-    auto it = pods->second.find(key);
-    if (it == pods->second.end()) continue;
-    json pod = it->second;
-    json before = it->second;
-    if (!pod["status"].is_object()) continue;
-    SetCondition(pod["status"], "Ready", "False", "NodeNotReady", "", now);
-    if (pod != before) Commit(*pod_type, "MODIFIED", pod, &before);
-  }
-  return Status::Ok();
-}
-
-void TestApiServer::Impl::MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,
-                                          const std::string& message) {
-  std::string now = NowRfc3339();
-  json& status = pod["status"];
-  status["phase"] = succeeded ? "Succeeded" : "Failed";
-  if (reason == "Evicted") {
-    status["reason"] = "Evicted";
-    status["message"] = message;
-  }
-  std::string cond_reason = succeeded ? "PodCompleted" : "PodFailed";
-  SetCondition(status, "Ready", "False", cond_reason, "", now);
-  SetCondition(status, "ContainersReady", "False", cond_reason, "", now);
-  json statuses = json::array();
+void TestApiServer::Impl::SchedulePodLocked(const SimVisit& visit, const json& pod) {
   const json& spec = ObjectOrEmpty(pod, "spec");
-  for (const auto& c : ArrayOrEmpty(spec, "containers")) {
-    std::string started = now;
-    if (status.contains("containerStatuses")) {
-      for (const auto& cs : status["containerStatuses"]) {
-        if (cs.value("name", "") == c.value("name", "") && cs.contains("state") && cs["state"].contains("running")) {
-          started = cs["state"]["running"].value("startedAt", now);
-        }
-      }
-    }
-    statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
-                        {"imageID", "sim://" + c.value("image", "")}, {"ready", false}, {"started", false},
-                        {"restartCount", 0},
-                        {"state", {{"terminated", {{"exitCode", exit_code},
-                                                   {"reason", reason == "Evicted" ? "Error" : reason},
-                                                   {"startedAt", started}, {"finishedAt", now}}}}}});
+  if (spec.contains("schedulingGates") && !spec["schedulingGates"].empty()) return;
+  std::string scheduler = spec.value("schedulerName", "default-scheduler");
+  if (scheduler != "default-scheduler" &&
+      std::find(options_.simulate_schedulers.begin(), options_.simulate_schedulers.end(), scheduler) ==
+          options_.simulate_schedulers.end()) {
+    return;
   }
-  status["containerStatuses"] = statuses;
+  Resources want = visit.info.requests;  // PodRequests(pod), from its last write
+  std::map<std::string, int> reasons;
+  const SimNode* chosen = nullptr;
+  for (const SimNode* n : sim_node_order_) {
+    std::string why = FitFailure(pod, *n, want);
+    if (why.empty()) {
+      chosen = n;
+      break;
+    }
+    ++reasons[why];
+  }
+  json updated = pod;
+  json old = pod;
+  if (chosen != nullptr) {
+    // Commit counts the requests on the node (SimObservePodLocked).
+    updated["spec"]["nodeName"] = chosen->name;
+    SetPodCondition(updated["status"], "PodScheduled", "True", "", "", visit.now_text);
+    sim_pods_[pod["metadata"].value("uid", std::string())].bound_at = visit.now;
+    *visit.next_wake = std::min(*visit.next_wake, visit.now + options_.pod_start_delay);
+  } else {
+    std::string message = "0/" + std::to_string(sim_node_order_.size()) + " nodes are available";
+    if (sim_node_order_.empty()) {
+      message += ": no nodes available to schedule pods.";
+    } else {
+      std::string parts;
+      for (const auto& [why, count] : reasons) {
+        parts += (parts.empty() ? "" : ", ") + std::to_string(count) + " " + why;
+      }
+      message += ": " + parts + ".";
+    }
+    SetPodCondition(updated["status"], "PodScheduled", "False", "Unschedulable", message, visit.now_text);
+  }
+  if (updated != old) Commit(*FindType("", "v1", "pods"), "MODIFIED", updated, &old);
+  if (chosen == nullptr) {
+    visit.info.unschedulable = true;
+    sim_unschedulable_.emplace(visit.info.order_key, visit.key);
+  }
 }
 
 }  // namespace ringleader::testapi

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_server.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/testing/schema.h"
 #include "ringleader/testing/selectors.h"
 #include "ringleader/testing/test_api_server.h"
@@ -91,6 +92,45 @@ struct RequestTarget {
   std::string verb;
 };
 
+// A resource request after routing: what every verb handler reads.
+struct ResourceRequest {
+  const HttpRequest& http;
+  const RequestTarget& target;
+  const json& body;         // writes, and deletes that sent one; null otherwise
+  bool want_table = false;  // Accept: ...;as=Table (kubectl get)
+  bool strict = false;      // fieldValidation=Strict
+};
+
+// What a verb handler answers: an error, or a status code and body. Handlers run under mu_;
+// the answer is written after it is released.
+struct ResourceAnswer {
+  int code = 200;
+  json body;
+  std::optional<ApiError> error;
+
+  static ResourceAnswer Ok(int code, json body) { return {code, std::move(body), std::nullopt}; }
+  static ResourceAnswer Fail(ApiError error) {
+    int code = error.code;
+    return {code, nullptr, std::move(error)};
+  }
+};
+
+// The objects a list or deletecollection selects (selectors, continue token; limit for lists).
+struct ListSelection {
+  std::vector<const json*> items;
+  std::string next;        // continue token of the next page; "" on the last
+  int64_t remaining = 0;   // matches after this page
+};
+
+// An open watch stream's settings.
+struct WatchStream {
+  const ResourceType* type = nullptr;
+  std::shared_ptr<Watcher> watcher;
+  bool bookmarks = false;
+  bool as_table = false;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
 // Simulator bookkeeping per pod uid (times are steady-clock).
 struct SimPodState {
   std::chrono::steady_clock::time_point bound_at{};
@@ -125,6 +165,15 @@ struct SimPod {
   bool holds_capacity = false;  // bound and not Succeeded/Failed: counted in sim_used_[node_name]
   bool unschedulable = false;   // in sim_unschedulable_
   std::optional<std::chrono::steady_clock::time_point> timer;  // in sim_timers_
+};
+
+// One visit of the simulator to a pod, shared by its phases.
+struct SimVisit {
+  const std::string& key;  // the store key
+  SimPod& info;
+  std::chrono::steady_clock::time_point now;
+  const std::string& now_text;
+  std::chrono::steady_clock::time_point* next_wake;
 };
 
 class TestApiServer::Impl {
@@ -162,6 +211,13 @@ class TestApiServer::Impl {
   // `grace_seconds`: the delete's gracePeriodSeconds, when given (pods only).
   void DeleteObjectLocked(const ResourceType& type, json& object, const std::string& propagation,
                           std::optional<int64_t> grace_seconds = std::nullopt);
+  // propagationPolicy=Orphan: drops the ownerReferences to `uid` from its dependents.
+  void OrphanDependentsLocked(const std::string& uid);
+  // Graceful deletion of a bound pod: marks it Terminating and schedules its kubelet's
+  // confirmation; false when the grace period is 0 and the pod goes at once.
+  bool DeferBoundPodDeletionLocked(const ResourceType& type, json& pod, std::optional<int64_t> grace_seconds);
+  // A deleted CRD takes its custom resources, type and watches along.
+  void RemoveCustomResourcesLocked(json& crd);
   void RunGarbageCollection();
   // Prunes/defaults/validates (custom), checks (CRD) or defaults/validates (built-in) an
   // object about to be stored; `existing` is null on create. `causes` are earlier findings.
@@ -172,11 +228,51 @@ class TestApiServer::Impl {
   std::string NewUid();
   std::string RandomSuffix();
 
-  // --- handlers ---
+  // --- resource requests (api_routing.cc) ---
   void HandleResource(const HttpRequest& req, HttpResponseWriter& out, RequestRecord& record);
+  // The type, namespace, name, subresource and verb of a path; type null when none is served.
+  RequestTarget ResolveTarget(const HttpRequest& req) const;
+  // 404/405 for targets not served this way, and the injected 429s.
+  std::optional<ApiError> RefuseRequest(const RequestTarget& t);
+  // Takes mu_ and runs the verb's handler.
+  ResourceAnswer AnswerResource(const ResourceRequest& r);
+
+  // --- verb handlers, mu_ held (api_read.cc, api_write.cc, api_delete.cc) ---
+  ResourceAnswer GetLocked(const ResourceRequest& r);
+  ResourceAnswer ListLocked(const ResourceRequest& r);
+  std::optional<ApiError> SelectLocked(const ResourceRequest& r, ListSelection* selection);
+  ResourceAnswer CreateLocked(const ResourceRequest& r);
+  void RegisterCrdTypeLocked(json& crd);  // a created CRD: its type served, its status set
+  ResourceAnswer UpdateLocked(const ResourceRequest& r);  // update and patch
+  // The object an update sends or a patch produces.
+  std::optional<ApiError> IncomingObject(const ResourceRequest& r, const json& existing, json* incoming) const;
+  // 409 for a stale resourceVersion or an injected conflict.
+  std::optional<ApiError> StaleWriteLocked(const RequestTarget& t, const json& existing, const json& incoming);
+  void RefreshCrdTypeLocked(const json& crd, const std::string& crd_name);
+  ResourceAnswer DeleteLocked(const ResourceRequest& r);
+  ResourceAnswer DeleteCollectionLocked(const ResourceRequest& r);
+  static std::optional<ApiError> FailedPrecondition(const ResourceType& type, const std::string& name,
+                                                    const json& stored, const json& body);
+  // What DELETE answers once the object is gone.
+  json DeletedAnswerLocked(const ResourceType& type, const std::string& name, const std::string& uid) const;
+
+  // --- watch (api_watch.cc) ---
   void HandleWatch(const HttpRequest& req, HttpResponseWriter& out, RequestRecord& record, const RequestTarget& t);
+  // Registers the watcher and collects its initial events; returns the ERROR line (410)
+  // instead when the watch cannot start.
+  std::string OpenWatch(const std::shared_ptr<Watcher>& watcher, uint64_t from_rv, const std::string& rv_param,
+                        std::vector<std::string>* initial);
+  void StreamWatch(HttpResponseWriter& out, const WatchStream& stream, const std::vector<std::string>& initial);
+
+  // --- test hooks (test_hooks.cc) ---
   void HandleControl(const HttpRequest& req, HttpResponseWriter& out);
-  bool HandleDiscovery(const HttpRequest& req, HttpResponseWriter& out);
+  void ApplyFaults(const json& body, HttpResponseWriter& out);
+  json RequestLogJson(uint64_t since) const;
+  void ClearFaultsLocked();
+  // Ends every watch; `abort` drops the connections without ending the streams (a restart).
+  void CloseWatchesLocked(bool abort);
+  // Fails the pod as the kubelet's eviction does; nullopt when there is no such pod.
+  std::optional<json> EvictPodLocked(const std::string& ns, const std::string& name, const std::string& message);
 
   // --- type-specific hooks (builtin_types.cc) ---
   // Defaults and validates a new object of a built-in kind; may fill causes.
@@ -190,6 +286,7 @@ class TestApiServer::Impl {
   json BuildTable(const ResourceType& type, const std::vector<const json*>& objects, const std::string& rv) const;
 
   // --- discovery.cc ---
+  bool HandleDiscovery(const HttpRequest& req, HttpResponseWriter& out);
   json ApiGroupList() const;
   std::optional<json> ApiResourceList(const std::string& group_version) const;
   json OpenApiV3Index() const;
@@ -211,6 +308,13 @@ class TestApiServer::Impl {
   // Acts on one pod of a pass (the body of the former scan over every pod).
   void SimulatePodLocked(const std::string& key, SimPod& info, std::chrono::steady_clock::time_point now,
                          const std::string& now_text, std::chrono::steady_clock::time_point* next_wake);
+  // Its phases: the scheduler binds a pending pod (pod_simulator.cc); the kubelet starts a
+  // bound one (false while it waits) and ends a running one per its annotations (pod_kubelet.cc).
+  void SchedulePodLocked(const SimVisit& visit, const json& pod);
+  bool StartPodLocked(const SimVisit& visit, const json& pod);
+  void FinishPodLocked(const SimVisit& visit, const json& pod);
+  // Wakes the pod's next visit at `due`.
+  void SimWaitLocked(const SimVisit& visit, std::chrono::steady_clock::time_point due);
 
   // --- Kueue admitter (kueue_admitter.cc) ---
   void KueueAdmitterLoop();
@@ -291,11 +395,40 @@ class TestApiServer::Impl {
 };
 
 // Helpers shared across files.
+// Request paths and object metadata (object_meta.cc).
+std::vector<std::string> SplitPath(const std::string& path);
+std::string ObjKey(const std::string& ns, const std::string& name);  // the store key "ns/name"
+std::string StrField(const json& obj, const char* a, const char* b);  // obj.a.b when a string, else ""
+std::string Name(const json& obj);
+std::string Namespace(const json& obj);
+std::string Uid(const json& obj);
+bool HasDeletionTimestamp(const json& obj);
+std::vector<std::string> Finalizers(const json& obj);
+bool IsTrue(const std::string& v);  // a query flag: "true", "1", "True"
+std::string HexEncode(const std::string& in);
+std::string HexDecode(const std::string& in);
+bool ValidDns1123Subdomain(const std::string& name);
+// The part of an object whose change bumps metadata.generation.
+json SpecPart(const json& obj, bool ignore_status);
+// Watch events (api_watch.cc).
+bool WatcherMatches(const Watcher& w, const json& obj);
+// The watch event type this watcher sees for an event, or "" when it sees nothing.
+std::string EventTypeFor(const Watcher& w, const HistoryEvent& ev);
+std::string EventLine(const std::string& type, const std::string& object_text);
+// Error answers (api_errors.cc).
+json DetailsFor(const ResourceType& type, const std::string& name, bool kind_is_plural);
+ApiError NotFound(const ResourceType& type, const std::string& name);
+ApiError AlreadyExists(const ResourceType& type, const std::string& name);
+ApiError ConflictError(const ResourceType& type, const std::string& name, const std::string& why);
+ApiError BadRequest(const std::string& message);
+ApiError NoSuchResource();    // 404 for a path no type serves
+ApiError MethodNotAllowed();  // 405
+// Sets (or adds) a pod condition; lastTransitionTime changes only with the status.
+void SetPodCondition(json& status, const std::string& type, const std::string& value, const std::string& reason,
+                     const std::string& message, const std::string& now);
 ApiError InvalidError(const ResourceType& type, const std::string& name, const std::vector<FieldCause>& causes);
 json MakeStatus(int code, const std::string& reason, const std::string& message, const json& details = nullptr);
 std::string FormatAge(std::chrono::seconds age);
-std::chrono::system_clock::time_point ParseRfc3339(const std::string& text);
-std::string FormatRfc3339(std::chrono::system_clock::time_point tp);
 // Parses a Kubernetes quantity into milli-units ("500m" -> 500, "2" -> 2000, "1Gi" -> 1073741824000).
 int64_t ParseQuantityMilli(const std::string& text);
 // Evaluates a kubectl-style JSONPath (".status.phase", ".spec.items[0].x",

@@ -22,7 +22,8 @@ json Column(const std::string& name, const std::string& type, int priority, cons
 
 std::string AgeOf(const json& obj, const std::string& ts) {
   if (ts.empty()) return "<unknown>";
-  auto age = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - ParseRfc3339(ts));
+  auto age = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() -
+                                                                ParseRfc3339(ts).value_or(std::chrono::system_clock::now()));
   (void)obj;
   return FormatAge(age);
 }

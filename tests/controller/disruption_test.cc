@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 
 namespace ringleader::controller {
 namespace {

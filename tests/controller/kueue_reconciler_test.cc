@@ -4,12 +4,13 @@
 // its label.
 #include <gtest/gtest.h>
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/api/resources.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/kueue_adapter.h"
 #include "ringleader/controller/labels.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 
 namespace ringleader::controller {
 namespace {

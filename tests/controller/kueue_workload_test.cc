@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/controller/desired_state.h"
 #include "ringleader/controller/labels.h"

@@ -1,19 +1,20 @@
 // The reconciler against FakeClient with hand-filled caches: asserts on the API calls made
 // (sample-controller's controller_test.go style). Caches are refreshed from the fake only
 // when a test says so, which is how cache lag is simulated.
+#include "ringleader/api/resources.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/desired_state.h"
 #include "ringleader/controller/labels.h"
 #include "ringleader/kube/controller.h"
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 
 namespace ringleader::controller {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "ringleader/api/limits.h"
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/controller/disruption.h"
 

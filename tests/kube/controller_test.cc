@@ -5,9 +5,10 @@
 #include <set>
 #include <stdexcept>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/kube/controller.h"
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 
 namespace ringleader::kube {
 namespace {

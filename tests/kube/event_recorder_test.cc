@@ -5,7 +5,7 @@
 #include <condition_variable>
 
 #include "blocking_client.h"
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 
 namespace ringleader::kube {
 namespace {

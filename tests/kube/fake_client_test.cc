@@ -2,7 +2,8 @@
 
 #include <thread>
 
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/api/resources.h"
+#include "ringleader/testing/fake_client.h"
 
 namespace ringleader::kube {
 namespace {
@@ -41,7 +42,7 @@ TEST(FakeClientTest, CreateGetUpdateConflict) {
   // Stale resourceVersion → Conflict.
   ApiResult<Json> stale = client.Update(PodsResource(), "ns", update);
   EXPECT_TRUE(stale.IsConflict());
-  EXPECT_EQ(stale.api_status().reason, "Conflict");
+  EXPECT_EQ(ApiStatusOf(stale).reason, "Conflict");
 }
 
 // Like HttpClient: kOutcomeOnly writes answer null on success (so a caller that reads an

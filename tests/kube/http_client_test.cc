@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/kube/informer.h"
 #include "test_http_server.h"
@@ -98,8 +99,8 @@ TEST(HttpClientTest, ErrorsCarryTheStatusObject) {
     ApiResult<Json> result = f.client->Create(PodsResource(), "ns", Json::parse(kPod));
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.code(), c.code) << result.status().ToString();
-    EXPECT_EQ(result.api_status().reason, c.reason);
-    EXPECT_EQ(result.api_status().http_code, c.response.status);
+    EXPECT_EQ(ApiStatusOf(result).reason, c.reason);
+    EXPECT_EQ(ApiStatusOf(result).http_code, c.response.status);
     EXPECT_NE(result.status().message().find(
                   Json::parse(c.response.body)["message"].get<std::string>()),
               std::string::npos);
@@ -136,8 +137,8 @@ TEST(HttpClientTest, RetriesAreBounded) {
       options);
   ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
   EXPECT_EQ(got.code(), StatusCode::kResourceExhausted);
-  ASSERT_TRUE(got.api_status().retry_after_seconds.has_value());
-  EXPECT_EQ(*got.api_status().retry_after_seconds, 0);
+  ASSERT_TRUE(ApiStatusOf(got).retry_after_seconds.has_value());
+  EXPECT_EQ(*ApiStatusOf(got).retry_after_seconds, 0);
   EXPECT_EQ(f.server.requests().size(), 3u);
 }
 
@@ -594,7 +595,7 @@ TEST(HttpClientTest, OutcomeOnlyWritesDoNotDecodeTheAnswer) {
     ApiResult<Json> error = writes[i](Answer::kOutcomeOnly);
     ASSERT_FALSE(error.ok()) << i;
     EXPECT_EQ(error.code(), StatusCode::kAlreadyExists) << i;
-    EXPECT_EQ(error.api_status().reason, "AlreadyExists") << i;
+    EXPECT_EQ(ApiStatusOf(error).reason, "AlreadyExists") << i;
     EXPECT_NE(error.status().message().find("already exists"), std::string::npos) << i;
   }
 }
@@ -766,7 +767,7 @@ TEST(HttpClientTest, ConnectionRefusedIsUnavailable) {
   ASSERT_TRUE(client.ok());
   ApiResult<Json> got = (*client)->Get(PodsResource(), "ns", "p1");
   EXPECT_EQ(got.code(), StatusCode::kUnavailable);
-  EXPECT_EQ(got.api_status().http_code, 0);
+  EXPECT_EQ(ApiStatusOf(got).http_code, 0);
   EXPECT_EQ(registry.AddCounter("ringleader_api_requests_total", "", {"verb", "code"})
                 .WithLabels({"get", "error"})
                 .Value(),

@@ -3,7 +3,7 @@
 #include <condition_variable>
 #include <future>
 
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 #include "ringleader/kube/informer.h"
 
 namespace ringleader::kube {

@@ -85,14 +85,14 @@ TEST_F(IntegrationTest, CrudAndErrors) {
   ASSERT_TRUE(client().Update(PodsResource(), "default", update).ok());
   ApiResult<Json> conflict = client().Update(PodsResource(), "default", stale);
   EXPECT_TRUE(conflict.IsConflict()) << conflict.status().ToString();
-  EXPECT_EQ(conflict.api_status().reason, "Conflict");
+  EXPECT_EQ(ApiStatusOf(conflict).reason, "Conflict");
 
   Json bad = Pod("Bad_Name");
   bad["spec"]["containers"] = Json::array();
   ApiResult<Json> invalid = client().Create(PodsResource(), "default", bad);
   EXPECT_EQ(invalid.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(invalid.api_status().http_code, 422);
-  EXPECT_GE(invalid.api_status().causes.size(), 2u);
+  EXPECT_EQ(ApiStatusOf(invalid).http_code, 422);
+  EXPECT_GE(ApiStatusOf(invalid).causes.size(), 2u);
 
   ApiResult<Json> status = client().Patch(PodsResource(), "default", "a", PatchType::kMerge,
                                           {{"status", {{"phase", "Running"}}}}, "status");

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "ringleader/api/resources.h"
 #include "ringleader/kube/api_error.h"
 #include "ringleader/kube/resource.h"
 
@@ -233,11 +234,11 @@ TEST(ApiErrorTest, ApiResultCarriesStatusObject) {
   ApiStatus api;
   api.http_code = 404;
   api.reason = "NotFound";
-  ApiResult<int> result(ToStatus(api, "GET /x"), api);
+  ApiResult<int> result(ToStatus(api, "GET /x"));
   EXPECT_FALSE(result.ok());
   EXPECT_TRUE(result.IsNotFound());
-  EXPECT_EQ(result.api_status().reason, "NotFound");
-  StatusOr<int> converted = std::move(result).ToStatusOr();
+  EXPECT_EQ(ApiStatusOf(result).reason, "NotFound");
+  StatusOr<int> converted = std::move(result);
   EXPECT_EQ(converted.status().code(), StatusCode::kNotFound);
   ApiResult<int> good(7);
   EXPECT_TRUE(good.ok());

@@ -1,5 +1,6 @@
 // ApiProgressSink against FakeClient (asserting the calls) and against the in-process test API
 // server with our CRD (the patch passes the status schema and lands in status.progress).
+#include "ringleader/api/resources.h"
 #include "ringleader/progress/api_progress_sink.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +10,7 @@
 #include <thread>
 
 #include "ringleader/kube/config.h"
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 #include "ringleader/kube/http_client.h"
 #include "ringleader/testing/test_api_server.h"
 

@@ -271,8 +271,8 @@ TEST_F(TlsAuthTest, KubeconfigWorksWithTheOperatorClient) {
   ASSERT_TRUE(wrong_client.ok());
   auto denied = (*wrong_client)->Get(kube::NamespacesResource(), "", "default");
   ASSERT_FALSE(denied.ok());
-  EXPECT_EQ(denied.api_status().http_code, 401);
-  EXPECT_EQ(denied.api_status().reason, "Unauthorized");
+  EXPECT_EQ(kube::ApiStatusOf(denied).http_code, 401);
+  EXPECT_EQ(kube::ApiStatusOf(denied).reason, "Unauthorized");
 }
 
 TEST_F(TlsAuthTest, DefaultKubeconfigIsUnchanged) {

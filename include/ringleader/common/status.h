@@ -3,8 +3,14 @@
 // does next (retry with backoff, surface to the user, give up), and a message that names the
 // field, peer or object involved. No exceptions cross module boundaries.
 //
+// A Status may carry structured details for callers that need more than the code and message
+// (the Kubernetes client attaches the server's meta/v1 Status: reason, causes, Retry-After).
+// Details are keyed by their type, immutable, and shared between copies; common knows none of
+// their types.
+//
 // Thread-safety: value types; safe to copy between threads.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -46,9 +52,36 @@ class Status {
   // True for errors where retrying the same request later can succeed.
   bool IsRetryable() const;
 
+  bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
+  bool IsAlreadyExists() const { return code_ == StatusCode::kAlreadyExists; }
+  bool IsConflict() const { return code_ == StatusCode::kConflict; }
+  bool IsGone() const { return code_ == StatusCode::kGone; }
+
+  // This status with `details` attached (replacing any details it had).
+  template <typename Details>
+  Status WithDetails(Details details) const {
+    Status copy = *this;
+    copy.details_ = std::make_shared<const Details>(std::move(details));
+    copy.details_key_ = &kDetailsKey<Details>;
+    return copy;
+  }
+  // The attached details when they are a `Details`, else nullptr. Valid while this Status (or
+  // a copy of it) lives.
+  template <typename Details>
+  const Details* details() const {
+    if (details_key_ != &kDetailsKey<Details>) return nullptr;
+    return static_cast<const Details*>(details_.get());
+  }
+
  private:
+  // One address per details type: the type key, without RTTI.
+  template <typename Details>
+  static constexpr char kDetailsKey = 0;
+
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::shared_ptr<const void> details_;
+  const void* details_key_ = nullptr;
 };
 
 inline Status InvalidArgumentError(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
@@ -69,6 +102,12 @@ class StatusOr {
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
+  StatusCode code() const { return status_.code(); }
+  bool IsNotFound() const { return status_.IsNotFound(); }
+  bool IsAlreadyExists() const { return status_.IsAlreadyExists(); }
+  bool IsConflict() const { return status_.IsConflict(); }
+  bool IsGone() const { return status_.IsGone(); }
+
   T& value() & { return *value_; }
   const T& value() const& { return *value_; }
   T&& value() && { return std::move(*value_); }

@@ -1,8 +1,8 @@
 #pragma once
-// How API errors come back. Every call returns an ApiResult<T>: a ringleader::Status whose
-// code decides what the caller does (see MapHttpStatus) plus, when the server sent one, the
-// decoded meta/v1 `Status` object (reason, code, message, causes) for callers that need the
-// details, e.g. the field names of a 422 Invalid.
+// How API errors come back. Every call returns a StatusOr<T> (ApiResult<T>): a
+// ringleader::Status whose code decides what the caller does (see MapHttpStatus) and which
+// carries, as its details, the decoded meta/v1 `Status` object (reason, code, message, causes)
+// for callers that need them, e.g. the field names of a 422 Invalid: read it with ApiStatusOf.
 //
 // Thread-safety: value types.
 
@@ -55,48 +55,24 @@ StatusCode MapHttpStatus(int http_code, const std::string& reason);
 // fields of the wrong type are ignored, as if absent.
 ApiStatus ParseApiStatus(int http_code, const std::string& body);
 
-// Builds the ringleader::Status for an ApiStatus: the code from MapHttpStatus and a message
-// "<verb> <path>: <server message> (reason=..., causes: field: message; ...)".
+// Builds the ringleader::Status for an ApiStatus: the code from MapHttpStatus, a message
+// "<verb> <path>: <server message> (reason=..., causes: field: message; ...)", and the
+// ApiStatus attached as details.
 Status ToStatus(const ApiStatus& api_status, const std::string& context);
 
+// Attaches `api_status` to `status` as its details (see ApiStatusOf).
+Status WithApiStatus(const Status& status, ApiStatus api_status);
+
+// The server's Status object attached to `status` by the client; a default ApiStatus (http_code
+// 0, no reason) for successes and for errors that carry none.
+const ApiStatus& ApiStatusOf(const Status& status);
 template <typename T>
-class ApiResult {
- public:
-  ApiResult(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  ApiResult(Status status, ApiStatus api_status = {})  // NOLINT: implicit by design
-      : status_(std::move(status)), api_status_(std::move(api_status)) {
-    if (status_.ok()) status_ = InternalError("ApiResult constructed from OK status without a value");
-  }
+const ApiStatus& ApiStatusOf(const StatusOr<T>& result) {
+  return ApiStatusOf(result.status());
+}
 
-  bool ok() const { return value_.has_value(); }
-  const Status& status() const { return status_; }
-  StatusCode code() const { return status_.code(); }
-  // The server's Status object; default-constructed for successes.
-  const ApiStatus& api_status() const { return api_status_; }
-
-  bool IsNotFound() const { return code() == StatusCode::kNotFound; }
-  bool IsAlreadyExists() const { return code() == StatusCode::kAlreadyExists; }
-  bool IsConflict() const { return code() == StatusCode::kConflict; }
-  bool IsGone() const { return code() == StatusCode::kGone; }
-
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-
-  // For code that only wants the common error model (and for ASSIGN_OR_RETURN).
-  StatusOr<T> ToStatusOr() && {
-    if (ok()) return std::move(*value_);
-    return status_;
-  }
-
- private:
-  Status status_;
-  ApiStatus api_status_;
-  std::optional<T> value_;
-};
+// Every client call returns a StatusOr; the name stays for the callers that spell it.
+template <typename T>
+using ApiResult = StatusOr<T>;
 
 }  // namespace ringleader::kube

@@ -30,16 +30,14 @@ struct GroupVersionResource {
   bool operator==(const GroupVersionResource&) const = default;
 };
 
-// Resources the operator needs.
+// Core and built-in resources. The app's custom resources are declared by the app
+// (ringleader/api/resources.h).
 GroupVersionResource PodsResource();
 GroupVersionResource ServicesResource();
 GroupVersionResource EventsResource();            // core/v1 events
 GroupVersionResource NodesResource();             // cluster-scoped
 GroupVersionResource NamespacesResource();        // cluster-scoped
 GroupVersionResource LeasesResource();            // coordination.k8s.io/v1
-GroupVersionResource TrainingJobsResource();      // ringleader.dev/v1alpha1
-GroupVersionResource VolcanoPodGroupsResource();  // scheduling.volcano.sh/v1beta1
-GroupVersionResource CoschedulingPodGroupsResource();  // scheduling.x-k8s.io/v1alpha1
 GroupVersionResource CustomResourceDefinitionsResource();  // apiextensions.k8s.io/v1, cluster
 
 // Percent-encodes a query parameter value (RFC 3986 unreserved characters pass through).

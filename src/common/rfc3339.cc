@@ -1,17 +1,22 @@
-#include "ringleader/api/rfc3339.h"
+#include "ringleader/common/rfc3339.h"
 
 #include <cstdio>
 #include <ctime>
 
 namespace ringleader {
 
-std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
+std::string FormatRfc3339(std::chrono::system_clock::time_point t, Rfc3339Precision precision) {
   std::time_t seconds = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
   gmtime_r(&seconds, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  char whole[32];
+  std::strftime(whole, sizeof(whole), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (precision == Rfc3339Precision::kSeconds) return std::string(whole) + "Z";
+  long long micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
+  char out[48];
+  std::snprintf(out, sizeof(out), "%s.%06lldZ", whole, micros);
+  return out;
 }
 
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text) {

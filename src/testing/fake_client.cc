@@ -1,17 +1,14 @@
-#include "ringleader/kube/fake_client.h"
+#include "ringleader/testing/fake_client.h"
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <ctime>
-#include <set>
 
-#include "internal.h"
+#include "fake_client_impl.h"
 
 namespace ringleader::kube {
-namespace {
+namespace fake_detail {
 
-std::string NowRfc3339() { return internal::FormatTimestamp(std::chrono::system_clock::now()); }
+std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::now()); }
 
 std::string Trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t");
@@ -85,14 +82,17 @@ StatusOr<bool> MatchesFieldSelector(const std::string& selector, const Json& obj
   return true;
 }
 
-// What the real server's answer becomes on the client: nothing, when the caller asked for the
-// outcome only (so tests catch a caller that reads an answer it did not ask for).
 ApiResult<Json> Answered(ApiResult<Json> result, Answer answer) {
   if (result.ok() && answer == Answer::kOutcomeOnly) return Json();
   return result;
 }
 
-}  // namespace
+
+}  // namespace fake_detail
+
+using fake_detail::SplitTerms;
+using fake_detail::Trim;
+
 
 StatusOr<bool> MatchesLabelSelector(const std::string& selector, const Json& labels) {
   auto label = [&](const std::string& key) -> const Json* {
@@ -147,205 +147,6 @@ StatusOr<bool> MatchesLabelSelector(const std::string& selector, const Json& lab
   return true;
 }
 
-struct FakeClient::Impl {
-  struct StoredEvent {
-    int64_t rv;
-    std::string resource;
-    WatchEventType type;
-    Json object;
-  };
-  struct Injection {
-    std::string verb, resource;
-    ApiStatus error;
-    int times;
-  };
-
-  mutable std::mutex mu;
-  mutable std::condition_variable_any cv;
-  int64_t rv = 0;
-  uint64_t uid_counter = 0;
-  std::map<std::string, std::map<std::string, Json>> objects;  // resource → key → object
-  std::deque<StoredEvent> history;
-  int64_t compacted_rv = 0;
-  std::vector<FakeAction> actions;
-  std::vector<Injection> injections;
-  std::set<std::string> expire_next;
-  int open_watches = 0;
-  uint64_t close_generation = 0;
-
-  std::string NewUid() {
-    char buf[48];
-    std::snprintf(buf, sizeof(buf), "00000000-0000-4000-8000-%012llu",
-                  static_cast<unsigned long long>(++uid_counter));
-    return buf;
-  }
-
-  void RecordLocked(const std::string& verb, const GroupVersionResource& gvr, const std::string& ns,
-                    const std::string& name, const std::string& sub, const Json& body) {
-    actions.push_back(FakeAction{verb, gvr.ToString(), ns, name, sub, body});
-  }
-
-  std::optional<ApiStatus> InjectedLocked(const std::string& verb, const GroupVersionResource& gvr) {
-    for (auto it = injections.begin(); it != injections.end(); ++it) {
-      if (it->verb == verb && (it->resource.empty() || it->resource == gvr.ToString())) {
-        ApiStatus error = it->error;
-        if (--it->times <= 0) injections.erase(it);
-        return error;
-      }
-    }
-    return std::nullopt;
-  }
-
-  static ApiResult<Json> Error(int code, const std::string& reason, const std::string& message,
-                               const GroupVersionResource& gvr, const std::string& name,
-                               std::vector<ApiStatusCause> causes = {}) {
-    ApiStatus api;
-    api.http_code = code;
-    api.reason = reason;
-    api.message = message;
-    api.details_name = name;
-    api.details_kind = gvr.resource;
-    api.causes = std::move(causes);
-    return ApiResult<Json>(ToStatus(api, "fake " + gvr.ToString() + " " + name), api);
-  }
-
-  static ApiResult<Json> Injected(const ApiStatus& api, const std::string& verb,
-                                  const GroupVersionResource& gvr) {
-    return ApiResult<Json>(ToStatus(api, "fake " + verb + " " + gvr.ToString() + " (injected)"),
-                           api);
-  }
-
-  void EmitLocked(const GroupVersionResource& gvr, WatchEventType type, const Json& object) {
-    history.push_back(StoredEvent{rv, gvr.ToString(), type, object});
-    // Bounded history: older watches get 410 like after etcd compaction.
-    while (history.size() > 10000) {
-      compacted_rv = history.front().rv;
-      history.pop_front();
-    }
-    cv.notify_all();
-  }
-
-  static std::string NameOf(const Json& object) {
-    if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
-      return "";
-    }
-    return object["metadata"].value("name", "");
-  }
-
-  static Json SpecLike(const Json& object) {
-    // Everything but metadata and status: a change here bumps generation.
-    Json copy = object;
-    if (copy.is_object()) {
-      copy.erase("metadata");
-      copy.erase("status");
-    }
-    return copy;
-  }
-
-  // Writes `updated` over `old` for the main resource or the status subresource.
-  Json MergeWriteLocked(const GroupVersionResource& gvr, const Json& old, const Json& updated,
-                        bool status_subresource) {
-    Json result;
-    if (status_subresource) {
-      result = old;
-      if (updated.contains("status")) result["status"] = updated["status"];
-      else result.erase("status");
-    } else {
-      result = updated;
-      if (HasStatusSubresource(gvr)) {
-        if (old.contains("status")) result["status"] = old["status"];
-        else result.erase("status");
-      }
-      // Server-owned metadata.
-      for (const char* field : {"uid", "creationTimestamp", "generation", "deletionTimestamp"}) {
-        if (old["metadata"].contains(field)) result["metadata"][field] = old["metadata"][field];
-        else result["metadata"].erase(field);
-      }
-      int64_t generation = old["metadata"].value("generation", int64_t{1});
-      if (SpecLike(old) != SpecLike(result)) ++generation;
-      result["metadata"]["generation"] = generation;
-    }
-    result["metadata"]["resourceVersion"] = std::to_string(++rv);
-    return result;
-  }
-
-  Json* FindLocked(const GroupVersionResource& gvr, const std::string& ns, const std::string& name) {
-    auto& bucket = objects[gvr.ToString()];
-    auto it = bucket.find(MakeKey(gvr.namespaced ? ns : "", name));
-    return it == bucket.end() ? nullptr : &it->second;
-  }
-
-  ApiResult<Json> WriteLocked(const GroupVersionResource& gvr, const std::string& ns,
-                              const std::string& name, const Json& updated, bool status_sub,
-                              bool check_rv) {
-    Json* existing = FindLocked(gvr, ns, name);
-    if (!existing) {
-      return Error(404, "NotFound", gvr.resource + " \"" + name + "\" not found", gvr, name);
-    }
-    if (check_rv && updated.is_object() && updated.contains("metadata")) {
-      std::string want = updated["metadata"].value("resourceVersion", "");
-      if (!want.empty() && want != (*existing)["metadata"].value("resourceVersion", "")) {
-        return Error(409, "Conflict",
-                     "Operation cannot be fulfilled on " + gvr.ToString() + " \"" + name +
-                         "\": the object has been modified; please apply your changes to the "
-                         "latest version and try again",
-                     gvr, name);
-      }
-    }
-    Json result = MergeWriteLocked(gvr, *existing, updated, status_sub);
-    // A write that clears the last finalizer of a terminating object completes the delete.
-    bool terminating = result["metadata"].contains("deletionTimestamp");
-    bool no_finalizers = !result["metadata"].contains("finalizers") ||
-                         result["metadata"]["finalizers"].empty();
-    if (terminating && no_finalizers) {
-      objects[gvr.ToString()].erase(MakeKey(gvr.namespaced ? ns : "", name));
-      EmitLocked(gvr, WatchEventType::kDeleted, result);
-      return result;
-    }
-    *existing = result;
-    EmitLocked(gvr, WatchEventType::kModified, result);
-    return result;
-  }
-
-  void CascadeLocked(const std::string& owner_uid, const std::string& ns) {
-    // Background garbage collection, done at once (the real one is asynchronous).
-    std::vector<std::pair<std::string, std::string>> victims;  // resource, key
-    for (auto& [resource, bucket] : objects) {
-      for (auto& [key, object] : bucket) {
-        const Json& refs = object["metadata"].value("ownerReferences", Json::array());
-        for (const Json& ref : refs) {
-          if (ref.value("uid", "") == owner_uid) victims.emplace_back(resource, key);
-        }
-      }
-    }
-    for (auto& [resource, key] : victims) {
-      auto it = objects[resource].find(key);
-      if (it == objects[resource].end()) continue;
-      Json object = it->second;
-      objects[resource].erase(it);
-      ++rv;
-      object["metadata"]["resourceVersion"] = std::to_string(rv);
-      history.push_back(StoredEvent{rv, resource, WatchEventType::kDeleted, object});
-      CascadeLocked(object["metadata"].value("uid", ""), ns);
-    }
-    cv.notify_all();
-  }
-
-  bool MatchesLocked(const Json& object, const std::string& ns, const std::string& label_selector,
-                     const std::string& field_selector) {
-    if (!ns.empty() && object["metadata"].value("namespace", "") != ns) return false;
-    if (!label_selector.empty()) {
-      StatusOr<bool> match =
-          MatchesLabelSelector(label_selector, object["metadata"].value("labels", Json::object()));
-      if (!match.ok() || !*match) return false;
-    }
-    if (!field_selector.empty()) {
-      StatusOr<bool> match = MatchesFieldSelector(field_selector, object);
-      if (!match.ok() || !*match) return false;
-    }
-    return true;
-  }
-};
 
 FakeClient::FakeClient() : impl_(std::make_unique<Impl>()) {}
 FakeClient::~FakeClient() { CloseWatches(); }
@@ -533,159 +334,6 @@ ApiResult<Json> FakeClient::Delete(const GroupVersionResource& gvr, const std::s
     impl_->CascadeLocked(object["metadata"].value("uid", ""), ns);
   }
   return object;
-}
-
-Status FakeClient::Watch(const GroupVersionResource& gvr, const std::string& ns,
-                         const WatchOptions& options, const WatchHandler& handler,
-                         std::stop_token stop) {
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->RecordLocked("watch", gvr, ns, "", "", {{"resourceVersion", options.resource_version}});
-  if (auto error = impl_->InjectedLocked("watch", gvr)) {
-    return ToStatus(*error, "fake watch " + gvr.ToString() + " (injected)");
-  }
-  const std::string resource = gvr.ToString();
-  const std::string watch_ns = gvr.namespaced ? ns : "";
-  auto deliver_error = [&](const std::string& message) {
-    Json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-                   {"message", message}, {"reason", "Expired"}, {"code", 410}};
-    lock.unlock();
-    handler(WatchEvent{WatchEventType::kError, status});
-    return Status(StatusCode::kGone, "fake watch " + resource + ": " + message);
-  };
-  if (impl_->expire_next.erase(resource)) return deliver_error("injected: too old resource version");
-  int64_t position = impl_->rv;
-  std::vector<WatchEvent> pending;
-  if (options.resource_version.empty() || options.resource_version == "0") {
-    // "Start at most recent" with a synthetic ADDED per existing object, like the server.
-    for (const auto& [key, object] : impl_->objects[resource]) {
-      if (impl_->MatchesLocked(object, watch_ns, options.label_selector, options.field_selector)) {
-        pending.push_back(WatchEvent{WatchEventType::kAdded, object});
-      }
-    }
-  } else {
-    try {
-      position = std::stoll(options.resource_version);
-    } catch (...) {
-      return InvalidArgumentError("fake watch: bad resourceVersion " + options.resource_version);
-    }
-    if (position < impl_->compacted_rv) {
-      return deliver_error("too old resource version: " + options.resource_version + " (" +
-                           std::to_string(impl_->compacted_rv) + ")");
-    }
-  }
-  const uint64_t generation = impl_->close_generation;
-  ++impl_->open_watches;
-  impl_->cv.notify_all();
-  Status result = Status::Ok();
-  while (true) {
-    for (const auto& event : impl_->history) {
-      if (event.rv <= position) continue;
-      position = event.rv;
-      if (event.resource != resource) continue;
-      if (!impl_->MatchesLocked(event.object, watch_ns, options.label_selector,
-                                options.field_selector)) {
-        continue;
-      }
-      pending.push_back(WatchEvent{event.type, event.object});
-    }
-    if (!pending.empty()) {
-      lock.unlock();
-      bool keep_going = true;
-      for (auto& event : pending) {
-        if (!handler(std::move(event))) {
-          keep_going = false;
-          break;
-        }
-      }
-      pending.clear();
-      lock.lock();
-      if (!keep_going) break;
-      continue;  // new events may have arrived while unlocked
-    }
-    if (stop.stop_requested() || impl_->close_generation != generation) break;
-    impl_->cv.wait(lock, stop, [&] {
-      return impl_->close_generation != generation ||
-             (!impl_->history.empty() && impl_->history.back().rv > position);
-    });
-  }
-  --impl_->open_watches;
-  impl_->cv.notify_all();
-  return result;
-}
-
-std::vector<FakeAction> FakeClient::Actions() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->actions;
-}
-
-std::vector<FakeAction> FakeClient::ActionsFor(const std::string& verb,
-                                               const std::string& resource) const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  std::vector<FakeAction> out;
-  for (const auto& action : impl_->actions) {
-    if (action.verb == verb && (resource.empty() || action.resource == resource)) {
-      out.push_back(action);
-    }
-  }
-  return out;
-}
-
-void FakeClient::ClearActions() {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->actions.clear();
-}
-
-void FakeClient::InjectError(const std::string& verb, const std::string& resource,
-                             ApiStatus error, int times) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->injections.push_back(Impl::Injection{verb, resource, std::move(error), times});
-}
-
-void FakeClient::CloseWatches() {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  ++impl_->close_generation;
-  impl_->cv.notify_all();
-}
-
-void FakeClient::ExpireNextWatch(const std::string& resource) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->expire_next.insert(resource);
-}
-
-void FakeClient::Compact() {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->compacted_rv = impl_->rv;
-  impl_->history.clear();
-}
-
-void FakeClient::Seed(const GroupVersionResource& gvr, Json object) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  Json& meta = object["metadata"];
-  if (!meta.contains("uid")) meta["uid"] = impl_->NewUid();
-  if (!meta.contains("creationTimestamp")) meta["creationTimestamp"] = NowRfc3339();
-  if (!meta.contains("generation")) meta["generation"] = 1;
-  meta["resourceVersion"] = std::to_string(++impl_->rv);
-  std::string ns = gvr.namespaced ? meta.value("namespace", "") : "";
-  std::string key = MakeKey(ns, meta.value("name", ""));
-  auto& bucket = impl_->objects[gvr.ToString()];
-  bool existed = bucket.count(key) > 0;
-  bucket[key] = object;
-  impl_->EmitLocked(gvr, existed ? WatchEventType::kModified : WatchEventType::kAdded, object);
-}
-
-int FakeClient::OpenWatches() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->open_watches;
-}
-
-bool FakeClient::WaitForWatches(int n, std::chrono::steady_clock::time_point deadline) const {
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  return impl_->cv.wait_until(lock, deadline, [&] { return impl_->open_watches >= n; });
-}
-
-int64_t FakeClient::CurrentResourceVersion() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->rv;
 }
 
 }  // namespace ringleader::kube
