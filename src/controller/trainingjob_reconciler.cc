@@ -15,9 +15,9 @@
 #include "ringleader/api/worker_env.h"
 #include "ringleader/common/json_fields.h"
 #include "ringleader/common/metrics.h"
-#include "ringleader/controller/desired_state.h"
-#include "ringleader/controller/labels.h"
-#include "ringleader/controller/observed_pod.h"
+#include "ringleader/policy/desired_state.h"
+#include "ringleader/policy/labels.h"
+#include "ringleader/policy/observed_pod.h"
 
 namespace ringleader::controller {
 

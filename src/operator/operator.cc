@@ -1,4 +1,4 @@
-#include "ringleader/controller/operator.h"
+#include "ringleader/operator/operator.h"
 
 #include <unistd.h>
 
@@ -19,8 +19,8 @@
 #include "ringleader/api/trainingjob.h"
 #include "ringleader/common/json_fields.h"
 #include "ringleader/common/metrics.h"
-#include "ringleader/controller/health_server.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/operator/health_server.h"
+#include "ringleader/policy/labels.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 #include "ringleader/kube/config.h"
 #include "ringleader/kube/controller.h"

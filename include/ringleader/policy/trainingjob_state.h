@@ -18,9 +18,9 @@
 
 #include "ringleader/api/field_error.h"
 #include "ringleader/api/trainingjob.h"
-#include "ringleader/controller/disruption.h"
-#include "ringleader/controller/gang_admission.h"
-#include "ringleader/controller/observed_pod.h"
+#include "ringleader/policy/disruption.h"
+#include "ringleader/policy/gang_admission.h"
+#include "ringleader/policy/observed_pod.h"
 
 namespace ringleader::controller {
 

@@ -1,12 +1,12 @@
-#include "ringleader/controller/kueue_workload.h"
+#include "ringleader/policy/kueue_workload.h"
 
 #include <algorithm>
 #include <cstdio>
 
 #include "ringleader/api/rfc3339.h"
 #include "ringleader/common/json_fields.h"
-#include "ringleader/controller/desired_state.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/desired_state.h"
+#include "ringleader/policy/labels.h"
 
 namespace ringleader::controller {
 
