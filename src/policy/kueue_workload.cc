@@ -131,6 +131,8 @@ class KueueStep {
       const bool ok = st().phase == JobPhase::kSucceeded;
       SetWlCondition("Finished", kTrue, ok ? "Succeeded" : "Failed", st().message);
     }
+    // Last, over what the Kueue paths set (the Admitted condition, their events).
+    HoldForMissingPodGroupCrd(in_, opt_, out_.state);
     return std::move(out_);
   }
 

@@ -90,6 +90,7 @@ class Step {
     auto& names = plan_.delete_pods;
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
+    HoldForMissingPodGroupCrd(in_, opt_, plan_);
     return std::move(plan_);
   }
 
