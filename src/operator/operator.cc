@@ -21,6 +21,7 @@
 #include "ringleader/common/metrics.h"
 #include "ringleader/operator/health_server.h"
 #include "ringleader/policy/labels.h"
+#include "ringleader/controller/trainingjob_controller.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 #include "ringleader/kube/config.h"
 #include "ringleader/kube/controller.h"
@@ -46,36 +47,6 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   }
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
 };
-
-// What admission reads of a node; status.images alone is often most of a node's bytes.
-void TrimNodeForCache(Json& node) {
-  if (!node.is_object()) return;
-  Json trimmed = Json::object();
-  if (node.contains("metadata")) {
-    for (const char* key : {"name", "uid", "resourceVersion", "labels"}) {
-      if (node["metadata"].contains(key)) trimmed["metadata"][key] = std::move(node["metadata"][key]);
-    }
-  }
-  if (node.contains("spec")) {
-    for (const char* key : {"taints", "unschedulable"}) {
-      if (node["spec"].contains(key)) trimmed["spec"][key] = std::move(node["spec"][key]);
-    }
-  }
-  if (node.contains("status")) {
-    if (node["status"].contains("allocatable")) trimmed["status"]["allocatable"] = std::move(node["status"]["allocatable"]);
-    if (node["status"].contains("conditions") && node["status"]["conditions"].is_array()) {
-      Json conditions = Json::array();
-      for (Json& c : node["status"]["conditions"]) {
-        if (c.is_object() && json_fields::StringRef(c, "type") == "Ready") {
-          const std::string& status = json_fields::StringRef(c, "status");
-          conditions.push_back({{"type", "Ready"}, {"status", status.empty() ? "Unknown" : status}});
-        }
-      }
-      trimmed["status"]["conditions"] = std::move(conditions);
-    }
-  }
-  node = std::move(trimmed);
-}
 
 std::string Identity() {
   if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod) {
@@ -118,35 +89,14 @@ class LeaderWork {
       caches.nodes_unavailable_reason = "the operator may not list nodes (" + nodes.api_status().message + ")";
       spdlog::warn("Builtin gang admission will not check capacity: {}", caches.nodes_unavailable_reason);
     } else {
-      kube::InformerOptions node_options;
-      node_options.gvr = kube::NodesResource();
-      node_options.transform = TrimNodeForCache;
-      node_informer_ = std::make_unique<kube::Informer>(client_, node_options);
+      node_informer_ = std::make_unique<kube::Informer>(client_, NodeInformerOptions());
       caches.nodes = &node_informer_->cache();
     }
 
     for (const std::string& ns : namespaces) {
-      kube::InformerOptions jobs;
-      jobs.gvr = kube::TrainingJobsResource();
-      jobs.ns = ns;
-      jobs.transform = TrimTrainingJobForCache;
-      job_informers_.push_back(std::make_unique<kube::Informer>(client_, jobs));
-      kube::InformerOptions pods;
-      pods.gvr = kube::PodsResource();
-      pods.ns = ns;
-      pods.transform = TrimPodForCache;
-      pods.decode_mask = PodCacheMask();
-      // Every pod of the cluster is cached (capacity counts other owners' pods): compact,
-      // and read only by owner index or key (admission reads the BoundPodLedger instead).
-      pods.compact = true;
-      pod_informers_.push_back(std::make_unique<kube::Informer>(client_, pods));
-      kube::InformerOptions services;
-      services.gvr = kube::ServicesResource();
-      services.ns = ns;
-      services.label_selector = kJobNameLabel;
-      services.transform = TrimServiceForCache;
-      services.decode_mask = ServiceCacheMask();
-      service_informers_.push_back(std::make_unique<kube::Informer>(client_, services));
+      job_informers_.push_back(std::make_unique<kube::Informer>(client_, JobInformerOptions(ns)));
+      pod_informers_.push_back(std::make_unique<kube::Informer>(client_, PodInformerOptions(ns)));
+      service_informers_.push_back(std::make_unique<kube::Informer>(client_, ServiceInformerOptions(ns)));
       caches.jobs.push_back(&job_informers_.back()->cache());
       caches.pods.push_back(&pod_informers_.back()->cache());
       caches.services.push_back(&service_informers_.back()->cache());
@@ -174,44 +124,14 @@ class LeaderWork {
     controller_options.owned_event_batch = options_.pod_event_batch;
     controller_ = std::make_unique<kube::Controller>(*reconciler_, std::move(controller_options));
 
-    for (auto& informer : job_informers_) {
-      informer->AddEventHandlers(reconciler_->JobAdmissionHandlers());
-      informer->AddEventHandlers(controller_->HandlersForPrimary());
+    TrainingJobInformers informers;
+    informers.nodes = node_informer_.get();
+    for (auto* list : {&job_informers_, &pod_informers_, &service_informers_}) {
+      auto& into = list == &job_informers_ ? informers.jobs : list == &pod_informers_ ? informers.pods : informers.services;
+      for (auto& informer : *list) into.push_back(informer.get());
     }
-    for (auto& informer : pod_informers_) {
-      informer->AddEventHandlers(reconciler_->PodExpectationHandlers());
-      informer->AddEventHandlers(reconciler_->PodCapacityHandlers());
-      informer->AddEventHandlers(controller_->HandlersForOwned(api::kKind, api::kGroup));
-      // A pod that stops holding capacity (deleted, finished) may let a waiting gang in.
-      kube::EventHandlers capacity;
-      capacity.on_delete = [this](const ObjectPtr&) { WakeWaitingJobs(); };
-      capacity.on_update = [this](const ObjectPtr& before, const ObjectPtr& after) {
-        if (HoldsCapacity(*before) && !HoldsCapacity(*after)) WakeWaitingJobs();
-      };
-      informer->AddEventHandlers(capacity);
-    }
-    for (auto& informer : service_informers_) {
-      informer->AddEventHandlers(controller_->HandlersForOwned(api::kKind, api::kGroup));
-    }
-    kueue_->SetWorkloadHandlers(controller_->HandlersForOwned(api::kKind, api::kGroup));
+    reconciler_->Register(*controller_, informers);
     kueue_->Start();
-    if (node_informer_) {
-      kube::EventHandlers wake;
-      wake.on_add = [this](const ObjectPtr&) { WakeWaitingJobs(); };
-      wake.on_update = [this](const ObjectPtr& before, const ObjectPtr& after) {
-        Json a = *before, b = *after;
-        a["metadata"].erase("resourceVersion");
-        b["metadata"].erase("resourceVersion");
-        if (a != b) WakeWaitingJobs();  // heartbeats do not change the trimmed node
-        // A node lost (or back): the gangs with a worker there restart now, not at their next
-        // pod event (a dead kubelet sends none).
-        const std::string& name = json_fields::MetadataString(*after, "name");
-        if (controller::NodeHealthFromJson(*before).lost != controller::NodeHealthFromJson(*after).lost) {
-          WakeJobsOnNode(name);
-        }
-      };
-      node_informer_->AddEventHandlers(wake);
-    }
 
     if (node_informer_) node_informer_->Start();
     for (auto* list : {&job_informers_, &pod_informers_, &service_informers_}) {
@@ -242,27 +162,6 @@ class LeaderWork {
     return true;
   }
   bool Started() const { return started_.load(); }
-
-  // Only Builtin jobs wait for capacity, and the reconciler's index knows which: waking
-  // them does not walk every cached job on every pod that ends.
-  void WakeJobsOnNode(const std::string& node) {
-    if (!controller_) return;
-    std::set<std::string> keys;
-    for (auto& informer : pod_informers_) {
-      for (const ObjectPtr& pod : informer->cache().List()) {
-        const Json& spec = json_fields::ObjectOrEmpty(*pod, "spec");
-        if (json_fields::StringRef(spec, "nodeName") != node) continue;
-        std::string owner = kube::ControllerOwnerKey(*pod, api::kKind, api::kGroup);
-        if (!owner.empty()) keys.insert(owner);
-      }
-    }
-    for (const std::string& key : keys) controller_->Enqueue(key);
-  }
-
-  void WakeWaitingJobs() {
-    if (!controller_ || !reconciler_) return;
-    for (const std::string& key : reconciler_->JobsWaitingForAdmission()) controller_->Enqueue(key);
-  }
 
   std::map<std::string, int> CountPhases() const {
     std::map<std::string, int> counts;

@@ -38,6 +38,7 @@
 #include "ringleader/policy/gang_admission.h"
 #include "ringleader/controller/kueue_adapter.h"
 #include "ringleader/controller/pending_writes.h"
+#include "ringleader/controller/trainingjob_controller.h"
 #include "ringleader/policy/trainingjob_state.h"
 #include "ringleader/kube/client.h"
 #include "ringleader/kube/controller.h"
@@ -91,6 +92,12 @@ class TrainingJobReconciler final : public kube::Reconciler {
                         ReconcilerOptions options = {});
 
   kube::ReconcileResult Reconcile(const std::string& key) override;
+
+  // Adds this reconciler's handlers to `informers` (and to the Kueue adapter's Workload
+  // informers): job and child events requeue the owning job through `controller`, pod and node
+  // events keep admission current and wake the gangs they concern. Call once, before the
+  // informers start; `controller` and the informers must outlive them.
+  void Register(kube::Controller& controller, const TrainingJobInformers& informers);
 
   // Pod informer handlers: lower the creation expectations of the pod's owner.
   kube::EventHandlers PodExpectationHandlers();
