@@ -37,17 +37,6 @@ using kube::ObjectPtr;
 
 namespace {
 
-// JSON log lines need the message escaped; spdlog's pattern language cannot do that itself.
-class JsonMessageFlag final : public spdlog::custom_flag_formatter {
- public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-    std::string text(msg.payload.data(), msg.payload.size());
-    std::string quoted = Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
-    dest.append(quoted.data(), quoted.data() + quoted.size());
-  }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
-};
-
 std::string Identity() {
   if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod) {
     std::random_device rd;  // a restarted container of the same pod must not reuse a lease record
@@ -208,169 +197,76 @@ class LeaderWork {
   std::atomic<bool> stopped_{false};
 };
 
+// /metrics, /healthz and /readyz. Liveness: the gauge loop ticks every second and reads the
+// caches; if it has not ticked for 30 s the process is wedged (a deadlock, a stuck cache lock)
+// and a restart is the cure.
+StatusOr<std::unique_ptr<HealthServer>> StartHealthServer(const std::string& address, metrics::Registry& registry,
+                                                          const std::atomic<int64_t>& heartbeat,
+                                                          const std::atomic<bool>& leading, const LeaderWork& work) {
+  HealthProbes probes;
+  probes.healthy = [&](std::string* detail) {
+    auto age = std::chrono::steady_clock::now().time_since_epoch() - std::chrono::nanoseconds(heartbeat.load());
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(age).count();
+    *detail = "last heartbeat " + std::to_string(seconds) + "s ago";
+    return age < std::chrono::seconds(30);
+  };
+  probes.ready = [&](std::string* detail) {
+    if (!leading.load()) {
+      *detail = "standby (not the leader)";
+      return true;
+    }
+    if (work.Started()) {
+      *detail = "leader, caches synced";
+      return true;
+    }
+    *detail = "leader, caches not synced yet";
+    return false;
+  };
+  return HealthServer::Start(address, registry, std::move(probes));
+}
+
+// Runs leader election until `stop` or the Lease is lost; LeaderWork runs while this replica
+// leads. Returns the process's exit code.
+int LeadWhileElected(const OperatorOptions& options, const kube::RestConfig& config, kube::Client& client,
+                     LeaderWork& work, std::atomic<bool>& leading, std::stop_token stop) {
+  int exit_code = 0;
+  kube::LeaderElectionConfig le;
+  le.lease_namespace = LeaseNamespace(options, config);
+  le.lease_name = options.leader_election_id;
+  le.identity = Identity();
+  le.on_started_leading = [&] {
+    spdlog::info("became the leader (lease {}/{}, identity {})", le.lease_namespace, le.lease_name, le.identity);
+    leading = true;
+    work.Start();
+  };
+  le.on_stopped_leading = [&] {
+    leading = false;
+    spdlog::warn("stopped leading");
+  };
+  le.on_new_leader = [](const std::string& holder) { spdlog::info("the leader is now {}", holder); };
+  spdlog::info("waiting to lead: lease {}/{} as {}", le.lease_namespace, le.lease_name, le.identity);
+  auto elector = std::make_unique<kube::LeaderElector>(client, le);
+  // Stop the controllers before the Lease is released, so two leaders never write at once.
+  std::stop_source elector_stop;
+  std::stop_callback forward(stop, [&] {
+    spdlog::info("stopping: finishing in-flight reconciles, then releasing the lease");
+    work.Stop();
+    elector_stop.request_stop();
+  });
+  Status result = elector->Run(elector_stop.get_token());
+  if (result.code() == StatusCode::kInvalidArgument) {
+    spdlog::error("leader election cannot start: {}", result.message());
+    exit_code = 2;
+  } else if (!result.ok() && !stop.stop_requested()) {
+    spdlog::error("leadership lost ({}): exiting so that only the new leader writes", result.message());
+    exit_code = 1;
+  } else if (!result.ok()) {
+    spdlog::error("leader election: {}", result.message());
+  }
+  return exit_code;
+}
+
 }  // namespace
-
-Status ConfigureLogging(const std::string& format, const std::string& level) {
-  auto parsed = spdlog::level::from_str(level);
-  if (parsed == spdlog::level::off && level != "off") {
-    return InvalidArgumentError("--log-level: want trace|debug|info|warn|error|off, got \"" + level + "\"");
-  }
-  auto logger = spdlog::stderr_logger_mt("ringleader-operator-" + std::to_string(getpid()));
-  if (format == "json") {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"ringleader-operator","msg":%*})");
-    logger->set_formatter(std::move(formatter));
-  } else if (format == "text") {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ %v");
-  } else {
-    return InvalidArgumentError("--log-format: want text or json, got \"" + format + "\"");
-  }
-  logger->set_level(parsed);
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
-  return Status::Ok();
-}
-
-StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {
-  size_t digits = 0;
-  while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
-    ++digits;
-  }
-  std::string unit = text.substr(digits);
-  double value = 0;
-  try {
-    if (digits == 0) throw std::invalid_argument("no number");
-    value = std::stod(text.substr(0, digits));
-  } catch (...) {
-    return InvalidArgumentError("duration \"" + text + "\": want a number with a unit (500ms, 10s, 2m, 1h)");
-  }
-  double ms = 0;
-  if (unit == "ms") ms = value;
-  else if (unit == "s" || unit.empty()) ms = value * 1000;
-  else if (unit == "m") ms = value * 60000;
-  else if (unit == "h") ms = value * 3600000;
-  else return InvalidArgumentError("duration \"" + text + "\": unknown unit \"" + unit + "\" (ms, s, m, h)");
-  return std::chrono::milliseconds(static_cast<int64_t>(ms));
-}
-
-std::string OperatorUsage() {
-  return R"(ringleader-operator: reconciles TrainingJobs (ringleader.dev/v1alpha1) into gangs of pods.
-
-Flags:
-  --kubeconfig PATH                 kubeconfig to use (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)
-  --context NAME                    kubeconfig context (default: current-context)
-  --namespace NS                    watch only NS; repeatable (default: all namespaces)
-  --workers N                       concurrent reconciles (default 4)
-  --qps Q, --burst B                client-side rate limit to the API server (default 100, 1500)
-  --leader-elect=true|false         run leader election on a Lease (default true)
-  --leader-election-namespace NS    the Lease's namespace (default: $POD_NAMESPACE or the service account's)
-  --leader-election-id NAME         the Lease's name (default ringleader-operator)
-  --metrics-addr HOST:PORT          serve /metrics, /healthz, /readyz (default 0.0.0.0:8080; "0" disables)
-  --log-format text|json            log line format (default text)
-  --log-level LEVEL                 trace|debug|info|warn|error (default info)
-  --restart-backoff DURATION        delay before the second gang restart, doubled per restart after
-                                    it (default 10s; the first restart starts at once)
-  --restart-backoff-max DURATION    cap of the restart delay (default 5m)
-  --admission-retry DURATION        how often a gang waiting for capacity is re-checked (default 5s)
-  --backfill-window DURATION        how long younger gangs that fit may pass an older waiting one
-                                    (default 10m; 0: strict FIFO)
-  --pod-event-batch DURATION        pod events of one job within this window cost one reconcile
-                                    (default 250ms; 0: one reconcile per event)
-  --stuck-pod-margin DURATION       a pod Terminating on a lost node (NotReady, unreachable) is
-                                    force-deleted this long after its grace period (default 15s)
-  --help
-)";
-}
-
-StatusOr<OperatorOptions> ParseOperatorFlags(const std::vector<std::string>& args) {
-  OperatorOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> inline_value;
-    if (auto eq = flag.find('='); eq != std::string::npos && flag.rfind("--", 0) == 0) {
-      inline_value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    auto value = [&]() -> StatusOr<std::string> {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) return InvalidArgumentError(flag + ": missing value");
-      return args[++i];
-    };
-    auto integer = [&](int min, int max) -> StatusOr<int> {
-      ASSIGN_OR_RETURN(std::string v, value());
-      try {
-        size_t used = 0;
-        int n = std::stoi(v, &used);
-        if (used == v.size() && n >= min && n <= max) return n;
-      } catch (...) {
-      }
-      return InvalidArgumentError(flag + ": want an integer " + std::to_string(min) + ".." + std::to_string(max) +
-                                  ", got \"" + v + "\"");
-    };
-    if (flag == "--help" || flag == "-h") {
-      o.help = true;
-    } else if (flag == "--kubeconfig") {
-      ASSIGN_OR_RETURN(o.kubeconfig, value());
-    } else if (flag == "--context") {
-      ASSIGN_OR_RETURN(o.context, value());
-    } else if (flag == "--namespace") {
-      ASSIGN_OR_RETURN(std::string ns, value());
-      if (ns.empty()) return InvalidArgumentError("--namespace: must not be empty");
-      o.namespaces.push_back(ns);
-    } else if (flag == "--workers") {
-      ASSIGN_OR_RETURN(o.workers, integer(1, 256));
-    } else if (flag == "--qps") {
-      ASSIGN_OR_RETURN(std::string v, value());
-      try {
-        o.qps = std::stod(v);
-      } catch (...) {
-        return InvalidArgumentError("--qps: want a number, got \"" + v + "\"");
-      }
-    } else if (flag == "--burst") {
-      ASSIGN_OR_RETURN(o.burst, integer(1, 100000));
-    } else if (flag == "--leader-elect") {
-      std::string v = inline_value.value_or("true");
-      if (v != "true" && v != "false") return InvalidArgumentError("--leader-elect: want true or false, got \"" + v + "\"");
-      o.leader_elect = v == "true";
-    } else if (flag == "--leader-election-namespace") {
-      ASSIGN_OR_RETURN(o.leader_election_namespace, value());
-    } else if (flag == "--leader-election-id") {
-      ASSIGN_OR_RETURN(o.leader_election_id, value());
-    } else if (flag == "--metrics-addr") {
-      ASSIGN_OR_RETURN(o.metrics_addr, value());
-      if (o.metrics_addr == "0") o.metrics_addr.clear();
-      if (!o.metrics_addr.empty()) {
-        auto parsed = ParseHostPort(o.metrics_addr);
-        if (!parsed.ok()) return InvalidArgumentError("--metrics-addr: " + parsed.status().message());
-      }
-    } else if (flag == "--log-format") {
-      ASSIGN_OR_RETURN(o.log_format, value());
-      if (o.log_format != "text" && o.log_format != "json") {
-        return InvalidArgumentError("--log-format: want text or json, got \"" + o.log_format + "\"");
-      }
-    } else if (flag == "--log-level") {
-      ASSIGN_OR_RETURN(o.log_level, value());
-    } else if (flag == "--restart-backoff" || flag == "--restart-backoff-max" || flag == "--admission-retry" ||
-               flag == "--backfill-window" || flag == "--pod-event-batch" || flag == "--stuck-pod-margin") {
-      ASSIGN_OR_RETURN(std::string v, value());
-      auto d = ParseDuration(v);
-      if (!d.ok()) return InvalidArgumentError(flag + ": " + d.status().message());
-      if (flag == "--restart-backoff") o.restart_backoff = *d;
-      else if (flag == "--restart-backoff-max") o.restart_backoff_cap = *d;
-      else if (flag == "--backfill-window") o.backfill_window = *d;
-      else if (flag == "--pod-event-batch") o.pod_event_batch = *d;
-      else if (flag == "--stuck-pod-margin") o.stuck_pod_margin = *d;
-      else o.admission_retry = *d;
-    } else {
-      return InvalidArgumentError("unknown flag \"" + args[i] + "\" (see --help)");
-    }
-  }
-  if (o.restart_backoff_cap < o.restart_backoff) {
-    return InvalidArgumentError("--restart-backoff-max must be >= --restart-backoff");
-  }
-  return o;
-}
 
 int RunOperator(const OperatorOptions& options, std::stop_token stop) {
   kube::KubeconfigOptions kubeconfig;
@@ -402,7 +298,6 @@ int RunOperator(const OperatorOptions& options, std::stop_token stop) {
 
   LeaderWork work(**client, options, registry);
   std::atomic<bool> leading{!options.leader_elect};
-  std::unique_ptr<kube::LeaderElector> elector;
 
   auto& is_leader = registry.AddGauge("ringleader_is_leader", "1 while this replica holds the Lease.").Get();
   auto& jobs_gauge = registry.AddGauge("ringleader_trainingjobs", "TrainingJobs by phase, as cached.", {"phase"});
@@ -410,29 +305,7 @@ int RunOperator(const OperatorOptions& options, std::stop_token stop) {
   std::atomic<int64_t> heartbeat{std::chrono::steady_clock::now().time_since_epoch().count()};
   std::unique_ptr<HealthServer> health;
   if (!options.metrics_addr.empty()) {
-    HealthProbes probes;
-    // Liveness: the gauge loop below ticks every second and reads the caches; if it has not
-    // ticked for 30 s the process is wedged (a deadlock, a stuck cache lock) and a restart is
-    // the cure.
-    probes.healthy = [&](std::string* detail) {
-      auto age = std::chrono::steady_clock::now().time_since_epoch() - std::chrono::nanoseconds(heartbeat.load());
-      auto seconds = std::chrono::duration_cast<std::chrono::seconds>(age).count();
-      *detail = "last heartbeat " + std::to_string(seconds) + "s ago";
-      return age < std::chrono::seconds(30);
-    };
-    probes.ready = [&](std::string* detail) {
-      if (!leading.load()) {
-        *detail = "standby (not the leader)";
-        return true;
-      }
-      if (work.Started()) {
-        *detail = "leader, caches synced";
-        return true;
-      }
-      *detail = "leader, caches not synced yet";
-      return false;
-    };
-    auto server = HealthServer::Start(options.metrics_addr, registry, std::move(probes));
+    auto server = StartHealthServer(options.metrics_addr, registry, heartbeat, leading, work);
     if (!server.ok()) {
       spdlog::error("{}", server.status().message());
       return 2;
@@ -466,39 +339,7 @@ int RunOperator(const OperatorOptions& options, std::stop_token stop) {
     cv.wait(lock, stop, [] { return false; });
     spdlog::info("stopping: finishing in-flight reconciles");
   } else {
-    kube::LeaderElectionConfig le;
-    le.lease_namespace = LeaseNamespace(options, *config);
-    le.lease_name = options.leader_election_id;
-    le.identity = Identity();
-    le.on_started_leading = [&] {
-      spdlog::info("became the leader (lease {}/{}, identity {})", le.lease_namespace, le.lease_name, le.identity);
-      leading = true;
-      work.Start();
-    };
-    le.on_stopped_leading = [&] {
-      leading = false;
-      spdlog::warn("stopped leading");
-    };
-    le.on_new_leader = [](const std::string& holder) { spdlog::info("the leader is now {}", holder); };
-    spdlog::info("waiting to lead: lease {}/{} as {}", le.lease_namespace, le.lease_name, le.identity);
-    elector = std::make_unique<kube::LeaderElector>(**client, le);
-    // Stop the controllers before the Lease is released, so two leaders never write at once.
-    std::stop_source elector_stop;
-    std::stop_callback forward(stop, [&] {
-      spdlog::info("stopping: finishing in-flight reconciles, then releasing the lease");
-      work.Stop();
-      elector_stop.request_stop();
-    });
-    Status result = elector->Run(elector_stop.get_token());
-    if (result.code() == StatusCode::kInvalidArgument) {
-      spdlog::error("leader election cannot start: {}", result.message());
-      exit_code = 2;
-    } else if (!result.ok() && !stop.stop_requested()) {
-      spdlog::error("leadership lost ({}): exiting so that only the new leader writes", result.message());
-      exit_code = 1;
-    } else if (!result.ok()) {
-      spdlog::error("leader election: {}", result.message());
-    }
+    exit_code = LeadWhileElected(options, *config, **client, work, leading, stop);
   }
   gauges.request_stop();
   work.Stop();
