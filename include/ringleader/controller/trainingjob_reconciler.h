@@ -111,7 +111,6 @@ class TrainingJobReconciler final : public kube::Reconciler {
   std::vector<std::string> JobsWaitingForAdmission() const { return builtin_jobs_.WaitingForAdmission(); }
 
   const Expectations& expectations() const { return expectations_; }
-  const PendingWrites& pending_writes() const { return pending_writes_; }
 
  private:
   struct Admitted {
