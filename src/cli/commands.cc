@@ -3,7 +3,7 @@
 #include "ringleader/api/codec.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/api/yaml_loader.h"
-#include "ringleader/controller/desired_state.h"
+#include "ringleader/policy/desired_state.h"
 #include "ringleader/local/plan.h"
 
 namespace ringleader::cli {

@@ -1,7 +1,7 @@
 #include "ringleader/controller/bound_pod_ledger.h"
 
 #include "ringleader/common/json_fields.h"
-#include "ringleader/controller/gang_admission.h"
+#include "ringleader/policy/gang_admission.h"
 
 namespace ringleader::controller {
 

@@ -2,8 +2,8 @@
 
 #include "ringleader/api/validation.h"
 #include "ringleader/common/json_fields.h"
-#include "ringleader/controller/desired_state.h"
-#include "ringleader/controller/trainingjob_state.h"
+#include "ringleader/policy/desired_state.h"
+#include "ringleader/policy/trainingjob_state.h"
 
 namespace ringleader::controller {
 

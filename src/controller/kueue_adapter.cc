@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ringleader/common/json_fields.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/labels.h"
 
 namespace ringleader::controller {
 

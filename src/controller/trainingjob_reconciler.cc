@@ -16,9 +16,9 @@
 #include "ringleader/api/worker_env.h"
 #include "ringleader/common/json_fields.h"
 #include "ringleader/common/metrics.h"
-#include "ringleader/controller/desired_state.h"
-#include "ringleader/controller/labels.h"
-#include "ringleader/controller/observed_pod.h"
+#include "ringleader/policy/desired_state.h"
+#include "ringleader/policy/labels.h"
+#include "ringleader/policy/observed_pod.h"
 
 namespace ringleader::controller {
 
@@ -29,79 +29,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr const char* kPodGroupCrdMissing = "PodGroupCRDMissing";
-
-const Json& Member(const Json& object, const char* key) {
-  static const Json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
 using json_fields::MetadataString;
-
-// Runs `call` on a pool thread: an exception there would be rethrown in the reconcile, so it
-// becomes the call's error instead.
-Status CallGuarded(const std::function<Status()>& call) {
-  try {
-    return call();
-  } catch (const std::exception& e) {
-    return InternalError(std::string("unexpected exception: ") + e.what());
-  } catch (...) {
-    return InternalError("unexpected non-exception thrown");
-  }
-}
-
-// Runs `call` for every item on `pool`, at most `parallelism` at a time, in batches that start
-// at `first_batch` and double. Stops after a batch in which any call failed: the rest would
-// most likely fail the same way (quota, RBAC, webhook). Returns the first error.
-Status ForEachInBatches(TaskPool& pool, size_t count, int parallelism, size_t first_batch,
-                        const std::function<Status(size_t)>& call) {
-  size_t next = 0;
-  size_t batch = std::max<size_t>(1, first_batch);
-  const size_t cap = static_cast<size_t>(std::max(1, parallelism));
-  while (next < count) {
-    size_t n = std::min({batch, cap, count - next});
-    std::vector<Status> results(n);
-    pool.RunAll(n, n, [&](size_t i) { results[i] = CallGuarded([&] { return call(next + i); }); });
-    for (const Status& s : results) {
-      if (!s.ok()) return s;
-    }
-    next += n;
-    batch *= 2;
-  }
-  return Status::Ok();
-}
-
-// Creates: batches of 1, 2, 4, ... (the Job controller's slow start), so that a create that
-// fails (quota, webhook) costs one error, not N.
-Status ForEachSlowStart(TaskPool& pool, size_t count, int parallelism, const std::function<Status(size_t)>& call) {
-  return ForEachInBatches(pool, count, parallelism, 1, call);
-}
-
-// Deletes and gate removals go to pods that exist: all at once (up to `parallelism`), so
-// that a gang is released or torn down together.
-Status ForEachAtOnce(TaskPool& pool, size_t count, int parallelism, const std::function<Status(size_t)>& call) {
-  return ForEachInBatches(pool, count, parallelism, static_cast<size_t>(std::max(1, parallelism)), call);
-}
-
-kube::GroupVersionResource PodGroupResource(api::GangScheduler scheduler) {
-  return scheduler == api::GangScheduler::kVolcano ? kube::VolcanoPodGroupsResource()
-                                                   : kube::CoschedulingPodGroupsResource();
-}
-
-bool IsTerminalPhase(const std::optional<api::JobPhase>& phase) {
-  return phase == api::JobPhase::kSucceeded || phase == api::JobPhase::kFailed;
-}
-
-// When the job's current attempt started waiting for Builtin capacity (Admitted=False with
-// InsufficientCapacity; lastTransitionTime stays while it keeps waiting).
-std::optional<std::chrono::system_clock::time_point> WaitingForCapacitySince(const api::TrainingJob& job) {
-  const api::Condition* c = FindCondition(job.status.conditions, "Admitted");
-  if (c == nullptr || c->status != "False" || c->reason != "InsufficientCapacity") return std::nullopt;
-  return ParseRfc3339(c->last_transition_time);
-}
-
 
 }  // namespace
 
@@ -327,106 +255,14 @@ kube::EventHandlers TrainingJobReconciler::PodExpectationHandlers() {
   return handlers;
 }
 
-AdmissionResult TrainingJobReconciler::CheckAdmission(const api::TrainingJob& job) {
-  if (caches_.nodes == nullptr) {
-    return {true, "capacity check skipped: " + caches_.nodes_unavailable_reason};
-  }
-  const uint64_t pass = ++admission_pass_;
-  // Nodes, parsed once per resourceVersion (parsing every node was the largest part of a
-  // check), and the list rebuilt only when one changed.
-  bool nodes_changed = node_snapshot_ == nullptr;
-  for (const ObjectPtr& node : caches_.nodes->List()) {
-    const std::string& rv = MetadataString(*node, "resourceVersion");
-    auto [it, inserted] = node_cache_.try_emplace(MetadataString(*node, "name"));
-    CachedNode& cached = it->second;
-    if (inserted || rv.empty() || cached.resource_version != rv) {
-      cached = {rv, NodeCapacityFromJson(*node), 0};
-      nodes_changed = true;
-    }
-    cached.seen_in_pass = pass;
-  }
-  nodes_changed |= std::erase_if(node_cache_, [&](const auto& item) { return item.second.seen_in_pass != pass; }) > 0;
-  if (nodes_changed) {
-    auto fresh = std::make_shared<std::vector<NodeCapacity>>();
-    for (const auto& [name, cached] : node_cache_) fresh->push_back(cached.node);
-    node_snapshot_ = std::move(fresh);
-  }
-  const std::shared_ptr<const std::vector<NodeCapacity>> nodes = node_snapshot_;
-
-  // Capacity held by bound pods, kept by the pod informers' events (no pass over the pods).
-  BoundPodLedger::Snapshot held = bound_pods_.Take();
-  auto bound_pods_of = [&](const std::string& uid) -> int64_t {
-    auto it = held.bound_by_owner.find(uid);
-    return it == held.bound_by_owner.end() ? 0 : it->second;
-  };
-
-  // Every other Builtin job, parsed when its event came, oldest first (job events wait while
-  // the check reads them).
-  const BuiltinJobIndex::View jobs = builtin_jobs_.Lock();
-
-  FreeCapacity capacity(nodes, held.held_by_node);
-  std::optional<FreeCapacity> empty_cluster;  // built only if an older gang is past the window
-  for (const auto& [unused, entry] : jobs.in_order()) {
-    if (!entry->holds_admission || entry->job.metadata.uid == job.metadata.uid) continue;
-    int64_t unbound = entry->job.spec.workers - bound_pods_of(entry->job.metadata.uid);
-    if (unbound > 0) capacity.Reserve(entry->demand, unbound);
-  }
-  // Admitted here, not yet visible as Admitted in the job cache.
-  for (auto it = admitted_.begin(); it != admitted_.end();) {
-    const BuiltinJobIndex::Entry* entry = jobs.Find(it->first);
-    bool stale = entry == nullptr || entry->holds_admission || entry->job.status.attempt != it->second.attempt ||
-                 IsTerminalPhase(entry->job.status.phase) || it->first == job.metadata.uid;
-    if (stale) {
-      it = admitted_.erase(it);
-      continue;
-    }
-    int64_t unbound = it->second.workers - bound_pods_of(it->first);
-    if (unbound > 0) capacity.Reserve(it->second.pod, unbound);
-    ++it;
-  }
-
-  // Older jobs that are waiting go first when they fit. One that does not fit lets younger
-  // ones pass (backfill) until it has waited backfill_window; then it holds the line, unless
-  // it could not fit even an empty cluster (it would block everything forever).
-  const AdmissionOrder order = AdmissionOrderOf(job);
-  const auto now = Now();
-  for (const auto& [unused, entry] : jobs.in_order()) {
-    const api::TrainingJob& other = entry->job;
-    if (!(entry->order < order)) break;
-    if (entry->holds_admission || admitted_.count(other.metadata.uid)) continue;
-    std::vector<ObservedPod> observed;
-    for (const ObjectPtr& pod : PodsOwnedBy(other.metadata.uid)) observed.push_back(ObservePod(*pod));
-    if (!NeedsAdmission(other, observed)) continue;
-    if (capacity.Admit(entry->demand, other.spec.workers, /*commit=*/true)) continue;
-    auto waiting_since = WaitingForCapacitySince(other);
-    if (!waiting_since || now - *waiting_since < options_.backfill_window) continue;
-    if (!empty_cluster) empty_cluster.emplace(nodes, std::map<std::string, api::ResourceList>{});
-    if (!empty_cluster->Admit(entry->demand, other.spec.workers, /*commit=*/false)) continue;
-    auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - *waiting_since).count();
-    return {false, "queued behind " + other.metadata.namespace_ + "/" + other.metadata.name +
-                       ", an older gang waiting for capacity for " + std::to_string(waited) +
-                       "s (longer than the backfill window, so it goes first)"};
-  }
-
-  // This job's demand from the index when it holds the same spec (generation).
-  const BuiltinJobIndex::Entry* own = jobs.Find(job.metadata.uid);
-  const bool same_spec = own != nullptr && job.metadata.generation != 0 &&
-                         own->job.metadata.generation == job.metadata.generation;
-  PodDemand demand = same_spec ? own->demand : DemandOf(job);
-  AdmissionResult result = capacity.TryAdmit(demand, job.spec.workers, /*commit=*/false);
-  if (result.fits) admitted_[job.metadata.uid] = {demand, job.spec.workers, job.status.attempt};
-  return result;
+void TrainingJobReconciler::Pass::RecordFailure(const char* action, const Status& status) {
+  if (status.ok() || !write_error.ok()) return;
+  write_error = status;
+  failed_action = action;
 }
 
-ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
-  ObjectPtr object = FindJob(key);
-  if (!object) {
-    // Deleted: the API server's garbage collector removes the children (ownerReferences).
-    expectations_.Forget(key);
-    pending_writes_.Forget(key);
-    return ReconcileResult::Done();
-  }
-  if (pending_writes_.StatusNotYetSeen(key, MetadataString(*object, "resourceVersion"))) {
+std::optional<ReconcileResult> TrainingJobReconciler::WaitForOwnWrites(const std::string& key, const Json& object) {
+  if (pending_writes_.StatusNotYetSeen(key, MetadataString(object, "resourceVersion"))) {
     // Deciding from the status our last write replaced would repeat that decision (and its
     // write would fail with 409); the job's update event requeues it as soon as the cache
     // shows the write. The requeue guards against a lost event.
@@ -439,11 +275,12 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     SPDLOG_DEBUG("trainingjob={} waiting for the pod cache ({} pods pending)", key, expectations_.Pending(key));
     return ReconcileResult::RequeueAfter(std::chrono::duration_cast<kube::Duration>(options_.expectations_timeout));
   }
+  return std::nullopt;
+}
 
-  StateInput input;
-  input.job = api::ParseTrainingJob(*object, &input.spec_errors);
+void TrainingJobReconciler::ReadChildren(Pass& pass) {
+  StateInput& input = pass.input;
   const api::TrainingJob& job = input.job;
-  if (job.metadata.deletion_timestamp) return ReconcileResult::Done();  // finalizers are not ours
   input.now = Now();
   std::vector<ObjectPtr> owned = PodsOwnedBy(job.metadata.uid);
   for (const ObjectPtr& pod : owned) input.pods.push_back(ObservePod(*pod));
@@ -452,7 +289,7 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     for (size_t i = 0; i < owned.size(); ++i) {
       if (input.pods[i].gated) gated_uids.insert(MetadataString(*owned[i], "uid"));
     }
-    std::set<std::string> removed = pending_writes_.GateRemovalsNotYetSeen(key, gated_uids);
+    std::set<std::string> removed = pending_writes_.GateRemovalsNotYetSeen(pass.key, gated_uids);
     for (size_t i = 0; i < owned.size() && !removed.empty(); ++i) {
       if (input.pods[i].gated && removed.count(MetadataString(*owned[i], "uid"))) input.pods[i].gated = false;
     }
@@ -465,13 +302,12 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
                                       [&](const ObservedPod& p) { return p.attempt == job.status.attempt; });
 
   // Jobs labelled kueue.x-k8s.io/queue-name wait for Kueue's admission (kueue_workload.h).
-  const bool kueue_managed = IsKueueManaged(job);
-  KueueInput kueue;
-  if (kueue_managed && caches_.kueue != nullptr) {
-    kueue = caches_.kueue->Observe(job);
-  } else if (kueue_managed) {
-    kueue.queue = KueueQueueName(job);
-    kueue.unavailable = "this operator runs without its Kueue integration";
+  pass.kueue_managed = IsKueueManaged(job);
+  if (pass.kueue_managed && caches_.kueue != nullptr) {
+    pass.kueue = caches_.kueue->Observe(job);
+  } else if (pass.kueue_managed) {
+    pass.kueue.queue = KueueQueueName(job);
+    pass.kueue.unavailable = "this operator runs without its Kueue integration";
   }
 
   if (input.spec_errors.empty() && NeedsAdmission(job, input.pods)) {
@@ -480,255 +316,109 @@ ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
     std::lock_guard<std::mutex> admission_lock(admission_mu_);
     input.admission = CheckAdmission(job);
   }
+}
 
-  KueuePlan decided = kueue_managed ? DecideWithKueue(input, kueue, options_.state)
-                                    : KueuePlan{DecideNextState(input, options_.state)};
-  StatePlan& plan = decided.state;
-  const std::string& ns = job.metadata.namespace_;
+KueuePlan TrainingJobReconciler::Decide(const Pass& pass) const {
+  return pass.kueue_managed ? DecideWithKueue(pass.input, pass.kueue, options_.state)
+                            : KueuePlan{DecideNextState(pass.input, options_.state)};
+}
 
-  if (plan.delete_job) {
-    kube::DeleteOptions options;
-    options.propagation_policy = "Background";
-    options.precondition_uid = job.metadata.uid;
-    auto result = client_.Delete(kube::TrainingJobsResource(), ns, job.metadata.name, options);
-    if (!result.ok() && !result.IsNotFound() && !result.IsConflict()) return ReconcileResult::Error(result.status());
-    spdlog::info("trainingjob={} deleted: ttlSecondsAfterFinished={} expired", key,
-                 job.spec.run_policy.ttl_seconds_after_finished.value_or(0));
+ReconcileResult TrainingJobReconciler::DeleteExpiredJob(const Pass& pass) {
+  const api::TrainingJob& job = pass.input.job;
+  kube::DeleteOptions options;
+  options.propagation_policy = "Background";
+  options.precondition_uid = job.metadata.uid;
+  auto result = client_.Delete(kube::TrainingJobsResource(), job.metadata.namespace_, job.metadata.name, options);
+  if (!result.ok() && !result.IsNotFound() && !result.IsConflict()) return ReconcileResult::Error(result.status());
+  spdlog::info("trainingjob={} deleted: ttlSecondsAfterFinished={} expired", pass.key,
+               job.spec.run_policy.ttl_seconds_after_finished.value_or(0));
+  return ReconcileResult::Done();
+}
+
+ReconcileResult TrainingJobReconciler::Reconcile(const std::string& key) {
+  Pass pass;
+  pass.key = key;
+  pass.object = FindJob(key);
+  if (!pass.object) {
+    // Deleted: the API server's garbage collector removes the children (ownerReferences).
+    expectations_.Forget(key);
+    pending_writes_.Forget(key);
     return ReconcileResult::Done();
   }
+  if (auto wait = WaitForOwnWrites(key, *pass.object)) return *wait;
+  pass.input.job = api::ParseTrainingJob(*pass.object, &pass.input.spec_errors);
+  if (pass.input.job.metadata.deletion_timestamp) return ReconcileResult::Done();  // finalizers are not ours
 
-  Status write_error = Status::Ok();
-  std::string failed_action;  // for the status message: what could not be done
-  auto record_failure = [&](const char* action, const Status& status) {
-    if (status.ok() || !write_error.ok()) return;
-    write_error = status;
-    failed_action = action;
-  };
-  bool podgroup_missing = false;
+  ReadChildren(pass);
+  pass.decided = Decide(pass);
+  if (pass.decided.state.delete_job) return DeleteExpiredJob(pass);
 
-  if (plan.create_podgroup) {
-    std::optional<Json> group = BuildPodGroup(job);
-    if (group) {
-      auto gvr = PodGroupResource(job.spec.gang.scheduler);
-      auto result = client_.Create(gvr, ns, *group);
-      if (result.IsNotFound()) {
-        podgroup_missing = true;
-      } else if (!result.ok() && !result.IsAlreadyExists()) {
-        record_failure("create the PodGroup", result.status());
-      }
-    }
-  }
-  if (podgroup_missing) {
-    // The scheduler is not installed: do not create pods it would never schedule. Say so and
-    // look again later (installing the CRD later just works), without an error loop.
-    std::string gv = PodGroupResource(job.spec.gang.scheduler).ApiVersion();
-    std::string message = "PodGroup " + gv + " is not served by this cluster: install " +
-                          std::string(api::ToString(job.spec.gang.scheduler)) +
-                          " or set spec.gang.scheduler to Builtin";
-    const api::Condition* before = FindCondition(job.status.conditions, "Admitted");
-    // Keep what the state machine computed (worker counts, ready), but not the admission
-    // and the start of the gang it assumed.
-    plan.status.start_time = job.status.start_time;
-    plan.status.conditions = job.status.conditions;
-    plan.status.phase = api::JobPhase::kPending;
-    plan.status.message = message;
-    SetCondition(plan.status.conditions, "Admitted", "False", kPodGroupCrdMissing, message,
-                 FormatRfc3339(input.now), job.metadata.generation);
-    plan.events.clear();
-    if (before == nullptr || before->reason != kPodGroupCrdMissing) {
-      plan.events.push_back({kube::kEventTypeWarning, kPodGroupCrdMissing, message});
-      spdlog::warn("trainingjob={} {}", key, message);
-    }
-    plan.create_ranks.clear();
-    plan.create_names.clear();
-    plan.create_service = false;
-    plan.ungate_pods.clear();
-    plan.admitted = false;
-    plan.requeue_after = options_.podgroup_crd_retry;
-  }
-
-  // Kueue's admission (flavors' node labels and tolerations) goes into every Pod created.
-  std::optional<PodPlacement> placement;
-  if (kueue_managed && write_error.ok() && !plan.create_ranks.empty() && kueue.workload && caches_.kueue) {
-    auto admitted = caches_.kueue->Placement(*kueue.workload);
-    if (admitted.ok()) {
-      placement = std::move(*admitted);
-    } else {
-      record_failure("apply Kueue's admission", admitted.status());
-    }
-  }
-
-  // The Service is created alongside the first pods rather than one round trip before them
-  // (the workers resolve it only once they run, and a failed create is retried either way).
-  std::vector<std::function<void()>> creates;
-  Status service_created = Status::Ok();
-  if (write_error.ok() && plan.create_service) {
-    creates.push_back([&] {
-      service_created = CallGuarded([&] {
-        auto result = client_.Create(kube::ServicesResource(), ns, BuildService(job), kube::Answer::kOutcomeOnly);
-        return result.ok() || result.IsAlreadyExists() ? Status::Ok() : result.status();
-      });
-    });
-  }
-  Status created_all = Status::Ok();
-  std::atomic<int64_t> created{0};
-  std::atomic<bool> gates_dropped{false};
-  std::vector<std::string> names;
-  if (write_error.ok() && !plan.create_ranks.empty()) {
-    names = plan.create_names;
-    expectations_.ExpectCreations(key, names);
-    const bool gated = job.spec.gang.scheduler == api::GangScheduler::kBuiltin;
-    creates.push_back([&, gated] {
-      created_all = ForEachSlowStart(write_pool_, plan.create_ranks.size(), options_.write_parallelism, [&](size_t i) {
-        Json pod = BuildWorkerPod(job, plan.create_ranks[i], plan.status.attempt);
-        pod["metadata"]["name"] = names[i];  // its hostname stays the rank's usual one
-        if (placement) {
-          Status applied = ApplyPlacement(*placement, pod);
-          if (!applied.ok()) {
-            expectations_.CreationObserved(key, names[i]);
-            return applied;
-          }
-        }
-        // Whether the server keeps schedulingGates is read from the first answer only: it is
-        // one warning per process, and decoding every answer was a third of a create's CPU.
-        const bool check_gates = gated && !gates_checked_.load();
-        auto result = client_.Create(kube::PodsResource(), ns, pod,
-                                     check_gates ? kube::Answer::kObject : kube::Answer::kOutcomeOnly);
-        if (!result.ok()) {
-          expectations_.CreationObserved(key, names[i]);
-          return result.IsAlreadyExists() ? Status::Ok() : result.status();
-        }
-        created.fetch_add(1);
-        if (check_gates) {
-          gates_checked_ = true;
-          if (!Member(Member(*result, "spec"), "schedulingGates").is_array()) gates_dropped = true;
-        }
-        return Status::Ok();
-      });
-    });
-  }
-  write_pool_.RunAll(creates.size(), creates.size(), [&](size_t i) { creates[i](); });
-
-  if (!names.empty()) {
-    // Creates never sent (a failed batch stops the rest) are not expected either.
-    if (!created_all.ok()) expectations_.Forget(key);
-    record_failure("create worker pods", created_all);
-    pods_created_->Inc(static_cast<double>(created.load()));
-    if (created.load() > 0) {
-      spdlog::info("trainingjob={} created {} pods of attempt {}", key, created.load(), plan.status.attempt);
-    }
-    if (gates_dropped) {
-      std::call_once(gates_warning_once_, [] {
-        spdlog::warn(
-            "the API server dropped the pods' schedulingGates (Kubernetes < 1.27 or the "
-            "PodSchedulingReadiness feature is off): Builtin gangs rely on capacity admission "
-            "alone and pods start as they are created");
-      });
-    }
-  }
-  record_failure("create the Service", service_created);
-
-  if (!plan.delete_pods.empty()) {
-    Status s = ForEachAtOnce(write_pool_, plan.delete_pods.size(), options_.write_parallelism, [&](size_t i) {
-      auto result = client_.Delete(kube::PodsResource(), ns, plan.delete_pods[i]);
-      return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
-    });
-    record_failure("delete worker pods", s);
-    spdlog::info("trainingjob={} deleting {} pods", key, plan.delete_pods.size());
-  }
-
-  if (!plan.force_delete_pods.empty()) {
-    kube::DeleteOptions force;
-    force.grace_period_seconds = 0;
-    Status s = ForEachAtOnce(write_pool_, plan.force_delete_pods.size(), options_.write_parallelism, [&](size_t i) {
-      auto result = client_.Delete(kube::PodsResource(), ns, plan.force_delete_pods[i], force);
-      return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
-    });
-    record_failure("force-delete pods stuck on lost nodes", s);
-    spdlog::warn("trainingjob={} force-deleted {} pods stuck on lost nodes", key, plan.force_delete_pods.size());
-  }
-
-  if (write_error.ok() && !plan.ungate_pods.empty()) {
-    Status ungated = ForEachAtOnce(write_pool_, plan.ungate_pods.size(), options_.write_parallelism, [&](size_t i) {
-      ObjectPtr cached = FindPod(ns, plan.ungate_pods[i]);
-      Json remaining = Json::array();
-      if (cached) {
-        const Json& gates = Member(Member(*cached, "spec"), "schedulingGates");
-        if (gates.is_array()) {
-          for (const Json& g : gates) {
-            if (g.value("name", "") != kGangSchedulingGate) remaining.push_back(g);
-          }
-        }
-      }
-      Json patch = {{"spec", {{"schedulingGates", remaining.empty() ? Json(nullptr) : remaining}}}};
-      auto result = client_.Patch(kube::PodsResource(), ns, plan.ungate_pods[i], kube::PatchType::kMerge, patch, "",
-                                  kube::Answer::kOutcomeOnly);
-      if (result.ok() && cached) pending_writes_.GateRemoved(key, MetadataString(*cached, "uid"));
-      return result.ok() || result.IsNotFound() ? Status::Ok() : result.status();
-    });
-    record_failure("remove the gang scheduling gate", ungated);
-    if (ungated.ok()) spdlog::info("trainingjob={} released the gang: {} pods ungated", key, plan.ungate_pods.size());
-  }
-
+  CreatePodGroup(pass);
+  CreateServiceAndPods(pass);
+  DeletePods(pass);
+  UngatePods(pass);
   // The Workload side (create, delete, quota given back, PodsReady, Finished), before the
   // status that reports it: a status update that fails is decided again from the same view.
-  std::string workload_created;
-  if (kueue_managed && caches_.kueue != nullptr && write_error.ok()) {
-    Status applied = caches_.kueue->Apply(job, kueue, decided, &workload_created);
-    if (applied.code() == StatusCode::kAborted) return ReconcileResult::Requeue();
-    record_failure("sync the job's Kueue Workload", applied);
-  } else if (!kueue_managed && caches_.kueue != nullptr) {
-    record_failure("delete the Workload of a job without the queue-name label", caches_.kueue->ForgetWorkload(job));
-  }
-  if (!workload_created.empty()) plan.events.push_back({kube::kEventTypeNormal, "CreatedWorkload", workload_created});
+  if (auto requeue = SyncKueueWorkload(pass)) return *requeue;
+  return WriteStatus(pass);
+}
 
-  if (!write_error.ok()) {
+ReconcileResult TrainingJobReconciler::WriteStatus(Pass& pass) {
+  StatePlan& plan = pass.decided.state;
+  const api::TrainingJob& job = pass.input.job;
+  if (!pass.workload_created.empty()) {
+    plan.events.push_back({kube::kEventTypeNormal, "CreatedWorkload", pass.workload_created});
+  }
+  if (!pass.write_error.ok()) {
     // Tell the user in status (the job would otherwise sit silently), then retry with backoff.
-    plan.status.message = "cannot " + failed_action + ": " + write_error.message();
+    plan.status.message = "cannot " + pass.failed_action + ": " + pass.write_error.message();
     plan.events.push_back({kube::kEventTypeWarning, "GangUpdateFailed", plan.status.message});
   }
-
   if (!(plan.status == job.status)) {
-    Json updated = *object;  // a copy: cached objects are shared and immutable
+    Json updated = *pass.object;  // a copy: cached objects are shared and immutable
     updated["status"] = api::EncodeStatus(plan.status);
-    auto result = client_.UpdateStatus(kube::TrainingJobsResource(), ns, updated, kube::Answer::kOutcomeOnly);
+    auto result = client_.UpdateStatus(kube::TrainingJobsResource(), job.metadata.namespace_, updated,
+                                       kube::Answer::kOutcomeOnly);
     if (!result.ok()) {
       if (result.IsNotFound()) return ReconcileResult::Done();
       if (result.IsConflict()) {
         // Decided from a stale cache: decide again from the newer object.
-        SPDLOG_DEBUG("trainingjob={} status conflict, requeue", key);
+        SPDLOG_DEBUG("trainingjob={} status conflict, requeue", pass.key);
         return ReconcileResult::Requeue();
       }
       return ReconcileResult::Error(result.status());
     }
-    pending_writes_.StatusWritten(key, MetadataString(*object, "resourceVersion"));
+    pending_writes_.StatusWritten(pass.key, MetadataString(*pass.object, "resourceVersion"));
     const char* phase = plan.status.phase ? api::ToString(*plan.status.phase) : "";
     const char* before = job.status.phase ? api::ToString(*job.status.phase) : "";
     if (std::string(phase) != before) {
-      spdlog::info("trainingjob={} phase {} -> {}: {}", key, before[0] ? before : "(new)", phase,
+      spdlog::info("trainingjob={} phase {} -> {}: {}", pass.key, before[0] ? before : "(new)", phase,
                    plan.status.message);
     }
   }
-  {  // the transition is now recorded in status: tell the world once
-    if (events_) {
-      for (const JobEvent& e : plan.events) events_->Record(*object, e.type, e.reason, e.message);
-    }
-    if (plan.restarted) restarts_->Inc();
-    if (plan.admitted && job.spec.gang.scheduler == api::GangScheduler::kBuiltin) {
-      // Waiting began when the job was created, or when this attempt started waiting.
-      auto since = ParseRfc3339(job.metadata.creation_timestamp);
-      if (const api::Condition* c = FindCondition(job.status.conditions, "Admitted")) {
-        if (auto t = ParseRfc3339(c->last_transition_time)) since = t;
-      }
-      if (since) admission_wait_->Observe(std::chrono::duration<double>(input.now - *since).count());
-    }
-  }
-
-  if (!write_error.ok()) return ReconcileResult::Error(write_error);
+  Announce(pass);
+  if (!pass.write_error.ok()) return ReconcileResult::Error(pass.write_error);
   if (plan.requeue_after) {
     return ReconcileResult::RequeueAfter(std::chrono::duration_cast<kube::Duration>(*plan.requeue_after));
   }
   return ReconcileResult::Done();
+}
+
+void TrainingJobReconciler::Announce(const Pass& pass) {
+  const StatePlan& plan = pass.decided.state;
+  const api::TrainingJob& job = pass.input.job;
+  if (events_) {
+    for (const JobEvent& e : plan.events) events_->Record(*pass.object, e.type, e.reason, e.message);
+  }
+  if (plan.restarted) restarts_->Inc();
+  if (plan.admitted && job.spec.gang.scheduler == api::GangScheduler::kBuiltin) {
+    // Waiting began when the job was created, or when this attempt started waiting.
+    auto since = ParseRfc3339(job.metadata.creation_timestamp);
+    if (const api::Condition* c = FindCondition(job.status.conditions, "Admitted")) {
+      if (auto t = ParseRfc3339(c->last_transition_time)) since = t;
+    }
+    if (since) admission_wait_->Observe(std::chrono::duration<double>(pass.input.now - *since).count());
+  }
 }
 
 }  // namespace ringleader::controller

@@ -11,7 +11,7 @@
 #include <memory>
 #include <optional>
 
-#include "ringleader/controller/restart_policy.h"
+#include "ringleader/policy/restart_policy.h"
 #include "ringleader/local/process_group.h"
 #include "ringleader/local/progress_line.h"
 #include "ringleader/runtime/app/exit_codes.h"

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ringleader/controller/gang_admission.h"
+#include "ringleader/policy/gang_admission.h"
 
 namespace ringleader::controller {
 namespace {

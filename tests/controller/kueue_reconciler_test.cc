@@ -8,7 +8,7 @@
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/kueue_adapter.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/labels.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 #include "ringleader/testing/fake_client.h"
 

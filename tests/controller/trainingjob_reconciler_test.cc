@@ -11,8 +11,8 @@
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
 #include "ringleader/common/metrics.h"
-#include "ringleader/controller/desired_state.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/desired_state.h"
+#include "ringleader/policy/labels.h"
 #include "ringleader/kube/controller.h"
 #include "ringleader/testing/fake_client.h"
 

@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ringleader/api/trainingjob.h"
-#include "ringleader/controller/gang_admission.h"
+#include "ringleader/policy/gang_admission.h"
 #include "ringleader/kube/informer.h"
 
 namespace ringleader::controller {

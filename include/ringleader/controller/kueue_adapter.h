@@ -23,7 +23,7 @@
 
 #include "ringleader/api/trainingjob.h"
 #include "ringleader/common/status.h"
-#include "ringleader/controller/kueue_workload.h"
+#include "ringleader/policy/kueue_workload.h"
 #include "ringleader/kube/client.h"
 #include "ringleader/kube/informer.h"
 

@@ -35,10 +35,11 @@
 #include "ringleader/controller/bound_pod_ledger.h"
 #include "ringleader/controller/builtin_job_index.h"
 #include "ringleader/controller/expectations.h"
-#include "ringleader/controller/gang_admission.h"
+#include "ringleader/policy/gang_admission.h"
 #include "ringleader/controller/kueue_adapter.h"
 #include "ringleader/controller/pending_writes.h"
-#include "ringleader/controller/trainingjob_state.h"
+#include "ringleader/controller/trainingjob_controller.h"
+#include "ringleader/policy/trainingjob_state.h"
 #include "ringleader/kube/client.h"
 #include "ringleader/kube/controller.h"
 #include "ringleader/kube/event_recorder.h"
@@ -74,8 +75,6 @@ struct ReconcilerOptions {
   // pool those writes run on, shared by all reconcile workers.
   int write_parallelism = 16;
   Expectations::Clock::duration expectations_timeout = std::chrono::seconds(30);
-  // How often a gang whose scheduler's PodGroup CRD is missing is looked at again.
-  std::chrono::milliseconds podgroup_crd_retry{std::chrono::seconds(60)};
   // Builtin admission is FIFO with bounded backfill: a younger gang that fits may start while
   // an older one waits for capacity, but only until the older one has waited this long; from
   // then on it is head of line and younger gangs wait behind it (so a stream of small jobs
@@ -94,6 +93,12 @@ class TrainingJobReconciler final : public kube::Reconciler {
 
   kube::ReconcileResult Reconcile(const std::string& key) override;
 
+  // Adds this reconciler's handlers to `informers` (and to the Kueue adapter's Workload
+  // informers): job and child events requeue the owning job through `controller`, pod and node
+  // events keep admission current and wake the gangs they concern. Call once, before the
+  // informers start; `controller` and the informers must outlive them.
+  void Register(kube::Controller& controller, const TrainingJobInformers& informers);
+
   // Pod informer handlers: lower the creation expectations of the pod's owner.
   kube::EventHandlers PodExpectationHandlers();
   // Pod informer handlers: keep the capacity held by bound pods current for admission.
@@ -106,7 +111,6 @@ class TrainingJobReconciler final : public kube::Reconciler {
   std::vector<std::string> JobsWaitingForAdmission() const { return builtin_jobs_.WaitingForAdmission(); }
 
   const Expectations& expectations() const { return expectations_; }
-  const PendingWrites& pending_writes() const { return pending_writes_; }
 
  private:
   struct Admitted {
@@ -114,6 +118,35 @@ class TrainingJobReconciler final : public kube::Reconciler {
     int64_t workers = 0;
     int32_t attempt = 0;
   };
+
+  // One reconcile: what it read, what was decided, and the first write that failed. Its steps
+  // (Reconcile below) only execute the decision; trainingjob_writes.cc writes the children.
+  struct Pass {
+    std::string key;
+    kube::ObjectPtr object;
+    StateInput input;
+    bool kueue_managed = false;
+    KueueInput kueue;
+    KueuePlan decided;
+    Status write_error = Status::Ok();
+    std::string failed_action;  // for the status message: what could not be done
+    std::string workload_created;
+    void RecordFailure(const char* action, const Status& status);
+  };
+  // Requeues while the caches do not yet show this operator's last writes to the job.
+  std::optional<kube::ReconcileResult> WaitForOwnWrites(const std::string& key, const kube::Json& object);
+  void ReadChildren(Pass& pass);
+  KueuePlan Decide(const Pass& pass) const;
+  kube::ReconcileResult DeleteExpiredJob(const Pass& pass);
+  // Creates the PodGroup the plan asks for; when its CRD is missing, decides again knowing it.
+  void CreatePodGroup(Pass& pass);
+  void CreateServiceAndPods(Pass& pass);
+  void DeletePods(Pass& pass);
+  void UngatePods(Pass& pass);
+  std::optional<kube::ReconcileResult> SyncKueueWorkload(Pass& pass);
+  kube::ReconcileResult WriteStatus(Pass& pass);
+  // The transition is recorded in status: its events and metrics, once.
+  void Announce(const Pass& pass);
 
   kube::ObjectPtr FindJob(const std::string& key) const;
   kube::ObjectPtr FindPod(const std::string& ns, const std::string& name) const;

@@ -1,10 +1,10 @@
-// ringleader-operator: see include/ringleader/controller/operator.h.
+// ringleader-operator: see include/ringleader/operator/operator.h.
 #include <csignal>
 #include <iostream>
 #include <stop_token>
 #include <thread>
 
-#include "ringleader/controller/operator.h"
+#include "ringleader/operator/operator.h"
 
 int main(int argc, char** argv) {
   using namespace ringleader::controller;

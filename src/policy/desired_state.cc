@@ -1,8 +1,8 @@
-#include "ringleader/controller/desired_state.h"
+#include "ringleader/policy/desired_state.h"
 
 #include "ringleader/api/quantity.h"
 #include "ringleader/api/worker_env.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/labels.h"
 
 namespace ringleader::controller {
 

@@ -1,12 +1,12 @@
-#include "ringleader/controller/kueue_workload.h"
+#include "ringleader/policy/kueue_workload.h"
 
 #include <algorithm>
 #include <cstdio>
 
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/common/json_fields.h"
-#include "ringleader/controller/desired_state.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/desired_state.h"
+#include "ringleader/policy/labels.h"
 
 namespace ringleader::controller {
 
@@ -131,6 +131,8 @@ class KueueStep {
       const bool ok = st().phase == JobPhase::kSucceeded;
       SetWlCondition("Finished", kTrue, ok ? "Succeeded" : "Failed", st().message);
     }
+    // Last, over what the Kueue paths set (the Admitted condition, their events).
+    HoldForMissingPodGroupCrd(in_, opt_, out_.state);
     return std::move(out_);
   }
 

@@ -1,4 +1,4 @@
-#include "ringleader/controller/health_server.h"
+#include "ringleader/operator/health_server.h"
 
 #include <cpprest/http_listener.h>
 #include <pplx/threadpool.h>

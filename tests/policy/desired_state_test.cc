@@ -1,9 +1,9 @@
-#include "ringleader/controller/desired_state.h"
+#include "ringleader/policy/desired_state.h"
 
 #include <gtest/gtest.h>
 
 #include "ringleader/api/validation.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/labels.h"
 
 namespace ringleader::controller {
 namespace {

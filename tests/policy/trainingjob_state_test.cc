@@ -1,4 +1,4 @@
-#include "ringleader/controller/trainingjob_state.h"
+#include "ringleader/policy/trainingjob_state.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include "ringleader/api/limits.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
-#include "ringleader/controller/disruption.h"
+#include "ringleader/policy/disruption.h"
 
 namespace ringleader::controller {
 namespace {

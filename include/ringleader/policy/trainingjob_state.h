@@ -18,9 +18,9 @@
 
 #include "ringleader/api/field_error.h"
 #include "ringleader/api/trainingjob.h"
-#include "ringleader/controller/disruption.h"
-#include "ringleader/controller/gang_admission.h"
-#include "ringleader/controller/observed_pod.h"
+#include "ringleader/policy/disruption.h"
+#include "ringleader/policy/gang_admission.h"
+#include "ringleader/policy/observed_pod.h"
 
 namespace ringleader::controller {
 
@@ -32,6 +32,8 @@ struct StateOptions {
   // A pod being deleted on a lost node is force-deleted this long after its grace period ended
   // (disruption.h, FindStuckPods).
   std::chrono::milliseconds stuck_pod_margin{std::chrono::seconds(15)};
+  // How often a gang whose scheduler's PodGroup CRD is missing is looked at again.
+  std::chrono::milliseconds podgroup_crd_retry{std::chrono::seconds(60)};
 };
 
 struct StateInput {
@@ -40,6 +42,10 @@ struct StateInput {
   std::vector<ObservedPod> pods;             // every pod the job owns
   bool service_exists = false;
   bool podgroup_exists = false;
+  // The apiVersion of the gang scheduler's PodGroup when the cluster does not serve it (the
+  // API server answered 404 to its create); empty when it is served or not yet known. The
+  // caller learns it only by trying the create the plan asked for, and then decides again.
+  std::string missing_podgroup_api;
   // Set by the caller when NeedsAdmission(...) said so (Builtin gangs only).
   std::optional<AdmissionResult> admission;
   // The lost nodes among those the job's pods are bound to (disruption.h).
@@ -82,6 +88,13 @@ std::string WorkerPodNameOfAttempt(const std::string& job_name, int64_t rank, in
 bool NeedsAdmission(const api::TrainingJob& job, const std::vector<ObservedPod>& pods);
 
 StatePlan DecideNextState(const StateInput& input, const StateOptions& options = {});
+
+// When input.missing_podgroup_api is set and the plan wants a PodGroup: hold the gang Pending
+// with Admitted=False/PodGroupCRDMissing, create nothing the scheduler would never schedule,
+// and look again after options.podgroup_crd_retry (installing the CRD later just works).
+// Idempotent, so each decision function may apply it last.
+void HoldForMissingPodGroupCrd(const StateInput& input, const StateOptions& options, StatePlan& plan);
+inline constexpr const char* kPodGroupCrdMissing = "PodGroupCRDMissing";
 
 // Sets (or updates) a condition, keeping lastTransitionTime when the status did not change.
 void SetCondition(std::vector<api::Condition>& conditions, const std::string& type,

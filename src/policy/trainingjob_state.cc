@@ -1,4 +1,4 @@
-#include "ringleader/controller/trainingjob_state.h"
+#include "ringleader/policy/trainingjob_state.h"
 
 #include <algorithm>
 #include <map>
@@ -6,8 +6,8 @@
 #include "ringleader/api/limits.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/api/worker_env.h"
-#include "ringleader/controller/kueue_workload.h"
-#include "ringleader/controller/restart_policy.h"
+#include "ringleader/policy/kueue_workload.h"
+#include "ringleader/policy/restart_policy.h"
 
 namespace ringleader::controller {
 
@@ -90,6 +90,7 @@ class Step {
     auto& names = plan_.delete_pods;
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
+    HoldForMissingPodGroupCrd(in_, opt_, plan_);
     return std::move(plan_);
   }
 

@@ -1,6 +1,6 @@
 // disruption.h: node health, disruption reasons and stuck pods. How the state machine acts on
 // them is tested in trainingjob_state_test.cc ("issue 14").
-#include "ringleader/controller/disruption.h"
+#include "ringleader/policy/disruption.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Operator flags and the /metrics /healthz /readyz endpoint (over real HTTP on loopback).
-#include "ringleader/controller/operator.h"
+#include "ringleader/operator/operator.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -11,7 +11,7 @@
 #include <atomic>
 
 #include "ringleader/common/metrics.h"
-#include "ringleader/controller/health_server.h"
+#include "ringleader/operator/health_server.h"
 
 namespace ringleader::controller {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringleader/controller/gang_admission.h"
+#include "ringleader/policy/gang_admission.h"
 
 #include <gtest/gtest.h>
 

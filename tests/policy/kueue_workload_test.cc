@@ -1,7 +1,7 @@
 // The pure Kueue integration (kueue_workload.h): the Workload built for a job, the admission
 // applied to its Pods, and DecideWithKueue walked through queueing, admission, PodsReady,
 // preemption, resumption, Finished, a missing API, suspension and a changed spec.
-#include "ringleader/controller/kueue_workload.h"
+#include "ringleader/policy/kueue_workload.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
-#include "ringleader/controller/desired_state.h"
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/desired_state.h"
+#include "ringleader/policy/labels.h"
 
 namespace ringleader::controller {
 namespace {

@@ -18,8 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ringleader/controller/observed_pod.h"
-#include "ringleader/controller/restart_policy.h"
+#include "ringleader/policy/observed_pod.h"
+#include "ringleader/policy/restart_policy.h"
 
 namespace ringleader::controller {
 

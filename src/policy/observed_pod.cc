@@ -1,6 +1,6 @@
-#include "ringleader/controller/observed_pod.h"
+#include "ringleader/policy/observed_pod.h"
 
-#include "ringleader/controller/labels.h"
+#include "ringleader/policy/labels.h"
 
 namespace ringleader::controller {
 

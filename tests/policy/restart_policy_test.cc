@@ -1,4 +1,4 @@
-#include "ringleader/controller/restart_policy.h"
+#include "ringleader/policy/restart_policy.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "ringleader/controller/disruption.h"
+#include "ringleader/policy/disruption.h"
 
 #include "ringleader/common/rfc3339.h"
 

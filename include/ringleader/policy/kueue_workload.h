@@ -41,7 +41,7 @@
 
 #include "ringleader/api/trainingjob.h"
 #include "ringleader/common/status.h"
-#include "ringleader/controller/trainingjob_state.h"
+#include "ringleader/policy/trainingjob_state.h"
 
 namespace ringleader::controller {
 
