@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,44 +16,25 @@
 #include <sstream>
 #include <thread>
 
+#include "ringleader/common/subprocess.h"
+
 namespace ringleader::bench {
 
 bool ChildProcess::Start(const std::vector<std::string>& argv, const std::string& log_path,
                          bool stdout_pipe) {
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) {
-    std::perror(log_path.c_str());
+  subprocess::SpawnOptions options;
+  options.argv = argv;
+  options.search_path = false;
+  options.stdout_to = stdout_pipe ? subprocess::Redirect::Pipe() : subprocess::Redirect::File(log_path, true);
+  options.stderr_to = subprocess::Redirect::File(log_path, /*append=*/true);
+  options.parent_death_signal = SIGKILL;  // no stray operator or API server after a crashed bench
+  auto child = subprocess::Spawn(options);
+  if (!child.ok()) {
+    std::fprintf(stderr, "%s\n", child.status().message().c_str());
     return false;
   }
-  int pipe_fds[2] = {-1, -1};
-  if (stdout_pipe && ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    ::close(log_fd);
-    return false;
-  }
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    return false;
-  }
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) _exit(127);  // the parent died before prctl
-    ::dup2(stdout_pipe ? pipe_fds[1] : log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(args[0], args.data());
-    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  ::close(log_fd);
-  if (stdout_pipe) {
-    ::close(pipe_fds[1]);
-    stdout_fd_ = pipe_fds[0];
-  }
-  pid_ = pid;
+  pid_ = child->pid;
+  stdout_fd_ = child->stdout_fd;
   return true;
 }
 

@@ -36,12 +36,14 @@
 #include <string>
 #include <vector>
 
+#include "ringleader/common/subprocess.h"
 #include "ringleader/runtime/rendezvous/socket.h"
 #include "subprocess.h"  // tests/runtime: ChildProcesses
 
 namespace {
 
 namespace fs = std::filesystem;
+namespace subprocess = ringleader::subprocess;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
@@ -69,30 +71,24 @@ class Child {
  public:
   Child(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& env,
         int keep_fd = -1) {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      ::dup2(fds[1], 1);
-      ::dup2(fds[1], 2);
-      ::close(fds[0]);
-      if (keep_fd >= 0) ::fcntl(keep_fd, F_SETFD, 0);
-      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      _exit(127);
+    subprocess::SpawnOptions options;
+    options.argv = argv;
+    options.search_path = false;
+    options.env = env;
+    options.stdout_to = subprocess::Redirect::Pipe();
+    options.stderr_to = subprocess::Redirect::ToStdout();
+    options.new_process_group = true;
+    if (keep_fd >= 0) options.keep_fds = {keep_fd};
+    auto child = subprocess::Spawn(options);
+    if (!child.ok()) {
+      std::fprintf(stderr, "%s\n", child.status().message().c_str());
+      return;
     }
-    ::close(fds[1]);
-    fd_ = fds[0];
+    pid_ = child->pid;
+    fd_ = child->stdout_fd;
   }
   ~Child() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(-pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    if (pid_ > 0 && !exited_) subprocess::KillAndReap(pid_, /*group=*/true);
     if (fd_ >= 0) ::close(fd_);
   }
   pid_t pid() const { return pid_; }
@@ -122,10 +118,11 @@ class Child {
     }
   }
   int Wait() {
+    if (pid_ <= 0) return 127;  // never started (Spawn said why)
     int status = 0;
     ::waitpid(pid_, &status, 0);
     exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return subprocess::ExitCodeOf(status);
   }
 
  private:

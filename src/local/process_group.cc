@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ringleader/common/subprocess.h"
+
 namespace ringleader::local {
 
 namespace {
@@ -30,28 +32,6 @@ ProcessExit DecodeWaitStatus(size_t index, int status) {
   return exit;
 }
 
-// Only async-signal-safe calls between fork and exec: the child reports a failed exec by
-// writing errno to `error_fd` (close-on-exec, so a successful exec closes it silently).
-[[noreturn]] void ExecChild(const char* executable, char* const argv[], char* const envp[], int output_fd,
-                            int error_fd) {
-  ::setpgid(0, 0);
-  // Signals are blocked across fork (see Start): reset the parent's handlers first, then
-  // unblock, so a SIGTERM sent right away kills the child instead of running the parent's
-  // stop handler in it.
-  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD}) ::signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  const int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-  ::dup2(output_fd, STDOUT_FILENO);
-  ::dup2(output_fd, STDERR_FILENO);
-  ::execve(executable, argv, envp);
-  const int error = errno;
-  (void)!::write(error_fd, &error, sizeof error);
-  ::_exit(127);
-}
-
 }  // namespace
 
 ProcessGroup::~ProcessGroup() { KillAndReapAll(); }
@@ -61,64 +41,34 @@ Status ProcessGroup::Start(const std::vector<ProcessSpec>& specs) {
   children_.clear();
   for (size_t i = 0; i < specs.size(); ++i) {
     const ProcessSpec& spec = specs[i];
-    // Everything the child needs is built before fork: no allocation after it.
-    std::vector<char*> argv;
-    for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (const std::string& var : spec.env) envp.push_back(const_cast<char*>(var.c_str()));
-    envp.push_back(nullptr);
-
-    int output[2];
-    int error_pipe[2];
-    if (::pipe2(output, O_CLOEXEC) != 0) {
-      const std::string error = std::strerror(errno);
-      KillAndReapAll();
-      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": pipe: " + error);
+    subprocess::SpawnOptions options;
+    options.program = spec.executable;
+    options.search_path = false;
+    options.argv = spec.argv;
+    options.replace_env = true;
+    for (const std::string& var : spec.env) {
+      const size_t eq = var.find('=');
+      options.env.emplace_back(var.substr(0, eq), eq == std::string::npos ? "" : var.substr(eq + 1));
     }
-    if (::pipe2(error_pipe, O_CLOEXEC) != 0) {
-      const std::string error = std::strerror(errno);
-      ::close(output[0]);
-      ::close(output[1]);
+    options.stdin_from = subprocess::Redirect::DevNull();
+    options.stdout_to = subprocess::Redirect::Pipe();
+    options.stderr_to = subprocess::Redirect::ToStdout();
+    options.new_process_group = true;
+    // Unblocked, with default handlers: a SIGTERM sent right away kills the child instead of
+    // running the parent's stop handler in it.
+    options.signal_mask.emplace();
+    sigemptyset(&*options.signal_mask);
+    options.default_signals = {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD};
+    auto spawned = subprocess::Spawn(options);
+    if (!spawned.ok()) {
       KillAndReapAll();
-      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": pipe: " + error);
+      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": " + spawned.status().message());
     }
-    sigset_t all;
-    sigset_t saved;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &saved);
-    const pid_t pid = ::fork();
-    if (pid == 0) ExecChild(spec.executable.c_str(), argv.data(), envp.data(), output[1], error_pipe[1]);
-    ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-    ::close(output[1]);
-    ::close(error_pipe[1]);
-    if (pid < 0) {
-      const std::string error = std::strerror(errno);
-      ::close(output[0]);
-      ::close(error_pipe[0]);
-      KillAndReapAll();
-      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": fork: " + error);
-    }
-    // Also in the parent, so a kill(-pid) right after Start cannot miss a child that has not
-    // run its own setpgid yet.
-    ::setpgid(pid, pid);
     Child child;
-    child.pid = pid;
-    child.output_fd = output[0];
+    child.pid = spawned->pid;
+    child.output_fd = spawned->stdout_fd;
     ::fcntl(child.output_fd, F_SETFL, ::fcntl(child.output_fd, F_GETFL) | O_NONBLOCK);
     children_.push_back(std::move(child));
-
-    int exec_errno = 0;
-    ssize_t n;
-    do {
-      n = ::read(error_pipe[0], &exec_errno, sizeof exec_errno);
-    } while (n < 0 && errno == EINTR);
-    ::close(error_pipe[0]);
-    if (n == static_cast<ssize_t>(sizeof exec_errno)) {
-      KillAndReapAll();
-      return UnavailableError("worker " + std::to_string(spec.worker_rank) + ": cannot execute " + spec.executable +
-                              ": " + std::strerror(exec_errno));
-    }
   }
   return Status::Ok();
 }

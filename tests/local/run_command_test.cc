@@ -17,6 +17,7 @@
 
 #include "local_test_util.h"
 #include "ringleader/api/yaml_loader.h"
+#include "ringleader/common/subprocess.h"
 
 namespace ringleader::cli {
 namespace {
@@ -257,31 +258,25 @@ json LoadExample(const std::string& name) {
 
 // Runs the built `ringleader` binary with stdout+stderr to `log`; returns its pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
+  subprocess::SpawnOptions options;
+  options.argv = args;
+  options.search_path = false;
+  options.stdout_to = subprocess::Redirect::File(log);
+  options.stderr_to = subprocess::Redirect::ToStdout();
+  auto child = subprocess::Spawn(options);
+  EXPECT_TRUE(child.ok()) << child.status().message();
+  return child.ok() ? child->pid : -1;
 }
 
 // Waits for `pid` with a deadline; SIGKILLs it (and fails) when it does not exit in time.
 int WaitExit(pid_t pid, std::chrono::seconds timeout) {
-  int status = 0;
-  const bool exited = WaitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
-  if (!exited) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
+  const std::optional<int> code = subprocess::WaitFor(pid, timeout);
+  if (!code.has_value()) {
+    subprocess::KillAndReap(pid);
     ADD_FAILURE() << "ringleader run did not exit within " << timeout.count() << "s";
     return -1;
   }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return *code;
 }
 
 TEST(RunCommandProcessTest, SigintStopsEveryProcessAndExits130) {

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "ringleader/common/subprocess.h"
+
 namespace ringleader::runtime::testing {
 
 // Polls `condition` every 5 ms until it is true (returns true) or `timeout` passed (false).
@@ -39,25 +41,23 @@ class Subprocess {
              const std::vector<std::pair<std::string, std::string>>& env,
              const std::filesystem::path& dir, const std::string& name, int keep_fd = -1)
       : out_path_(dir / (name + ".out")), err_path_(dir / (name + ".err")) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(out, 1);
-      dup2(err, 2);
-      if (keep_fd >= 0) fcntl(keep_fd, F_SETFD, 0);
-      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
+    subprocess::SpawnOptions options;
+    options.argv = argv;
+    options.env = env;
+    options.stdout_to = subprocess::Redirect::File(out_path_);
+    options.stderr_to = subprocess::Redirect::File(err_path_);
+    if (keep_fd >= 0) options.keep_fds = {keep_fd};
+    auto child = subprocess::Spawn(options);
+    if (child.ok()) {
+      pid_ = child->pid;
+    } else {  // as a shell would: the reason on stderr, exit code 127
+      std::ofstream(err_path_) << child.status().message() << "\n";
+      exit_code_ = 127;
     }
   }
   ~Subprocess() {
     if (pid_ > 0 && !exit_code_.has_value()) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+      subprocess::KillAndReap(pid_);
     }
   }
 
@@ -67,17 +67,7 @@ class Subprocess {
 
   // Exit code (128+signal when killed), or nullopt if still running at the deadline.
   std::optional<int> Wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!exit_code_.has_value()) {
-      int status = 0;
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (std::chrono::steady_clock::now() >= deadline) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    if (!exit_code_.has_value()) exit_code_ = subprocess::WaitFor(pid_, timeout);
     return exit_code_;
   }
 

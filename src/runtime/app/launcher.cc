@@ -17,6 +17,7 @@
 #include <memory>
 #include <string_view>
 
+#include "ringleader/common/subprocess.h"
 #include "ringleader/common/worker_contract.h"
 #include "ringleader/runtime/app/exit_codes.h"
 #include "ringleader/runtime/app/launch_coordinator.h"
@@ -207,9 +208,6 @@ class Launcher {
     const char* parent_cvd = std::getenv(contract::kEnvCudaVisibleDevices);
     const char* policy = std::getenv(contract::kEnvCudaVisibleDevicesPolicy);
     const bool inherit = policy != nullptr && std::string(policy) == "inherit";
-    std::vector<char*> argv;
-    for (const auto& arg : options_.command) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
     children_.assign(options_.procs_per_worker, Child{});
     g_num_groups = 0;
     for (int l = 0; l < options_.procs_per_worker; ++l) {
@@ -224,45 +222,31 @@ class Launcher {
         env.emplace_back(contract::kEnvStoreHostedByLauncher, "1");
         env.emplace_back(contract::kEnvMasterPort, std::to_string(coordinator_->store_port()));
       }
-      int pipe_fds[2];
-      if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-        Log(std::string("pipe failed: ") + std::strerror(errno));
-        KillAndReap();
-        return false;
-      }
-      // Signals stay blocked across fork: a signal that arrives meanwhile is forwarded once the
-      // new group is listed, and our handlers never run in the child before it resets them.
+      // Signals stay blocked across the spawn: a signal that arrives meanwhile is forwarded once
+      // the new group is listed. The child starts with our old mask and default handlers.
       sigset_t all, previous;
       sigfillset(&all);
       sigprocmask(SIG_BLOCK, &all, &previous);
-      pid_t pid = fork();
-      if (pid == 0) {
-        setpgid(0, 0);  // its own group, so a forwarded signal reaches its children too
-        for (int sig : kForwardedSignals) signal(sig, SIG_DFL);
-        signal(SIGALRM, SIG_DFL);
-        sigprocmask(SIG_SETMASK, &previous, nullptr);
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        dup2(pipe_fds[1], STDERR_FILENO);
-        for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
-        execvp(argv[0], argv.data());
-        std::fprintf(stderr, "ringleader-worker launch: cannot run %s: %s\n", argv[0], std::strerror(errno));
-        _exit(127);
-      }
-      const int fork_errno = errno;
-      ::close(pipe_fds[1]);
-      if (pid > 0) {
-        setpgid(pid, pid);  // also here: whichever of parent and child runs first wins the race
-        g_groups[l] = pid;
+      subprocess::SpawnOptions spawn;
+      spawn.argv = options_.command;
+      spawn.env = std::move(env);
+      spawn.stdout_to = subprocess::Redirect::Pipe();
+      spawn.stderr_to = subprocess::Redirect::ToStdout();
+      spawn.new_process_group = true;  // so a forwarded signal reaches its children too
+      spawn.signal_mask = previous;
+      spawn.default_signals.assign(std::begin(kForwardedSignals), std::end(kForwardedSignals));
+      spawn.default_signals.push_back(SIGALRM);
+      auto child = subprocess::Spawn(spawn);
+      if (child.ok()) {
+        g_groups[l] = child->pid;
         g_num_groups = l + 1;
-        children_[l].pid = pid;
-        children_[l].output_fd = pipe_fds[0];
-        ::fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
-      } else {
-        ::close(pipe_fds[0]);
+        children_[l].pid = child->pid;
+        children_[l].output_fd = child->stdout_fd;
+        ::fcntl(child->stdout_fd, F_SETFL, O_NONBLOCK);
       }
       sigprocmask(SIG_SETMASK, &previous, nullptr);
-      if (pid < 0) {
-        Log(std::string("fork failed: ") + std::strerror(fork_errno));
+      if (!child.ok()) {
+        Log(child.status().message());
         KillAndReap();
         return false;
       }
