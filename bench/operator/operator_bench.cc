@@ -67,6 +67,7 @@
 #include "ringleader/common/metrics.h"
 #include "ringleader/policy/desired_state.h"
 #include "ringleader/policy/labels.h"
+#include "ringleader/controller/cache_fields.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 #include "ringleader/kube/config.h"
 #include "ringleader/kube/event_recorder.h"

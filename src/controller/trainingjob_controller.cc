@@ -5,6 +5,7 @@
 #include "ringleader/api/resources.h"
 #include "ringleader/api/trainingjob.h"
 #include "ringleader/common/json_fields.h"
+#include "ringleader/controller/cache_fields.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 #include "ringleader/policy/disruption.h"
 #include "ringleader/policy/labels.h"

@@ -31,7 +31,7 @@ const char* PatchContentType(PatchType type) {
   return "application/merge-patch+json";
 }
 
-ApiResult<Json> Client::ListPaged(const GroupVersionResource& gvr, const std::string& ns, ListOptions options,
+StatusOr<Json> Client::ListPaged(const GroupVersionResource& gvr, const std::string& ns, ListOptions options,
                                   const std::function<void(Json& items)>& on_items,
                                   const std::function<void()>& on_restart) {
   if (options.limit <= 0) options.limit = 500;
@@ -39,7 +39,7 @@ ApiResult<Json> Client::ListPaged(const GroupVersionResource& gvr, const std::st
   bool restarted = false;
   Json result;
   while (true) {
-    ApiResult<Json> page = List(gvr, ns, options);
+    StatusOr<Json> page = List(gvr, ns, options);
     if (!page.ok()) {
       // The continue token's snapshot was compacted: start over once with a fresh list.
       if (page.IsGone() && !options.continue_token.empty() && !restarted) {
@@ -55,7 +55,7 @@ ApiResult<Json> Client::ListPaged(const GroupVersionResource& gvr, const std::st
     // A 200 whose body is not an object (a proxy's `[]`, a bare string) is not a List; taking
     // it for one would throw on erase() below.
     if (!body.is_object()) {
-      return ApiResult<Json>(
+      return StatusOr<Json>(
           InternalError("list " + gvr.ToString() + ": response is not a JSON object"));
     }
     if (auto page_items = body.find("items"); page_items != body.end() && page_items->is_array()) {
@@ -76,10 +76,10 @@ ApiResult<Json> Client::ListPaged(const GroupVersionResource& gvr, const std::st
   return result;
 }
 
-ApiResult<Json> Client::ListAll(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> Client::ListAll(const GroupVersionResource& gvr, const std::string& ns,
                                 ListOptions options) {
   Json items = Json::array();
-  ApiResult<Json> result = ListPaged(
+  StatusOr<Json> result = ListPaged(
       gvr, ns, std::move(options),
       [&](Json& page_items) {
         for (auto& item : page_items) items.push_back(std::move(item));

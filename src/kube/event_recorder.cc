@@ -87,7 +87,7 @@ void EventRecorder::Write(const Pending& pending) {
   auto seen = seen_.find(dedup_key);
   if (seen != seen_.end() && now - seen->second.last < options_.dedup_window) {
     Json patch = {{"count", seen->second.count + 1}, {"lastTimestamp", timestamp}};
-    ApiResult<Json> patched = client_.Patch(events, seen->second.ns, seen->second.name,
+    StatusOr<Json> patched = client_.Patch(events, seen->second.ns, seen->second.name,
                                             PatchType::kMerge, patch, "", Answer::kOutcomeOnly);
     if (patched.ok()) {
       ++seen->second.count;
@@ -133,7 +133,7 @@ void EventRecorder::Write(const Pending& pending) {
                 {"reportingComponent", options_.component},
                 {"reportingInstance", options_.host}};
   if (!options_.host.empty()) event["source"]["host"] = options_.host;
-  ApiResult<Json> created = client_.Create(events, event_ns, event, Answer::kOutcomeOnly);
+  StatusOr<Json> created = client_.Create(events, event_ns, event, Answer::kOutcomeOnly);
   if (!created.ok()) {
     ++failed_;
     spdlog::warn("msg=\"cannot create event\" object={}/{} reason={} error=\"{}\"", involved_ns,

@@ -105,12 +105,12 @@ HttpClient::~HttpClient() = default;
 
 const RestConfig& HttpClient::config() const { return impl_->config; }
 
-ApiResult<Json> HttpClient::Get(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> HttpClient::Get(const GroupVersionResource& gvr, const std::string& ns,
                                 const std::string& name) {
   return impl_->DoJson("GET", gvr.ObjectPath(ns, name), nullptr, "", "get");
 }
 
-ApiResult<Json> HttpClient::List(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> HttpClient::List(const GroupVersionResource& gvr, const std::string& ns,
                                  const ListOptions& options) {
   std::string path = gvr.CollectionPath(ns);
   AppendQuery(&path, "labelSelector", options.label_selector);
@@ -129,36 +129,36 @@ ApiResult<Json> HttpClient::List(const GroupVersionResource& gvr, const std::str
   return impl_->DoJson("GET", path, nullptr, "", "list");
 }
 
-ApiResult<Json> HttpClient::Create(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> HttpClient::Create(const GroupVersionResource& gvr, const std::string& ns,
                                    const Json& object, Answer answer) {
   return impl_->DoJson("POST", gvr.CollectionPath(ns), &object, "application/json", "create", answer);
 }
 
-ApiResult<Json> HttpClient::Update(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> HttpClient::Update(const GroupVersionResource& gvr, const std::string& ns,
                                    const Json& object) {
   std::string name = internal::MetaString(object, "name");
-  if (name.empty()) return ApiResult<Json>(InvalidArgumentError("update: object has no metadata.name"));
+  if (name.empty()) return StatusOr<Json>(InvalidArgumentError("update: object has no metadata.name"));
   return impl_->DoJson("PUT", gvr.ObjectPath(ns, name), &object, "application/json", "update");
 }
 
-ApiResult<Json> HttpClient::UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> HttpClient::UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
                                          const Json& object, Answer answer) {
   std::string name = internal::MetaString(object, "name");
   if (name.empty()) {
-    return ApiResult<Json>(InvalidArgumentError("update status: object has no metadata.name"));
+    return StatusOr<Json>(InvalidArgumentError("update status: object has no metadata.name"));
   }
   return impl_->DoJson("PUT", gvr.ObjectPath(ns, name, "status"), &object, "application/json",
                        "update", answer);
 }
 
-ApiResult<Json> HttpClient::Patch(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> HttpClient::Patch(const GroupVersionResource& gvr, const std::string& ns,
                                   const std::string& name, PatchType type, const Json& patch,
                                   const std::string& subresource, Answer answer) {
   return impl_->DoJson("PATCH", gvr.ObjectPath(ns, name, subresource), &patch,
                        PatchContentType(type), "patch", answer);
 }
 
-ApiResult<Json> HttpClient::Delete(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> HttpClient::Delete(const GroupVersionResource& gvr, const std::string& ns,
                                    const std::string& name, const DeleteOptions& options) {
   Json body = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
   if (options.propagation_policy) body["propagationPolicy"] = *options.propagation_policy;
@@ -170,7 +170,7 @@ ApiResult<Json> HttpClient::Delete(const GroupVersionResource& gvr, const std::s
   return impl_->DoJson("DELETE", gvr.ObjectPath(ns, name), &body, "application/json", "delete");
 }
 
-ApiResult<HttpClient::RawResponse> HttpClient::Raw(const std::string& method,
+StatusOr<HttpClient::RawResponse> HttpClient::Raw(const std::string& method,
                                                    const std::string& path,
                                                    const std::string& body,
                                                    const std::string& content_type) {

@@ -187,13 +187,13 @@ struct HttpClient::Impl {
     return true;
   }
 
-  static ApiResult<RawResponse> DeadlineExceeded(const std::string& context, ApiStatus api) {
+  static StatusOr<RawResponse> DeadlineExceeded(const std::string& context, ApiStatus api) {
     std::string message = context + ": request deadline exceeded";
     if (!api.message.empty()) message += " (last error: " + api.message + ")";
     return WithApiStatus(DeadlineExceededError(message), std::move(api));
   }
 
-  ApiResult<RawResponse> Do(const std::string& method, const std::string& path,
+  StatusOr<RawResponse> Do(const std::string& method, const std::string& path,
                             const std::string& body, const std::string& content_type,
                             const std::string& verb) {
     const std::string url = config.server + path;
@@ -206,7 +206,7 @@ struct HttpClient::Impl {
     for (int attempt = 0;; ++attempt) {
       if (!Throttle(deadline)) return DeadlineExceeded(context, std::move(last_error));
       CURL* curl = Acquire();
-      if (!curl) return ApiResult<RawResponse>(InternalError("curl_easy_init failed"));
+      if (!curl) return StatusOr<RawResponse>(InternalError("curl_easy_init failed"));
       CurlSlist headers;
       Setup(curl, url, &headers, /*is_watch=*/false, CurrentToken());
       if (deadline) {
@@ -282,16 +282,16 @@ struct HttpClient::Impl {
     }
   }
 
-  ApiResult<Json> DoJson(const std::string& method, const std::string& path, const Json* body,
+  StatusOr<Json> DoJson(const std::string& method, const std::string& path, const Json* body,
                          const std::string& content_type, const std::string& verb,
                          Answer answer = Answer::kObject, const FieldMask* mask = nullptr) {
     std::string payload = body ? body->dump() : "";
-    ApiResult<RawResponse> raw = Do(method, path, payload, content_type, verb);
+    StatusOr<RawResponse> raw = Do(method, path, payload, content_type, verb);
     if (!raw.ok()) return raw.status();
     if (answer == Answer::kOutcomeOnly) return Json();
     Json doc = DecodeJson(raw->body, mask);
     if (doc.is_discarded()) {
-      return ApiResult<Json>(InternalError(method + " " + path + ": response is not JSON: " +
+      return StatusOr<Json>(InternalError(method + " " + path + ": response is not JSON: " +
                                            raw->body.substr(0, 200)));
     }
     return doc;

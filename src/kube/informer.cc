@@ -307,7 +307,7 @@ Status Informer::ListAndReplace() {
   // with 10k pods peak at 106 MB and keep 104 MB (glibc kept the freed pages, interleaved with
   // the cache's entries); now it stays at 55 MB.
   Cache::Batch fresh = cache_.NewBatch();
-  ApiResult<Json> list = client_.ListPaged(
+  StatusOr<Json> list = client_.ListPaged(
       options_.gvr, options_.ns, list_options,
       [&](Json& items) {
         for (auto& item : items) {

@@ -59,7 +59,7 @@ bool LeaderElector::TryAcquireOrRenew() {
                        {"acquireTime", now},
                        {"renewTime", now},
                        {"leaseTransitions", 0}};
-  ApiResult<Json> current = client_.Get(leases, config_.lease_namespace, config_.lease_name);
+  StatusOr<Json> current = client_.Get(leases, config_.lease_namespace, config_.lease_name);
   if (!current.ok()) {
     if (!current.IsNotFound()) {
       spdlog::warn("msg=\"cannot read lease\" lease={}/{} error=\"{}\"", config_.lease_namespace,
@@ -70,7 +70,7 @@ bool LeaderElector::TryAcquireOrRenew() {
                   {"kind", "Lease"},
                   {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
                   {"spec", desired_spec}};
-    ApiResult<Json> created = client_.Create(leases, config_.lease_namespace, lease);
+    StatusOr<Json> created = client_.Create(leases, config_.lease_namespace, lease);
     if (!created.ok()) return false;  // lost the race to create it
     std::lock_guard<std::mutex> lock(mu_);
     observed_record_ = SpecOf(*created).dump();
@@ -109,7 +109,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   }
   desired_spec["leaseTransitions"] = transitions;
   updated["spec"] = desired_spec;
-  ApiResult<Json> written = client_.Update(leases, config_.lease_namespace, updated);
+  StatusOr<Json> written = client_.Update(leases, config_.lease_namespace, updated);
   if (!written.ok()) {
     if (!written.IsConflict()) {
       spdlog::warn("msg=\"cannot update lease\" lease={}/{} error=\"{}\"", config_.lease_namespace,
@@ -126,7 +126,7 @@ bool LeaderElector::TryAcquireOrRenew() {
 
 void LeaderElector::Release() {
   const GroupVersionResource leases = LeasesResource();
-  ApiResult<Json> current = client_.Get(leases, config_.lease_namespace, config_.lease_name);
+  StatusOr<Json> current = client_.Get(leases, config_.lease_namespace, config_.lease_name);
   if (!current.ok() || !current->is_object()) return;
   Json updated = current.value();
   if (StringField(SpecOf(updated), "holderIdentity") != config_.identity) return;
@@ -135,7 +135,7 @@ void LeaderElector::Release() {
   updated["spec"]["leaseDurationSeconds"] = 1;
   updated["spec"]["renewTime"] = now;
   updated["spec"]["acquireTime"] = now;
-  ApiResult<Json> written = client_.Update(leases, config_.lease_namespace, updated);
+  StatusOr<Json> written = client_.Update(leases, config_.lease_namespace, updated);
   if (!written.ok()) {
     spdlog::warn("msg=\"cannot release lease\" lease={}/{} error=\"{}\"", config_.lease_namespace,
                  config_.lease_name, written.status().ToString());

@@ -82,7 +82,7 @@ StatusOr<bool> MatchesFieldSelector(const std::string& selector, const Json& obj
   return true;
 }
 
-ApiResult<Json> Answered(ApiResult<Json> result, Answer answer) {
+StatusOr<Json> Answered(StatusOr<Json> result, Answer answer) {
   if (result.ok() && answer == Answer::kOutcomeOnly) return Json();
   return result;
 }
@@ -151,7 +151,7 @@ StatusOr<bool> MatchesLabelSelector(const std::string& selector, const Json& lab
 FakeClient::FakeClient() : impl_(std::make_unique<Impl>()) {}
 FakeClient::~FakeClient() { CloseWatches(); }
 
-ApiResult<Json> FakeClient::Get(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> FakeClient::Get(const GroupVersionResource& gvr, const std::string& ns,
                                 const std::string& name) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->RecordLocked("get", gvr, ns, name, "", nullptr);
@@ -163,7 +163,7 @@ ApiResult<Json> FakeClient::Get(const GroupVersionResource& gvr, const std::stri
   return *object;
 }
 
-ApiResult<Json> FakeClient::List(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> FakeClient::List(const GroupVersionResource& gvr, const std::string& ns,
                                  const ListOptions& options) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->RecordLocked("list", gvr, ns, "", "", nullptr);
@@ -197,7 +197,7 @@ ApiResult<Json> FakeClient::List(const GroupVersionResource& gvr, const std::str
   return list;
 }
 
-ApiResult<Json> FakeClient::Create(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> FakeClient::Create(const GroupVersionResource& gvr, const std::string& ns,
                                    const Json& object, Answer answer) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::string name = Impl::NameOf(object);
@@ -238,7 +238,7 @@ ApiResult<Json> FakeClient::Create(const GroupVersionResource& gvr, const std::s
   return Answered(std::move(created), answer);
 }
 
-ApiResult<Json> FakeClient::Update(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> FakeClient::Update(const GroupVersionResource& gvr, const std::string& ns,
                                    const Json& object) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::string name = Impl::NameOf(object);
@@ -247,7 +247,7 @@ ApiResult<Json> FakeClient::Update(const GroupVersionResource& gvr, const std::s
   return impl_->WriteLocked(gvr, ns, name, object, /*status_sub=*/false, /*check_rv=*/true);
 }
 
-ApiResult<Json> FakeClient::UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> FakeClient::UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
                                          const Json& object, Answer answer) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::string name = Impl::NameOf(object);
@@ -258,7 +258,7 @@ ApiResult<Json> FakeClient::UpdateStatus(const GroupVersionResource& gvr, const 
                   answer);
 }
 
-ApiResult<Json> FakeClient::Patch(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> FakeClient::Patch(const GroupVersionResource& gvr, const std::string& ns,
                                   const std::string& name, PatchType type, const Json& patch,
                                   const std::string& subresource, Answer answer) {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -288,7 +288,7 @@ ApiResult<Json> FakeClient::Patch(const GroupVersionResource& gvr, const std::st
   return Answered(impl_->WriteLocked(gvr, ns, name, patched, status_sub, check_rv), answer);
 }
 
-ApiResult<Json> FakeClient::Delete(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<Json> FakeClient::Delete(const GroupVersionResource& gvr, const std::string& ns,
                                    const std::string& name, const DeleteOptions& options) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Json body = Json::object();

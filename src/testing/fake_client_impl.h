@@ -19,7 +19,7 @@ bool HasStatusSubresource(const GroupVersionResource& gvr);
 StatusOr<bool> MatchesFieldSelector(const std::string& selector, const Json& object);
 // What the real server's answer becomes on the client: nothing, when the caller asked for the
 // outcome only (so tests catch a caller that reads an answer it did not ask for).
-ApiResult<Json> Answered(ApiResult<Json> result, Answer answer);
+StatusOr<Json> Answered(StatusOr<Json> result, Answer answer);
 
 }  // namespace ringleader::kube::fake_detail
 
@@ -79,7 +79,7 @@ struct FakeClient::Impl {
     return std::nullopt;
   }
 
-  static ApiResult<Json> Error(int code, const std::string& reason, const std::string& message,
+  static StatusOr<Json> Error(int code, const std::string& reason, const std::string& message,
                                const GroupVersionResource& gvr, const std::string& name,
                                std::vector<ApiStatusCause> causes = {}) {
     ApiStatus api;
@@ -92,7 +92,7 @@ struct FakeClient::Impl {
     return ToStatus(api, "fake " + gvr.ToString() + " " + name);
   }
 
-  static ApiResult<Json> Injected(const ApiStatus& api, const std::string& verb,
+  static StatusOr<Json> Injected(const ApiStatus& api, const std::string& verb,
                                   const GroupVersionResource& gvr) {
     return ToStatus(api, "fake " + verb + " " + gvr.ToString() + " (injected)");
   }
@@ -157,7 +157,7 @@ struct FakeClient::Impl {
     return it == bucket.end() ? nullptr : &it->second;
   }
 
-  ApiResult<Json> WriteLocked(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> WriteLocked(const GroupVersionResource& gvr, const std::string& ns,
                               const std::string& name, const Json& updated, bool status_sub,
                               bool check_rv) {
     Json* existing = FindLocked(gvr, ns, name);

@@ -9,6 +9,7 @@
 #include "ringleader/common/metrics.h"
 #include "ringleader/controller/kueue_adapter.h"
 #include "ringleader/policy/labels.h"
+#include "ringleader/controller/cache_fields.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 #include "ringleader/testing/fake_client.h"
 

@@ -2,6 +2,7 @@
 // (sample-controller's controller_test.go style). Caches are refreshed from the fake only
 // when a test says so, which is how cache lag is simulated.
 #include "ringleader/api/resources.h"
+#include "ringleader/controller/cache_fields.h"
 #include "ringleader/controller/trainingjob_reconciler.h"
 
 #include <gtest/gtest.h>

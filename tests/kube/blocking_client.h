@@ -42,34 +42,34 @@ class BlockingClient : public Client {
     return blocked_;
   }
 
-  ApiResult<Json> Get(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Get(const GroupVersionResource& gvr, const std::string& ns,
                       const std::string& name) override {
     MaybeBlock("get");
     return inner_.Get(gvr, ns, name);
   }
-  ApiResult<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
                          const Json& object, Answer answer = Answer::kObject) override {
     MaybeBlock("create");
     return inner_.Create(gvr, ns, object, answer);
   }
-  ApiResult<Json> List(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> List(const GroupVersionResource& gvr, const std::string& ns,
                        const ListOptions& options) override {
     return inner_.List(gvr, ns, options);
   }
-  ApiResult<Json> Update(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Update(const GroupVersionResource& gvr, const std::string& ns,
                          const Json& object) override {
     return inner_.Update(gvr, ns, object);
   }
-  ApiResult<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
                                const Json& object, Answer answer = Answer::kObject) override {
     return inner_.UpdateStatus(gvr, ns, object, answer);
   }
-  ApiResult<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
                         const std::string& name, PatchType type, const Json& patch,
                         const std::string& subresource = "", Answer answer = Answer::kObject) override {
     return inner_.Patch(gvr, ns, name, type, patch, subresource, answer);
   }
-  ApiResult<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
                          const std::string& name, const DeleteOptions& options) override {
     return inner_.Delete(gvr, ns, name, options);
   }

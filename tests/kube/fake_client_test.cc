@@ -20,7 +20,7 @@ Json Pod(const std::string& name, Json labels = Json::object()) {
 
 TEST(FakeClientTest, CreateGetUpdateConflict) {
   FakeClient client;
-  ApiResult<Json> created = client.Create(PodsResource(), "ns", Pod("a"));
+  StatusOr<Json> created = client.Create(PodsResource(), "ns", Pod("a"));
   ASSERT_TRUE(created.ok());
   const Json& meta = (*created)["metadata"];
   EXPECT_EQ(meta["namespace"], "ns");
@@ -34,13 +34,13 @@ TEST(FakeClientTest, CreateGetUpdateConflict) {
   Json update = created.value();
   update["spec"]["containers"][0]["image"] = "alpine";
   update["status"] = {{"phase", "Failed"}};
-  ApiResult<Json> updated = client.Update(PodsResource(), "ns", update);
+  StatusOr<Json> updated = client.Update(PodsResource(), "ns", update);
   ASSERT_TRUE(updated.ok());
   EXPECT_EQ((*updated)["metadata"]["generation"], 2);
   EXPECT_FALSE(updated->contains("status")) << "status written through the main resource is ignored";
   EXPECT_NE((*updated)["metadata"]["resourceVersion"], meta["resourceVersion"]);
   // Stale resourceVersion → Conflict.
-  ApiResult<Json> stale = client.Update(PodsResource(), "ns", update);
+  StatusOr<Json> stale = client.Update(PodsResource(), "ns", update);
   EXPECT_TRUE(stale.IsConflict());
   EXPECT_EQ(ApiStatusOf(stale).reason, "Conflict");
 }
@@ -49,14 +49,14 @@ TEST(FakeClientTest, CreateGetUpdateConflict) {
 // answer it did not ask for fails in tests), and still store the object and report errors.
 TEST(FakeClientTest, OutcomeOnlyWritesAnswerNull) {
   FakeClient client;
-  ApiResult<Json> created = client.Create(PodsResource(), "ns", Pod("a"), Answer::kOutcomeOnly);
+  StatusOr<Json> created = client.Create(PodsResource(), "ns", Pod("a"), Answer::kOutcomeOnly);
   ASSERT_TRUE(created.ok());
   EXPECT_TRUE(created->is_null());
-  ApiResult<Json> stored = client.Get(PodsResource(), "ns", "a");
+  StatusOr<Json> stored = client.Get(PodsResource(), "ns", "a");
   ASSERT_TRUE(stored.ok());
   EXPECT_TRUE(client.Create(PodsResource(), "ns", Pod("a"), Answer::kOutcomeOnly).IsAlreadyExists());
 
-  ApiResult<Json> patched = client.Patch(PodsResource(), "ns", "a", PatchType::kMerge,
+  StatusOr<Json> patched = client.Patch(PodsResource(), "ns", "a", PatchType::kMerge,
                                          {{"metadata", {{"labels", {{"x", "y"}}}}}}, "", Answer::kOutcomeOnly);
   ASSERT_TRUE(patched.ok());
   EXPECT_TRUE(patched->is_null());
@@ -64,7 +64,7 @@ TEST(FakeClientTest, OutcomeOnlyWritesAnswerNull) {
 
   Json with_status = *client.Get(PodsResource(), "ns", "a");
   with_status["status"] = {{"phase", "Running"}};
-  ApiResult<Json> status = client.UpdateStatus(PodsResource(), "ns", with_status, Answer::kOutcomeOnly);
+  StatusOr<Json> status = client.UpdateStatus(PodsResource(), "ns", with_status, Answer::kOutcomeOnly);
   ASSERT_TRUE(status.ok());
   EXPECT_TRUE(status->is_null());
   EXPECT_EQ((*client.Get(PodsResource(), "ns", "a"))["status"]["phase"], "Running");
@@ -80,26 +80,26 @@ TEST(FakeClientTest, StatusSubresourceAndPatches) {
   Json with_status = created;
   with_status["status"] = {{"phase", "Running"}};
   with_status["spec"]["replicas"] = 99;  // ignored on /status
-  ApiResult<Json> status = client.UpdateStatus(TrainingJobsResource(), "ns", with_status);
+  StatusOr<Json> status = client.UpdateStatus(TrainingJobsResource(), "ns", with_status);
   ASSERT_TRUE(status.ok());
   EXPECT_EQ((*status)["status"]["phase"], "Running");
   EXPECT_EQ((*status)["spec"]["replicas"], 2);
   EXPECT_EQ((*status)["metadata"]["generation"], 1);
-  ApiResult<Json> merged = client.Patch(TrainingJobsResource(), "ns", "tj", PatchType::kMerge,
+  StatusOr<Json> merged = client.Patch(TrainingJobsResource(), "ns", "tj", PatchType::kMerge,
                                         {{"status", {{"phase", "Succeeded"}}}}, "status");
   ASSERT_TRUE(merged.ok());
   EXPECT_EQ((*merged)["status"]["phase"], "Succeeded");
-  ApiResult<Json> json_patch = client.Patch(
+  StatusOr<Json> json_patch = client.Patch(
       TrainingJobsResource(), "ns", "tj", PatchType::kJson,
       Json::array({{{"op", "replace"}, {"path", "/spec/replicas"}, {"value", 4}}}));
   ASSERT_TRUE(json_patch.ok());
   EXPECT_EQ((*json_patch)["spec"]["replicas"], 4);
   EXPECT_EQ((*json_patch)["metadata"]["generation"], 2);
   EXPECT_EQ((*json_patch)["status"]["phase"], "Succeeded");
-  ApiResult<Json> bad = client.Patch(TrainingJobsResource(), "ns", "tj", PatchType::kJson,
+  StatusOr<Json> bad = client.Patch(TrainingJobsResource(), "ns", "tj", PatchType::kJson,
                                      Json::array({{{"op", "remove"}, {"path", "/nope"}}}));
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
-  ApiResult<Json> stale = client.Patch(TrainingJobsResource(), "ns", "tj", PatchType::kMerge,
+  StatusOr<Json> stale = client.Patch(TrainingJobsResource(), "ns", "tj", PatchType::kMerge,
                                        {{"metadata", {{"resourceVersion", "1"}}}});
   EXPECT_TRUE(stale.IsConflict());
 }
@@ -126,7 +126,7 @@ TEST(FakeClientTest, ListSelectorsAndPaging) {
   for (const auto& c : cases) {
     ListOptions options;
     options.label_selector = c.selector;
-    ApiResult<Json> list = client.List(PodsResource(), c.ns, options);
+    StatusOr<Json> list = client.List(PodsResource(), c.ns, options);
     ASSERT_TRUE(list.ok()) << c.selector;
     EXPECT_EQ((*list)["items"].size(), c.want) << c.ns << " " << c.selector;
   }
@@ -135,7 +135,7 @@ TEST(FakeClientTest, ListSelectorsAndPaging) {
   EXPECT_EQ(client.List(PodsResource(), "", fields).value()["items"].size(), 1u);
   ListOptions paged;
   paged.limit = 2;
-  ApiResult<Json> all = client.ListAll(PodsResource(), "", paged);
+  StatusOr<Json> all = client.ListAll(PodsResource(), "", paged);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ((*all)["items"].size(), 6u);
   EXPECT_EQ(client.ActionsFor("list").size(), cases.size() + 1 + 3);
@@ -168,7 +168,7 @@ TEST(FakeClientTest, FinalizersDelayDeletion) {
   Json pod = Pod("f");
   pod["metadata"]["finalizers"] = {"ringleader.dev/cleanup"};
   ASSERT_TRUE(client.Create(PodsResource(), "ns", pod).ok());
-  ApiResult<Json> deleting = client.Delete(PodsResource(), "ns", "f");
+  StatusOr<Json> deleting = client.Delete(PodsResource(), "ns", "f");
   ASSERT_TRUE(deleting.ok());
   EXPECT_TRUE((*deleting)["metadata"].contains("deletionTimestamp"));
   ASSERT_TRUE(client.Get(PodsResource(), "ns", "f").ok());

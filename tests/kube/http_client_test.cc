@@ -67,7 +67,7 @@ struct Fixture {
 
 TEST(HttpClientTest, GetSendsAuthAndDecodes) {
   Fixture f([](const Request&) { return Json200(kPod); });
-  ApiResult<Json> pod = f.client->Get(PodsResource(), "ns", "p1");
+  StatusOr<Json> pod = f.client->Get(PodsResource(), "ns", "p1");
   ASSERT_TRUE(pod.ok()) << pod.status().ToString();
   EXPECT_EQ((*pod)["metadata"]["name"], "p1");
   auto requests = f.server.requests();
@@ -96,7 +96,7 @@ TEST(HttpClientTest, ErrorsCarryTheStatusObject) {
   };
   for (const auto& c : cases) {
     Fixture f([&](const Request&) { return c.response; });
-    ApiResult<Json> result = f.client->Create(PodsResource(), "ns", Json::parse(kPod));
+    StatusOr<Json> result = f.client->Create(PodsResource(), "ns", Json::parse(kPod));
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.code(), c.code) << result.status().ToString();
     EXPECT_EQ(ApiStatusOf(result).reason, c.reason);
@@ -118,7 +118,7 @@ TEST(HttpClientTest, RetriesTooManyRequestsHonouringRetryAfter) {
     }
     return Json200(kPod);
   });
-  ApiResult<Json> created = f.client->Create(PodsResource(), "ns", Json::parse(kPod));
+  StatusOr<Json> created = f.client->Create(PodsResource(), "ns", Json::parse(kPod));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_EQ(calls.load(), 3);
   EXPECT_EQ(f.Requests("create", "429"), 2);
@@ -135,7 +135,7 @@ TEST(HttpClientTest, RetriesAreBounded) {
         return r;
       },
       options);
-  ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+  StatusOr<Json> got = f.client->Get(PodsResource(), "ns", "p1");
   EXPECT_EQ(got.code(), StatusCode::kResourceExhausted);
   ASSERT_TRUE(ApiStatusOf(got).retry_after_seconds.has_value());
   EXPECT_EQ(*ApiStatusOf(got).retry_after_seconds, 0);
@@ -151,7 +151,7 @@ TEST(HttpClientTest, ServerErrorsRetriedOnlyForReads) {
   });
   EXPECT_TRUE(f.client->Get(PodsResource(), "ns", "p1").ok());
   EXPECT_EQ(calls.load(), 2);
-  ApiResult<Json> deleted = f.client->Delete(PodsResource(), "ns", "p1");
+  StatusOr<Json> deleted = f.client->Delete(PodsResource(), "ns", "p1");
   EXPECT_EQ(deleted.code(), StatusCode::kUnavailable);
   EXPECT_EQ(calls.load(), 3);
 }
@@ -174,7 +174,7 @@ TEST(HttpClientTest, RetryAfterOneSecondIsWaited) {
     return Json200(kPod);
   });
   auto started = Clock::now();
-  ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+  StatusOr<Json> got = f.client->Get(PodsResource(), "ns", "p1");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(calls.load(), 2);
   EXPECT_GE(Since(started), milliseconds(950));
@@ -233,7 +233,7 @@ TEST(HttpClientTest, RetryAfterIsCappedByMaxRetryAfter) {
         },
         options);
     auto started = Clock::now();
-    ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+    StatusOr<Json> got = f.client->Get(PodsResource(), "ns", "p1");
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_EQ(calls.load(), 2);
     EXPECT_GE(Since(started), milliseconds(280));    // waited, not retried at once
@@ -284,7 +284,7 @@ TEST(HttpClientTest, RequestDeadlineBoundsAHungRequest) {
     return Json200(kPod);
   });
   auto started = Clock::now();
-  ApiResult<Json> got(Status::Ok());
+  StatusOr<Json> got(Status::Ok());
   {
     ScopedRequestDeadline deadline(Clock::now() + milliseconds(300));
     {
@@ -317,7 +317,7 @@ TEST(HttpClientTest, RequestDeadlineSkipsRetryPastIt) {
   });
   auto started = Clock::now();
   ScopedRequestDeadline deadline(Clock::now() + std::chrono::seconds(1));
-  ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+  StatusOr<Json> got = f.client->Get(PodsResource(), "ns", "p1");
   EXPECT_EQ(got.code(), StatusCode::kDeadlineExceeded);
   EXPECT_NE(got.status().message().find("slow down"), std::string::npos) << got.status().ToString();
   EXPECT_LT(Since(started), milliseconds(900));
@@ -341,7 +341,7 @@ TEST(HttpClientTest, WronglyTypedErrorBodiesDoNotThrow) {
       r.body = body;
       return r;
     });
-    ApiResult<Json> got(Status::Ok());
+    StatusOr<Json> got(Status::Ok());
     ASSERT_NO_THROW(got = f.client->Create(PodsResource(), "ns", Json::parse(kPod)));
     EXPECT_EQ(got.code(), StatusCode::kInvalidArgument);
     Status watched;
@@ -374,7 +374,7 @@ TEST(HttpClientTest, WronglyTypedListBodies) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Fixture f([&](const Request&) { return Json200(c.body); });
-    ApiResult<Json> all(Status::Ok());
+    StatusOr<Json> all(Status::Ok());
     ASSERT_NO_THROW(all = f.client->ListAll(PodsResource(), "ns"));
     ASSERT_EQ(all.ok(), c.ok) << all.status().ToString();
     EXPECT_EQ(f.server.requests().size(), 1u) << "a non-string continue ends the listing";
@@ -449,7 +449,7 @@ TEST(HttpClientTest, RereadsTokenFileAfterUnauthorized) {
       {}, token);
   EXPECT_EQ(token->Token(), "old");
   std::ofstream(path) << "new";  // the kubelet rotated the projected token
-  ApiResult<Json> got = f.client->Get(PodsResource(), "ns", "p1");
+  StatusOr<Json> got = f.client->Get(PodsResource(), "ns", "p1");
   EXPECT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(f.server.requests().size(), 2u);
   // Still 401 after the re-read: reported, not retried forever.
@@ -477,7 +477,7 @@ TEST(HttpClientTest, ListQueryAndPagination) {
   ListOptions options;
   options.label_selector = "app=x,tier in (a,b)";
   options.limit = 1;
-  ApiResult<Json> all = f.client->ListAll(PodsResource(), "ns", options);
+  StatusOr<Json> all = f.client->ListAll(PodsResource(), "ns", options);
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ((*all)["items"].size(), 3u);
   EXPECT_EQ((*all)["items"][2]["metadata"]["name"], "c");
@@ -509,7 +509,7 @@ TEST(HttpClientTest, ListRestartsOnceWhenTheContinueTokenExpired) {
   {
     Fixture f(handler);
     std::vector<std::string> seen;
-    ApiResult<Json> meta = f.client->ListPaged(
+    StatusOr<Json> meta = f.client->ListPaged(
         PodsResource(), "ns", ListOptions{},
         [&](Json& items) {
           for (const Json& item : items) seen.push_back(item["metadata"]["name"]);
@@ -522,7 +522,7 @@ TEST(HttpClientTest, ListRestartsOnceWhenTheContinueTokenExpired) {
   }
   continues = 0;
   Fixture f(handler);
-  ApiResult<Json> all = f.client->ListAll(PodsResource(), "ns");
+  StatusOr<Json> all = f.client->ListAll(PodsResource(), "ns");
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ((*all)["items"].size(), 2u) << (*all)["items"].dump();
   EXPECT_EQ((*all)["items"][0]["metadata"]["name"], "a");
@@ -534,7 +534,7 @@ TEST(HttpClientTest, WritesUseTheRightMethodPathAndContentType) {
   Fixture f([](const Request&) { return Json200(kPod); });
   Json pod = Json::parse(kPod);
   struct Case {
-    std::function<ApiResult<Json>()> call;
+    std::function<StatusOr<Json>()> call;
     std::string method, target, content_type;
   };
   const std::vector<Case> cases = {
@@ -579,20 +579,20 @@ TEST(HttpClientTest, OutcomeOnlyWritesDoNotDecodeTheAnswer) {
     return Json200("this is not JSON");
   });
   Json pod = Json::parse(kPod);
-  const std::vector<std::function<ApiResult<Json>(Answer)>> writes = {
+  const std::vector<std::function<StatusOr<Json>(Answer)>> writes = {
       [&](Answer a) { return f.client->Create(PodsResource(), "ns", pod, a); },
       [&](Answer a) { return f.client->UpdateStatus(PodsResource(), "ns", pod, a); },
       [&](Answer a) { return f.client->Patch(PodsResource(), "ns", "p1", PatchType::kMerge, {{"a", 1}}, "", a); },
   };
   for (size_t i = 0; i < writes.size(); ++i) {
     fail = false;
-    ApiResult<Json> decoded = writes[i](Answer::kObject);
+    StatusOr<Json> decoded = writes[i](Answer::kObject);
     EXPECT_FALSE(decoded.ok()) << i << ": a non-JSON answer must fail when the object is asked for";
-    ApiResult<Json> outcome = writes[i](Answer::kOutcomeOnly);
+    StatusOr<Json> outcome = writes[i](Answer::kOutcomeOnly);
     ASSERT_TRUE(outcome.ok()) << i << ": " << outcome.status().ToString();
     EXPECT_TRUE(outcome->is_null()) << i;
     fail = true;
-    ApiResult<Json> error = writes[i](Answer::kOutcomeOnly);
+    StatusOr<Json> error = writes[i](Answer::kOutcomeOnly);
     ASSERT_FALSE(error.ok()) << i;
     EXPECT_EQ(error.code(), StatusCode::kAlreadyExists) << i;
     EXPECT_EQ(ApiStatusOf(error).reason, "AlreadyExists") << i;
@@ -765,7 +765,7 @@ TEST(HttpClientTest, ConnectionRefusedIsUnavailable) {
   options.registry = &registry;
   auto client = HttpClient::Create(config, options);
   ASSERT_TRUE(client.ok());
-  ApiResult<Json> got = (*client)->Get(PodsResource(), "ns", "p1");
+  StatusOr<Json> got = (*client)->Get(PodsResource(), "ns", "p1");
   EXPECT_EQ(got.code(), StatusCode::kUnavailable);
   EXPECT_EQ(ApiStatusOf(got).http_code, 0);
   EXPECT_EQ(registry.AddCounter("ringleader_api_requests_total", "", {"verb", "code"})

@@ -73,7 +73,7 @@ class IntegrationTest : public ::testing::Test {
 };
 
 TEST_F(IntegrationTest, CrudAndErrors) {
-  ApiResult<Json> created = client().Create(PodsResource(), "default", Pod("a", {{"app", "x"}}));
+  StatusOr<Json> created = client().Create(PodsResource(), "default", Pod("a", {{"app", "x"}}));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_FALSE((*created)["metadata"]["uid"].get<std::string>().empty());
   EXPECT_TRUE(client().Create(PodsResource(), "default", Pod("a")).IsAlreadyExists());
@@ -83,22 +83,22 @@ TEST_F(IntegrationTest, CrudAndErrors) {
   Json update = created.value();
   update["metadata"]["labels"]["v"] = "2";
   ASSERT_TRUE(client().Update(PodsResource(), "default", update).ok());
-  ApiResult<Json> conflict = client().Update(PodsResource(), "default", stale);
+  StatusOr<Json> conflict = client().Update(PodsResource(), "default", stale);
   EXPECT_TRUE(conflict.IsConflict()) << conflict.status().ToString();
   EXPECT_EQ(ApiStatusOf(conflict).reason, "Conflict");
 
   Json bad = Pod("Bad_Name");
   bad["spec"]["containers"] = Json::array();
-  ApiResult<Json> invalid = client().Create(PodsResource(), "default", bad);
+  StatusOr<Json> invalid = client().Create(PodsResource(), "default", bad);
   EXPECT_EQ(invalid.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ApiStatusOf(invalid).http_code, 422);
   EXPECT_GE(ApiStatusOf(invalid).causes.size(), 2u);
 
-  ApiResult<Json> status = client().Patch(PodsResource(), "default", "a", PatchType::kMerge,
+  StatusOr<Json> status = client().Patch(PodsResource(), "default", "a", PatchType::kMerge,
                                           {{"status", {{"phase", "Running"}}}}, "status");
   ASSERT_TRUE(status.ok()) << status.status().ToString();
   EXPECT_EQ((*status)["status"]["phase"], "Running");
-  ApiResult<Json> strategic = client().Patch(PodsResource(), "default", "a",
+  StatusOr<Json> strategic = client().Patch(PodsResource(), "default", "a",
                                              PatchType::kStrategicMerge,
                                              {{"metadata", {{"labels", {{"s", "1"}}}}}});
   ASSERT_TRUE(strategic.ok()) << strategic.status().ToString();
@@ -110,7 +110,7 @@ TEST_F(IntegrationTest, CrudAndErrors) {
   ListOptions selected;
   selected.label_selector = "app=y";
   selected.limit = 2;
-  ApiResult<Json> all = client().ListAll(PodsResource(), "default", selected);
+  StatusOr<Json> all = client().ListAll(PodsResource(), "default", selected);
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   EXPECT_EQ((*all)["items"].size(), 5u);
   EXPECT_EQ(server_->CountRequests("list", "pods"), 3);
@@ -126,19 +126,19 @@ TEST_F(IntegrationTest, CrudAndErrors) {
 
 TEST_F(IntegrationTest, RetriesTooManyRequestsAndCountsThem) {
   server_->FailNextRequests({/*count=*/2, /*retry_after_seconds=*/0, "create", "pods"});
-  ApiResult<Json> created = client().Create(PodsResource(), "default", Pod("retry"));
+  StatusOr<Json> created = client().Create(PodsResource(), "default", Pod("retry"));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   auto& requests = registry_.AddCounter("ringleader_api_requests_total", "", {"verb", "code"});
   EXPECT_EQ(requests.WithLabels({"create", "429"}).Value(), 2);
   EXPECT_EQ(requests.WithLabels({"create", "201"}).Value(), 1);
   server_->ConflictNextUpdates({1, "pods", ""});
-  ApiResult<Json> patched = client().Patch(PodsResource(), "default", "retry", PatchType::kMerge,
+  StatusOr<Json> patched = client().Patch(PodsResource(), "default", "retry", PatchType::kMerge,
                                            {{"metadata", {{"labels", {{"a", "b"}}}}}});
   EXPECT_TRUE(patched.IsConflict());
 }
 
 TEST_F(IntegrationTest, WatchBookmarksAndExpiry) {
-  ApiResult<Json> list = client().List(PodsResource(), "default");
+  StatusOr<Json> list = client().List(PodsResource(), "default");
   ASSERT_TRUE(list.ok());
   std::string rv = (*list)["metadata"]["resourceVersion"];
   ASSERT_TRUE(client().Create(PodsResource(), "default", Pod("w")).ok());
@@ -218,7 +218,7 @@ TEST_F(IntegrationTest, BookmarksAdvanceTheInformersResourceVersion) {
                 {"kind", "Lease"},
                 {"metadata", {{"name", "unrelated"}}},
                 {"spec", {{"holderIdentity", "x"}}}};
-  ApiResult<Json> created = client().Create(LeasesResource(), "default", lease);
+  StatusOr<Json> created = client().Create(LeasesResource(), "default", lease);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   const long long lease_rv = std::stoll((*created)["metadata"]["resourceVersion"].get<std::string>());
   ASSERT_TRUE(Eventually([&] {
@@ -249,7 +249,7 @@ TEST_F(IntegrationTest, LeaderElectionTakeoverAfterExpiry) {
   EXPECT_FALSE(b.IsLeader());
   a.Stop();  // without release: b must wait for expiry
   ASSERT_TRUE(Eventually([&] { return b.IsLeader(); }));
-  ApiResult<Json> lease = client().Get(LeasesResource(), "default", "ringleader-operator");
+  StatusOr<Json> lease = client().Get(LeasesResource(), "default", "ringleader-operator");
   ASSERT_TRUE(lease.ok());
   EXPECT_EQ((*lease)["spec"]["holderIdentity"], "b");
   EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);
@@ -303,7 +303,7 @@ TEST_F(IntegrationTest, EventsAreDeduplicated) {
   EventRecorder recorder(client());
   for (int i = 0; i < 3; ++i) recorder.Record(pod, kEventTypeWarning, "Backoff", "restarting");
   ASSERT_TRUE(recorder.Flush(Clock::now() + seconds(15)));
-  ApiResult<Json> events = client().List(EventsResource(), "default");
+  StatusOr<Json> events = client().List(EventsResource(), "default");
   ASSERT_TRUE(events.ok());
   ASSERT_EQ((*events)["items"].size(), 1u);
   EXPECT_EQ((*events)["items"][0]["count"], 3);

@@ -234,13 +234,13 @@ TEST(ApiErrorTest, ApiResultCarriesStatusObject) {
   ApiStatus api;
   api.http_code = 404;
   api.reason = "NotFound";
-  ApiResult<int> result(ToStatus(api, "GET /x"));
+  StatusOr<int> result(ToStatus(api, "GET /x"));
   EXPECT_FALSE(result.ok());
   EXPECT_TRUE(result.IsNotFound());
   EXPECT_EQ(ApiStatusOf(result).reason, "NotFound");
   StatusOr<int> converted = std::move(result);
   EXPECT_EQ(converted.status().code(), StatusCode::kNotFound);
-  ApiResult<int> good(7);
+  StatusOr<int> good(7);
   EXPECT_TRUE(good.ok());
   EXPECT_EQ(*good, 7);
 }

@@ -160,14 +160,14 @@ class TlsTest : public ::testing::Test {
   void SetUp() override {
     if (!pki_->ok()) GTEST_SKIP() << "openssl CLI unavailable: cannot generate test certificates";
   }
-  ApiResult<Json> GetWith(const TlsServer& server, RestConfig config) {
+  StatusOr<Json> GetWith(const TlsServer& server, RestConfig config) {
     config.server = server.url();
     HttpClientOptions options;
     options.registry = &registry_;
     options.max_retries = 0;
     auto client = HttpClient::Create(config, options);
     EXPECT_TRUE(client.ok()) << client.status().ToString();
-    if (!client.ok()) return ApiResult<Json>(client.status());
+    if (!client.ok()) return StatusOr<Json>(client.status());
     return (*client)->Get(PodsResource(), "ns", "tls");
   }
   static inline Pki* pki_ = nullptr;
@@ -180,7 +180,7 @@ TEST_F(TlsTest, ClientCertificateFromFilesAndCaFromData) {
   config.certificate_authority_data = ReadFile(pki_->Path("ca.crt"));
   config.client_certificate_file = pki_->Path("client.crt");
   config.client_key_file = pki_->Path("client.key");
-  ApiResult<Json> got = GetWith(server, config);
+  StatusOr<Json> got = GetWith(server, config);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ((*got)["metadata"]["annotations"]["client-cn"], "ringleader-client");
 }
@@ -191,7 +191,7 @@ TEST_F(TlsTest, ClientCertificateFromDataAndCaFromFile) {
   config.certificate_authority_file = pki_->Path("ca.crt");
   config.client_certificate_data = ReadFile(pki_->Path("client.crt"));
   config.client_key_data = ReadFile(pki_->Path("client.key"));
-  ApiResult<Json> got = GetWith(server, config);
+  StatusOr<Json> got = GetWith(server, config);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ((*got)["metadata"]["annotations"]["client-cn"], "ringleader-client");
 }
@@ -200,7 +200,7 @@ TEST_F(TlsTest, MissingClientCertificateIsRejected) {
   TlsServer server(*pki_, /*require_client_cert=*/true);
   RestConfig config;
   config.certificate_authority_file = pki_->Path("ca.crt");
-  ApiResult<Json> got = GetWith(server, config);
+  StatusOr<Json> got = GetWith(server, config);
   EXPECT_EQ(got.code(), StatusCode::kUnavailable) << got.status().ToString();
 }
 
@@ -208,7 +208,7 @@ TEST_F(TlsTest, VerifiesTheServerUnlessTold) {
   TlsServer server(*pki_, /*require_client_cert=*/false);
   RestConfig wrong_ca;
   wrong_ca.certificate_authority_file = pki_->Path("other-ca.crt");
-  ApiResult<Json> rejected = GetWith(server, wrong_ca);
+  StatusOr<Json> rejected = GetWith(server, wrong_ca);
   EXPECT_EQ(rejected.code(), StatusCode::kUnavailable);
   EXPECT_NE(rejected.status().message().find("SSL"), std::string::npos)
       << rejected.status().message();
@@ -216,7 +216,7 @@ TEST_F(TlsTest, VerifiesTheServerUnlessTold) {
 
   RestConfig insecure = wrong_ca;
   insecure.insecure_skip_tls_verify = true;  // only ever set from the kubeconfig
-  ApiResult<Json> accepted = GetWith(server, insecure);
+  StatusOr<Json> accepted = GetWith(server, insecure);
   EXPECT_TRUE(accepted.ok()) << accepted.status().ToString();
   EXPECT_EQ((*accepted)["metadata"]["annotations"]["client-cn"], "none");
 }

@@ -194,25 +194,5 @@ class TrainingJobReconciler final : public kube::Reconciler {
   metrics::Histogram* admission_wait_;
 };
 
-// What the pod cache keeps of a pod (the informer's transform): metadata the reconciler reads
-// (name, namespace, uid, resourceVersion, ringleader.dev/ labels, the controller
-// ownerReference, deletionTimestamp), the spec fields admission and gate removal need
-// (nodeName, schedulingGates, overhead, container requests), and of the status the phase,
-// reason, Ready/DisruptionTarget conditions and how containers terminated. Drops
-// managedFields, env, volumes, images and the rest, which is most of a pod's bytes.
-void TrimPodForCache(kube::Json& pod);
-// What TrimPodForCache reads, for the pod informer to decode only that (kube::FieldMask):
-// TrimPodForCache of a pod decoded through it equals TrimPodForCache of the whole pod.
-std::shared_ptr<const kube::FieldMask> PodCacheMask();
-
-// The Service cache only answers "does the job's Service exist": metadata (name, namespace,
-// uid, resourceVersion, ownerReferences, deletionTimestamp) is all it keeps.
-void TrimServiceForCache(kube::Json& service);
-std::shared_ptr<const kube::FieldMask> ServiceCacheMask();  // as PodCacheMask
-
-// The TrainingJob cache keeps the whole job but managedFields and kubectl's
-// last-applied-configuration annotation (a second copy of the spec): status is written
-// through /status, which ignores metadata, so nothing written back depends on them.
-void TrimTrainingJobForCache(kube::Json& job);
 
 }  // namespace ringleader::controller

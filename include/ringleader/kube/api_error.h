@@ -1,5 +1,5 @@
 #pragma once
-// How API errors come back. Every call returns a StatusOr<T> (ApiResult<T>): a
+// How API errors come back. Every call returns a StatusOr<T> (StatusOr<T>): a
 // ringleader::Status whose code decides what the caller does (see MapHttpStatus) and which
 // carries, as its details, the decoded meta/v1 `Status` object (reason, code, message, causes)
 // for callers that need them, e.g. the field names of a 422 Invalid: read it with ApiStatusOf.
@@ -70,9 +70,5 @@ template <typename T>
 const ApiStatus& ApiStatusOf(const StatusOr<T>& result) {
   return ApiStatusOf(result.status());
 }
-
-// Every client call returns a StatusOr; the name stays for the callers that spell it.
-template <typename T>
-using ApiResult = StatusOr<T>;
 
 }  // namespace ringleader::kube

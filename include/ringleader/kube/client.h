@@ -105,28 +105,28 @@ class Client {
  public:
   virtual ~Client() = default;
 
-  virtual ApiResult<Json> Get(const GroupVersionResource& gvr, const std::string& ns,
+  virtual StatusOr<Json> Get(const GroupVersionResource& gvr, const std::string& ns,
                               const std::string& name) = 0;
   // One page; the returned List carries metadata.resourceVersion and metadata.continue.
-  virtual ApiResult<Json> List(const GroupVersionResource& gvr, const std::string& ns,
+  virtual StatusOr<Json> List(const GroupVersionResource& gvr, const std::string& ns,
                                const ListOptions& options = {}) = 0;
   // `ns` is taken from the argument (an object's metadata.namespace is not consulted for the
   // URL); the server fills in the rest.
-  virtual ApiResult<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
+  virtual StatusOr<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
                                  const Json& object, Answer answer = Answer::kObject) = 0;
   // PUT of the whole object; metadata.resourceVersion in `object` gives optimistic
   // concurrency (409 kConflict when stale).
-  virtual ApiResult<Json> Update(const GroupVersionResource& gvr, const std::string& ns,
+  virtual StatusOr<Json> Update(const GroupVersionResource& gvr, const std::string& ns,
                                  const Json& object) = 0;
   // PUT to the /status subresource.
-  virtual ApiResult<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
+  virtual StatusOr<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
                                        const Json& object, Answer answer = Answer::kObject) = 0;
   // `subresource` is "" or "status".
-  virtual ApiResult<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
+  virtual StatusOr<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
                                 const std::string& name, PatchType type, const Json& patch,
                                 const std::string& subresource = "", Answer answer = Answer::kObject) = 0;
   // Returns the server's answer body (the object, or a Status for some resources).
-  virtual ApiResult<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
+  virtual StatusOr<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
                                  const std::string& name, const DeleteOptions& options = {}) = 0;
 
   // Streams events to `handler` until the server closes the stream (returns OK), the handler
@@ -141,12 +141,12 @@ class Client {
   // Follows metadata.continue until the last page and returns one List with all items and
   // the first page's metadata.resourceVersion. options.limit is the page size (0 = 500).
   // A 410 on a continue token (the snapshot expired) restarts the listing once from scratch.
-  ApiResult<Json> ListAll(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> ListAll(const GroupVersionResource& gvr, const std::string& ns,
                           ListOptions options = {});
   // ListAll without holding every page: `on_items` gets each page's items array as it arrives
   // (it may move from them); `on_restart` is called when a 410 restarts the listing (drop what
   // on_items was given). Returns the List without items (its metadata.resourceVersion).
-  ApiResult<Json> ListPaged(const GroupVersionResource& gvr, const std::string& ns, ListOptions options,
+  StatusOr<Json> ListPaged(const GroupVersionResource& gvr, const std::string& ns, ListOptions options,
                             const std::function<void(Json& items)>& on_items,
                             const std::function<void()>& on_restart);
 };

@@ -48,20 +48,20 @@ class HttpClient final : public Client {
                                                       HttpClientOptions options = {});
   ~HttpClient() override;
 
-  ApiResult<Json> Get(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Get(const GroupVersionResource& gvr, const std::string& ns,
                       const std::string& name) override;
-  ApiResult<Json> List(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> List(const GroupVersionResource& gvr, const std::string& ns,
                        const ListOptions& options = {}) override;
-  ApiResult<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Create(const GroupVersionResource& gvr, const std::string& ns,
                          const Json& object, Answer answer = Answer::kObject) override;
-  ApiResult<Json> Update(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Update(const GroupVersionResource& gvr, const std::string& ns,
                          const Json& object) override;
-  ApiResult<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> UpdateStatus(const GroupVersionResource& gvr, const std::string& ns,
                                const Json& object, Answer answer = Answer::kObject) override;
-  ApiResult<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Patch(const GroupVersionResource& gvr, const std::string& ns,
                         const std::string& name, PatchType type, const Json& patch,
                         const std::string& subresource = "", Answer answer = Answer::kObject) override;
-  ApiResult<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
+  StatusOr<Json> Delete(const GroupVersionResource& gvr, const std::string& ns,
                          const std::string& name, const DeleteOptions& options = {}) override;
   Status Watch(const GroupVersionResource& gvr, const std::string& ns,
                const WatchOptions& options, const WatchHandler& handler,
@@ -73,7 +73,7 @@ class HttpClient final : public Client {
     std::string body;
     std::string content_type;
   };
-  ApiResult<RawResponse> Raw(const std::string& method, const std::string& path,
+  StatusOr<RawResponse> Raw(const std::string& method, const std::string& path,
                              const std::string& body = "",
                              const std::string& content_type = "application/json");
 
