@@ -271,8 +271,18 @@ Status ShmCommunicator::AllReduce(void* buffer, size_t count, DataType type, Red
   auto chunk_data = [&](size_t k) { return data + k * chunk_elems * esize; };
   // Rank r owns elements [len * r / n, len * (r + 1) / n) of a chunk of `len` elements.
   auto slice_begin = [n](size_t len, int r) { return len * r / n; };
+  // A rank's own slice never goes through its slot: only peers' slices are copied in, the
+  // reduction reads the own slice from the caller's buffer and writes the result there (then
+  // into the slot, for the peers), and the copy-out skips it. Per rank that saves 1/n of the
+  // copy-in and copy-out traffic (a quarter at 4 ranks, half at 2); the summation order, and
+  // so every bit of the result, is unchanged.
   auto copy_in = [&](size_t k) {
-    std::memcpy(Slot(first_seq + k, rank_), chunk_data(k), chunk_len(k) * esize);
+    const size_t len = chunk_len(k);
+    const size_t b = slice_begin(len, rank_) * esize;
+    const size_t e = slice_begin(len, rank_ + 1) * esize;
+    char* slot = Slot(first_seq + k, rank_);
+    std::memcpy(slot, chunk_data(k), b);
+    std::memcpy(slot + e, chunk_data(k) + e, len * esize - e);
   };
   std::vector<const void*> sources(n);
   auto reduce = [&](size_t k) {
@@ -280,13 +290,16 @@ Status ShmCommunicator::AllReduce(void* buffer, size_t count, DataType type, Red
     const size_t begin = slice_begin(len, rank_);
     const size_t end = slice_begin(len, rank_ + 1);
     if (end == begin) return;
+    char* own = chunk_data(k) + begin * esize;
     for (int r = 0; r < n; ++r) sources[r] = Slot(first_seq + k, r) + begin * esize;
-    ReduceSources(Slot(first_seq + k, rank_) + begin * esize, sources.data(), n, end - begin,
-                  type, divisor);
+    sources[rank_] = own;
+    ReduceSources(own, sources.data(), n, end - begin, type, divisor);
+    std::memcpy(Slot(first_seq + k, rank_) + begin * esize, own, (end - begin) * esize);
   };
   auto copy_out = [&](size_t k) {
     const size_t len = chunk_len(k);
     for (int r = 0; r < n; ++r) {
+      if (r == rank_) continue;
       const size_t b = slice_begin(len, r);
       const size_t e = slice_begin(len, r + 1);
       std::memcpy(chunk_data(k) + b * esize, Slot(first_seq + k, r) + b * esize, (e - b) * esize);
