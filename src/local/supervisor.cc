@@ -11,10 +11,10 @@
 #include <memory>
 #include <optional>
 
+#include "ringleader/policy/failure_attribution.h"
 #include "ringleader/policy/restart_policy.h"
 #include "ringleader/local/process_group.h"
 #include "ringleader/local/progress_line.h"
-#include "ringleader/runtime/app/exit_codes.h"
 
 namespace ringleader::local {
 
@@ -166,21 +166,22 @@ class Run {
   }
 
   void RecordExits(const std::vector<ProcessExit>& exits, bool count_failures) {
-    const ProcessExit* first_failure = nullptr;
+    std::vector<controller::FailedWorker> failed;
+    std::vector<const ProcessExit*> failed_exits;
     for (const ProcessExit& exit : exits) {
       WorkerView& r = view_.workers[exit.index];
       if (r.running) --view_.ready;
       r.running = false;
       r.exit_code = exit.exit_code;
       if (!count_failures || exit.exit_code == 0) continue;
-      // Workers that exit at the same moment: a "peer failed" exit is a consequence of another
-      // worker's failure, so the other exit names the cause.
-      if (first_failure == nullptr ||
-          (first_failure->exit_code == runtime::kExitPeerFailed && exit.exit_code != runtime::kExitPeerFailed)) {
-        first_failure = &exit;
-      }
+      // Exits reaped together count as simultaneous (no finish time): the shared rule then
+      // prefers an exit that is not "a peer failed first". An earlier batch already won.
+      failed.push_back({r.worker, exit.exit_code, ""});
+      failed_exits.push_back(&exit);
     }
-    if (first_failure != nullptr && !have_failure_) {
+    const auto root_cause = controller::PickRootCause(failed);
+    if (root_cause && !have_failure_) {
+      const ProcessExit* first_failure = failed_exits[*root_cause];
       have_failure_ = true;
       const WorkerView& r = view_.workers[first_failure->index];
       failure_ = {};

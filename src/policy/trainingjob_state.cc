@@ -6,6 +6,7 @@
 #include "ringleader/api/limits.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/api/worker_env.h"
+#include "ringleader/policy/failure_attribution.h"
 #include "ringleader/policy/kueue_workload.h"
 #include "ringleader/policy/restart_policy.h"
 
@@ -302,21 +303,16 @@ class Step {
     for (const auto& [rank, p] : current_) {
       if (auto disruption = WorkerDisruption(*p, in_.lost_nodes)) return disruption;
     }
-    // Among failed workers, the one that failed first is the root cause: when one rank
-    // crashes (say OOMKilled, 137), its peers exit 1 on the broken collective, and judging
-    // by the lowest rank would call a retryable failure permanent.
-    const ObservedPod* first = nullptr;
+    // Among failed workers, the root cause by the rule local mode applies too.
+    std::vector<FailedWorker> failed;
+    std::vector<const ObservedPod*> failed_pods;
     for (const auto& [rank, p] : current_) {
       if (p->phase != "Failed") continue;
-      if (first == nullptr) {
-        first = p;
-        continue;
-      }
-      const std::string& a = p->finished_at;
-      const std::string& b = first->finished_at;
-      // RFC 3339 UTC timestamps from the kubelet compare as strings; unknown times go last.
-      if (!a.empty() && (b.empty() || a < b)) first = p;
+      failed.push_back({rank, p->exit_code, p->finished_at});
+      failed_pods.push_back(p);
     }
+    const auto root_cause = PickRootCause(failed);
+    const ObservedPod* first = root_cause ? failed_pods[*root_cause] : nullptr;
     for (const auto& [rank, p] : current_) {
       if (first != nullptr && p != first) continue;
       if (p->phase == "Failed") {
