@@ -8,7 +8,7 @@
 #include "ringleader/api/codec.h"
 #include "ringleader/api/limits.h"
 #include "ringleader/common/rfc3339.h"
-#include "ringleader/api/worker_env.h"
+#include "ringleader/api/worker_env_builder.h"
 
 namespace ringleader::api {
 

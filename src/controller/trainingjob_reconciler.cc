@@ -13,7 +13,7 @@
 #include "ringleader/api/resources.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/api/validation.h"
-#include "ringleader/api/worker_env.h"
+#include "ringleader/api/worker_env_builder.h"
 #include "ringleader/common/json_fields.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/policy/desired_state.h"

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ringleader/api/worker_env.h"
+#include "ringleader/api/worker_env_builder.h"
 #include "ringleader/common/worker_contract.h"
 
 namespace ringleader::local {

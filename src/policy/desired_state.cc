@@ -1,7 +1,7 @@
 #include "ringleader/policy/desired_state.h"
 
 #include "ringleader/api/quantity.h"
-#include "ringleader/api/worker_env.h"
+#include "ringleader/api/worker_env_builder.h"
 #include "ringleader/policy/labels.h"
 
 namespace ringleader::controller {

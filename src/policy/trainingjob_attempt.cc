@@ -1,7 +1,7 @@
 #include <algorithm>
 
 #include "ringleader/api/limits.h"
-#include "ringleader/api/worker_env.h"
+#include "ringleader/api/worker_env_builder.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/policy/failure_attribution.h"
 #include "trainingjob_step.h"

@@ -5,7 +5,7 @@
 
 #include "ringleader/api/limits.h"
 #include "ringleader/common/rfc3339.h"
-#include "ringleader/api/worker_env.h"
+#include "ringleader/api/worker_env_builder.h"
 #include "ringleader/policy/kueue_workload.h"
 #include "ringleader/policy/restart_policy.h"
 #include "trainingjob_step.h"

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "local_test_util.h"
-#include "ringleader/api/worker_env.h"
+#include "ringleader/api/worker_env_builder.h"
 
 namespace ringleader::local {
 namespace {

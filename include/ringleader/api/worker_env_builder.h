@@ -1,6 +1,7 @@
 #pragma once
-// The environment contract between the operator (or local mode) and every worker process.
-// docs/runtime.md describes each variable; the runtime's rendezvous reads them.
+// Builds the worker environment contract (common/worker_contract.h names the variables) for
+// a worker Pod of a TrainingJob, as the operator and local mode inject it; the runtime's
+// rendezvous/worker_env_parser.h reads it back. docs/runtime.md describes each variable.
 
 #include <optional>
 #include <string>

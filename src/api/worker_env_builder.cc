@@ -1,4 +1,4 @@
-#include "ringleader/api/worker_env.h"
+#include "ringleader/api/worker_env_builder.h"
 
 #include "ringleader/common/worker_contract.h"
 
