@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <tuple>
 
 #include "ringleader/api/limits.h"
 #include "ringleader/common/rfc3339.h"
@@ -220,59 +222,6 @@ TEST(TrainingJobStateTest, BackoffLimitThenFailedWithCleanPolicy) {
   EXPECT_EQ(plan.status.completion_time, "2026-11-22T10:00:30Z");
 }
 
-TEST(TrainingJobStateTest, ExitCodePolicy) {
-  struct Case { int code; api::JobPhase phase; };
-  for (const Case& c : {Case{1, api::JobPhase::kFailed}, Case{127, api::JobPhase::kFailed},
-                        Case{128, api::JobPhase::kRestarting}, Case{175, api::JobPhase::kRestarting}}) {
-    api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"restartPolicy", "ExitCode"}}), 2);
-    auto pods = Pods(2, "Running");
-    pods[0].phase = "Failed";
-    pods[0].exit_code = c.code;
-    EXPECT_EQ(DecideNextState(Input(job, pods, kT0 + seconds(9))).status.phase, c.phase) << c.code;
-  }
-}
-
-TEST(TrainingJobStateTest, TheWorkerThatFailedFirstDecidesNotTheLowestRank) {
-  api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"restartPolicy", "ExitCode"}}), 3);
-  auto pods = Pods(3, "Running");
-  // Rank 2 was OOMKilled first; ranks 0 and 1 then exited 1 on the broken collective.
-  pods[2].phase = "Failed";
-  pods[2].exit_code = 137;
-  pods[2].reason = "OOMKilled";
-  pods[2].finished_at = "2026-11-22T10:00:03Z";
-  for (int r : {0, 1}) {
-    pods[r].phase = "Failed";
-    pods[r].exit_code = 1;
-    pods[r].finished_at = "2026-11-22T10:00:05Z";
-  }
-  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(9)));
-  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting) << plan.status.message;
-  EXPECT_NE(plan.status.message.find("137"), std::string::npos) << plan.status.message;
-  // Without timestamps the lowest failed rank is taken (stable, as before).
-  for (auto& p : pods) p.finished_at.clear();
-  EXPECT_EQ(DecideNextState(Input(job, pods, kT0 + seconds(9))).status.phase, api::JobPhase::kFailed);
-}
-
-TEST(TrainingJobStateTest, PodDeletedOutOfBandRestarts) {
-  api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"restartPolicy", "ExitCode"}}), 3);
-  auto pods = Pods(3, "Running");
-  pods.erase(pods.begin() + 1);
-  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(9)));
-  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
-  EXPECT_NE(plan.status.message.find("worker 1 was disrupted (Deleted)"), std::string::npos) << plan.status.message;
-}
-
-TEST(TrainingJobStateTest, EvictionIsADisruption) {
-  api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"restartPolicy", "ExitCode"}}), 2);
-  auto pods = Pods(2, "Running");
-  pods[1].phase = "Failed";
-  pods[1].disrupted = true;
-  pods[1].reason = "Evicted";
-  pods[1].exit_code = 1;
-  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(9)));
-  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting) << plan.status.message;
-}
-
 // ---- issue 14: node loss, disruptions, stuck pods, stalls, in-place restarts (disruption.h)
 
 ObservedPod OnNode(ObservedPod pod, const std::string& node) {
@@ -316,29 +265,106 @@ TEST(TrainingJobStateTest, LostNodeRestartsTheGangAtOnceNamingTheNode) {
   EXPECT_EQ(*plan.requeue_after, milliseconds(0));
 }
 
-// restartPolicy ExitCode: the peers of a lost worker exit 1 on the broken collective; the lost
-// node is the cause, so the restart is still retryable.
-TEST(TrainingJobStateTest, LostNodeGoesBeforeThePeersExitCodes) {
-  api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"restartPolicy", "ExitCode"}}), 3);
-  auto pods = SpreadPods(3, "Running");
-  pods[0].phase = "Failed";
-  pods[0].exit_code = 1;
-  pods[0].reason = "Error";
-  StatePlan plan = DecideNextState(WithLost(Input(job, pods, kT0 + seconds(10)), "node-2"));
-  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
-  EXPECT_EQ(Cond(plan, "Restarting"), "True/NodeLost");
+// How a running gang's attempt ends, one row per way to fail: the pods as observed (and a
+// lost node), and the phase, condition, status message and Event that the decision gives.
+struct AttemptEndCase {
+  const char* name;
+  int workers;
+  json run_policy;
+  bool spread_nodes;  // worker r on node-r (else all on node-0)
+  std::function<void(std::vector<ObservedPod>&)> observe;
+  const char* lost_node;           // "" for none
+  api::JobPhase phase;
+  const char* restarting;          // Cond(plan, "Restarting") when not ""
+  const char* message_has;         // in status.message when not ""
+  const char* event;               // the Event with this reason has event_message
+  const char* event_message;
+};
+
+void PrintTo(const AttemptEndCase& c, std::ostream* os) { *os << c.name; }
+
+std::function<void(std::vector<ObservedPod>&)> Exits(std::vector<std::tuple<int, int, const char*>> exits) {
+  return [exits](std::vector<ObservedPod>& pods) {
+    for (const auto& [rank, code, finished_at] : exits) {
+      pods[rank].phase = "Failed";
+      pods[rank].exit_code = code;
+      pods[rank].finished_at = finished_at;
+    }
+  };
 }
 
-TEST(TrainingJobStateTest, DisruptionTargetRestartsAsPreempted) {
-  api::TrainingJob job = RunningJob(MakeJob(3), 3);
-  auto pods = SpreadPods(3, "Running");
-  pods[2].disrupted = true;
-  pods[2].reason = "PreemptionByScheduler";
-  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(10)));
-  EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
-  EXPECT_EQ(Cond(plan, "Restarting"), "True/Preempted");
-  EXPECT_EQ(EventMessage(plan, "Preempted"), "worker 2 was disrupted (Preempted): pod demo-worker-2 on node node-2");
+const json kExitCodePolicy = {{"restartPolicy", "ExitCode"}};
+
+class AttemptEndTest : public ::testing::TestWithParam<AttemptEndCase> {};
+
+TEST_P(AttemptEndTest, EndsAsTheTableSays) {
+  const AttemptEndCase& c = GetParam();
+  api::TrainingJob job = RunningJob(MakeJob(c.workers, "Builtin", c.run_policy), c.workers);
+  auto pods = c.spread_nodes ? SpreadPods(c.workers, "Running") : Pods(c.workers, "Running");
+  c.observe(pods);
+  StateInput in = Input(job, pods, kT0 + seconds(9));
+  if (*c.lost_node) in = WithLost(in, c.lost_node);
+  StatePlan plan = DecideNextState(in);
+  EXPECT_EQ(plan.status.phase, c.phase) << plan.status.message;
+  if (*c.restarting) EXPECT_EQ(Cond(plan, "Restarting"), c.restarting);
+  if (*c.message_has) {
+    EXPECT_NE(plan.status.message.find(c.message_has), std::string::npos) << plan.status.message;
+  }
+  if (*c.event) EXPECT_EQ(EventMessage(plan, c.event), c.event_message);
 }
+
+using api::JobPhase;
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, AttemptEndTest,
+    ::testing::Values(
+        // restartPolicy ExitCode: 1-127 are permanent, 128 and up (signals) and 175 (a peer
+        // failed) are retried.
+        AttemptEndCase{"ExitCode1IsPermanent", 2, kExitCodePolicy, false, Exits({{0, 1, ""}}), "",
+                       JobPhase::kFailed, "", "", "", ""},
+        AttemptEndCase{"ExitCode127IsPermanent", 2, kExitCodePolicy, false, Exits({{0, 127, ""}}), "",
+                       JobPhase::kFailed, "", "", "", ""},
+        AttemptEndCase{"ExitCode128IsRetried", 2, kExitCodePolicy, false, Exits({{0, 128, ""}}), "",
+                       JobPhase::kRestarting, "", "", "", ""},
+        AttemptEndCase{"ExitCode175IsRetried", 2, kExitCodePolicy, false, Exits({{0, 175, ""}}), "",
+                       JobPhase::kRestarting, "", "", "", ""},
+        // Rank 2 was OOMKilled first; ranks 0 and 1 then exited 1 on the broken collective.
+        AttemptEndCase{"TheWorkerThatFailedFirstDecidesNotTheLowestRank", 3, kExitCodePolicy, false,
+                       Exits({{2, 137, "2026-11-22T10:00:03Z"},
+                              {0, 1, "2026-11-22T10:00:05Z"},
+                              {1, 1, "2026-11-22T10:00:05Z"}}),
+                       "", JobPhase::kRestarting, "", "137", "", ""},
+        // Without timestamps the lowest failed rank is taken (policy/failure_attribution.h).
+        AttemptEndCase{"WithoutTimesTheLowestFailedRankDecides", 3, kExitCodePolicy, false,
+                       Exits({{2, 137, ""}, {0, 1, ""}, {1, 1, ""}}), "", JobPhase::kFailed, "", "", "", ""},
+        AttemptEndCase{"PodDeletedOutOfBandRestarts", 3, kExitCodePolicy, false,
+                       [](std::vector<ObservedPod>& pods) { pods.erase(pods.begin() + 1); }, "",
+                       JobPhase::kRestarting, "", "worker 1 was disrupted (Deleted)", "", ""},
+        AttemptEndCase{"EvictionIsADisruption", 2, kExitCodePolicy, false,
+                       [](std::vector<ObservedPod>& pods) {
+                         pods[1].phase = "Failed";
+                         pods[1].disrupted = true;
+                         pods[1].reason = "Evicted";
+                         pods[1].exit_code = 1;
+                       },
+                       "", JobPhase::kRestarting, "", "", "", ""},
+        // The peers of a lost worker exit 1 on the broken collective; the lost node is the
+        // cause, so the restart is still retryable.
+        AttemptEndCase{"LostNodeGoesBeforeThePeersExitCodes", 3, kExitCodePolicy, true,
+                       [](std::vector<ObservedPod>& pods) {
+                         pods[0].phase = "Failed";
+                         pods[0].exit_code = 1;
+                         pods[0].reason = "Error";
+                       },
+                       "node-2", JobPhase::kRestarting, "True/NodeLost", "", "", ""},
+        AttemptEndCase{"DisruptionTargetRestartsAsPreempted", 3, json::object(), true,
+                       [](std::vector<ObservedPod>& pods) {
+                         pods[2].disrupted = true;
+                         pods[2].reason = "PreemptionByScheduler";
+                       },
+                       "", JobPhase::kRestarting, "True/Preempted", "", "Preempted",
+                       "worker 2 was disrupted (Preempted): pod demo-worker-2 on node node-2"}),
+    [](const ::testing::TestParamInfo<AttemptEndCase>& info) { return std::string(info.param.name); });
 
 // Restarting waits for the old pods on live nodes, not for those on a lost node; the next
 // attempt's worker whose name such a pod holds gets a name of its own.
