@@ -577,42 +577,67 @@ TEST(TrainingJobStateTest, GangTimeoutOfALaterAttemptCountsFromThatAttempt) {
   EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting) << "attempt 1 still gets its own 60 s";
 }
 
-TEST(TrainingJobStateTest, SuccessPolicies) {
-  api::TrainingJob all = RunningJob(MakeJob(3), 3);
-  auto pods = Pods(3, "Running");
-  pods[0].phase = "Succeeded";
-  EXPECT_EQ(DecideNextState(Input(all, pods, kT0 + seconds(9))).status.phase, api::JobPhase::kRunning);
-  StatePlan done = DecideNextState(Input(all, Pods(3, "Succeeded"), kT0 + seconds(9)));
-  EXPECT_EQ(done.status.phase, api::JobPhase::kSucceeded);
-  EXPECT_EQ(Cond(done, "Succeeded"), "True/AllWorkersSucceeded");
-  EXPECT_TRUE(HasEvent(done, "Succeeded"));
-  EXPECT_EQ(done.status.workers.succeeded, 3);
+// How a running gang finishes, one row per policy: the pods as observed at a time, and the
+// phase, the terminal condition, its Event and how many pods the clean-up deletes.
+struct FinishCase {
+  const char* name;
+  int workers;
+  json run_policy;
+  std::vector<const char*> phases;  // of workers 0..n-1
+  int at_seconds;
+  api::JobPhase phase;
+  const char* condition;  // "Succeeded=True/AllWorkersSucceeded", or "" when none is checked
+  const char* event;      // an Event with this reason, or ""
+  size_t deleted_pods;
+};
 
-  api::TrainingJob rank0 = RunningJob(MakeJob(3, "Builtin", {{"successPolicy", "RankZero"}}), 3);
-  StatePlan r0 = DecideNextState(Input(rank0, pods, kT0 + seconds(9)));
-  EXPECT_EQ(r0.status.phase, api::JobPhase::kSucceeded);
-  EXPECT_EQ(r0.delete_pods.size(), 2u) << "cleanPodPolicy Running removes the still-running workers";
-}
+void PrintTo(const FinishCase& c, std::ostream* os) { *os << c.name; }
 
-TEST(TrainingJobStateTest, CleanPodPolicyAllAndNone) {
-  for (const char* policy : {"All", "None"}) {
-    api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"cleanPodPolicy", policy}}), 2);
-    StatePlan plan = DecideNextState(Input(job, Pods(2, "Succeeded"), kT0 + seconds(9)));
-    EXPECT_EQ(plan.delete_pods.size(), std::string(policy) == "All" ? 2u : 0u) << policy;
+class FinishTest : public ::testing::TestWithParam<FinishCase> {};
+
+TEST_P(FinishTest, EndsAsTheTableSays) {
+  const FinishCase& c = GetParam();
+  api::TrainingJob job = RunningJob(MakeJob(c.workers, "Builtin", c.run_policy), c.workers);
+  std::vector<ObservedPod> pods;
+  for (int r = 0; r < c.workers; ++r) pods.push_back(Pod(r, c.phases[r]));
+  StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(c.at_seconds)));
+  EXPECT_EQ(plan.status.phase, c.phase) << plan.status.message;
+  if (*c.condition) {
+    const std::string condition = c.condition;
+    const size_t eq = condition.find('=');
+    EXPECT_EQ(Cond(plan, condition.substr(0, eq)), condition.substr(eq + 1));
   }
+  if (*c.event) EXPECT_TRUE(HasEvent(plan, c.event));
+  EXPECT_EQ(plan.delete_pods.size(), c.deleted_pods);
+  const auto succeeded = std::count(c.phases.begin(), c.phases.end(), std::string("Succeeded"));
+  EXPECT_EQ(plan.status.workers.succeeded, succeeded);
 }
 
-TEST(TrainingJobStateTest, DeadlineExceeded) {
+INSTANTIATE_TEST_SUITE_P(
+    Table, FinishTest,
+    ::testing::Values(
+        FinishCase{"AllPolicyKeepsRunningUntilEveryWorkerSucceeded", 3, json::object(),
+                   {"Succeeded", "Running", "Running"}, 9, api::JobPhase::kRunning, "", "", 0},
+        FinishCase{"AllPolicySucceedsWhenEveryWorkerDid", 3, json::object(), {"Succeeded", "Succeeded", "Succeeded"},
+                   9, api::JobPhase::kSucceeded, "Succeeded=True/AllWorkersSucceeded", "Succeeded", 0},
+        // cleanPodPolicy Running removes the still-running workers.
+        FinishCase{"RankZeroPolicySucceedsWithWorkerZero", 3, {{"successPolicy", "RankZero"}},
+                   {"Succeeded", "Running", "Running"}, 9, api::JobPhase::kSucceeded, "", "", 2},
+        FinishCase{"CleanPodPolicyAllDeletesFinishedPods", 2, {{"cleanPodPolicy", "All"}}, {"Succeeded", "Succeeded"},
+                   9, api::JobPhase::kSucceeded, "", "", 2},
+        FinishCase{"CleanPodPolicyNoneKeepsThem", 2, {{"cleanPodPolicy", "None"}}, {"Succeeded", "Succeeded"}, 9,
+                   api::JobPhase::kSucceeded, "", "", 0},
+        FinishCase{"ActiveDeadlineFailsAndDeletesTheGang", 2, {{"activeDeadlineSeconds", 100}},
+                   {"Running", "Running"}, 100, api::JobPhase::kFailed, "Failed=True/DeadlineExceeded",
+                   "DeadlineExceeded", 2}),
+    [](const ::testing::TestParamInfo<FinishCase>& info) { return std::string(info.param.name); });
+
+TEST(TrainingJobStateTest, DeadlineIsRequeuedForBeforeItPasses) {
   api::TrainingJob job = RunningJob(MakeJob(2, "Builtin", {{"activeDeadlineSeconds", 100}}), 2);
   StatePlan early = DecideNextState(Input(job, Pods(2, "Running"), kT0 + seconds(50)));
   EXPECT_EQ(early.status.phase, api::JobPhase::kRunning);
   ASSERT_TRUE(early.requeue_after);
   EXPECT_LE(*early.requeue_after, milliseconds(50001));
-  StatePlan late = DecideNextState(Input(job, Pods(2, "Running"), kT0 + seconds(100)));
-  EXPECT_EQ(late.status.phase, api::JobPhase::kFailed);
-  EXPECT_EQ(Cond(late, "Failed"), "True/DeadlineExceeded");
-  EXPECT_TRUE(HasEvent(late, "DeadlineExceeded"));
-  EXPECT_EQ(late.delete_pods.size(), 2u);
 }
 
 TEST(TrainingJobStateTest, TtlDeletesJobOnTime) {
