@@ -71,6 +71,36 @@ std::shared_ptr<const kube::FieldMask> PodCacheMask() { return PodCacheFields().
 void TrimServiceForCache(Json& service) { ServiceCacheFields().Trim(service); }
 std::shared_ptr<const kube::FieldMask> ServiceCacheMask() { return ServiceCacheFields().mask(); }
 
+// status.images alone is often most of a node's bytes.
+void TrimNodeForCache(Json& node) {
+  if (!node.is_object()) return;
+  Json trimmed = Json::object();
+  if (node.contains("metadata")) {
+    for (const char* key : {"name", "uid", "resourceVersion", "labels"}) {
+      if (node["metadata"].contains(key)) trimmed["metadata"][key] = std::move(node["metadata"][key]);
+    }
+  }
+  if (node.contains("spec")) {
+    for (const char* key : {"taints", "unschedulable"}) {
+      if (node["spec"].contains(key)) trimmed["spec"][key] = std::move(node["spec"][key]);
+    }
+  }
+  if (node.contains("status")) {
+    if (node["status"].contains("allocatable")) trimmed["status"]["allocatable"] = std::move(node["status"]["allocatable"]);
+    if (node["status"].contains("conditions") && node["status"]["conditions"].is_array()) {
+      Json conditions = Json::array();
+      for (Json& c : node["status"]["conditions"]) {
+        if (c.is_object() && json_fields::StringRef(c, "type") == "Ready") {
+          const std::string& status = json_fields::StringRef(c, "status");
+          conditions.push_back({{"type", "Ready"}, {"status", status.empty() ? "Unknown" : status}});
+        }
+      }
+      trimmed["status"]["conditions"] = std::move(conditions);
+    }
+  }
+  node = std::move(trimmed);
+}
+
 void TrimTrainingJobForCache(Json& job) {
   if (!job.is_object() || !job.contains("metadata") || !job["metadata"].is_object()) return;
   Json& meta = job["metadata"];

@@ -23,12 +23,22 @@ kube::InformerOptions JobInformerOptions(const std::string& ns) {
   return jobs;
 }
 
+namespace {
+
+// An informer whose cache keeps what `fields` lists, and decodes only that.
+kube::InformerOptions ShapedBy(const kube::FieldList& fields, kube::GroupVersionResource gvr, const std::string& ns) {
+  kube::InformerOptions options;
+  options.gvr = std::move(gvr);
+  options.ns = ns;
+  options.transform = [&fields](Json& object) { fields.Trim(object); };
+  options.decode_mask = fields.mask();
+  return options;
+}
+
+}  // namespace
+
 kube::InformerOptions PodInformerOptions(const std::string& ns) {
-  kube::InformerOptions pods;
-  pods.gvr = kube::PodsResource();
-  pods.ns = ns;
-  pods.transform = TrimPodForCache;
-  pods.decode_mask = PodCacheMask();
+  kube::InformerOptions pods = ShapedBy(PodCacheFields(), kube::PodsResource(), ns);
   // Every pod of the cluster is cached (capacity counts other owners' pods): compact,
   // and read only by owner index or key (admission reads the BoundPodLedger instead).
   pods.compact = true;
@@ -36,12 +46,8 @@ kube::InformerOptions PodInformerOptions(const std::string& ns) {
 }
 
 kube::InformerOptions ServiceInformerOptions(const std::string& ns) {
-  kube::InformerOptions services;
-  services.gvr = kube::ServicesResource();
-  services.ns = ns;
+  kube::InformerOptions services = ShapedBy(ServiceCacheFields(), kube::ServicesResource(), ns);
   services.label_selector = kJobNameLabel;
-  services.transform = TrimServiceForCache;
-  services.decode_mask = ServiceCacheMask();
   return services;
 }
 
@@ -50,36 +56,6 @@ kube::InformerOptions NodeInformerOptions() {
   nodes.gvr = kube::NodesResource();
   nodes.transform = TrimNodeForCache;
   return nodes;
-}
-
-// status.images alone is often most of a node's bytes.
-void TrimNodeForCache(Json& node) {
-  if (!node.is_object()) return;
-  Json trimmed = Json::object();
-  if (node.contains("metadata")) {
-    for (const char* key : {"name", "uid", "resourceVersion", "labels"}) {
-      if (node["metadata"].contains(key)) trimmed["metadata"][key] = std::move(node["metadata"][key]);
-    }
-  }
-  if (node.contains("spec")) {
-    for (const char* key : {"taints", "unschedulable"}) {
-      if (node["spec"].contains(key)) trimmed["spec"][key] = std::move(node["spec"][key]);
-    }
-  }
-  if (node.contains("status")) {
-    if (node["status"].contains("allocatable")) trimmed["status"]["allocatable"] = std::move(node["status"]["allocatable"]);
-    if (node["status"].contains("conditions") && node["status"]["conditions"].is_array()) {
-      Json conditions = Json::array();
-      for (Json& c : node["status"]["conditions"]) {
-        if (c.is_object() && json_fields::StringRef(c, "type") == "Ready") {
-          const std::string& status = json_fields::StringRef(c, "status");
-          conditions.push_back({{"type", "Ready"}, {"status", status.empty() ? "Unknown" : status}});
-        }
-      }
-      trimmed["status"]["conditions"] = std::move(conditions);
-    }
-  }
-  node = std::move(trimmed);
 }
 
 void TrainingJobReconciler::Register(kube::Controller& controller, const TrainingJobInformers& informers) {

@@ -12,6 +12,8 @@
 #include "ringleader/policy/desired_state.h"
 #include "ringleader/policy/labels.h"
 
+#include "observed_pods.h"
+
 namespace ringleader::controller {
 namespace {
 
@@ -42,21 +44,8 @@ api::TrainingJob MakeJob(int workers = 2, json run_policy = json::object(), cons
   return *job;
 }
 
-ObservedPod Pod(int rank, const std::string& phase, int attempt = 0) {
-  ObservedPod p;
-  p.name = "demo-worker-" + std::to_string(rank);
-  p.rank = rank;
-  p.attempt = attempt;
-  p.phase = phase;
-  p.ready = phase == "Running";
-  return p;
-}
-
-std::vector<ObservedPod> Pods(int n, const std::string& phase, int attempt = 0) {
-  std::vector<ObservedPod> pods;
-  for (int r = 0; r < n; ++r) pods.push_back(Pod(r, phase, attempt));
-  return pods;
-}
+using testing::Pod;
+using testing::Pods;
 
 StateInput Input(const api::TrainingJob& job, std::vector<ObservedPod> pods, std::chrono::seconds at = seconds(0)) {
   StateInput in;

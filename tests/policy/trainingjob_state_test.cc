@@ -11,6 +11,8 @@
 #include "ringleader/api/validation.h"
 #include "ringleader/policy/disruption.h"
 
+#include "observed_pods.h"
+
 namespace ringleader::controller {
 namespace {
 
@@ -35,22 +37,8 @@ api::TrainingJob MakeJob(int workers = 3, const std::string& scheduler = "Builti
   return *job;
 }
 
-ObservedPod Pod(int rank, const std::string& phase, int attempt = 0) {
-  ObservedPod p;
-  p.name = "demo-worker-" + std::to_string(rank);
-  p.rank = rank;
-  p.attempt = attempt;
-  p.phase = phase;
-  p.ready = phase == "Running";
-  p.node_name = phase == "Pending" ? "" : "node-0";
-  return p;
-}
-
-std::vector<ObservedPod> Pods(int n, const std::string& phase, int attempt = 0) {
-  std::vector<ObservedPod> pods;
-  for (int r = 0; r < n; ++r) pods.push_back(Pod(r, phase, attempt));
-  return pods;
-}
+using testing::Pod;
+using testing::Pods;
 
 StateInput Input(const api::TrainingJob& job, std::vector<ObservedPod> pods,
                  std::chrono::system_clock::time_point now = kT0) {

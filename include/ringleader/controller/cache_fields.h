@@ -29,6 +29,11 @@ std::shared_ptr<const kube::FieldMask> PodCacheMask();
 void TrimServiceForCache(kube::Json& service);
 std::shared_ptr<const kube::FieldMask> ServiceCacheMask();
 
+// What admission reads of a node: name, uid, resourceVersion, labels, taints,
+// unschedulable, allocatable and the Ready condition (a missing status reads as Unknown,
+// which a field list cannot say, hence a function of its own).
+void TrimNodeForCache(kube::Json& node);
+
 // The TrainingJob cache keeps the whole job but managedFields and kubectl's
 // last-applied-configuration annotation (a second copy of the spec): status is written
 // through /status, which ignores metadata, so nothing written back depends on them.

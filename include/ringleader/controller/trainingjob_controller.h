@@ -28,8 +28,4 @@ kube::InformerOptions PodInformerOptions(const std::string& ns);
 kube::InformerOptions ServiceInformerOptions(const std::string& ns);
 kube::InformerOptions NodeInformerOptions();
 
-// What admission reads of a node: name, uid, resourceVersion, labels, taints,
-// unschedulable, allocatable and the Ready condition.
-void TrimNodeForCache(kube::Json& node);
-
 }  // namespace ringleader::controller
