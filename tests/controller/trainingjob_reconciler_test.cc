@@ -138,6 +138,15 @@ class ReconcilerTest : public ::testing::Test {
     return "";
   }
 
+  // Creates the job and reconciles twice: its gang is created, then its gate released.
+  void CreateGangAndReleaseIt(const std::string& name, int workers) {
+    Create(kube::TrainingJobsResource(), JobObject(name, workers));
+    SyncCaches();
+    Reconcile(name);
+    SyncCaches();
+    Reconcile(name);
+  }
+
   void SetPodPhases(const std::string& phase, const Json& extra_status = Json::object()) {
     auto list = client_.List(kube::PodsResource(), "ml");
     for (Json pod : (*list)["items"]) {
@@ -223,11 +232,7 @@ TEST_F(ReconcilerTest, CacheThatHasNotSeenNewPodsDoesNotCreateThemAgain) {
 
 TEST_F(ReconcilerTest, StaleJobInCacheGetsConflictAndNoDoubleRestart) {
   SeedNode(NodeObject("n1", "8"));
-  Create(kube::TrainingJobsResource(), JobObject("demo", 2));
-  SyncCaches();
-  Reconcile("demo");
-  SyncCaches();
-  Reconcile("demo");
+  CreateGangAndReleaseIt("demo", 2);
   SetPodPhases("Running");
   SyncCaches();
   Reconcile("demo");
@@ -267,11 +272,7 @@ TEST_F(ReconcilerTest, StaleJobInCacheGetsConflictAndNoDoubleRestart) {
 TEST_F(ReconcilerTest, LostNodeRestartsAtOnceAndItsStuckPodNeitherBlocksNorStays) {
   SeedNode(NodeObject("n1", "8"));
   SeedNode(NodeObject("n2", "8"));
-  Create(kube::TrainingJobsResource(), JobObject("demo", 2));
-  SyncCaches();
-  Reconcile("demo");
-  SyncCaches();
-  Reconcile("demo");
+  CreateGangAndReleaseIt("demo", 2);
   for (const char* name : {"demo-worker-0", "demo-worker-1"}) {
     auto pod = client_.Get(kube::PodsResource(), "ml", name);
     (*pod)["spec"]["nodeName"] = std::string(name) == "demo-worker-0" ? "n1" : "n2";

@@ -65,15 +65,25 @@ std::string Cond(const StatePlan& plan, const std::string& type) {
   return c ? c->status + "/" + c->reason : "-";
 }
 
-// Walks a Builtin job from creation to all pods running; returns the job as it then is.
-api::TrainingJob RunningJob(api::TrainingJob job, int workers) {
+// A new Builtin job (no Service yet) after its admission; returns the job as it then is.
+api::TrainingJob AdmittedJob(api::TrainingJob job) {
   StateInput in = Input(job, {});
   in.service_exists = false;
   in.admission = AdmissionResult{true, "fits"};
-  job = After(job, DecideNextState(in));
-  auto gated = Pods(workers, "Pending");
-  for (auto& p : gated) p.gated = true;
-  job = After(job, DecideNextState(Input(job, gated)));
+  return After(job, DecideNextState(in));
+}
+
+// Workers 0..n-1 created and still held by the gang's scheduling gate.
+std::vector<ObservedPod> GatedPods(int n) {
+  auto pods = Pods(n, "Pending");
+  for (auto& p : pods) p.gated = true;
+  return pods;
+}
+
+// Walks a Builtin job from creation to all pods running; returns the job as it then is.
+api::TrainingJob RunningJob(api::TrainingJob job, int workers) {
+  job = AdmittedJob(job);
+  job = After(job, DecideNextState(Input(job, GatedPods(workers))));
   return After(job, DecideNextState(Input(job, Pods(workers, "Running"), kT0 + seconds(5))));
 }
 
@@ -112,12 +122,8 @@ TEST(TrainingJobStateTest, GangThatDoesNotFitWaits) {
 }
 
 TEST(TrainingJobStateTest, PartialGangIsCompletedNotReleased) {
-  api::TrainingJob job = MakeJob(3);
-  StateInput in = Input(job, {});
-  in.admission = AdmissionResult{true, "fits"};
-  job = After(job, DecideNextState(in));
-  auto pods = Pods(2, "Pending");
-  for (auto& p : pods) p.gated = true;
+  api::TrainingJob job = AdmittedJob(MakeJob(3));
+  auto pods = GatedPods(2);
   EXPECT_FALSE(NeedsAdmission(job, pods));
   StatePlan plan = DecideNextState(Input(job, pods));
   EXPECT_EQ(plan.create_ranks, (std::vector<int64_t>{2}));
@@ -125,13 +131,8 @@ TEST(TrainingJobStateTest, PartialGangIsCompletedNotReleased) {
 }
 
 TEST(TrainingJobStateTest, AllPodsSeenReleasesGateTogether) {
-  api::TrainingJob job = MakeJob(3);
-  StateInput in = Input(job, {});
-  in.admission = AdmissionResult{true, "fits"};
-  job = After(job, DecideNextState(in));
-  auto pods = Pods(3, "Pending");
-  for (auto& p : pods) p.gated = true;
-  StatePlan plan = DecideNextState(Input(job, pods));
+  api::TrainingJob job = AdmittedJob(MakeJob(3));
+  StatePlan plan = DecideNextState(Input(job, GatedPods(3)));
   EXPECT_EQ(plan.ungate_pods.size(), 3u);
   EXPECT_EQ(Cond(plan, "GangScheduled"), "False/PodsCreated");
   EXPECT_TRUE(HasEvent(plan, "GangCreated"));
@@ -694,8 +695,7 @@ TEST(TrainingJobStateTest, WorkersBeingDeletedAreNotCountedRunningOrReady) {
 // requeued itself at once, forever: the gang stayed gated and the operator spun a CPU.
 TEST(TrainingJobStateTest, PodsCreatedBeforeTheAdmissionWasRecordedCountAsAdmitted) {
   api::TrainingJob job = MakeJob(3);  // no status at all: the first write never happened
-  auto gated = Pods(3, "Pending");
-  for (auto& p : gated) p.gated = true;
+  auto gated = GatedPods(3);
   EXPECT_FALSE(NeedsAdmission(job, gated));
   StatePlan plan = DecideNextState(Input(job, gated));
   EXPECT_EQ(Cond(plan, "Admitted"), "True/GangAdmitted");
