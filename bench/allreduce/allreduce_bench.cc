@@ -80,6 +80,7 @@ struct Options {
   double target_seconds = 0.15;  // time spent per size and variant, roughly
   size_t shm_chunk_bytes = rl::CommunicatorOptions{}.shm_chunk_bytes;
   int shm_spin_us = rl::CommunicatorOptions{}.shm_spin_us;
+  bool shm_single_copy = rl::CommunicatorOptions{}.shm_single_copy;
   int repeat = 1;
   int busy_loops = 0;
   bool stats = false;
@@ -253,6 +254,7 @@ int RunRingleaderRank(const Options& opt, rl::Backend backend, int rank, int por
   co.backend = backend;
   co.shm_chunk_bytes = opt.shm_chunk_bytes;
   co.shm_spin_us = opt.shm_spin_us;
+  co.shm_single_copy = opt.shm_single_copy;
   auto comm = rl::CreateCommunicator(**rdzv, co);
   if (!comm.ok()) {
     std::fprintf(stderr, "rank %d: %s\n", rank, comm.status().ToString().c_str());
@@ -605,6 +607,7 @@ int main(int argc, char** argv) {
     else if (a == "--target-seconds") opt.target_seconds = std::atof(next().c_str());
     else if (a == "--shm-chunk") opt.shm_chunk_bytes = ParseBytes(next());
     else if (a == "--shm-spin-us") opt.shm_spin_us = std::atoi(next().c_str());
+    else if (a == "--shm-single-copy") opt.shm_single_copy = next() == "on";
     else if (a == "--repeat") opt.repeat = std::atoi(next().c_str());
     else if (a == "--busy-loops") opt.busy_loops = std::atoi(next().c_str());
     else if (a == "--stats") opt.stats = true;

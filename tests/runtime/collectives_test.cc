@@ -137,13 +137,18 @@ int64_t CallInput(int rank, int n, int call, size_t i) {
 struct ShmScheduleParam {
   int ranks;
   int spin_us;
+  bool single_copy;  // CommunicatorOptions::shm_single_copy
+  // CommunicatorOptions::shm_single_copy_min_bytes: 0, or one that splits the calls below
+  // between the two paths (calls then alternate between them).
+  size_t single_copy_min_bytes = 0;
 };
 
 class ShmScheduleTest : public ::testing::TestWithParam<ShmScheduleParam> {};
 
 // Back-to-back calls whose chunk counts (1, 2, 3, 4, 7 chunks and partial chunks, for 2-, 4- and
-// 8-byte types) make the slot sets wrap at every offset, with Barrier() in between, each checked
-// exactly; and ShmStats shows exactly C + 1 barriers per C-chunk call.
+// 8-byte types) make the slot sets (staged) and the counter sets (single copy) wrap at every
+// offset, with Barrier() in between, each checked exactly; and ShmStats shows exactly C + 1
+// barriers per C-chunk call when staged, and 2 per call (published, finished) in single copy.
 TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
   const ShmScheduleParam param = GetParam();
   CommunicatorOptions options;
@@ -151,6 +156,8 @@ TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
   options.timeout = std::chrono::seconds(20);
   options.shm_chunk_bytes = 4096;  // the minimum: many chunks from small buffers
   options.shm_spin_us = param.spin_us;
+  options.shm_single_copy = param.single_copy;
+  options.shm_single_copy_min_bytes = param.single_copy_min_bytes;
   struct Call {
     DataType type;
     size_t count;
@@ -169,6 +176,10 @@ TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
   auto statuses = RunGang(param.ranks, options, [&](Communicator& comm) -> Status {
     auto* shm = dynamic_cast<ShmCommunicator*>(&comm);
     if (shm == nullptr) return InternalError("not the shm backend");
+    if (shm->single_copy() != param.single_copy) {
+      return InternalError("single copy is " + std::string(shm->single_copy() ? "on" : "off") + ": " +
+                           shm->single_copy_unavailable());
+    }
     const int n = comm.size();
     for (int round = 0; round < 3; ++round) {
       for (size_t c = 0; c < calls.size(); ++c) {
@@ -197,15 +208,20 @@ TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
     stats[comm.rank()] = shm->stats();
     return Status::Ok();
   });
-  uint64_t want_chunks = 0, want_barriers = 0;
+  // Single copy: choosing it at Create takes two barriers, a call two synchronisations of
+  // which only the first is completed by an arrival (the second by the last chunk).
+  uint64_t want_chunks = 0, want_barriers = 0, want_last_arrivals = 0;
   for (const Call& call : calls) {
     const size_t per_chunk = 4096 / DataTypeSize(call.type);
     const uint64_t chunks = (call.count + per_chunk - 1) / per_chunk;
     want_chunks += chunks;
-    want_barriers += chunks + 1;
+    const bool single = param.single_copy && call.count * DataTypeSize(call.type) >= param.single_copy_min_bytes;
+    want_barriers += single ? 2 : chunks + 1;
+    want_last_arrivals += single ? 1 : chunks + 1;
   }
   want_chunks *= 3;
-  want_barriers = 3 * (want_barriers + calls.size() / 5);
+  want_barriers = 3 * (want_barriers + calls.size() / 5) + (param.single_copy ? 2 : 0);
+  want_last_arrivals = 3 * (want_last_arrivals + calls.size() / 5) + (param.single_copy ? 2 : 0);
   for (int r = 0; r < param.ranks; ++r) {
     ASSERT_TRUE(statuses[r].ok()) << "rank " << r << ": " << statuses[r].ToString();
     EXPECT_EQ(failures[r], "") << "rank " << r;
@@ -217,21 +233,28 @@ TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
   }
   uint64_t last_arrivals = 0;
   for (const ShmStats& s : stats) last_arrivals += s.last_arrivals;
-  EXPECT_EQ(last_arrivals, want_barriers) << "exactly one rank completes each barrier";
+  EXPECT_EQ(last_arrivals, want_last_arrivals) << "exactly one rank completes each barrier";
 }
 
 std::vector<ShmScheduleParam> ShmSchedules() {
   std::vector<ShmScheduleParam> params;
-  for (int spin_us : {0, 20}) {
-    for (int n : {2, 3, 4, 7}) params.push_back({n, spin_us});
+  for (bool single_copy : {false, true}) {
+    for (int spin_us : {0, 20}) {
+      for (int n : {2, 3, 4, 7}) params.push_back({n, spin_us, single_copy});
+    }
   }
+  // Calls of up to two chunks stage, larger ones go single copy.
+  for (int n : {2, 4}) params.push_back({n, 0, true, 2 * 4096 + 1});
   return params;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     RanksAndSpin, ShmScheduleTest, ::testing::ValuesIn(ShmSchedules()),
     [](const ::testing::TestParamInfo<ShmScheduleParam>& info) {
-      return std::to_string(info.param.ranks) + "ranks_spin" + std::to_string(info.param.spin_us) + "us";
+      return std::to_string(info.param.ranks) + "ranks_spin" + std::to_string(info.param.spin_us) + "us" +
+             (!info.param.single_copy                ? "_staged"
+              : info.param.single_copy_min_bytes > 0 ? "_both"
+                                                     : "_single_copy");
     });
 
 // A rank that never arrives: the others' barrier gives up after the collective timeout with

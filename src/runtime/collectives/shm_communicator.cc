@@ -12,40 +12,24 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <vector>
 
 #include "ringleader/runtime/rendezvous/rendezvous.h"
+#include "shm_segment.h"
 
 namespace ringleader::runtime {
 
-constexpr int kMaxShmRanks = 256;
 // Slot sets in rotation: between two barriers a rank reads set k-1 (copy out), set k (reduce)
 // and writes set k+1 (copy in), so three sets let one barrier per chunk separate them.
 constexpr int kSlotSets = 3;
-
-struct alignas(64) ShmHeader {
-  std::atomic<uint32_t> arrived;     // ranks in the current barrier
-  std::atomic<uint32_t> generation;  // futex word, bumped when a barrier completes
-  std::atomic<uint32_t> sleepers;    // ranks that may be in FUTEX_WAIT (wake only if > 0)
-  std::atomic<int32_t> failed_rank;  // -1, or a rank some peer saw die
-  int32_t world_size;
-  uint64_t chunk_bytes;
-  int32_t pids[kMaxShmRanks];
-  // Generation each rank last arrived in, to name the ranks a timed-out barrier waits for.
-  std::atomic<uint32_t> arrived_in[kMaxShmRanks];
-};
 
 namespace {
 
 constexpr size_t kAlign = 4096;
 
 size_t RoundUp(size_t x, size_t a) { return (x + a - 1) / a * a; }
-
-long Futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {
-  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
-}
 
 bool ProcessGone(int pid) {
   if (pid <= 0) return false;
@@ -140,6 +124,7 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
     comm->header_->chunk_bytes = comm->chunk_bytes_;
   }
   comm->header_->pids[comm->rank_] = rendezvous.peers()[comm->rank_].pid;
+  comm->header_->probe_addresses[comm->rank_] = reinterpret_cast<uintptr_t>(&comm->probe_word_);
   // Everyone has mapped the segment once this store barrier passes; then the name can go,
   // so a crash never leaks it in /dev/shm.
   (void)rendezvous.store().Set(rendezvous.Key("shm/mapped/" + std::to_string(comm->rank_)), "1");
@@ -155,6 +140,7 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
     if (!ready.ok()) return AbortedError(rendezvous.DescribePeerFailure(0, ready.status().message()));
   }
   // Peers' pids were written before their "mapped" key; the store round trip orders them.
+  if (n > 1 && options.shm_single_copy) RETURN_IF_ERROR(comm->ChooseSingleCopy());
   return comm;
 }
 
@@ -194,11 +180,18 @@ Status ShmCommunicator::WaitBarrier() {
 
 Status ShmCommunicator::WaitForGeneration(uint32_t gen) {
   ShmHeader& h = *header_;
+  return WaitForChange(h.generation, gen, "shared-memory barrier",
+                       [&h, gen](int r) { return h.arrived_in[r].load(std::memory_order_relaxed) == gen + 1; });
+}
+
+Status ShmCommunicator::WaitForChange(std::atomic<uint32_t>& word, uint32_t value, const char* what,
+                                      const std::function<bool(int)>& arrived) {
+  ShmHeader& h = *header_;
   if (spin_.count() > 0) {
     const auto spin_until = Clock::now() + spin_;
     do {
       for (int i = 0; i < 64; ++i) {
-        if (h.generation.load(std::memory_order_acquire) != gen) {
+        if (word.load(std::memory_order_acquire) != value) {
           ++stats_.spin_exits;
           return Status::Ok();
         }
@@ -215,37 +208,44 @@ Status ShmCommunicator::WaitForGeneration(uint32_t gen) {
   } leave{h};
   const Deadline deadline = DeadlineAfter(options_.timeout);
   const timespec slice{0, 50 * 1000 * 1000};  // liveness check period
-  while (h.generation.load(std::memory_order_seq_cst) == gen) {
+  while (word.load(std::memory_order_seq_cst) == value) {
     ++stats_.sleeps;
-    Futex(&h.generation, FUTEX_WAIT, gen, &slice);
-    if (h.generation.load(std::memory_order_acquire) != gen) break;
+    Futex(&word, FUTEX_WAIT, value, &slice);
+    if (word.load(std::memory_order_acquire) != value) break;
     int failed = h.failed_rank.load();
     if (failed < 0) failed = FindDeadPeer();
-    if (failed >= 0) {
-      int expected = -1;
-      h.failed_rank.compare_exchange_strong(expected, failed);
-      Futex(&h.generation, FUTEX_WAKE, INT32_MAX, nullptr);
-      broken_ = AbortedError(rendezvous_.DescribePeerFailure(
-          failed, "rank " + std::to_string(failed) + " left the shared-memory all-reduce"));
-      return broken_;
-    }
+    if (failed >= 0) return Break(failed, "rank " + std::to_string(failed) + " left the shared-memory all-reduce");
     if (Clock::now() >= deadline) {
       int late = -1;
       std::string late_ranks;
       for (int r = 0; r < size_; ++r) {
-        if (h.arrived_in[r].load(std::memory_order_relaxed) != gen + 1) {
+        if (!arrived(r)) {
           if (late < 0) late = r;
           late_ranks += (late_ranks.empty() ? "" : ", ") + std::to_string(r);
         }
       }
+      const std::string waited = std::to_string(options_.timeout.count()) + " ms";
       broken_ = AbortedError(rendezvous_.DescribePeerFailure(
-          late, "shared-memory barrier: ranks " + late_ranks + " did not arrive within " +
-                    std::to_string(options_.timeout.count()) + " ms",
+          late,
+          late_ranks.empty() ? std::string(what) + ": did not complete within " + waited
+                             : std::string(what) + ": ranks " + late_ranks + " did not arrive within " + waited,
           /*timed_out=*/true));
       return broken_;
     }
   }
   return Status::Ok();
+}
+
+Status ShmCommunicator::Break(int failed, const std::string& message) {
+  ShmHeader& h = *header_;
+  int expected = -1;
+  h.failed_rank.compare_exchange_strong(expected, failed);
+  // Every word a peer may sleep on: they re-check failed_rank when woken.
+  for (std::atomic<uint32_t>* word : {&h.generation, &h.published_call, &h.finished_call}) {
+    Futex(word, FUTEX_WAKE, INT32_MAX, nullptr);
+  }
+  broken_ = AbortedError(rendezvous_.DescribePeerFailure(failed, message));
+  return broken_;
 }
 
 Status ShmCommunicator::Barrier() {
@@ -259,6 +259,9 @@ Status ShmCommunicator::AllReduce(void* buffer, size_t count, DataType type, Red
   if (n == 1 || count == 0) return Status::Ok();
   ++stats_.collectives;
   const size_t esize = DataTypeSize(type);
+  if (single_copy_ && count * esize >= options_.shm_single_copy_min_bytes) {
+    return AllReduceSingleCopy(buffer, count, type, op);
+  }
   const size_t chunk_elems = chunk_bytes_ / esize;
   const size_t chunks = (count + chunk_elems - 1) / chunk_elems;
   const int divisor = op == ReduceOp::kAverage ? n : 1;

@@ -56,6 +56,15 @@ struct CommunicatorOptions {
   // 0: sleep at once, measured best on a shared machine (docs/performance.md); a dedicated
   // host with a core per rank may gain from a few microseconds at small messages.
   int shm_spin_us = 0;
+  // The shm backend reads its peers' buffers and writes the results into them directly
+  // (process_vm_readv/writev, "cross memory attach") when every rank can, so that whichever
+  // ranks have a core do the work and the others only publish their buffers; otherwise (the
+  // kernel, a seccomp profile or Yama refuses, or false here) it stages through the segment.
+  bool shm_single_copy = true;
+  // Calls smaller than this stage even when single copy is available: below it the two
+  // synchronisations and ~2(n-1) system calls per chunk cost more than the staged barriers
+  // (64 KiB at 4 ranks on 2 cores measured slower; docs/performance.md).
+  size_t shm_single_copy_min_bytes = 256u << 10;
   // This process's rank on its host (WorkerEnv::local_rank): picks its GPU for nccl
   // (ChooseCudaDevice in gpu_setup.h). Ignored by the CPU backends.
   int local_rank = 0;

@@ -15,13 +15,25 @@
 // machine even for a 3 us spin (docs/performance.md, "Why it varied"). Every wait is bounded by the collective timeout and checks the peers' pids, so a dead peer
 // is reported within ~50 ms.
 //
+// Single copy (the default where the kernel allows it; shm_single_copy.cc): each rank only
+// publishes its buffer's address; the chunks of the call are then claimed one at a time by
+// whichever ranks are running, which read every rank's chunk with process_vm_readv, reduce
+// it in rank order (the same bits as the staged path) and write the result into every rank's
+// buffer with process_vm_writev. Two synchronisations per call (all published, all reduced)
+// instead of one per chunk, and no rank waits for a peer that has no core: the staged path
+// above, with ranks outnumbering cores, spends most of its time asleep at barriers
+// (docs/performance.md). Whether every rank may read every peer is probed at Create; if one
+// may not (Yama ptrace_scope, a seccomp profile without process_vm_readv), all stage.
+//
 // Thread-safety: one collective at a time.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ringleader/runtime/collectives/communicator.h"
 #include "ringleader/runtime/rendezvous/socket.h"
@@ -56,11 +68,27 @@ class ShmCommunicator : public Communicator {
   Status Barrier() override;
 
   const ShmStats& stats() const { return stats_; }
+  // Whether calls take the single-copy path, and if not, why (empty when they do or when
+  // CommunicatorOptions::shm_single_copy was false).
+  bool single_copy() const { return single_copy_; }
+  const std::string& single_copy_unavailable() const { return single_copy_unavailable_; }
 
  private:
   ShmCommunicator(Rendezvous& rendezvous, const CommunicatorOptions& options);
   Status WaitBarrier();
   Status WaitForGeneration(uint32_t gen);
+  // Sleeps until `word` is no longer `value`; checks the peers every 50 ms and gives up at
+  // the collective timeout naming the ranks for which `arrived` is false.
+  Status WaitForChange(std::atomic<uint32_t>& word, uint32_t value, const char* what,
+                       const std::function<bool(int)>& arrived);
+  // Records that rank `failed` broke the collective and wakes every waiting peer.
+  Status Break(int failed, const std::string& message);
+  // Single copy (shm_single_copy.cc).
+  Status ChooseSingleCopy();
+  Status AllReduceSingleCopy(void* buffer, size_t count, DataType type, ReduceOp op);
+  Status ReduceChunkFromEveryRank(char* data, size_t offset, size_t bytes, size_t count, DataType type, int divisor,
+                                  int parity);
+  void WakeAll(std::atomic<uint32_t>& word);
   // Returns a dead peer's rank or -1.
   int FindDeadPeer() const;
   char* Slot(uint64_t chunk_seq, int rank) const;
@@ -81,6 +109,13 @@ class ShmCommunicator : public Communicator {
   uint64_t chunk_seq_ = 0;
   ShmStats stats_;
   Status broken_;
+  bool single_copy_ = false;
+  std::string single_copy_unavailable_;
+  // What a peer's probe reads from this process (its address is in the segment).
+  uint64_t probe_word_ = 0x52494e474c454144;  // "RINGLEAD"
+  uint32_t single_copy_calls_ = 0;
+  size_t single_copy_chunk_bytes_ = 0;
+  std::vector<char> peer_chunks_;  // (n - 1) chunks read from the peers
 };
 
 }  // namespace ringleader::runtime
