@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "collective_cases.h"
+#include "collective_harness.h"
 #include "cuda_reference_kernels.h"
 #include "ringleader/runtime/cuda/cuda_kernels.h"
 #include "ringleader/runtime/app/exit_codes.h"
@@ -297,15 +298,8 @@ void CheckCollectives(rl::Communicator& comm) {
 }
 
 rl::RendezvousOptions RankOptions(int rank, int world_size, int port, int store_fd) {
-  rl::RendezvousOptions ro;
-  ro.env.rank = rank;
-  ro.env.world_size = world_size;
-  ro.env.num_workers = world_size;
-  ro.env.worker_rank = rank;
-  ro.env.master_addr = "127.0.0.1";
-  ro.env.master_port = port;
-  ro.timeout = std::chrono::seconds(60);
-  ro.store_listen_fd = rank == 0 ? store_fd : -1;
+  rl::RendezvousOptions ro =
+      ringleader::harness::LocalRankOptions(rank, world_size, port, store_fd, std::chrono::seconds(60));
   ro.gpu_count = rl::CudaDeviceCount();
   return ro;
 }

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "collective_harness.h"
 #include "ringleader/runtime/collectives/communicator.h"
 #include "ringleader/runtime/rendezvous/rendezvous.h"
 #include "ringleader/runtime/rendezvous/socket.h"
@@ -25,15 +26,8 @@ inline std::vector<Status> RunGang(int world_size, const CommunicatorOptions& op
   std::vector<std::thread> threads;
   for (int r = 0; r < world_size; ++r) {
     threads.emplace_back([&, r] {
-      RendezvousOptions ro;
-      ro.env.rank = r;
-      ro.env.world_size = world_size;
-      ro.env.num_workers = world_size;
-      ro.env.worker_rank = r;
-      ro.env.master_addr = "127.0.0.1";
-      ro.env.master_port = port;
-      ro.timeout = std::chrono::seconds(20);
-      ro.store_listen_fd = r == 0 ? listen_fd : -1;
+      RendezvousOptions ro =
+          harness::LocalRankOptions(r, world_size, port, listen_fd, std::chrono::seconds(20));
       if (host_of) ro.host_id = host_of(r);
       auto rdzv = Rendezvous::Join(ro);
       if (!rdzv.ok()) {
