@@ -25,6 +25,7 @@
 #include <cstring>
 #include <vector>
 
+#include "collective_harness.h"
 #include "ringleader/runtime/cuda/cuda_kernels.h"
 #include "ringleader/runtime/collectives/gradient_averager.h"
 #ifdef RINGLEADER_HAVE_NCCL
@@ -35,33 +36,23 @@
 #endif
 
 namespace rl = ringleader::runtime;
+namespace harness = ringleader::harness;
 using ringleader::Status;
 using ringleader::StatusOr;
 
 namespace {
 
-struct Timing {
-  double median_ms = 0, p10_ms = 0, p90_ms = 0;
-};
+using harness::CallTimes;
+using harness::TimeEachCall;
 
 // Host wall time of each of `iters` calls of `body()` (which must end with the synchronisation
 // its caller would wait for), after two warm-ups.
 template <typename F>
-StatusOr<Timing> WallMs(F body, int iters) {
-  RETURN_IF_ERROR(body());
-  RETURN_IF_ERROR(body());
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    RETURN_IF_ERROR(body());
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  const auto at = [&](double q) { return ms[static_cast<size_t>(q * (ms.size() - 1) + 0.5)]; };
-  return Timing{at(0.5), at(0.1), at(0.9)};
+StatusOr<CallTimes> WallMs(F body, int iters) {
+  return TimeEachCall(body, /*warmups=*/2, iters);
 }
 
-void PrintRatio(const char* name, const Timing& reference, const Timing& measured, const char* note) {
+void PrintRatio(const char* name, const CallTimes& reference, const CallTimes& measured, const char* note) {
   // The spread of the ratio, from the two spreads (fast reference / slow measured and back).
   std::printf("RESULT %s=%.3f (median %.3f ms vs %.3f ms; ratio range %.3f-%.3f over p10-p90; %s)\n",
               name, reference.median_ms / measured.median_ms, reference.median_ms,
@@ -86,56 +77,139 @@ Status ExpectDevice(const float* device, size_t count, const std::vector<float>&
   return Status::Ok();
 }
 
-Status Run(int devices) {
-  // 1000 gradients of mixed sizes (64 KiB-128 KiB, ~94 MiB in all), neighbours in one flat
-  // buffer as in a model's parameter storage, packed into one bucket.
-  std::vector<size_t> counts;
+// 1000 gradients of mixed sizes (64 KiB-128 KiB, ~94 MiB in all) on the device, neighbours in
+// one flat buffer as in a model's parameter storage, and a bucket they pack into.
+struct Gradients {
+  std::vector<float> host;
   size_t total = 0;
+  float* grads = nullptr;
+  float* bucket = nullptr;
+  rl::BucketSlots slots;
+  cudaStream_t stream = nullptr;
+};
+
+StatusOr<Gradients> UploadGradients() {
+  Gradients g;
+  std::vector<size_t> counts;
+  size_t& total = g.total;
+  float*& grads = g.grads;
   for (int i = 0; i < 1000; ++i) {
     counts.push_back(16384 + (i * 613) % 16384);
     total += counts.back();
   }
-  std::vector<float> grads_host(total);
-  for (size_t i = 0; i < total; ++i) grads_host[i] = static_cast<float>(i % 4099);
-  float *grads = nullptr, *bucket = nullptr;
+  g.host.resize(total);
+  for (size_t i = 0; i < total; ++i) g.host[i] = static_cast<float>(i % 4099);
   RL_CUDA_CHECK(cudaMalloc(&grads, total * sizeof(float)));
-  RL_CUDA_CHECK(cudaMemcpy(grads, grads_host.data(), total * sizeof(float), cudaMemcpyHostToDevice));
+  RL_CUDA_CHECK(cudaMemcpy(grads, g.host.data(), total * sizeof(float), cudaMemcpyHostToDevice));
   std::vector<float*> pieces;
   for (size_t i = 0, off = 0; i < counts.size(); off += counts[i], ++i) pieces.push_back(grads + off);
-  const rl::BucketSlots slots = rl::LayOutBucket(pieces, counts);
-  if (slots.total != total) return ringleader::InternalError("contiguous gradients got padded slots");
-  RL_CUDA_CHECK(cudaMalloc(&bucket, total * sizeof(float)));
+  g.slots = rl::LayOutBucket(pieces, counts);
+  if (g.slots.total != total) return ringleader::InternalError("contiguous gradients got padded slots");
+  RL_CUDA_CHECK(cudaMalloc(&g.bucket, total * sizeof(float)));
   RL_CUDA_CHECK(cudaDeviceSynchronize());  // the upload landed before the timed copies read it
-  cudaStream_t stream;
-  RL_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  RL_CUDA_CHECK(cudaStreamCreateWithFlags(&g.stream, cudaStreamNonBlocking));
+  return g;
+}
+
+// The averager's pack and unpack against one D2D copy of the same bytes.
+Status MeasurePackUnpack(const Gradients& g) {
+  float* grads = g.grads;
+  float* bucket = g.bucket;
+  const size_t total = g.total;
+  const std::vector<float>& grads_host = g.host;
+  const rl::BucketSlots& slots = g.slots;
+  cudaStream_t stream = g.stream;
   ASSIGN_OR_RETURN(std::unique_ptr<rl::BucketOps> ops, rl::MakeCudaBucketOps(stream));
   const size_t bytes = total * sizeof(float);
-
   auto d2d = [&]() -> Status {
     RL_CUDA_CHECK(cudaMemcpyAsync(bucket, grads, bytes, cudaMemcpyDeviceToDevice, stream));
     RL_CUDA_CHECK(cudaStreamSynchronize(stream));
     return Status::Ok();
   };
-  ASSIGN_OR_RETURN(const Timing d2d_ms, WallMs(d2d, 30));
+  ASSIGN_OR_RETURN(const CallTimes d2d_ms, WallMs(d2d, 30));
   RL_CUDA_CHECK(cudaMemset(bucket, 0, bytes));
   auto pack = [&]() -> Status {
     RETURN_IF_ERROR(ops->Pack(bucket, slots));
     return ops->Synchronize();
   };
-  ASSIGN_OR_RETURN(const Timing pack_ms, WallMs(pack, 30));
+  ASSIGN_OR_RETURN(const CallTimes pack_ms, WallMs(pack, 30));
   RETURN_IF_ERROR(ExpectDevice(bucket, total, grads_host, "pack"));  // contiguous: bucket == grads
   RL_CUDA_CHECK(cudaMemset(grads, 0, bytes));
   auto unpack = [&]() -> Status {
     RETURN_IF_ERROR(ops->Unpack(bucket, slots));
     return ops->Synchronize();
   };
-  ASSIGN_OR_RETURN(const Timing unpack_ms, WallMs(unpack, 30));
+  ASSIGN_OR_RETURN(const CallTimes unpack_ms, WallMs(unpack, 30));
   RETURN_IF_ERROR(ExpectDevice(grads, total, grads_host, "unpack"));
   std::printf("# %.1f MiB in 1000 gradients: D2D copy median %.3f ms (%.1f GB/s)\n",
               bytes / 1048576.0, d2d_ms.median_ms, bytes / d2d_ms.median_ms / 1e6);
   PrintRatio("pack_kernel_vs_d2d", d2d_ms, pack_ms, "host wall time incl. sync, both");
   PrintRatio("unpack_kernel_vs_d2d", d2d_ms, unpack_ms, "host wall time incl. sync, both");
+  return Status::Ok();
+}
 
+#ifdef RINGLEADER_HAVE_NCCL
+// NcclCommunicator::AllReduce (`comm`, one rank) against a bare ncclAllReduce, 64 MiB.
+Status MeasureNcclPath(const Gradients& g, rl::Communicator& comm) {
+  float* grads = g.grads;
+  cudaStream_t stream = g.stream;
+  const std::vector<float>& grads_host = g.host;
+  ncclComm_t bare;
+  int dev = 0;
+  RL_CUDA_CHECK(cudaGetDevice(&dev));
+  RL_NCCL_CHECK(ncclCommInitAll(&bare, 1, &dev));
+  const size_t big = (64u << 20) / sizeof(float);
+  auto path_all_reduce = [&] {
+    return comm.AllReduce(grads, big, rl::DataType::kFloat32, rl::ReduceOp::kAverage);
+  };
+  ASSIGN_OR_RETURN(const CallTimes path_ms, WallMs(path_all_reduce, 50));
+  auto bare_all_reduce = [&]() -> Status {
+    RL_NCCL_CHECK(ncclAllReduce(grads, grads, big, ncclFloat32, ncclAvg, bare, stream));
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream));
+    return Status::Ok();
+  };
+  ASSIGN_OR_RETURN(const CallTimes bare_ms, WallMs(bare_all_reduce, 50));
+  // One rank: the average is the input; this only shows that neither path corrupted it.
+  RETURN_IF_ERROR(ExpectDevice(grads, big, std::vector<float>(grads_host.begin(), grads_host.begin() + big),
+                               "one-rank ncclAllReduce"));
+  PrintRatio("nccl_path_vs_bare", bare_ms, path_ms, "64 MiB, 1 rank: wrapper overhead only");
+  RL_NCCL_CHECK(ncclCommDestroy(bare));
+  return Status::Ok();
+}
+
+// 1000 small gradients through the fused GradientAverager against one AllReduce each.
+Status MeasureFusedAverager(const Gradients& g, rl::Communicator& comm) {
+  float* grads = g.grads;
+  cudaStream_t stream = g.stream;
+  const std::vector<float>& grads_host = g.host;
+  rl::GradientAveragerOptions averager_options;
+  averager_options.overlap = false;
+  ASSIGN_OR_RETURN(std::unique_ptr<rl::BucketOps> averager_ops, rl::MakeCudaBucketOps(stream));
+  rl::GradientAverager averager(comm, averager_options, std::move(averager_ops));
+  std::vector<float*> small;
+  for (int i = 0; i < 1000; ++i) {
+    small.push_back(grads + i * 256);
+    averager.Register(small.back(), 256);
+  }
+  auto fused = [&] { return averager.Wait(); };
+  ASSIGN_OR_RETURN(const CallTimes fused_ms, WallMs(fused, 20));
+  auto one_call_each = [&]() -> Status {
+    for (float* gradient : small) {
+      RETURN_IF_ERROR(comm.AllReduce(gradient, 256, rl::DataType::kFloat32, rl::ReduceOp::kAverage));
+    }
+    return Status::Ok();
+  };
+  ASSIGN_OR_RETURN(const CallTimes unfused_ms, WallMs(one_call_each, 5));
+  const std::vector<float> small_want(grads_host.begin(), grads_host.begin() + 1000 * 256);
+  RETURN_IF_ERROR(ExpectDevice(grads, small_want.size(), small_want, "one-rank fused average"));
+  PrintRatio("fused_speedup", unfused_ms, fused_ms, "1000 x 1 KiB gradients, 1 rank: per-call overhead only");
+  return Status::Ok();
+}
+#endif
+
+Status Run(int devices) {
+  ASSIGN_OR_RETURN(Gradients g, UploadGradients());
+  RETURN_IF_ERROR(MeasurePackUnpack(g));
 #ifdef RINGLEADER_HAVE_NCCL
   int port = 0;
   ASSIGN_OR_RETURN(auto listener, rl::ListenTcp("127.0.0.1", 0, &port));
@@ -147,55 +221,15 @@ Status Run(int devices) {
   rl::CommunicatorOptions co;
   co.backend = rl::Backend::kNccl;
   ASSIGN_OR_RETURN(auto comm, rl::CreateCommunicator(*rdzv, co));
-  ncclComm_t bare;
-  int dev = 0;
-  RL_CUDA_CHECK(cudaGetDevice(&dev));
-  RL_NCCL_CHECK(ncclCommInitAll(&bare, 1, &dev));
-  const size_t big = (64u << 20) / sizeof(float);
-  auto path_all_reduce = [&] {
-    return comm->AllReduce(grads, big, rl::DataType::kFloat32, rl::ReduceOp::kAverage);
-  };
-  ASSIGN_OR_RETURN(const Timing path_ms, WallMs(path_all_reduce, 50));
-  auto bare_all_reduce = [&]() -> Status {
-    RL_NCCL_CHECK(ncclAllReduce(grads, grads, big, ncclFloat32, ncclAvg, bare, stream));
-    RL_CUDA_CHECK(cudaStreamSynchronize(stream));
-    return Status::Ok();
-  };
-  ASSIGN_OR_RETURN(const Timing bare_ms, WallMs(bare_all_reduce, 50));
-  // One rank: the average is the input; this only shows that neither path corrupted it.
-  RETURN_IF_ERROR(ExpectDevice(grads, big, std::vector<float>(grads_host.begin(), grads_host.begin() + big),
-                               "one-rank ncclAllReduce"));
-  PrintRatio("nccl_path_vs_bare", bare_ms, path_ms, "64 MiB, 1 rank: wrapper overhead only");
-  RL_NCCL_CHECK(ncclCommDestroy(bare));
-
-  rl::GradientAveragerOptions averager_options;
-  averager_options.overlap = false;
-  ASSIGN_OR_RETURN(std::unique_ptr<rl::BucketOps> averager_ops, rl::MakeCudaBucketOps(stream));
-  rl::GradientAverager averager(*comm, averager_options, std::move(averager_ops));
-  std::vector<float*> small;
-  for (int i = 0; i < 1000; ++i) {
-    small.push_back(grads + i * 256);
-    averager.Register(small.back(), 256);
-  }
-  auto fused = [&] { return averager.Wait(); };
-  ASSIGN_OR_RETURN(const Timing fused_ms, WallMs(fused, 20));
-  auto one_call_each = [&]() -> Status {
-    for (float* g : small) {
-      RETURN_IF_ERROR(comm->AllReduce(g, 256, rl::DataType::kFloat32, rl::ReduceOp::kAverage));
-    }
-    return Status::Ok();
-  };
-  ASSIGN_OR_RETURN(const Timing unfused_ms, WallMs(one_call_each, 5));
-  const std::vector<float> small_want(grads_host.begin(), grads_host.begin() + 1000 * 256);
-  RETURN_IF_ERROR(ExpectDevice(grads, small_want.size(), small_want, "one-rank fused average"));
-  PrintRatio("fused_speedup", unfused_ms, fused_ms, "1000 x 1 KiB gradients, 1 rank: per-call overhead only");
+  RETURN_IF_ERROR(MeasureNcclPath(g, *comm));
+  RETURN_IF_ERROR(MeasureFusedAverager(g, *comm));
 #else
   (void)devices;
   std::printf("# built without NCCL: nccl_path_vs_bare and fused_speedup not measured\n");
 #endif
-  RL_CUDA_CHECK(cudaStreamDestroy(stream));
-  RL_CUDA_CHECK(cudaFree(bucket));
-  RL_CUDA_CHECK(cudaFree(grads));
+  RL_CUDA_CHECK(cudaStreamDestroy(g.stream));
+  RL_CUDA_CHECK(cudaFree(g.bucket));
+  RL_CUDA_CHECK(cudaFree(g.grads));
   return Status::Ok();
 }
 
@@ -208,10 +242,6 @@ int RunGpuBench() {
     return 0;
   }
   const Status status = Run(devices);
-  if (!status.ok()) {
-    std::printf("RESULT correctness=FAIL (%s)\n", status.ToString().c_str());
-    return 1;
-  }
-  std::printf("RESULT correctness=ok\n");
-  return 0;
+  return harness::PrintCorrectness(status.ok() ? std::vector<std::string>{}
+                                               : std::vector<std::string>{status.ToString()});
 }

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "collective_harness.h"
 #include "ringleader/common/subprocess.h"
 #include "ringleader/runtime/rendezvous/socket.h"
 #include "subprocess.h"  // tests/runtime: ChildProcesses
@@ -241,16 +242,9 @@ Outcome RunProcessRestart(const Options& o, const fs::path& dir, const std::stri
   return Observe(child, o.kill_at, child.pid());
 }
 
-struct Spread {
-  double median = 0, min = 0, max = 0;
-};
-Spread SpreadOf(std::vector<double> v) {
-  if (v.empty()) return {};
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  const double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  return {median, v.front(), v.back()};
-}
+// Median [min max] over the repeats: the benches' shared harness.
+using ringleader::harness::Spread;
+using ringleader::harness::SpreadOf;
 
 int Usage() {
   std::fprintf(stderr,

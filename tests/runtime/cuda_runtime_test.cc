@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "collective_cases.h"
+#include "collective_harness.h"
 #include "cuda_reference_kernels.h"
-#include "gang.h"
 #include "ringleader/runtime/cuda/cuda_kernels.h"
 #include "ringleader/runtime/app/exit_codes.h"
 #include "ringleader/runtime/collectives/gradient_averager.h"
@@ -299,7 +299,7 @@ void CheckCollectives(rl::Communicator& comm) {
 
 rl::RendezvousOptions RankOptions(int rank, int world_size, int port, int store_fd) {
   rl::RendezvousOptions ro =
-      rl::testing::LoopbackRendezvousOptions(rank, world_size, port, store_fd, std::chrono::seconds(60));
+      ringleader::harness::LocalRankOptions(rank, world_size, port, store_fd, std::chrono::seconds(60));
   ro.gpu_count = rl::CudaDeviceCount();
   return ro;
 }

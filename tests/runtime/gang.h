@@ -7,27 +7,12 @@
 #include <thread>
 #include <vector>
 
+#include "collective_harness.h"
 #include "ringleader/runtime/collectives/communicator.h"
 #include "ringleader/runtime/rendezvous/rendezvous.h"
 #include "ringleader/runtime/rendezvous/socket.h"
 
 namespace ringleader::runtime::testing {
-
-// One rank of a gang on this host: the store at 127.0.0.1:`port`, served by rank 0 on the
-// inherited `listen_fd` (ignored for other ranks).
-inline RendezvousOptions LoopbackRendezvousOptions(int rank, int world_size, int port, int listen_fd,
-                                                   std::chrono::seconds timeout = std::chrono::seconds(20)) {
-  RendezvousOptions ro;
-  ro.env.rank = rank;
-  ro.env.world_size = world_size;
-  ro.env.num_workers = world_size;
-  ro.env.worker_rank = rank;
-  ro.env.master_addr = "127.0.0.1";
-  ro.env.master_port = port;
-  ro.timeout = timeout;
-  ro.store_listen_fd = rank == 0 ? listen_fd : -1;
-  return ro;
-}
 
 // Runs body(communicator) on `world_size` rank threads; returns each rank's status.
 // `host_of(rank)`, when given, overrides the host identity (simulates ranks on other hosts).
@@ -42,7 +27,8 @@ inline std::vector<Status> RunGang(int world_size, const CommunicatorOptions& op
   std::vector<std::thread> threads;
   for (int r = 0; r < world_size; ++r) {
     threads.emplace_back([&, r] {
-      RendezvousOptions ro = LoopbackRendezvousOptions(r, world_size, port, listen_fd);
+      RendezvousOptions ro =
+          harness::LocalRankOptions(r, world_size, port, listen_fd, std::chrono::seconds(20));
       if (host_of) ro.host_id = host_of(r);
       auto rdzv = Rendezvous::Join(ro);
       if (!rdzv.ok()) {

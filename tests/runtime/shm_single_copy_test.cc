@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "collective_cases.h"
-#include "gang.h"
+#include "collective_harness.h"
 #include "ringleader/runtime/collectives/communicator.h"
 #include "ringleader/runtime/collectives/shm_communicator.h"
 #include "ringleader/runtime/rendezvous/rendezvous.h"
@@ -34,7 +34,7 @@ int64_t Input(int rank, int n, int call, size_t i) {
 
 StatusOr<std::unique_ptr<Communicator>> Connect(int rank, int n, int port, int listen_fd,
                                                 std::unique_ptr<Rendezvous>& rendezvous) {
-  auto joined = Rendezvous::Join(testing::LoopbackRendezvousOptions(rank, n, port, listen_fd));
+  auto joined = Rendezvous::Join(harness::LocalRankOptions(rank, n, port, listen_fd, std::chrono::seconds(20)));
   if (!joined.ok()) return joined.status();
   rendezvous = std::move(*joined);
   CommunicatorOptions options;

@@ -1,0 +1,85 @@
+#include "options.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace ringleader::allreduce_bench {
+namespace {
+
+size_t ParseBytes(const std::string& s) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  std::string unit(end);
+  if (unit == "K" || unit == "KiB") v *= 1024;
+  if (unit == "M" || unit == "MiB") v *= 1024 * 1024;
+  if (unit == "G" || unit == "GiB") v *= 1024.0 * 1024 * 1024;
+  return static_cast<size_t>(v);
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string part; std::getline(in, part, ',');) {
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
+
+// Applies flag `a` (taking its value from `next()`); false for an unknown flag.
+template <typename Next>
+bool ApplyFlag(const std::string& a, Next next, Invocation& inv) {
+  Options& opt = inv.options;
+  if (a == "--ranks") opt.ranks = std::atoi(next().c_str());
+  else if (a == "--backends") opt.backends = Split(next());
+  else if (a == "--min-bytes") opt.min_bytes = ParseBytes(next());
+  else if (a == "--max-bytes") opt.max_bytes = ParseBytes(next());
+  else if (a == "--mpi") opt.mpi = next() == "on";
+  else if (a == "--mpi-tcp") opt.mpi_tcp = next() == "on";
+  else if (a == "--mpi-algorithms") {
+    opt.mpi_algorithms.clear();
+    for (const auto& k : Split(next())) opt.mpi_algorithms.push_back(std::atoi(k.c_str()));
+  } else if (a == "--dat") opt.dat = next();
+  else if (a == "--target-seconds") opt.target_seconds = std::atof(next().c_str());
+  else if (a == "--shm-chunk") opt.shm_chunk_bytes = ParseBytes(next());
+  else if (a == "--shm-spin-us") opt.shm_spin_us = std::atoi(next().c_str());
+  else if (a == "--shm-single-copy") opt.shm_single_copy = next() == "on";
+  else if (a == "--repeat") opt.repeat = std::atoi(next().c_str());
+  else if (a == "--busy-loops") opt.busy_loops = std::atoi(next().c_str());
+  else if (a == "--stats") opt.stats = true;
+  else if (a == "--fail-rank") opt.fail_rank = std::atoi(next().c_str());
+  else if (a == "--mpi-child") {
+    if (inv.mode != Mode::kMpiChildDivide) inv.mode = Mode::kMpiChild;
+  }
+  else if (a == "--mpi-child-divide") inv.mode = Mode::kMpiChildDivide;
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+ParsedArgs ParseArgs(int argc, char** argv) {
+  ParsedArgs parsed;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "allreduce_bench: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--gpu") {
+      parsed.invocation.mode = Mode::kGpu;
+      return parsed;
+    }
+    if (!ApplyFlag(a, next, parsed.invocation)) {
+      std::fprintf(stderr, "allreduce_bench: unknown flag %s\n", a.c_str());
+      parsed.exit_code = 2;
+      return parsed;
+    }
+  }
+  return parsed;
+}
+
+}  // namespace ringleader::allreduce_bench
