@@ -1,4 +1,4 @@
-#include "http_server.h"
+#include "ringleader/testing/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -235,12 +235,14 @@ bool HttpResponseWriter::Send(int status, const std::string& content_type, const
   return WriteAll(head);
 }
 
-bool HttpResponseWriter::BeginChunked(int status, const std::string& content_type) {
+bool HttpResponseWriter::BeginChunked(int status, const std::string& content_type,
+                                      const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   sent_ = true;
   status_ = status;
   std::string head = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) + "\r\n";
   head += "Content-Type: " + content_type + "\r\n";
   head += "Transfer-Encoding: chunked\r\n";
+  for (const auto& [k, v] : extra_headers) head += k + ": " + v + "\r\n";
   head += "Cache-Control: no-cache, private\r\n";
   head += keep_alive_ ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   head += "\r\n";
@@ -379,14 +381,15 @@ void HttpServer::AcceptLoop() {
       connections_.insert(fd);
       ++live_threads_;
     }
-    std::thread([this, fd] { ServeConnection(fd); }).detach();
+    int connection_id = ++connections_accepted_;
+    std::thread([this, fd, connection_id] { ServeConnection(fd, connection_id); }).detach();
   }
 }
 
-void HttpServer::ServeConnection(int fd) {
+void HttpServer::ServeConnection(int fd, int connection_id) {
   if (tls_ctx_ == nullptr) {
     Transport transport(fd);
-    ServeRequests(transport);
+    ServeRequests(transport, connection_id);
   } else {
     // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a peer gone mid-write would raise
     // SIGPIPE and kill a process that did not ignore it (a gtest binary). Blocked on this
@@ -400,7 +403,7 @@ void HttpServer::ServeConnection(int fd) {
     // its own connection; Stop/CloseAllConnections end a stalled one by shutting the fd down.
     if (ssl != nullptr && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1) {
       Transport transport(fd, ssl);
-      ServeRequests(transport);
+      ServeRequests(transport, connection_id);
       SSL_shutdown(ssl);  // close_notify; fails harmlessly when the peer is already gone
     }
     SSL_free(ssl);
@@ -413,10 +416,11 @@ void HttpServer::ServeConnection(int fd) {
   if (--live_threads_ == 0) all_closed_.notify_all();
 }
 
-void HttpServer::ServeRequests(Transport& transport) {
+void HttpServer::ServeRequests(Transport& transport, int connection_id) {
   SocketReader reader(transport);
   while (!stopping_) {
     HttpRequest req;
+    req.connection_id = connection_id;
     std::string line;
     if (!reader.ReadLine(&line)) break;
     if (line.empty()) continue;  // tolerate stray CRLF between requests

@@ -33,8 +33,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <optional>
+#include <set>
 
 #include "ringleader/common/json_fields.h"
+#include "kueue_quota.h"
 #include "server_impl.h"
 
 namespace ringleader::testapi {
@@ -46,13 +50,7 @@ constexpr char kVersion[] = "v1beta2";
 using json_fields::ArrayOrEmpty;
 using json_fields::ObjectOrEmpty;
 using json_fields::StringField;
-
-using Usage = std::map<std::string, std::map<std::string, int64_t>>;  // flavor → resource → milli
-
-std::string FormatMilli(int64_t milli) {
-  if (milli % 1000 == 0) return std::to_string(milli / 1000);
-  return std::to_string(milli) + "m";
-}
+using namespace kueue_quota;  // NOLINT(google-build-using-namespace): this file's vocabulary
 
 bool ConditionTrue(const json& status, const std::string& type) {
   for (const json& c : ArrayOrEmpty(status, "conditions")) {
@@ -109,169 +107,186 @@ int32_t Priority(const json& wl) {
   return spec.contains("priority") && spec["priority"].is_number_integer() ? spec["priority"].get<int32_t>() : 0;
 }
 
-// One pod's requests of a template: containers' requests (limits where requests are absent).
-std::map<std::string, int64_t> PodRequests(const json& tmpl) {
-  std::map<std::string, int64_t> out;
-  const json& spec = ObjectOrEmpty(tmpl, "spec");
-  for (const json& c : ArrayOrEmpty(spec, "containers")) {
-    const json& res = ObjectOrEmpty(c, "resources");
-    std::map<std::string, int64_t> one;
-    for (const char* part : {"limits", "requests"}) {  // requests win
-      for (const auto& [name, value] : ObjectOrEmpty(res, part).items()) {
-        if (value.is_string())
-          one[name] = ParseQuantityMilli(value.get<std::string>());
-        else if (value.is_number())
-          one[name] = static_cast<int64_t>(value.get<double>() * 1000);
-      }
-    }
-    for (const auto& [name, milli] : one) out[name] += milli;
-  }
-  return out;
-}
-
-bool Tolerates(const json& tolerations, const json& taint) {
-  for (const json& t : tolerations) {
-    std::string effect = StringField(t, "effect");
-    if (!effect.empty() && effect != StringField(taint, "effect")) continue;
-    std::string op = StringField(t, "operator");
-    if (op.empty()) op = "Equal";
-    const std::string key = StringField(t, "key");
-    if (op == "Exists") {
-      if (key.empty() || key == StringField(taint, "key")) return true;
-    } else if (key == StringField(taint, "key") && StringField(t, "value") == StringField(taint, "value")) {
-      return true;
-    }
-  }
-  return false;
-}
-
-struct PodSetNeed {
-  std::string name;
-  int64_t count = 0;
-  std::map<std::string, int64_t> total;  // resource → milli, for all pods
-  json node_selector = json::object();
-  json tolerations = json::array();
+// A Workload waiting for quota, in Kueue's queue order (priority, then age, then key).
+struct PendingWorkload {
+  int32_t priority;
+  std::string created;
+  std::string key;
 };
 
-struct Assignment {
-  std::string pod_set;
-  int64_t count = 0;
-  std::map<std::string, std::string> flavors;  // resource → flavor
-  std::map<std::string, int64_t> usage;        // resource → milli
+bool QueuedBefore(const PendingWorkload& a, const PendingWorkload& b) {
+  if (a.priority != b.priority) return a.priority > b.priority;
+  if (a.created != b.created) return a.created < b.created;
+  return a.key < b.key;
+}
+
+// What a ClusterQueue's withinClusterQueue preemption needs to fit `needs`.
+struct PreemptionInput {
+  const std::map<std::string, json>& workloads;
+  const std::string& cq_name;
+  const json& cq;
+  const std::string& policy;  // LowerPriority or LowerOrNewerEqualPriority
+  const Usage& usage;         // the ClusterQueue's current usage
+  const std::map<std::string, json>& flavors;
 };
 
-// Assigns flavors to every pod set, or says why not.
-bool AssignFlavors(const std::vector<PodSetNeed>& needs, const json& cq, const Usage& used,
-                   const std::map<std::string, json>& flavors, std::vector<Assignment>* out, std::string* why) {
-  Usage taken = used;
-  out->clear();
-  const json& groups = ArrayOrEmpty(ObjectOrEmpty(cq, "spec"), "resourceGroups");
-  for (const PodSetNeed& need : needs) {
-    Assignment a;
-    a.pod_set = need.name;
-    a.count = need.count;
-    for (const json& group : groups) {
-      std::vector<std::string> covered;
-      for (const json& r : ArrayOrEmpty(group, "coveredResources")) {
-        if (r.is_string()) covered.push_back(r.get<std::string>());
-      }
-      std::vector<std::string> wanted;
-      for (const auto& [res, milli] : need.total) {
-        if (milli > 0 && std::find(covered.begin(), covered.end(), res) != covered.end()) wanted.push_back(res);
-      }
-      if (wanted.empty()) continue;
-      std::string first_shortage;
-      bool placed = false;
-      for (const json& fq : ArrayOrEmpty(group, "flavors")) {
-        const std::string flavor = StringField(fq, "name");
-        auto rf = flavors.find(flavor);
-        if (rf == flavors.end()) continue;  // Kueue: the ClusterQueue is inactive (FlavorNotFound)
-        const json& rf_spec = ObjectOrEmpty(rf->second, "spec");
-        bool compatible = true;
-        for (const auto& [key, value] : ObjectOrEmpty(rf_spec, "nodeLabels").items()) {
-          if (need.node_selector.contains(key) && need.node_selector[key] != value) compatible = false;
-        }
-        json tolerations = need.tolerations;
-        for (const json& t : ArrayOrEmpty(rf_spec, "tolerations")) tolerations.push_back(t);
-        for (const json& taint : ArrayOrEmpty(rf_spec, "nodeTaints")) {
-          std::string effect = StringField(taint, "effect");
-          if ((effect == "NoSchedule" || effect == "NoExecute") && !Tolerates(tolerations, taint)) compatible = false;
-        }
-        if (!compatible) continue;
-        std::string shortage;
-        for (const std::string& res : wanted) {
-          int64_t nominal = -1;
-          for (const json& q : ArrayOrEmpty(fq, "resources")) {
-            if (StringField(q, "name") != res) continue;
-            const json& nq = q.contains("nominalQuota") ? q["nominalQuota"] : json();
-            nominal = nq.is_string()   ? ParseQuantityMilli(nq.get<std::string>())
-                      : nq.is_number() ? static_cast<int64_t>(nq.get<double>() * 1000)
-                                       : 0;
-          }
-          int64_t in_use = 0;
-          if (auto f = taken.find(flavor); f != taken.end()) {
-            if (auto r = f->second.find(res); r != f->second.end()) in_use = r->second;
-          }
-          const int64_t want = need.total.at(res);
-          if (nominal < 0 || in_use + want > nominal) {
-            shortage = "insufficient unused quota for " + res + " in flavor " + flavor + ", " +
-                       FormatMilli(in_use + want - std::max<int64_t>(nominal, 0)) + " more needed";
-            break;
-          }
-        }
-        if (!shortage.empty()) {
-          if (first_shortage.empty()) first_shortage = shortage;
-          continue;
-        }
-        for (const std::string& res : wanted) {
-          a.flavors[res] = flavor;
-          a.usage[res] = need.total.at(res);
-          taken[flavor][res] += need.total.at(res);
-        }
-        placed = true;
-        break;
-      }
-      if (!placed) {
-        *why = "couldn't assign flavors to pod set " + need.name + ": " +
-               (first_shortage.empty() ? "no flavor of the ClusterQueue matches its node selector and tolerations"
-                                       : first_shortage);
-        return false;
-      }
-    }
-    for (const auto& [res, milli] : need.total) {
-      if (milli > 0 && !a.flavors.count(res)) {
-        *why = "couldn't assign flavors to pod set " + need.name + ": resource " + res + " unavailable in ClusterQueue";
-        return false;
-      }
-    }
-    out->push_back(std::move(a));
+// The keys of the admitted Workloads to evict so that `p` fits (those already evicted are
+// counted as freed but not evicted again), or nullopt when no set of victims makes room.
+// Victims: lower priority (or, under LowerOrNewerEqualPriority, equal and newer), those on
+// their way out first, then lowest priority, then most recently admitted.
+std::optional<std::vector<std::string>> PreemptionVictims(const PreemptionInput& in, const PendingWorkload& p,
+                                                          const std::vector<PodSetNeed>& needs) {
+  struct Victim {
+    int32_t priority;
+    std::string admitted_at;
+    std::string key;
+    bool evicted;
+  };
+  std::vector<Victim> victims;
+  for (const auto& [key, other] : in.workloads) {
+    const json& st = ObjectOrEmpty(other, "status");
+    if (!ConditionTrue(st, "QuotaReserved") || ConditionTrue(st, "Finished")) continue;
+    if (StringField(ObjectOrEmpty(st, "admission"), "clusterQueue") != in.cq_name) continue;
+    const int32_t prio = Priority(other);
+    const bool lower =
+        prio < p.priority || (in.policy == "LowerOrNewerEqualPriority" && prio == p.priority &&
+                              StringField(ObjectOrEmpty(other, "metadata"), "creationTimestamp") > p.created);
+    if (!lower) continue;
+    const json* reserved = FindCondition(st, "QuotaReserved");
+    victims.push_back(
+        {prio, reserved ? StringField(*reserved, "lastTransitionTime") : "", key, ConditionTrue(st, "Evicted")});
   }
-  return true;
+  std::sort(victims.begin(), victims.end(), [](const Victim& a, const Victim& b) {
+    if (a.evicted != b.evicted) return a.evicted;  // those already on their way out first
+    if (a.priority != b.priority) return a.priority < b.priority;
+    return a.admitted_at > b.admitted_at;
+  });
+  Usage without = in.usage;
+  std::vector<std::string> chosen;
+  for (const Victim& v : victims) {
+    AddUsage(without, ObjectOrEmpty(ObjectOrEmpty(in.workloads.at(v.key), "status"), "admission"), -1);
+    if (!v.evicted) chosen.push_back(v.key);
+    std::vector<Assignment> ignored;
+    std::string unused;
+    if (AssignFlavors(needs, in.cq, without, in.flavors, &ignored, &unused)) return chosen;
+  }
+  return std::nullopt;
 }
 
-std::vector<PodSetNeed> NeedsOf(const json& wl) {
-  std::vector<PodSetNeed> needs;
-  for (const json& ps : ArrayOrEmpty(ObjectOrEmpty(wl, "spec"), "podSets")) {
-    PodSetNeed need;
-    need.name = StringField(ps, "name").empty() ? "main" : StringField(ps, "name");
-    need.count = ps.contains("count") && ps["count"].is_number_integer() ? ps["count"].get<int64_t>() : 1;
-    const json& tmpl = ObjectOrEmpty(ps, "template");
-    for (const auto& [res, milli] : PodRequests(tmpl)) need.total[res] = milli * need.count;
-    need.node_selector = ObjectOrEmpty(ObjectOrEmpty(tmpl, "spec"), "nodeSelector");
-    need.tolerations = ArrayOrEmpty(ObjectOrEmpty(tmpl, "spec"), "tolerations");
-    needs.push_back(std::move(need));
-  }
-  return needs;
+// The Evicted/Preempted message Kueue writes on the victims of `preemptor`.
+std::string PreemptionMessage(const json& preemptor) {
+  const json& meta = ObjectOrEmpty(preemptor, "metadata");
+  const std::string job_uid = StringField(ObjectOrEmpty(meta, "labels"), "kueue.x-k8s.io/job-uid");
+  return "Preempted to accommodate a workload (UID: " + StringField(meta, "uid") + ", JobUID: " + job_uid +
+         ") due to prioritization in the ClusterQueue";
 }
 
-void AddUsage(Usage& usage, const json& admission, int64_t sign) {
-  for (const json& psa : ArrayOrEmpty(admission, "podSetAssignments")) {
-    const json& flavors = ObjectOrEmpty(psa, "flavors");
-    for (const auto& [res, qty] : ObjectOrEmpty(psa, "resourceUsage").items()) {
-      if (!flavors.contains(res) || !flavors[res].is_string() || !qty.is_string()) continue;
-      usage[flavors[res].get<std::string>()][res] += sign * ParseQuantityMilli(qty.get<std::string>());
+// One admitter pass over the store: the lookups it builds once and the usage it accumulates.
+struct KueuePass {
+  std::map<std::string, json>& workloads;
+  const std::map<std::string, json>& local_queues;
+  std::string now;
+  // Commits a changed Workload to the store (a MODIFIED event).
+  std::function<void(json& updated, json* old)> commit_modified;
+  std::map<std::string, json> flavors;  // ResourceFlavors by name
+  std::map<std::string, json> queues;   // ClusterQueues by name
+  std::map<std::string, Usage> usage;   // ClusterQueue →
+
+  void Commit(const std::string& key, json updated) {
+    json old = workloads[key];
+    if (updated != old) commit_modified(updated, &old);
+  }
+};
+
+// Adds every reserving Workload to its ClusterQueue's usage (evicting those deactivated) and
+// returns the Workloads that wait for quota, unsorted.
+std::vector<PendingWorkload> CountReservedAndCollectPending(KueuePass& pass) {
+  std::vector<PendingWorkload> pending;
+  std::vector<std::string> keys;
+  for (const auto& [key, wl] : pass.workloads) keys.push_back(key);
+  for (const std::string& key : keys) {
+    const json& wl = pass.workloads[key];
+    const json& meta = ObjectOrEmpty(wl, "metadata");
+    const json& status = ObjectOrEmpty(wl, "status");
+    if (ConditionTrue(status, "Finished")) continue;
+    const bool active = !ObjectOrEmpty(wl, "spec").contains("active") || wl["spec"]["active"] != false;
+    if (ConditionTrue(status, "QuotaReserved")) {
+      const json& admission = ObjectOrEmpty(status, "admission");
+      AddUsage(pass.usage[StringField(admission, "clusterQueue")], admission, 1);
+      if (!active && !ConditionTrue(status, "Evicted")) {
+        json updated = wl;
+        SetCondition(updated["status"], "Evicted", "True", "Deactivated", "The workload is deactivated", pass.now,
+                     Generation(wl));
+        pass.Commit(key, std::move(updated));
+      }
+      continue;
+    }
+    if (!active || meta.contains("deletionTimestamp")) continue;
+    pending.push_back({Priority(wl), StringField(meta, "creationTimestamp"), key});
+  }
+  return pending;
+}
+
+// Admits `p` if its ClusterQueue has room, else preempts within it where the policy allows and
+// marks `p` pending with the reason.
+void TryAdmit(KueuePass& pass, const PendingWorkload& p, std::set<std::string>& held_back) {
+  json wl = pass.workloads[p.key];
+  const int64_t generation = Generation(wl);
+  const std::string ns = StringField(ObjectOrEmpty(wl, "metadata"), "namespace");
+  const std::string queue_name = StringField(ObjectOrEmpty(wl, "spec"), "queueName");
+  auto pending_as = [&](const std::string& reason, const std::string& message) {
+    json updated = wl;
+    SetCondition(updated["status"], "QuotaReserved", "False", reason, message, pass.now, generation);
+    pass.Commit(p.key, std::move(updated));
+  };
+  auto lq = pass.local_queues.find(ns + "/" + queue_name);
+  if (lq == pass.local_queues.end()) {
+    pending_as("Inadmissible", "LocalQueue " + queue_name + " doesn't exist");
+    return;
+  }
+  const std::string cq_name = StringField(ObjectOrEmpty(lq->second, "spec"), "clusterQueue");
+  auto cq = pass.queues.find(cq_name);
+  if (cq == pass.queues.end()) {
+    pending_as("Inadmissible", "ClusterQueue " + cq_name + " doesn't exist");
+    return;
+  }
+  if (held_back.count(cq_name)) return;
+  const json& cq_spec = ObjectOrEmpty(cq->second, "spec");
+  std::vector<PodSetNeed> needs = NeedsOf(wl);
+  std::vector<Assignment> assigned;
+  std::string why;
+  if (AssignFlavors(needs, cq->second, pass.usage[cq_name], pass.flavors, &assigned, &why)) {
+    json admission = AdmissionOf(cq_name, assigned);
+    AddUsage(pass.usage[cq_name], admission, 1);
+    json updated = wl;
+    json& st = updated["status"];
+    st["admission"] = admission;
+    SetCondition(st, "QuotaReserved", "True", "QuotaReserved", "Quota reserved in ClusterQueue " + cq_name, pass.now,
+                 generation);
+    SetCondition(st, "Admitted", "True", "Admitted", "The workload is admitted", pass.now, generation);
+    ResetActive(st, "Evicted", "QuotaReserved", pass.now, generation);
+    ResetActive(st, "Preempted", "QuotaReserved", pass.now, generation);
+    pass.Commit(p.key, std::move(updated));
+    return;
+  }
+  // Preemption within the ClusterQueue.
+  const std::string policy = StringField(ObjectOrEmpty(cq_spec, "preemption"), "withinClusterQueue");
+  bool waiting_for_preemption = false;
+  if (policy == "LowerPriority" || policy == "LowerOrNewerEqualPriority") {
+    PreemptionInput in{pass.workloads, cq_name, cq->second, policy, pass.usage[cq_name], pass.flavors};
+    if (std::optional<std::vector<std::string>> chosen = PreemptionVictims(in, p, needs)) {
+      waiting_for_preemption = true;
+      const std::string message = PreemptionMessage(wl);
+      for (const std::string& key : *chosen) {
+        json victim = pass.workloads[key];
+        SetCondition(victim["status"], "Evicted", "True", "Preempted", message, pass.now, Generation(victim));
+        SetCondition(victim["status"], "Preempted", "True", "InClusterQueue", message, pass.now, Generation(victim));
+        pass.Commit(key, std::move(victim));
+      }
     }
   }
+  pending_as("Pending", waiting_for_preemption ? why + "; waiting for preempted workloads to release their quota" : why);
+  if (StringField(cq_spec, "queueingStrategy") == "StrictFIFO") held_back.insert(cq_name);
 }
 
 }  // namespace
@@ -297,164 +312,16 @@ void TestApiServer::Impl::KueueAdmitterStepLocked() {
   for (const ResourceType* t : {wl_type, cq_type, lq_type, rf_type}) {
     if (t == nullptr || !t->active) return;
   }
-  const std::string now = NowRfc3339();
-  std::map<std::string, json> flavors;
+  KueuePass pass{objects_[wl_type->Key()], objects_[lq_type->Key()], NowRfc3339(),
+                 [&](json& updated, json* old) { Commit(*wl_type, "MODIFIED", updated, old); }};
   for (const auto& [key, rf] : objects_[rf_type->Key()])
-    flavors[StringField(ObjectOrEmpty(rf, "metadata"), "name")] = rf;
-  std::map<std::string, json> queues;  // ClusterQueues by name
+    pass.flavors[StringField(ObjectOrEmpty(rf, "metadata"), "name")] = rf;
   for (const auto& [key, cq] : objects_[cq_type->Key()])
-    queues[StringField(ObjectOrEmpty(cq, "metadata"), "name")] = cq;
-  std::map<std::string, Usage> usage;  // ClusterQueue →
-
-  auto& workloads = objects_[wl_type->Key()];
-  auto commit = [&](const std::string& key, json updated) {
-    json old = workloads[key];
-    if (updated != old) Commit(*wl_type, "MODIFIED", updated, &old);
-  };
-
-  struct Pending {
-    int32_t priority;
-    std::string created;
-    std::string key;
-  };
-  std::vector<Pending> pending;
-  std::vector<std::string> keys;
-  for (const auto& [key, wl] : workloads) keys.push_back(key);
-  for (const std::string& key : keys) {
-    const json& wl = workloads[key];
-    const json& meta = ObjectOrEmpty(wl, "metadata");
-    const json& status = ObjectOrEmpty(wl, "status");
-    if (ConditionTrue(status, "Finished")) continue;
-    const bool active = !ObjectOrEmpty(wl, "spec").contains("active") || wl["spec"]["active"] != false;
-    if (ConditionTrue(status, "QuotaReserved")) {
-      const json& admission = ObjectOrEmpty(status, "admission");
-      AddUsage(usage[StringField(admission, "clusterQueue")], admission, 1);
-      if (!active && !ConditionTrue(status, "Evicted")) {
-        json updated = wl;
-        SetCondition(updated["status"], "Evicted", "True", "Deactivated", "The workload is deactivated", now,
-                     Generation(wl));
-        commit(key, std::move(updated));
-      }
-      continue;
-    }
-    if (!active || meta.contains("deletionTimestamp")) continue;
-    pending.push_back({Priority(wl), StringField(meta, "creationTimestamp"), key});
-  }
-  std::sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.created != b.created) return a.created < b.created;
-    return a.key < b.key;
-  });
-
+    pass.queues[StringField(ObjectOrEmpty(cq, "metadata"), "name")] = cq;
+  std::vector<PendingWorkload> pending = CountReservedAndCollectPending(pass);
+  std::sort(pending.begin(), pending.end(), QueuedBefore);
   std::set<std::string> held_back;  // StrictFIFO ClusterQueues with an older Workload waiting
-  for (const Pending& p : pending) {
-    json wl = workloads[p.key];
-    const int64_t generation = Generation(wl);
-    const std::string ns = StringField(ObjectOrEmpty(wl, "metadata"), "namespace");
-    const std::string queue_name = StringField(ObjectOrEmpty(wl, "spec"), "queueName");
-    auto pending_as = [&](const std::string& reason, const std::string& message) {
-      json updated = wl;
-      SetCondition(updated["status"], "QuotaReserved", "False", reason, message, now, generation);
-      commit(p.key, std::move(updated));
-    };
-    auto lq = objects_[lq_type->Key()].find(ns + "/" + queue_name);
-    if (lq == objects_[lq_type->Key()].end()) {
-      pending_as("Inadmissible", "LocalQueue " + queue_name + " doesn't exist");
-      continue;
-    }
-    const std::string cq_name = StringField(ObjectOrEmpty(lq->second, "spec"), "clusterQueue");
-    auto cq = queues.find(cq_name);
-    if (cq == queues.end()) {
-      pending_as("Inadmissible", "ClusterQueue " + cq_name + " doesn't exist");
-      continue;
-    }
-    if (held_back.count(cq_name)) continue;
-    const json& cq_spec = ObjectOrEmpty(cq->second, "spec");
-    std::vector<PodSetNeed> needs = NeedsOf(wl);
-    std::vector<Assignment> assigned;
-    std::string why;
-    if (AssignFlavors(needs, cq->second, usage[cq_name], flavors, &assigned, &why)) {
-      json admission = {{"clusterQueue", cq_name}, {"podSetAssignments", json::array()}};
-      for (const Assignment& a : assigned) {
-        json fl = json::object(), use = json::object();
-        for (const auto& [res, flavor] : a.flavors) fl[res] = flavor;
-        for (const auto& [res, milli] : a.usage) use[res] = FormatMilli(milli);
-        admission["podSetAssignments"].push_back(
-            {{"name", a.pod_set}, {"flavors", fl}, {"resourceUsage", use}, {"count", a.count}});
-      }
-      AddUsage(usage[cq_name], admission, 1);
-      json updated = wl;
-      json& st = updated["status"];
-      st["admission"] = admission;
-      SetCondition(st, "QuotaReserved", "True", "QuotaReserved", "Quota reserved in ClusterQueue " + cq_name, now,
-                   generation);
-      SetCondition(st, "Admitted", "True", "Admitted", "The workload is admitted", now, generation);
-      ResetActive(st, "Evicted", "QuotaReserved", now, generation);
-      ResetActive(st, "Preempted", "QuotaReserved", now, generation);
-      commit(p.key, std::move(updated));
-      continue;
-    }
-    // Preemption within the ClusterQueue.
-    const std::string policy = StringField(ObjectOrEmpty(cq_spec, "preemption"), "withinClusterQueue");
-    bool waiting_for_preemption = false;
-    if (policy == "LowerPriority" || policy == "LowerOrNewerEqualPriority") {
-      struct Victim {
-        int32_t priority;
-        std::string admitted_at;
-        std::string key;
-        bool evicted;
-      };
-      std::vector<Victim> victims;
-      for (const auto& [key, other] : workloads) {
-        const json& st = ObjectOrEmpty(other, "status");
-        if (!ConditionTrue(st, "QuotaReserved") || ConditionTrue(st, "Finished")) continue;
-        if (StringField(ObjectOrEmpty(st, "admission"), "clusterQueue") != cq_name) continue;
-        const int32_t prio = Priority(other);
-        const bool lower =
-            prio < p.priority || (policy == "LowerOrNewerEqualPriority" && prio == p.priority &&
-                                  StringField(ObjectOrEmpty(other, "metadata"), "creationTimestamp") > p.created);
-        if (!lower) continue;
-        const json* reserved = FindCondition(st, "QuotaReserved");
-        victims.push_back(
-            {prio, reserved ? StringField(*reserved, "lastTransitionTime") : "", key, ConditionTrue(st, "Evicted")});
-      }
-      std::sort(victims.begin(), victims.end(), [](const Victim& a, const Victim& b) {
-        if (a.evicted != b.evicted) return a.evicted;  // those already on their way out first
-        if (a.priority != b.priority) return a.priority < b.priority;
-        return a.admitted_at > b.admitted_at;
-      });
-      Usage without = usage[cq_name];
-      std::vector<std::string> chosen;
-      bool fits = false;
-      for (const Victim& v : victims) {
-        AddUsage(without, ObjectOrEmpty(ObjectOrEmpty(workloads[v.key], "status"), "admission"), -1);
-        if (!v.evicted) chosen.push_back(v.key);
-        std::vector<Assignment> ignored;
-        std::string unused;
-        if (AssignFlavors(needs, cq->second, without, flavors, &ignored, &unused)) {
-          fits = true;
-          break;
-        }
-      }
-      if (fits) {
-        waiting_for_preemption = true;
-        const std::string job_uid =
-            StringField(ObjectOrEmpty(ObjectOrEmpty(wl, "metadata"), "labels"), "kueue.x-k8s.io/job-uid");
-        const std::string message =
-            "Preempted to accommodate a workload (UID: " + StringField(ObjectOrEmpty(wl, "metadata"), "uid") +
-            ", JobUID: " + job_uid + ") due to prioritization in the ClusterQueue";
-        for (const std::string& key : chosen) {
-          json victim = workloads[key];
-          SetCondition(victim["status"], "Evicted", "True", "Preempted", message, now, Generation(victim));
-          SetCondition(victim["status"], "Preempted", "True", "InClusterQueue", message, now, Generation(victim));
-          commit(key, std::move(victim));
-        }
-      }
-    }
-    pending_as("Pending",
-               waiting_for_preemption ? why + "; waiting for preempted workloads to release their quota" : why);
-    if (StringField(cq_spec, "queueingStrategy") == "StrictFIFO") held_back.insert(cq_name);
-  }
+  for (const PendingWorkload& p : pending) TryAdmit(pass, p, held_back);
 }
 
 }  // namespace ringleader::testapi

@@ -65,23 +65,26 @@ std::string JsonTypeName(const json& v) {
   return "null";
 }
 
-void Validate(const json& v, const json& schema, const std::string& path, std::vector<FieldCause>* causes) {
-  if (!schema.is_object()) return;
-  const std::string shown_path = path.empty() ? "body" : path;
+void Validate(const json& v, const json& schema, const std::string& path, std::vector<FieldCause>* causes);
+
+// null and the declared type; false when nothing more is to be checked (a null, allowed or not,
+// or a value of the wrong type).
+bool CheckType(const json& v, const json& schema, const std::string& path, const std::string& shown_path,
+               std::vector<FieldCause>* causes) {
   if (v.is_null()) {
-    if (Flag(schema, "nullable") || TypeOf(schema).empty()) return;
+    if (Flag(schema, "nullable") || TypeOf(schema).empty()) return false;
     causes->push_back({"FieldValueTypeInvalid",
                        "Invalid value: \"null\": " + shown_path + " in body must be of type " + TypeOf(schema) +
                            ": \"null\"",
                        path});
-    return;
+    return false;
   }
   if (Flag(schema, "x-kubernetes-int-or-string")) {
     if (!v.is_number_integer() && !v.is_string()) {
       causes->push_back({"FieldValueTypeInvalid",
                          "Invalid value: " + Show(v) + ": " + shown_path + " in body must be of type integer-or-string",
                          path});
-      return;
+      return false;
     }
   } else {
     std::string type = TypeOf(schema);
@@ -90,9 +93,14 @@ void Validate(const json& v, const json& schema, const std::string& path, std::v
                          "Invalid value: \"" + JsonTypeName(v) + "\": " + shown_path + " in body must be of type " +
                              type + ": \"" + JsonTypeName(v) + "\"",
                          path});
-      return;
+      return false;
     }
   }
+  return true;
+}
+
+// enum: the value is one of those listed.
+void CheckEnum(const json& v, const json& schema, const std::string& path, std::vector<FieldCause>* causes) {
   if (auto it = schema.find("enum"); it != schema.end() && it->is_array()) {
     bool found = false;
     std::string supported;
@@ -105,99 +113,121 @@ void Validate(const json& v, const json& schema, const std::string& path, std::v
                          path});
     }
   }
-  if (v.is_number()) {
-    double d = v.get<double>();
-    if (auto it = schema.find("minimum"); it != schema.end() && it->is_number()) {
-      bool exclusive = Flag(schema, "exclusiveMinimum");
-      double m = it->get<double>();
-      if (exclusive ? d <= m : d < m) {
+}
+
+// minimum/maximum (exclusive or not) of a number.
+void CheckNumberBounds(const json& v, const json& schema, const std::string& path, const std::string& shown_path,
+                       std::vector<FieldCause>* causes) {
+  double d = v.get<double>();
+  if (auto it = schema.find("minimum"); it != schema.end() && it->is_number()) {
+    bool exclusive = Flag(schema, "exclusiveMinimum");
+    double m = it->get<double>();
+    if (exclusive ? d <= m : d < m) {
+      causes->push_back({"FieldValueInvalid",
+                         "Invalid value: " + Show(v) + ": " + shown_path + " in body should be greater than " +
+                             (exclusive ? "" : "or equal to ") + it->dump(),
+                         path});
+    }
+  }
+  if (auto it = schema.find("maximum"); it != schema.end() && it->is_number()) {
+    bool exclusive = Flag(schema, "exclusiveMaximum");
+    double m = it->get<double>();
+    if (exclusive ? d >= m : d > m) {
+      causes->push_back({"FieldValueInvalid",
+                         "Invalid value: " + Show(v) + ": " + shown_path + " in body should be less than " +
+                             (exclusive ? "" : "or equal to ") + it->dump(),
+                         path});
+    }
+  }
+}
+
+// minLength, maxLength and pattern of a string.
+void CheckStringConstraints(const json& v, const json& schema, const std::string& path, const std::string& shown_path,
+                            std::vector<FieldCause>* causes) {
+  const std::string& s = v.get_ref<const std::string&>();
+  if (auto it = schema.find("minLength"); it != schema.end() && it->is_number_integer() &&
+                                          static_cast<int64_t>(s.size()) < it->get<int64_t>()) {
+    causes->push_back({"FieldValueInvalid",
+                       "Invalid value: " + Show(v) + ": " + shown_path + " in body should be at least " + it->dump() +
+                           " chars long",
+                       path});
+  }
+  if (auto it = schema.find("maxLength"); it != schema.end() && it->is_number_integer() &&
+                                          static_cast<int64_t>(s.size()) > it->get<int64_t>()) {
+    causes->push_back({"FieldValueTooLong", "Too long: may not be more than " + it->dump() + " bytes", path});
+  }
+  if (auto it = schema.find("pattern"); it != schema.end() && it->is_string()) {
+    try {
+      std::regex re(it->get<std::string>(), std::regex::ECMAScript);
+      if (!std::regex_search(s, re)) {
         causes->push_back({"FieldValueInvalid",
-                           "Invalid value: " + Show(v) + ": " + shown_path + " in body should be greater than " +
-                               (exclusive ? "" : "or equal to ") + it->dump(),
+                           "Invalid value: " + Show(v) + ": " + shown_path + " in body should match '" +
+                               it->get<std::string>() + "'",
                            path});
       }
+    } catch (const std::regex_error&) {
+      // An unsupported pattern is not the user's object's fault: skip it.
     }
-    if (auto it = schema.find("maximum"); it != schema.end() && it->is_number()) {
-      bool exclusive = Flag(schema, "exclusiveMaximum");
-      double m = it->get<double>();
-      if (exclusive ? d >= m : d > m) {
-        causes->push_back({"FieldValueInvalid",
-                           "Invalid value: " + Show(v) + ": " + shown_path + " in body should be less than " +
-                               (exclusive ? "" : "or equal to ") + it->dump(),
-                           path});
+  }
+}
+
+// minItems, maxItems, and each item against the items schema.
+void CheckArrayItems(const json& v, const json& schema, const std::string& path, const std::string& shown_path,
+                     std::vector<FieldCause>* causes) {
+  if (auto it = schema.find("minItems"); it != schema.end() && it->is_number_integer() &&
+                                         static_cast<int64_t>(v.size()) < it->get<int64_t>()) {
+    causes->push_back({"FieldValueInvalid",
+                       "Invalid value: " + std::to_string(v.size()) + ": " + shown_path +
+                           " in body should have at least " + it->dump() + " items",
+                       path});
+  }
+  if (auto it = schema.find("maxItems"); it != schema.end() && it->is_number_integer() &&
+                                         static_cast<int64_t>(v.size()) > it->get<int64_t>()) {
+    causes->push_back({"FieldValueTooMany",
+                       "Too many: " + std::to_string(v.size()) + ": must have at most " + it->dump() + " items",
+                       path});
+  }
+  if (auto it = schema.find("items"); it != schema.end() && it->is_object()) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      Validate(v[i], *it, path + "[" + std::to_string(i) + "]", causes);
+    }
+  }
+}
+
+// required fields, and each field against its property (or additionalProperties) schema.
+void CheckObjectFields(const json& v, const json& schema, const std::string& path, std::vector<FieldCause>* causes) {
+  if (auto it = schema.find("required"); it != schema.end() && it->is_array()) {
+    for (const auto& r : *it) {
+      if (r.is_string() && !v.contains(r.get<std::string>())) {
+        causes->push_back({"FieldValueRequired", "Required value", Join(path, r.get<std::string>())});
       }
     }
   }
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    if (auto it = schema.find("minLength"); it != schema.end() && it->is_number_integer() &&
-                                            static_cast<int64_t>(s.size()) < it->get<int64_t>()) {
-      causes->push_back({"FieldValueInvalid",
-                         "Invalid value: " + Show(v) + ": " + shown_path + " in body should be at least " + it->dump() +
-                             " chars long",
-                         path});
-    }
-    if (auto it = schema.find("maxLength"); it != schema.end() && it->is_number_integer() &&
-                                            static_cast<int64_t>(s.size()) > it->get<int64_t>()) {
-      causes->push_back({"FieldValueTooLong", "Too long: may not be more than " + it->dump() + " bytes", path});
-    }
-    if (auto it = schema.find("pattern"); it != schema.end() && it->is_string()) {
-      try {
-        std::regex re(it->get<std::string>(), std::regex::ECMAScript);
-        if (!std::regex_search(s, re)) {
-          causes->push_back({"FieldValueInvalid",
-                             "Invalid value: " + Show(v) + ": " + shown_path + " in body should match '" +
-                                 it->get<std::string>() + "'",
-                             path});
-        }
-      } catch (const std::regex_error&) {
-        // An unsupported pattern is not the user's object's fault: skip it.
+  const json* props = nullptr;
+  if (auto it = schema.find("properties"); it != schema.end() && it->is_object()) props = &*it;
+  for (auto f = v.begin(); f != v.end(); ++f) {
+    if (props != nullptr) {
+      auto p = props->find(f.key());
+      if (p != props->end()) {
+        Validate(f.value(), *p, Join(path, f.key()), causes);
+        continue;
       }
+    }
+    if (auto ap = schema.find("additionalProperties"); ap != schema.end() && ap->is_object()) {
+      Validate(f.value(), *ap, Join(path, f.key()), causes);
     }
   }
-  if (v.is_array()) {
-    if (auto it = schema.find("minItems"); it != schema.end() && it->is_number_integer() &&
-                                           static_cast<int64_t>(v.size()) < it->get<int64_t>()) {
-      causes->push_back({"FieldValueInvalid",
-                         "Invalid value: " + std::to_string(v.size()) + ": " + shown_path +
-                             " in body should have at least " + it->dump() + " items",
-                         path});
-    }
-    if (auto it = schema.find("maxItems"); it != schema.end() && it->is_number_integer() &&
-                                           static_cast<int64_t>(v.size()) > it->get<int64_t>()) {
-      causes->push_back({"FieldValueTooMany",
-                         "Too many: " + std::to_string(v.size()) + ": must have at most " + it->dump() + " items",
-                         path});
-    }
-    if (auto it = schema.find("items"); it != schema.end() && it->is_object()) {
-      for (size_t i = 0; i < v.size(); ++i) {
-        Validate(v[i], *it, path + "[" + std::to_string(i) + "]", causes);
-      }
-    }
-  }
-  if (v.is_object()) {
-    if (auto it = schema.find("required"); it != schema.end() && it->is_array()) {
-      for (const auto& r : *it) {
-        if (r.is_string() && !v.contains(r.get<std::string>())) {
-          causes->push_back({"FieldValueRequired", "Required value", Join(path, r.get<std::string>())});
-        }
-      }
-    }
-    const json* props = nullptr;
-    if (auto it = schema.find("properties"); it != schema.end() && it->is_object()) props = &*it;
-    for (auto f = v.begin(); f != v.end(); ++f) {
-      if (props != nullptr) {
-        auto p = props->find(f.key());
-        if (p != props->end()) {
-          Validate(f.value(), *p, Join(path, f.key()), causes);
-          continue;
-        }
-      }
-      if (auto ap = schema.find("additionalProperties"); ap != schema.end() && ap->is_object()) {
-        Validate(f.value(), *ap, Join(path, f.key()), causes);
-      }
-    }
-  }
+}
+
+void Validate(const json& v, const json& schema, const std::string& path, std::vector<FieldCause>* causes) {
+  if (!schema.is_object()) return;
+  const std::string shown_path = path.empty() ? "body" : path;
+  if (!CheckType(v, schema, path, shown_path, causes)) return;
+  CheckEnum(v, schema, path, causes);
+  if (v.is_number()) CheckNumberBounds(v, schema, path, shown_path, causes);
+  if (v.is_string()) CheckStringConstraints(v, schema, path, shown_path, causes);
+  if (v.is_array()) CheckArrayItems(v, schema, path, shown_path, causes);
+  if (v.is_object()) CheckObjectFields(v, schema, path, causes);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_server.h"
+#include "ringleader/testing/http_server.h"
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/testing/schema.h"
 #include "ringleader/testing/selectors.h"

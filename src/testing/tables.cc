@@ -174,8 +174,11 @@ std::vector<json> EvalJsonPath(const json& object, const std::string& raw_path) 
   return out;
 }
 
-json TestApiServer::Impl::BuildTable(const ResourceType& type, const std::vector<const json*>& objects,
-                                     const std::string& rv) const {
+namespace {
+
+// The columns kubectl shows for this type (the Name column first), as the real server's
+// table convertors define them.
+json TableColumns(const ResourceType& type) {
   json columns = json::array();
   columns.push_back(Column("Name", "string", 0, kNameDescription, "name"));
   const std::string& r = type.plural;
@@ -213,73 +216,86 @@ json TestApiServer::Impl::BuildTable(const ResourceType& type, const std::vector
   } else {
     columns.push_back(Column("Age", "string", 0));
   }
+  return columns;
+}
+
+// One object's cells, in TableColumns' order.
+json TableCells(const ResourceType& type, const json& obj) {
+  const std::string& r = type.plural;
+  std::string name = Str(obj, {"metadata", "name"});
+  std::string age = AgeOf(obj, Str(obj, {"metadata", "creationTimestamp"}));
+  json cells = json::array({name});
+  if (type.custom) {
+    for (const auto& c : type.printer_columns) cells.push_back(CellFor(c, obj));
+    if (type.printer_columns.empty()) cells.push_back(age);
+  } else if (r == "pods") {
+    const json& status = obj.value("status", json::object());
+    int total = obj.contains("spec") ? static_cast<int>(obj["spec"].value("containers", json::array()).size()) : 0;
+    int ready = 0;
+    int restarts = 0;
+    for (const auto& cs : status.value("containerStatuses", json::array())) {
+      if (cs.value("ready", false)) ++ready;
+      restarts += cs.value("restartCount", 0);
+    }
+    std::string ip = Str(obj, {"status", "podIP"});
+    std::string node = Str(obj, {"spec", "nodeName"});
+    cells.insert(cells.end(), {std::to_string(ready) + "/" + std::to_string(total), PodStatusText(obj), restarts, age,
+                               ip.empty() ? "<none>" : ip, node.empty() ? "<none>" : node, "<none>", "<none>"});
+  } else if (r == "nodes") {
+    std::string ready = "Unknown";
+    for (const auto& c : obj.value("status", json::object()).value("conditions", json::array())) {
+      if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True" ? "Ready" : "NotReady";
+    }
+    if (obj.contains("spec") && obj["spec"].value("unschedulable", false)) ready += ",SchedulingDisabled";
+    std::string ip = "<none>";
+    for (const auto& a : obj.value("status", json::object()).value("addresses", json::array())) {
+      if (a.value("type", "") == "InternalIP") ip = a.value("address", "");
+    }
+    cells.insert(cells.end(), {ready, "<none>", age, Str(obj, {"status", "nodeInfo", "kubeletVersion"}), ip});
+  } else if (r == "services") {
+    std::string ports;
+    for (const auto& p : obj.value("spec", json::object()).value("ports", json::array())) {
+      ports += (ports.empty() ? "" : ",") + std::to_string(p.value("port", 0)) + "/" + p.value("protocol", "TCP");
+    }
+    std::string selector;
+    const json selector_map = obj.value("spec", json::object()).value("selector", json::object());
+    for (const auto& kv : selector_map.items()) {
+      selector += (selector.empty() ? "" : ",") + kv.key() + "=" + kv.value().get<std::string>();
+    }
+    cells.insert(cells.end(), {Str(obj, {"spec", "type"}), Str(obj, {"spec", "clusterIP"}), "<none>",
+                               ports.empty() ? "<none>" : ports, age, selector.empty() ? "<none>" : selector});
+  } else if (r == "events") {
+    std::string last = Str(obj, {"lastTimestamp"});
+    cells = json::array({last.empty() ? age : AgeOf(obj, last), Str(obj, {"type"}), Str(obj, {"reason"}),
+                         Str(obj, {"involvedObject", "kind"}) + "/" + Str(obj, {"involvedObject", "name"}),
+                         Str(obj, {"message"})});
+  } else if (r == "namespaces") {
+    cells.insert(cells.end(), {Str(obj, {"status", "phase"}), age});
+  } else if (r == "leases") {
+    cells.insert(cells.end(), {Str(obj, {"spec", "holderIdentity"}), age});
+  } else if (r == "customresourcedefinitions") {
+    cells.push_back(Str(obj, {"metadata", "creationTimestamp"}));
+  } else if (r == "configmaps") {
+    cells.insert(cells.end(), {obj.value("data", json::object()).size(), age});
+  } else {
+    cells.push_back(age);
+  }
+  return cells;
+}
+
+}  // namespace
+
+json TestApiServer::Impl::BuildTable(const ResourceType& type, const std::vector<const json*>& objects,
+                                     const std::string& rv) const {
   json rows = json::array();
   for (const json* o : objects) {
     const json& obj = *o;
-    std::string name = Str(obj, {"metadata", "name"});
-    std::string age = AgeOf(obj, Str(obj, {"metadata", "creationTimestamp"}));
-    json cells = json::array({name});
-    if (type.custom) {
-      for (const auto& c : type.printer_columns) cells.push_back(CellFor(c, obj));
-      if (type.printer_columns.empty()) cells.push_back(age);
-    } else if (r == "pods") {
-      const json& status = obj.value("status", json::object());
-      int total = obj.contains("spec") ? static_cast<int>(obj["spec"].value("containers", json::array()).size()) : 0;
-      int ready = 0;
-      int restarts = 0;
-      for (const auto& cs : status.value("containerStatuses", json::array())) {
-        if (cs.value("ready", false)) ++ready;
-        restarts += cs.value("restartCount", 0);
-      }
-      std::string ip = Str(obj, {"status", "podIP"});
-      std::string node = Str(obj, {"spec", "nodeName"});
-      cells.insert(cells.end(), {std::to_string(ready) + "/" + std::to_string(total), PodStatusText(obj), restarts, age,
-                                 ip.empty() ? "<none>" : ip, node.empty() ? "<none>" : node, "<none>", "<none>"});
-    } else if (r == "nodes") {
-      std::string ready = "Unknown";
-      for (const auto& c : obj.value("status", json::object()).value("conditions", json::array())) {
-        if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True" ? "Ready" : "NotReady";
-      }
-      if (obj.contains("spec") && obj["spec"].value("unschedulable", false)) ready += ",SchedulingDisabled";
-      std::string ip = "<none>";
-      for (const auto& a : obj.value("status", json::object()).value("addresses", json::array())) {
-        if (a.value("type", "") == "InternalIP") ip = a.value("address", "");
-      }
-      cells.insert(cells.end(), {ready, "<none>", age, Str(obj, {"status", "nodeInfo", "kubeletVersion"}), ip});
-    } else if (r == "services") {
-      std::string ports;
-      for (const auto& p : obj.value("spec", json::object()).value("ports", json::array())) {
-        ports += (ports.empty() ? "" : ",") + std::to_string(p.value("port", 0)) + "/" + p.value("protocol", "TCP");
-      }
-      std::string selector;
-      const json selector_map = obj.value("spec", json::object()).value("selector", json::object());
-      for (const auto& kv : selector_map.items()) {
-        selector += (selector.empty() ? "" : ",") + kv.key() + "=" + kv.value().get<std::string>();
-      }
-      cells.insert(cells.end(), {Str(obj, {"spec", "type"}), Str(obj, {"spec", "clusterIP"}), "<none>",
-                                 ports.empty() ? "<none>" : ports, age, selector.empty() ? "<none>" : selector});
-    } else if (r == "events") {
-      std::string last = Str(obj, {"lastTimestamp"});
-      cells = json::array({last.empty() ? age : AgeOf(obj, last), Str(obj, {"type"}), Str(obj, {"reason"}),
-                           Str(obj, {"involvedObject", "kind"}) + "/" + Str(obj, {"involvedObject", "name"}),
-                           Str(obj, {"message"})});
-    } else if (r == "namespaces") {
-      cells.insert(cells.end(), {Str(obj, {"status", "phase"}), age});
-    } else if (r == "leases") {
-      cells.insert(cells.end(), {Str(obj, {"spec", "holderIdentity"}), age});
-    } else if (r == "customresourcedefinitions") {
-      cells.push_back(Str(obj, {"metadata", "creationTimestamp"}));
-    } else if (r == "configmaps") {
-      cells.insert(cells.end(), {obj.value("data", json::object()).size(), age});
-    } else {
-      cells.push_back(age);
-    }
-    rows.push_back({{"cells", cells},
+    rows.push_back({{"cells", TableCells(type, obj)},
                     {"object", {{"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"},
                                 {"metadata", obj.value("metadata", json::object())}}}});
   }
   return {{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", {{"resourceVersion", rv}}},
-          {"columnDefinitions", columns}, {"rows", rows}};
+          {"columnDefinitions", TableColumns(type)}, {"rows", rows}};
 }
 
 }  // namespace ringleader::testapi

@@ -10,14 +10,14 @@
 #include "ringleader/api/resources.h"
 #include "ringleader/common/metrics.h"
 #include "ringleader/kube/informer.h"
-#include "test_http_server.h"
+#include "ringleader/testing/scripted_http_server.h"
 
 namespace ringleader::kube {
 namespace {
 
-using testing::TestHttpServer;
-using Response = TestHttpServer::Response;
-using Request = TestHttpServer::Request;
+using testapi::ScriptedHttpServer;
+using Response = ScriptedHttpServer::Response;
+using Request = ScriptedHttpServer::Request;
 
 const std::string kPod = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p1","namespace":"ns","resourceVersion":"7"}})";
 
@@ -38,7 +38,7 @@ Response StatusResponse(int code, const std::string& reason, const std::string& 
 
 struct Fixture {
   // qps 0: no client-side throttling (tests measure behaviour, not the limiter).
-  explicit Fixture(TestHttpServer::Handler handler, HttpClientOptions options = {},
+  explicit Fixture(ScriptedHttpServer::Handler handler, HttpClientOptions options = {},
                    std::shared_ptr<TokenSource> token = TokenSource::Static("tok"), double qps = 0,
                    int burst = 1)
       : server(std::move(handler)) {
@@ -60,7 +60,7 @@ struct Fixture {
         .WithLabels({verb, code})
         .Value();
   }
-  TestHttpServer server;
+  ScriptedHttpServer server;
   metrics::Registry registry;
   std::unique_ptr<HttpClient> client;
 };
@@ -755,7 +755,7 @@ TEST(HttpClientTest, WatchIsCancellable) {
 
 TEST(HttpClientTest, ConnectionRefusedIsUnavailable) {
   int port;
-  { TestHttpServer closed([](const Request&) { return Response{}; }); port = closed.port(); }
+  { ScriptedHttpServer closed([](const Request&) { return Response{}; }); port = closed.port(); }
   RestConfig config;
   config.server = "http://127.0.0.1:" + std::to_string(port);
   HttpClientOptions options;

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "ringleader/testing/test_api_server.h"
 
@@ -30,10 +32,22 @@ void Usage() {
                "      Unauthorized); --kubeconfig-out carries it. Without it any token is accepted\n";
 }
 
-}  // namespace
+// "a,b,,c" -> {a, b, c}.
+std::vector<std::string> SplitCommaList(const std::string& list) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > start) items.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
 
-int main(int argc, char** argv) {
-  ringleader::testapi::TestApiServerOptions options;
+// Fills `options` from the command line. Returns the exit code when the process should end
+// here (2 on a bad flag, 0 after --help), nullopt to serve.
+std::optional<int> ParseFlags(int argc, char** argv, ringleader::testapi::TestApiServerOptions* options) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -57,50 +71,43 @@ int main(int argc, char** argv) {
         std::cerr << "--listen wants HOST:PORT\n";
         return 2;
       }
-      options.listen_host = hp.substr(0, colon);
-      options.port = std::atoi(hp.c_str() + colon + 1);
+      options->listen_host = hp.substr(0, colon);
+      options->port = std::atoi(hp.c_str() + colon + 1);
     } else if (arg == "--kubeconfig-out") {
-      options.kubeconfig_out = next();
+      options->kubeconfig_out = next();
     } else if (arg == "--crd") {
-      options.crd_files.push_back(next());
+      options->crd_files.push_back(next());
     } else if (arg == "--simulate-pods") {
-      options.simulate_pods = true;
+      options->simulate_pods = true;
     } else if (arg == "--simulate-kueue") {
-      options.simulate_kueue = true;
+      options->simulate_kueue = true;
     } else if (arg == "--simulate-schedulers") {
-      std::string list = next();
-      size_t start = 0;
-      while (start <= list.size()) {
-        size_t comma = list.find(',', start);
-        if (comma == std::string::npos) comma = list.size();
-        if (comma > start) options.simulate_schedulers.push_back(list.substr(start, comma - start));
-        start = comma + 1;
-      }
+      options->simulate_schedulers = SplitCommaList(next());
     } else if (arg == "--nodes") {
-      options.nodes = std::atoi(next().c_str());
+      options->nodes = std::atoi(next().c_str());
     } else if (arg == "--node-gpus") {
-      options.node_gpus = std::atoi(next().c_str());
+      options->node_gpus = std::atoi(next().c_str());
     } else if (arg == "--node-cpus") {
-      options.node_cpus = next();
+      options->node_cpus = next();
     } else if (arg == "--node-memory") {
-      options.node_memory = next();
+      options->node_memory = next();
     } else if (arg == "--pod-start-delay-ms") {
-      options.pod_start_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
+      options->pod_start_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
     } else if (arg == "--pod-stop-delay-ms") {
-      options.pod_stop_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
+      options->pod_stop_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
     } else if (arg == "--watch-history") {
-      options.watch_history = static_cast<size_t>(std::atoll(next().c_str()));
+      options->watch_history = static_cast<size_t>(std::atoll(next().c_str()));
     } else if (arg == "--no-scheduling-gates") {
-      options.scheduling_gates = false;
+      options->scheduling_gates = false;
     } else if (arg == "--bookmark-interval-ms") {
-      options.bookmark_interval = std::chrono::milliseconds(std::atoll(next().c_str()));
+      options->bookmark_interval = std::chrono::milliseconds(std::atoll(next().c_str()));
     } else if (arg == "--tls-cert") {
-      options.tls_cert_file = next();
+      options->tls_cert_file = next();
     } else if (arg == "--tls-key") {
-      options.tls_key_file = next();
+      options->tls_key_file = next();
     } else if (arg == "--token") {
-      options.token = next();
-      if (options.token.empty()) {
+      options->token = next();
+      if (options->token.empty()) {
         std::cerr << "--token must not be empty\n";
         return 2;
       }
@@ -113,11 +120,19 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
-    std::cerr << (options.tls_cert_file.empty() ? "--tls-key needs --tls-cert\n" : "--tls-cert needs --tls-key\n");
+  if (options->tls_cert_file.empty() != options->tls_key_file.empty()) {
+    std::cerr << (options->tls_cert_file.empty() ? "--tls-key needs --tls-cert\n" : "--tls-cert needs --tls-key\n");
     Usage();
     return 2;
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ringleader::testapi::TestApiServerOptions options;
+  if (std::optional<int> exit_code = ParseFlags(argc, argv, &options)) return *exit_code;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

@@ -3,8 +3,9 @@
 // complete responses or never-ending chunked streams (watches), and an abrupt "close every
 // connection now" used by the restart fault. Optionally HTTPS (EnableTls): the handshake runs
 // on the connection's thread, and every read and write goes through a Transport (the plain
-// socket or an OpenSSL session over it), so both share one request loop. Internal to
-// ringleader_testing.
+// socket or an OpenSSL session over it), so both share one request loop. Serves the test API
+// server and, through ScriptedHttpServer, the HTTP client's tests (which observe connection
+// reuse through HttpRequest::connection_id and connections_accepted()).
 //
 // Why not cpprest's http_listener: see docs/testing.md (a probe showed it streams fine, but a
 // streamed response gets no signal that the peer went away, and it cannot drop individual
@@ -59,6 +60,8 @@ struct HttpRequest {
   std::multimap<std::string, std::string> query;  // decoded parameters
   std::map<std::string, std::string> headers;     // keys lower-cased
   std::string body;
+  // Which accepted connection carried the request, counted from 1 in accept order.
+  int connection_id = 0;
 
   std::string Header(const std::string& lower_name) const;
   // The last value of a query parameter, or "" when absent.
@@ -74,11 +77,16 @@ class HttpResponseWriter {
   bool Send(int status, const std::string& content_type, const std::string& body,
             const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
   // A chunked response: BeginChunked, WriteChunk (each goes out at once), EndChunked.
-  bool BeginChunked(int status, const std::string& content_type);
+  bool BeginChunked(int status, const std::string& content_type,
+                    const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
   bool WriteChunk(const std::string& data);
   void EndChunked();
   // True once the peer closed or reset the connection (checked without blocking).
   bool PeerClosed() const;
+  // Close the connection after this response instead of keeping it alive. Called before Send
+  // or BeginChunked, the response also says "Connection: close"; called after BeginChunked,
+  // the stream is cut where it stands (EndChunked not needed).
+  void CloseAfterResponse() { keep_alive_ = false; }
 
   bool sent() const { return sent_; }
   bool failed() const { return failed_; }
@@ -116,17 +124,20 @@ class HttpServer {
   void CloseAllConnections();
   int port() const { return port_; }
   size_t open_connections() const;
+  // Connections accepted since Start.
+  int connections_accepted() const { return connections_accepted_.load(); }
 
  private:
   void AcceptLoop();
-  void ServeConnection(int fd);
-  void ServeRequests(Transport& transport);
+  void ServeConnection(int fd, int connection_id);
+  void ServeRequests(Transport& transport, int connection_id);
 
   HttpHandler handler_;
   ssl_ctx_st* tls_ctx_ = nullptr;  // set: every connection starts with a TLS handshake
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_accepted_{0};
   std::thread accept_thread_;
   mutable std::mutex mu_;
   std::condition_variable all_closed_;
