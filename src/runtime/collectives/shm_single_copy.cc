@@ -88,6 +88,7 @@ Status ShmCommunicator::ChooseSingleCopy() {
   const size_t per_peer = kMaxPeerChunksBytes / static_cast<size_t>(size_ - 1) / kMinChunkBytes * kMinChunkBytes;
   single_copy_chunk_bytes_ = std::max(kMinChunkBytes, std::min(RoundUp(chunk_bytes_, kMinChunkBytes), per_peer));
   peer_chunks_.resize(static_cast<size_t>(size_ - 1) * single_copy_chunk_bytes_);
+  chunk_sources_.resize(static_cast<size_t>(size_));
   return Status::Ok();
 }
 
@@ -103,7 +104,7 @@ void ShmCommunicator::WakeAll(std::atomic<uint32_t>& word) {
 Status ShmCommunicator::ReduceChunkFromEveryRank(char* data, size_t offset, size_t bytes, size_t count,
                                                  DataType type, int divisor, int parity) {
   ShmHeader& h = *header_;
-  std::vector<const void*> sources(static_cast<size_t>(size_));
+  std::vector<const void*>& sources = chunk_sources_;
   size_t next_scratch = 0;
   for (int r = 0; r < size_; ++r) {
     if (r == rank_) {

@@ -116,6 +116,7 @@ class ShmCommunicator : public Communicator {
   uint32_t single_copy_calls_ = 0;
   size_t single_copy_chunk_bytes_ = 0;
   std::vector<char> peer_chunks_;  // (n - 1) chunks read from the peers
+  std::vector<const void*> chunk_sources_;  // every rank's copy of the chunk being reduced
 };
 
 }  // namespace ringleader::runtime
