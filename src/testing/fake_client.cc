@@ -10,76 +10,31 @@ namespace fake_detail {
 
 std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::now()); }
 
-std::string Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
-}
-
-// Splits on commas outside parentheses.
-std::vector<std::string> SplitTerms(const std::string& selector) {
-  std::vector<std::string> terms;
-  std::string current;
-  int depth = 0;
-  for (char c : selector) {
-    if (c == '(') ++depth;
-    if (c == ')') --depth;
-    if (c == ',' && depth == 0) {
-      terms.push_back(Trim(current));
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  if (!Trim(current).empty()) terms.push_back(Trim(current));
-  return terms;
-}
-
 bool HasStatusSubresource(const GroupVersionResource& gvr) {
   static const std::set<std::string> kWithout = {"events", "leases", "configmaps", "secrets",
                                                  "serviceaccounts"};
   return kWithout.count(gvr.resource) == 0;
 }
 
-const Json* FieldAt(const Json& object, const std::string& dotted) {
-  const Json* node = &object;
-  size_t start = 0;
-  while (start <= dotted.size()) {
-    size_t dot = dotted.find('.', start);
-    std::string part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!node->is_object() || !node->contains(part)) return nullptr;
-    node = &(*node)[part];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return node;
+StatusOr<Selectors> Selectors::Parse(const std::string& label_selector,
+                                     const std::string& field_selector) {
+  StatusOr<testapi::LabelSelector> labels = testapi::LabelSelector::Parse(label_selector);
+  if (!labels.ok()) return labels.status();
+  StatusOr<testapi::FieldSelector> fields = testapi::FieldSelector::Parse(field_selector);
+  if (!fields.ok()) return fields.status();
+  return Selectors{*std::move(labels), *std::move(fields)};
 }
 
-StatusOr<bool> MatchesFieldSelector(const std::string& selector, const Json& object) {
-  for (const std::string& term : SplitTerms(selector)) {
-    bool negate = false;
-    size_t op = term.find("!=");
-    size_t value_at;
-    if (op != std::string::npos) {
-      negate = true;
-      value_at = op + 2;
-    } else if ((op = term.find("==")) != std::string::npos) {
-      value_at = op + 2;
-    } else if ((op = term.find('=')) != std::string::npos) {
-      value_at = op + 1;
-    } else {
-      return InvalidArgumentError("field selector term \"" + term + "\" has no operator");
-    }
-    std::string field = Trim(term.substr(0, op));
-    std::string want = Trim(term.substr(value_at));
-    const Json* node = FieldAt(object, field);
-    std::string have;
-    if (node && node->is_string()) have = node->get<std::string>();
-    else if (node && !node->is_null()) have = node->dump();
-    if ((have == want) == negate) return false;
-  }
-  return true;
+bool Selectors::Matches(const Json& object, const std::string& ns) const {
+  static const Json kMissing;
+  auto field = [](const Json& parent, const char* key) -> const Json& {
+    if (!parent.is_object()) return kMissing;
+    auto it = parent.find(key);
+    return it == parent.end() ? kMissing : *it;
+  };
+  const Json& metadata = field(object, "metadata");
+  if (!ns.empty() && field(metadata, "namespace") != ns) return false;
+  return labels.MatchesJson(field(metadata, "labels")) && fields.Matches(object);
 }
 
 StatusOr<Json> Answered(StatusOr<Json> result, Answer answer) {
@@ -89,64 +44,6 @@ StatusOr<Json> Answered(StatusOr<Json> result, Answer answer) {
 
 
 }  // namespace fake_detail
-
-using fake_detail::SplitTerms;
-using fake_detail::Trim;
-
-
-StatusOr<bool> MatchesLabelSelector(const std::string& selector, const Json& labels) {
-  auto label = [&](const std::string& key) -> const Json* {
-    if (!labels.is_object()) return nullptr;
-    auto it = labels.find(key);
-    return it == labels.end() ? nullptr : &*it;
-  };
-  for (const std::string& term : SplitTerms(selector)) {
-    if (term.empty()) continue;
-    size_t paren = term.find('(');
-    if (paren != std::string::npos) {
-      if (term.back() != ')') return InvalidArgumentError("label selector: bad set term " + term);
-      std::string head = Trim(term.substr(0, paren));
-      size_t space = head.find_last_of(" \t");
-      if (space == std::string::npos) return InvalidArgumentError("label selector: bad term " + term);
-      std::string key = Trim(head.substr(0, space));
-      std::string op = Trim(head.substr(space + 1));
-      std::set<std::string> values;
-      for (const std::string& v : SplitTerms(term.substr(paren + 1, term.size() - paren - 2))) {
-        values.insert(v);
-      }
-      const Json* have = label(key);
-      bool in = have && have->is_string() && values.count(have->get<std::string>());
-      if (op == "in") {
-        if (!in) return false;
-      } else if (op == "notin") {
-        if (in) return false;
-      } else {
-        return InvalidArgumentError("label selector: unknown operator " + op);
-      }
-      continue;
-    }
-    size_t op;
-    if ((op = term.find("!=")) != std::string::npos) {
-      const Json* have = label(Trim(term.substr(0, op)));
-      if (have && have->is_string() && have->get<std::string>() == Trim(term.substr(op + 2))) {
-        return false;
-      }
-    } else if ((op = term.find("==")) != std::string::npos ||
-               (op = term.find('=')) != std::string::npos) {
-      size_t width = term.compare(op, 2, "==") == 0 ? 2 : 1;
-      const Json* have = label(Trim(term.substr(0, op)));
-      if (!have || !have->is_string() || have->get<std::string>() != Trim(term.substr(op + width))) {
-        return false;
-      }
-    } else if (term[0] == '!') {
-      if (label(Trim(term.substr(1)))) return false;
-    } else {
-      if (!label(term)) return false;
-    }
-  }
-  return true;
-}
-
 
 FakeClient::FakeClient() : impl_(std::make_unique<Impl>()) {}
 FakeClient::~FakeClient() { CloseWatches(); }
@@ -168,10 +65,8 @@ StatusOr<Json> FakeClient::List(const GroupVersionResource& gvr, const std::stri
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->RecordLocked("list", gvr, ns, "", "", nullptr);
   if (auto error = impl_->InjectedLocked("list", gvr)) return Impl::Injected(*error, "list", gvr);
-  if (!options.label_selector.empty()) {
-    StatusOr<bool> parsed = MatchesLabelSelector(options.label_selector, Json::object());
-    if (!parsed.ok()) return Impl::Error(400, "BadRequest", parsed.status().message(), gvr, "");
-  }
+  StatusOr<Selectors> selectors = Selectors::Parse(options.label_selector, options.field_selector);
+  if (!selectors.ok()) return Impl::Error(400, "BadRequest", selectors.status().message(), gvr, "");
   Json items = Json::array();
   std::string next;
   const auto& bucket = impl_->objects[gvr.ToString()];
@@ -179,8 +74,7 @@ StatusOr<Json> FakeClient::List(const GroupVersionResource& gvr, const std::stri
   auto it = options.continue_token.empty() ? bucket.begin()
                                            : bucket.upper_bound(options.continue_token);
   for (; it != bucket.end(); ++it) {
-    if (!impl_->MatchesLocked(it->second, gvr.namespaced ? ns : "", options.label_selector,
-                              options.field_selector)) {
+    if (!selectors->Matches(it->second, gvr.namespaced ? ns : "")) {
       continue;
     }
     if (options.limit > 0 && static_cast<int64_t>(items.size()) == options.limit) {

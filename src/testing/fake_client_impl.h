@@ -9,14 +9,23 @@
 
 #include "ringleader/common/rfc3339.h"
 #include "ringleader/testing/fake_client.h"
+#include "ringleader/testing/selectors.h"
 
 namespace ringleader::kube::fake_detail {
 
 std::string NowRfc3339();
 // False for the resources the real server serves without a /status subresource.
 bool HasStatusSubresource(const GroupVersionResource& gvr);
-// fieldSelector terms "a.b=v", "a.b==v", "a.b!=v"; kInvalidArgument for anything else.
-StatusOr<bool> MatchesFieldSelector(const std::string& selector, const Json& object);
+// A list's or watch's scope: namespace, labelSelector and fieldSelector, parsed once by the
+// same parser the test API server uses (so the fake rejects what the server rejects).
+struct Selectors {
+  testapi::LabelSelector labels;
+  testapi::FieldSelector fields;
+  static StatusOr<Selectors> Parse(const std::string& label_selector,
+                                   const std::string& field_selector);
+  // `ns` empty: every namespace.
+  bool Matches(const Json& object, const std::string& ns) const;
+};
 // What the real server's answer becomes on the client: nothing, when the caller asked for the
 // outcome only (so tests catch a caller that reads an answer it did not ask for).
 StatusOr<Json> Answered(StatusOr<Json> result, Answer answer);
@@ -27,7 +36,7 @@ namespace ringleader::kube {
 
 using fake_detail::Answered;
 using fake_detail::HasStatusSubresource;
-using fake_detail::MatchesFieldSelector;
+using fake_detail::Selectors;
 using fake_detail::NowRfc3339;
 
 struct FakeClient::Impl {
@@ -211,21 +220,6 @@ struct FakeClient::Impl {
       CascadeLocked(object["metadata"].value("uid", ""), ns);
     }
     cv.notify_all();
-  }
-
-  bool MatchesLocked(const Json& object, const std::string& ns, const std::string& label_selector,
-                     const std::string& field_selector) {
-    if (!ns.empty() && object["metadata"].value("namespace", "") != ns) return false;
-    if (!label_selector.empty()) {
-      StatusOr<bool> match =
-          MatchesLabelSelector(label_selector, object["metadata"].value("labels", Json::object()));
-      if (!match.ok() || !*match) return false;
-    }
-    if (!field_selector.empty()) {
-      StatusOr<bool> match = MatchesFieldSelector(field_selector, object);
-      if (!match.ok() || !*match) return false;
-    }
-    return true;
   }
 };
 

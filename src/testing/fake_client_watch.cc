@@ -15,6 +15,8 @@ Status FakeClient::Watch(const GroupVersionResource& gvr, const std::string& ns,
   }
   const std::string resource = gvr.ToString();
   const std::string watch_ns = gvr.namespaced ? ns : "";
+  StatusOr<Selectors> selectors = Selectors::Parse(options.label_selector, options.field_selector);
+  if (!selectors.ok()) return selectors.status();
   auto deliver_error = [&](const std::string& message) {
     Json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
                    {"message", message}, {"reason", "Expired"}, {"code", 410}};
@@ -28,7 +30,7 @@ Status FakeClient::Watch(const GroupVersionResource& gvr, const std::string& ns,
   if (options.resource_version.empty() || options.resource_version == "0") {
     // "Start at most recent" with a synthetic ADDED per existing object, like the server.
     for (const auto& [key, object] : impl_->objects[resource]) {
-      if (impl_->MatchesLocked(object, watch_ns, options.label_selector, options.field_selector)) {
+      if (selectors->Matches(object, watch_ns)) {
         pending.push_back(WatchEvent{WatchEventType::kAdded, object});
       }
     }
@@ -52,10 +54,7 @@ Status FakeClient::Watch(const GroupVersionResource& gvr, const std::string& ns,
       if (event.rv <= position) continue;
       position = event.rv;
       if (event.resource != resource) continue;
-      if (!impl_->MatchesLocked(event.object, watch_ns, options.label_selector,
-                                options.field_selector)) {
-        continue;
-      }
+      if (!selectors->Matches(event.object, watch_ns)) continue;
       pending.push_back(WatchEvent{event.type, event.object});
     }
     if (!pending.empty()) {

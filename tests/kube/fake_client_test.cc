@@ -141,6 +141,22 @@ TEST(FakeClientTest, ListSelectorsAndPaging) {
   EXPECT_EQ(client.ActionsFor("list").size(), cases.size() + 1 + 3);
 }
 
+// The fake parses selectors with the test API server's parser, so what a real server answers
+// 400 to fails here too instead of silently matching nothing (or everything).
+TEST(FakeClientTest, MalformedSelectorsAreBadRequests) {
+  FakeClient client;
+  ASSERT_TRUE(client.Create(PodsResource(), "ns", Pod("p", {{"app", "x"}})).ok());
+  for (const auto& [labels, fields] : std::vector<std::pair<std::string, std::string>>{
+           {"app in (x", ""}, {"app,,tier", ""}, {"", "metadata.name"}, {"", "=p"}}) {
+    ListOptions options;
+    options.label_selector = labels;
+    options.field_selector = fields;
+    StatusOr<Json> list = client.List(PodsResource(), "ns", options);
+    ASSERT_FALSE(list.ok()) << labels << fields;
+    EXPECT_EQ(list.status().code(), StatusCode::kInvalidArgument) << list.status().ToString();
+  }
+}
+
 TEST(FakeClientTest, DeleteCascadesAndPreconditions) {
   FakeClient client;
   Json owner = client.Create(TrainingJobsResource(), "ns", {{"apiVersion", "ringleader.dev/v1alpha1"},

@@ -93,8 +93,4 @@ class FakeClient final : public Client {
   std::unique_ptr<Impl> impl_;
 };
 
-// Label selector matching used by FakeClient (and usable by caches): returns an error for a
-// selector it cannot parse.
-StatusOr<bool> MatchesLabelSelector(const std::string& selector, const Json& labels);
-
 }  // namespace ringleader::kube
