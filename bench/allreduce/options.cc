@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "ringleader/common/split.h"
+
 namespace ringleader::allreduce_bench {
 namespace {
 
@@ -17,28 +19,20 @@ size_t ParseBytes(const std::string& s) {
   return static_cast<size_t>(v);
 }
 
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string part; std::getline(in, part, ',');) {
-    if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
 
 // Applies flag `a` (taking its value from `next()`); false for an unknown flag.
 template <typename Next>
 bool ApplyFlag(const std::string& a, Next next, Invocation& inv) {
   Options& opt = inv.options;
   if (a == "--ranks") opt.ranks = std::atoi(next().c_str());
-  else if (a == "--backends") opt.backends = Split(next());
+  else if (a == "--backends") opt.backends = SplitNonEmpty(next(), ',');
   else if (a == "--min-bytes") opt.min_bytes = ParseBytes(next());
   else if (a == "--max-bytes") opt.max_bytes = ParseBytes(next());
   else if (a == "--mpi") opt.mpi = next() == "on";
   else if (a == "--mpi-tcp") opt.mpi_tcp = next() == "on";
   else if (a == "--mpi-algorithms") {
     opt.mpi_algorithms.clear();
-    for (const auto& k : Split(next())) opt.mpi_algorithms.push_back(std::atoi(k.c_str()));
+    for (const auto& k : SplitNonEmpty(next(), ',')) opt.mpi_algorithms.push_back(std::atoi(k.c_str()));
   } else if (a == "--dat") opt.dat = next();
   else if (a == "--target-seconds") opt.target_seconds = std::atof(next().c_str());
   else if (a == "--shm-chunk") opt.shm_chunk_bytes = ParseBytes(next());

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <optional>
 
+#include "ringleader/common/split.h"
+
 namespace ringleader::bench {
 
 [[noreturn]] void Die(const std::string& message) {
@@ -61,12 +63,10 @@ Options ParseFlags(int argc, char** argv) {
     else if (flag == "--bare-threads") {
       o.bare_threads.clear();
       std::string list = value();
-      for (size_t start = 0; start <= list.size();) {
-        size_t comma = std::min(list.find(',', start), list.size());
-        long n = std::strtol(list.substr(start, comma - start).c_str(), nullptr, 10);
+      for (const std::string& item : Split(list, ',')) {
+        long n = std::strtol(item.c_str(), nullptr, 10);
         if (n < 1 || n > 1024) Die("--bare-threads: want a comma-separated list of 1..1024, got \"" + list + "\"");
         o.bare_threads.push_back(static_cast<int>(n));
-        start = comma + 1;
       }
     }
     else if (flag == "--no-none") o.none_rows = false;

@@ -7,6 +7,7 @@
 #include "json_reader.h"
 #include "validation_wording.h"
 #include "ringleader/api/codec.h"
+#include "ringleader/common/split.h"
 #include "ringleader/api/limits.h"
 #include "ringleader/api/worker_env_builder.h"
 
@@ -40,15 +41,10 @@ std::string CheckDnsLabel(const std::string& s) {
 // IsDNS1123Subdomain, only the whole name is limited (253), not each dot-separated part.
 std::string CheckDnsSubdomain(const std::string& s, size_t max_length) {
   if (s.size() > max_length) return TooLong(max_length, s.size());
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t dot = s.find('.', start);
-    if (!IsDnsLabelSyntax(
-            s.substr(start, dot == std::string::npos ? std::string::npos : dot - start))) {
+  for (const std::string& label : Split(s, '.')) {
+    if (!IsDnsLabelSyntax(label)) {
       return "must be a DNS subdomain (lowercase letters, digits, '-' and '.'), got \"" + s + "\"";
     }
-    if (dot == std::string::npos) break;
-    start = dot + 1;
   }
   return "";
 }
@@ -318,15 +314,10 @@ std::string CheckCheckpointDir(const std::string& dir) {
   }
   if (dir[0] != '/') return "must be an absolute path (start with /), got \"" + dir + "\"";
   if (dir.find('\0') != std::string::npos) return "must not contain a NUL character";
-  size_t start = 1;
-  while (start <= dir.size()) {
-    size_t end = dir.find('/', start);
-    if (end == std::string::npos) end = dir.size();
-    const std::string part = dir.substr(start, end - start);
+  for (const std::string& part : Split(dir, '/')) {
     if (part == "." || part == "..") {
       return "must not contain \".\" or \"..\" components, got \"" + dir + "\"";
     }
-    start = end + 1;
   }
   return "";
 }

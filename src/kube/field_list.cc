@@ -1,5 +1,7 @@
 #include "ringleader/kube/field_list.h"
 
+#include "ringleader/common/split.h"
+
 #include <utility>
 
 namespace ringleader::kube {
@@ -7,17 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> SplitDotted(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t dot = path.find('.', start);
-    if (dot == std::string_view::npos) dot = path.size();
-    parts.emplace_back(path.substr(start, dot - start));
-    start = dot + 1;
-  }
-  return parts;
-}
 
 // Calls `apply` on every value at path[at...] below `value`; arrays on the way are transparent
 // (the value at the end of the path is passed as it is, array or not).
@@ -62,7 +53,7 @@ StatusOr<FieldList> FieldList::Parse(std::string_view spelling) {
 }
 
 FieldList& FieldList::Add(std::string_view path, std::function<void(json&)> apply, bool on_parent) {
-  std::vector<std::string> parts = SplitDotted(path);
+  std::vector<std::string> parts = Split(path, '.');
   if (on_parent) {
     // DropWhenEmpty edits the object holding the member: visit the parent.
     std::string member = parts.back();
@@ -120,7 +111,7 @@ FieldList& FieldList::KeepMembersWhere(std::string path, std::function<bool(std:
 }
 
 FieldList& FieldList::DropWhenEmpty(std::string path) {
-  std::string member = SplitDotted(path).back();
+  std::string member = Split(path, '.').back();
   return Add(path,
              [member](json& parent) {
                auto it = parent.find(member);

@@ -123,7 +123,7 @@ void TestApiServer::Impl::HandleUnsafe(const HttpRequest& req, HttpResponseWrite
 
 RequestTarget TestApiServer::Impl::ResolveTarget(const HttpRequest& req) const {
   RequestTarget t;
-  std::vector<std::string> seg = SplitPath(req.path);
+  std::vector<std::string> seg = SplitNonEmpty(req.path, '/');
   std::string group, version;
   size_t rest = 0;
   if (seg.size() >= 3 && seg[0] == "api") {

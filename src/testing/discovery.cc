@@ -12,14 +12,7 @@ extern const char kOpenApiMetaSchemas[];
 namespace {
 
 std::string ReversedGroup(const std::string& group) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= group.size()) {
-    size_t dot = group.find('.', start);
-    if (dot == std::string::npos) dot = group.size();
-    parts.push_back(group.substr(start, dot - start));
-    start = dot + 1;
-  }
+  std::vector<std::string> parts = Split(group, '.');
   std::string out;
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) out += (out.empty() ? "" : ".") + *it;
   return out;

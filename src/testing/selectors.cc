@@ -3,6 +3,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "ringleader/common/split.h"
+
 namespace ringleader::testapi {
 namespace {
 
@@ -92,13 +94,8 @@ StatusOr<LabelSelector> LabelSelector::Parse(const std::string& text) {
         return Invalid(text, "unknown operator '" + op + "'");
       }
       std::string inner = part.substr(open + 1, close - open - 1);
-      size_t start = 0;
-      while (start <= inner.size()) {
-        size_t comma = inner.find(',', start);
-        if (comma == std::string::npos) comma = inner.size();
-        std::string v = Trim(inner.substr(start, comma - start));
-        if (!v.empty()) req.values.push_back(v);
-        start = comma + 1;
+      for (const std::string& value : Split(inner, ',')) {
+        if (std::string v = Trim(value); !v.empty()) req.values.push_back(v);
       }
       if (req.values.empty()) return Invalid(text, "'" + op + "' needs at least one value");
     } else {
@@ -183,17 +180,12 @@ StatusOr<FieldSelector> FieldSelector::Parse(const std::string& text) {
 bool FieldSelector::Matches(const json& object) const {
   for (const Requirement& req : requirements_) {
     const json* cur = &object;
-    size_t start = 0;
-    while (cur != nullptr && start <= req.path.size()) {
-      size_t dot = req.path.find('.', start);
-      if (dot == std::string::npos) dot = req.path.size();
-      std::string key = req.path.substr(start, dot - start);
+    for (const std::string& key : Split(req.path, '.')) {
       if (!cur->is_object() || !cur->contains(key)) {
         cur = nullptr;
         break;
       }
       cur = &(*cur)[key];
-      start = dot + 1;
     }
     std::string actual;
     if (cur != nullptr) {

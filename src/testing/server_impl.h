@@ -25,6 +25,7 @@
 
 #include "ringleader/testing/http_server.h"
 #include "ringleader/common/rfc3339.h"
+#include "ringleader/common/split.h"
 #include "ringleader/testing/schema.h"
 #include "ringleader/testing/selectors.h"
 #include "ringleader/testing/test_api_server.h"
@@ -396,7 +397,6 @@ class TestApiServer::Impl {
 
 // Helpers shared across files.
 // Request paths and object metadata (object_meta.cc).
-std::vector<std::string> SplitPath(const std::string& path);
 std::string ObjKey(const std::string& ns, const std::string& name);  // the store key "ns/name"
 std::string StrField(const json& obj, const char* a, const char* b);  // obj.a.b when a string, else ""
 std::string Name(const json& obj);

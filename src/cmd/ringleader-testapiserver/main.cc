@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ringleader/common/split.h"
 #include "ringleader/testing/test_api_server.h"
 
 namespace {
@@ -32,18 +33,6 @@ void Usage() {
                "      Unauthorized); --kubeconfig-out carries it. Without it any token is accepted\n";
 }
 
-// "a,b,,c" -> {a, b, c}.
-std::vector<std::string> SplitCommaList(const std::string& list) {
-  std::vector<std::string> items;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string::npos) comma = list.size();
-    if (comma > start) items.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return items;
-}
 
 // Fills `options` from the command line. Returns the exit code when the process should end
 // here (2 on a bad flag, 0 after --help), nullopt to serve.
@@ -82,7 +71,7 @@ std::optional<int> ParseFlags(int argc, char** argv, ringleader::testapi::TestAp
     } else if (arg == "--simulate-kueue") {
       options->simulate_kueue = true;
     } else if (arg == "--simulate-schedulers") {
-      options->simulate_schedulers = SplitCommaList(next());
+      options->simulate_schedulers = ringleader::SplitNonEmpty(next(), ',');
     } else if (arg == "--nodes") {
       options->nodes = std::atoi(next().c_str());
     } else if (arg == "--node-gpus") {
