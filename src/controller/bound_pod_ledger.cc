@@ -52,11 +52,8 @@ void BoundPodLedger::Forget(const nlohmann::json& pod) {
 }
 
 kube::EventHandlers BoundPodLedger::Handlers() {
-  kube::EventHandlers handlers;
-  handlers.on_add = [this](const kube::ObjectPtr& pod) { Observe(*pod); };
-  handlers.on_update = [this](const kube::ObjectPtr&, const kube::ObjectPtr& pod) { Observe(*pod); };
-  handlers.on_delete = [this](const kube::ObjectPtr& pod) { Forget(*pod); };
-  return handlers;
+  return kube::MirrorHandlers([this](const nlohmann::json& pod) { Observe(pod); },
+                              [this](const nlohmann::json& pod) { Forget(pod); });
 }
 
 BoundPodLedger::Snapshot BoundPodLedger::Take() const {

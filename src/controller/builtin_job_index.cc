@@ -71,11 +71,8 @@ void BuiltinJobIndex::Forget(const nlohmann::json& object) {
 }
 
 kube::EventHandlers BuiltinJobIndex::Handlers() {
-  kube::EventHandlers handlers;
-  handlers.on_add = [this](const kube::ObjectPtr& job) { Observe(*job); };
-  handlers.on_update = [this](const kube::ObjectPtr&, const kube::ObjectPtr& job) { Observe(*job); };
-  handlers.on_delete = [this](const kube::ObjectPtr& job) { Forget(*job); };
-  return handlers;
+  return kube::MirrorHandlers([this](const nlohmann::json& job) { Observe(job); },
+                              [this](const nlohmann::json& job) { Forget(job); });
 }
 
 std::vector<std::string> BuiltinJobIndex::WaitingForAdmission() const {

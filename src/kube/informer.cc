@@ -239,6 +239,15 @@ std::map<std::string, ObjectPtr> Cache::Replace(std::map<std::string, ObjectPtr>
 // ---------------------------------------------------------------------------------------------
 // Informer
 
+EventHandlers MirrorHandlers(std::function<void(const Json& object)> observe,
+                             std::function<void(const Json& object)> forget) {
+  EventHandlers handlers;
+  handlers.on_add = [observe](const ObjectPtr& object) { observe(*object); };
+  handlers.on_update = [observe](const ObjectPtr&, const ObjectPtr& object) { observe(*object); };
+  handlers.on_delete = [forget = std::move(forget)](const ObjectPtr& object) { forget(*object); };
+  return handlers;
+}
+
 Informer::Informer(Client& client, InformerOptions options)
     : client_(client), options_(std::move(options)), cache_(options_.compact) {}
 

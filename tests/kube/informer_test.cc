@@ -74,6 +74,13 @@ bool Eventually(const std::function<bool()>& condition) {
   return true;
 }
 
+// Starts `informer` and waits until its first list is cached and its watch is open.
+void StartAndWatch(Informer& informer, FakeClient& client) {
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
+  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+}
+
 // Every test runs with a plain cache and with a compact (MessagePack-encoded) one.
 class InformerTest : public ::testing::TestWithParam<bool> {};
 class CacheTest : public ::testing::TestWithParam<bool> {};
@@ -137,9 +144,7 @@ TEST_P(InformerTest, RewatchesFromLastResourceVersionAfterEof) {
   Informer informer(client, PodOptions(GetParam()));
   Recorder recorder;
   informer.AddEventHandlers(recorder.Handlers());
-  informer.Start();
-  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
-  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+  StartAndWatch(informer, client);
   std::string rv = informer.LastResourceVersion();
   client.CloseWatches();  // the server ended the stream (timeout, restart, proxy)
   ASSERT_TRUE(Eventually([&] { return client.ActionsFor("watch", "pods").size() >= 2; }));
@@ -172,9 +177,7 @@ TEST_P(InformerTest, RelistOnGoneDeliversMissedDeletesAndRecreates) {
     }
   };
   informer.AddEventHandlers(recorder.Handlers());
-  informer.Start();
-  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
-  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+  StartAndWatch(informer, client);
   std::string uid_a = informer.cache().Get("ns", "a")->at("metadata").at("uid");
   std::string uid_b_old = informer.cache().Get("ns", "b")->at("metadata").at("uid");
   ASSERT_TRUE(client.Patch(PodsResource(), "ns", "trigger", PatchType::kMerge,
@@ -214,9 +217,7 @@ TEST_P(InformerTest, ExpiredWatchRelistsWithoutSpuriousEvents) {
   Informer informer(client, PodOptions(GetParam()));
   Recorder recorder;
   informer.AddEventHandlers(recorder.Handlers());
-  informer.Start();
-  ASSERT_TRUE(informer.WaitForSync(Clock::now() + seconds(10)));
-  ASSERT_TRUE(client.WaitForWatches(1, Clock::now() + seconds(10)));
+  StartAndWatch(informer, client);
   client.ExpireNextWatch("pods");
   client.CloseWatches();
   ASSERT_TRUE(Eventually([&] { return informer.ListCount() >= 2; }));
@@ -299,6 +300,41 @@ TEST_P(InformerTest, ThrowingTransformLeavesTheObjectOut) {
   EXPECT_EQ(informer.cache().Size(), 2u);
   EXPECT_EQ(informer.ListCount(), 1) << "no relist";
   EXPECT_EQ(client.ActionsFor("watch", "pods").size(), 1u) << "the first watch carried on";
+  informer.Stop();
+}
+
+TEST_P(InformerTest, MirrorHandlersObserveTheNewestAndForgetTheLast) {
+  FakeClient client;
+  client.Seed(PodsResource(), Pod("ns", "a"));
+  Informer informer(client, PodOptions(GetParam()));
+  std::mutex mu;
+  std::map<std::string, std::string> mirror;  // key -> app label
+  std::vector<std::string> forgotten;
+  informer.AddEventHandlers(MirrorHandlers(
+      [&](const Json& pod) {
+        std::lock_guard<std::mutex> lock(mu);
+        mirror[ObjectKeyOf(pod)] = pod["metadata"]["labels"].value("app", "");
+      },
+      [&](const Json& pod) {
+        std::lock_guard<std::mutex> lock(mu);
+        mirror.erase(ObjectKeyOf(pod));
+        forgotten.push_back(ObjectKeyOf(pod) + " " + pod["metadata"]["labels"].value("app", ""));
+      }));
+  StartAndWatch(informer, client);
+  Json changed = *informer.cache().Get("ns", "a");
+  changed["metadata"]["labels"]["app"] = "renamed";
+  ASSERT_TRUE(client.Update(PodsResource(), "ns", changed).ok());
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return mirror.count("ns/a") && mirror["ns/a"] == "renamed";
+  }));
+  ASSERT_TRUE(client.Delete(PodsResource(), "ns", "a").ok());
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return mirror.empty();
+  }));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(forgotten, std::vector<std::string>{"ns/a renamed"});
   informer.Stop();
 }
 

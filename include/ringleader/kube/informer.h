@@ -124,6 +124,12 @@ struct EventHandlers {
   std::function<void(const ObjectPtr& object)> on_delete;
 };
 
+// Handlers for a consumer that only mirrors the latest state of each object: add and update
+// call `observe` with the new object, delete calls `forget` with the last known one (client-go
+// users write the same three closures around a local index).
+EventHandlers MirrorHandlers(std::function<void(const Json& object)> observe,
+                             std::function<void(const Json& object)> forget);
+
 struct InformerOptions {
   GroupVersionResource gvr;
   std::string ns;  // "" : all namespaces (or cluster-scoped)
