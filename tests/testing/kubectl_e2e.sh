@@ -40,40 +40,6 @@ done
 grep -q '^ready$' "$tmp/stdout" || fail "server did not print ready"
 
 echo "== CRD and custom resource"
-cat >"$tmp/widget-crd.yaml" <<'YAML'
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.dev
-spec:
-  group: example.dev
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    subresources: {status: {}}
-    additionalPrinterColumns:
-    - {name: Phase, type: string, jsonPath: .status.phase}
-    - {name: Ready, type: string, jsonPath: .status.ready}
-    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
-    - {name: Size, type: integer, jsonPath: .spec.size, priority: 1}
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            required: [size]
-            properties:
-              size: {type: integer, minimum: 1, maximum: 1024, description: How big the widget is.}
-          status:
-            type: object
-            properties:
-              phase: {type: string}
-              ready: {type: string}
-YAML
 cat >"$tmp/w1.yaml" <<'YAML'
 apiVersion: example.dev/v1alpha1
 kind: Widget
@@ -92,13 +58,13 @@ kind: Widget
 metadata: {name: bad}
 spec: {size: 0}
 YAML
-expect 'widgets.example.dev created' "$(k apply -f "$tmp/widget-crd.yaml")"
+expect 'widgets.example.dev created' "$(k apply -f "$repo/tests/testing/testdata/widget-crd.yaml")"
 k wait --for=condition=Established crd/widgets.example.dev --timeout=10s >/dev/null
 expect 'widget.example.dev/w1 created' "$(k apply -f "$tmp/w1.yaml")"
 out=$(k get widgets)
 expect '^NAME +PHASE +READY +AGE$' "$(sed -n 1p <<<"$out")"
 expect '^w1 ' "$out"
-expect '^NAME +PHASE +READY +AGE +SIZE$' "$(k get wd -o wide | sed -n 1p)"
+expect '^NAME +PHASE +READY +SIZE +AGE$' "$(k get wd -o wide | sed -n 1p)"
 yaml=$(k get widget w1 -o yaml)
 expect 'size: 3' "$yaml"
 expect 'generation: 1' "$yaml"

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -19,46 +21,22 @@ using test::HttpResult;
 using test::Watch;
 using test::WaitFor;
 
-const char kWidgetCrd[] = R"(
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.dev
-spec:
-  group: example.dev
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    subresources: {status: {}}
-    additionalPrinterColumns:
-    - {name: Phase, type: string, jsonPath: .status.phase}
-    - {name: Size, type: integer, jsonPath: .spec.size, priority: 1}
-    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            required: [size]
-            properties:
-              size: {type: integer, minimum: 1, maximum: 1024}
-              mode: {type: string, default: fast}
-          status:
-            type: object
-            properties:
-              phase: {type: string}
-)";
+// The Widget CRD the kubectl end-to-end script installs too.
+std::string WidgetCrd() {
+  std::ifstream in(std::string(RINGLEADER_SOURCE_DIR) + "/tests/testing/testdata/widget-crd.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 class ServerTest : public ::testing::Test {
  protected:
   void StartServer(TestApiServerOptions options = {}) {
     server_ = std::make_unique<TestApiServer>(options);
     ASSERT_TRUE(server_->Start().ok());
-    ASSERT_TRUE(server_->AddCrdsFromYaml(kWidgetCrd).ok());
+    const std::string crd = WidgetCrd();
+    ASSERT_FALSE(crd.empty()) << "tests/testing/testdata/widget-crd.yaml is missing";
+    ASSERT_TRUE(server_->AddCrdsFromYaml(crd).ok());
     base_ = server_->url();
   }
   void SetUp() override { StartServer(); }
@@ -412,13 +390,13 @@ TEST_F(ServerTest, TableResponses) {
     cols.push_back(c["name"]);
     prio.push_back(c["priority"]);
   }
-  EXPECT_EQ(cols, (std::vector<std::string>{"Name", "Phase", "Size", "Age"}));
-  EXPECT_EQ(prio, (std::vector<int>{0, 0, 1, 0}));
+  EXPECT_EQ(cols, (std::vector<std::string>{"Name", "Phase", "Ready", "Size", "Age"}));
+  EXPECT_EQ(prio, (std::vector<int>{0, 0, 0, 1, 0}));
   ASSERT_EQ(table["rows"].size(), 1u);
   EXPECT_EQ(table["rows"][0]["cells"][0], "t");
   EXPECT_EQ(table["rows"][0]["cells"][1], "Running");
-  EXPECT_EQ(table["rows"][0]["cells"][2], 7);
-  EXPECT_EQ(table["rows"][0]["cells"][3].get<std::string>().back(), 's');  // "0s"
+  EXPECT_EQ(table["rows"][0]["cells"][3], 7);
+  EXPECT_EQ(table["rows"][0]["cells"][4].get<std::string>().back(), 's');  // "0s"
   EXPECT_EQ(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
 }
 
