@@ -42,6 +42,26 @@ bool WaitUntil(Pred pred, Clock::duration timeout = seconds(10)) {
   return true;
 }
 
+// Runs a candidate's blocking Run on its own thread; Result() waits for Run to return.
+class Leading {
+ public:
+  explicit Leading(Candidate& candidate)
+      : runner_([this, &candidate] { result_ = candidate.elector->Run(stop_.get_token()); }) {}
+  ~Leading() {
+    stop_.request_stop();
+    if (runner_.joinable()) runner_.join();
+  }
+  Status Result() {
+    runner_.join();
+    return result_;
+  }
+
+ private:
+  std::stop_source stop_;
+  Status result_;
+  std::thread runner_;
+};
+
 Json Lease(FakeClient& client) {
   return client.Get(LeasesResource(), "ringleader-system", "ringleader-operator").value();
 }
@@ -107,15 +127,13 @@ TEST(LeaderElectionTest, TakeoverAfterExpiry) {
 TEST(LeaderElectionTest, LosingTheLeaseStopsLeading) {
   FakeClient client;
   Candidate a(client, "a");
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = a.elector->Run(stop.get_token()); });
+  Leading leading(a);
   ASSERT_TRUE(WaitUntil([&] { return a.elector->IsLeader(); }));
   // Someone else grabs the lease behind our back (e.g. after a long GC pause on our side).
   Json lease = Lease(client);
   lease["spec"]["holderIdentity"] = "intruder";
   ASSERT_TRUE(client.Update(LeasesResource(), "ringleader-system", lease).ok());
-  runner.join();  // Run returns by itself once renewals fail for renew_deadline
+  Status result = leading.Result();  // Run returns by itself once renewals fail for renew_deadline
   EXPECT_EQ(result.code(), StatusCode::kAborted) << result.ToString();
   EXPECT_FALSE(a.elector->IsLeader());
   EXPECT_EQ(a.started.load(), 1);
@@ -126,14 +144,12 @@ TEST(LeaderElectionTest, LosingTheLeaseStopsLeading) {
 TEST(LeaderElectionTest, ApiErrorsDuringRenewLoseLeadership) {
   FakeClient client;
   Candidate a(client, "a");
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = a.elector->Run(stop.get_token()); });
+  Leading leading(a);
   ASSERT_TRUE(WaitUntil([&] { return a.elector->IsLeader(); }));
   ApiStatus down;
   down.http_code = 503;
   client.InjectError("get", "leases.coordination.k8s.io", down, 1000);
-  runner.join();
+  Status result = leading.Result();
   EXPECT_EQ(result.code(), StatusCode::kAborted);
   EXPECT_EQ(a.stopped.load(), 1);
 }
@@ -151,9 +167,7 @@ TEST(LeaderElectionTest, HungRenewalStillStepsDownAtRenewDeadline) {
     ++a.stopped;
   };
   a.elector = std::make_unique<LeaderElector>(client, a.config);
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = a.elector->Run(stop.get_token()); });
+  Leading leading(a);
   ASSERT_TRUE(WaitUntil([&] { return a.elector->IsLeader(); }));
   // The last renewal that can succeed starts before this; every later one hangs.
   size_t updates = fake.ActionsFor("update", "leases.coordination.k8s.io").size();
@@ -173,7 +187,7 @@ TEST(LeaderElectionTest, HungRenewalStillStepsDownAtRenewDeadline) {
   EXPECT_LE(Clock::time_point(Clock::duration(stopped_at.load())) - armed_at,
             a.config.renew_deadline + a.config.retry_period + milliseconds(200));
   client.Release();
-  runner.join();
+  Status result = leading.Result();
   EXPECT_EQ(result.code(), StatusCode::kAborted) << result.ToString();
   EXPECT_FALSE(a.elector->IsLeader());
   EXPECT_EQ(a.started.load(), 1);
