@@ -146,6 +146,16 @@ bool TlsShouldRetry(SSL* ssl, int n) {
 
 }  // namespace
 
+std::string Transport::PeerCommonName() const {
+  if (ssl_ == nullptr) return "";
+  X509* peer = SSL_get1_peer_certificate(ssl_);
+  if (peer == nullptr) return "";
+  char name[256] = "";
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, name, sizeof(name)) < 0) name[0] = 0;
+  X509_free(peer);
+  return name;
+}
+
 ssize_t Transport::Read(char* data, size_t size) {
   if (ssl_ == nullptr) {
     ssize_t n;
@@ -312,6 +322,16 @@ Status HttpServer::EnableTls(const std::string& cert_file, const std::string& ke
   return Status::Ok();
 }
 
+Status HttpServer::RequireClientCertificates(const std::string& ca_file) {
+  if (tls_ctx_ == nullptr) return InvalidArgumentError("--client-ca-file needs --tls-cert and --tls-key");
+  ERR_clear_error();
+  if (SSL_CTX_load_verify_locations(tls_ctx_, ca_file.c_str(), nullptr) != 1) {
+    return InvalidArgumentError("--client-ca-file " + ca_file + ": cannot load: " + TlsError("?"));
+  }
+  SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  return Status::Ok();
+}
+
 Status HttpServer::Start(const std::string& host, int port) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) return UnavailableError(std::string("socket: ") + std::strerror(errno));
@@ -418,9 +438,11 @@ void HttpServer::ServeConnection(int fd, int connection_id) {
 
 void HttpServer::ServeRequests(Transport& transport, int connection_id) {
   SocketReader reader(transport);
+  const std::string client_common_name = transport.PeerCommonName();
   while (!stopping_) {
     HttpRequest req;
     req.connection_id = connection_id;
+    req.client_common_name = client_common_name;
     std::string line;
     if (!reader.ReadLine(&line)) break;
     if (line.empty()) continue;  // tolerate stray CRLF between requests

@@ -24,6 +24,7 @@
 #include "ringleader/kube/http_client.h"
 #include "ringleader/kube/resource.h"
 #include "ringleader/testing/test_api_server.h"
+#include "ringleader/testing/test_pki.h"
 #include "test_http.h"
 
 namespace ringleader::testapi {
@@ -49,37 +50,9 @@ std::string ReadFile(const fs::path& path) {
 const json kUnauthorized = json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
                                            "message":"Unauthorized","reason":"Unauthorized","code":401})");
 
-// A self-signed certificate for 127.0.0.1/localhost (its own CA), and an unrelated key.
-class Certificates {
- public:
-  Certificates() {
-    char pattern[] = "/tmp/rl-testapi-tls-XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) return;
-    dir_ = pattern;
-    ok_ = Run("openssl version") &&
-          Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key "
-              "-out server.crt -days 1 -subj /CN=ringleader-testapiserver "
-              "-addext subjectAltName=IP:127.0.0.1,DNS:localhost") &&
-          Run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out other.key");
-    std::ofstream(dir_ / "garbage.crt") << "not a certificate\n";
-  }
-  ~Certificates() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  bool ok() const { return ok_; }
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-
- private:
-  bool Run(const std::string& command) {
-    return std::system(("cd " + dir_.string() + " && " + command + " >/dev/null 2>&1").c_str()) == 0;
-  }
-  fs::path dir_;
-  bool ok_ = false;
-};
-
 class TlsAuthTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { certs_ = new Certificates(); }
+  static void SetUpTestSuite() { certs_ = new TestPki(); }
   static void TearDownTestSuite() {
     delete certs_;
     certs_ = nullptr;
@@ -94,12 +67,12 @@ class TlsAuthTest : public ::testing::Test {
   }
   TestApiServerOptions TlsOptions() const {
     TestApiServerOptions options;
-    options.tls_cert_file = certs_->Path("server.crt");
-    options.tls_key_file = certs_->Path("server.key");
+    options.tls_cert_file = certs_->Path("self-signed.crt");
+    options.tls_key_file = certs_->Path("self-signed.key");
     options.token = kToken;
     return options;
   }
-  ClientOptions Trusted(const std::string& token = kToken) const { return {certs_->Path("server.crt"), token}; }
+  ClientOptions Trusted(const std::string& token = kToken) const { return {certs_->Path("self-signed.crt"), token}; }
   std::string Pods(const std::string& suffix = "") const {
     return server_->url() + "/api/v1/namespaces/default/pods" + suffix;
   }
@@ -109,7 +82,7 @@ class TlsAuthTest : public ::testing::Test {
         .dump();
   }
 
-  static inline Certificates* certs_ = nullptr;
+  static inline TestPki* certs_ = nullptr;
   std::unique_ptr<TestApiServer> server_;
 };
 
@@ -251,7 +224,7 @@ TEST_F(TlsAuthTest, KubeconfigWorksWithTheOperatorClient) {
 
   auto config = kube::LoadKubeconfig({options.kubeconfig_out, ""});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
-  EXPECT_EQ(config->certificate_authority_data, ReadFile(certs_->Path("server.crt")));
+  EXPECT_EQ(config->certificate_authority_data, ReadFile(certs_->Path("self-signed.crt")));
   ASSERT_TRUE(config->token);
   EXPECT_EQ(config->token->Token(), kToken);
 
@@ -296,13 +269,13 @@ TEST_F(TlsAuthTest, MisconfiguredTlsFailsStartNamingTheFlag) {
     std::string cert, key, want;
   };
   const std::vector<Case> cases = {
-      {certs_->Path("server.crt"), "", "--tls-cert (tls_cert_file) needs --tls-key"},
-      {"", certs_->Path("server.key"), "--tls-key (tls_key_file) needs --tls-cert"},
-      {certs_->Path("missing.crt"), certs_->Path("server.key"), "--tls-cert " + certs_->Path("missing.crt") + ": cannot read"},
-      {certs_->Path("server.crt"), certs_->Path("missing.key"), "--tls-key " + certs_->Path("missing.key") + ": cannot read"},
-      {certs_->Path("garbage.crt"), certs_->Path("server.key"), "--tls-cert " + certs_->Path("garbage.crt") + ": not a PEM certificate"},
-      {certs_->Path("server.crt"), certs_->Path("garbage.crt"), "--tls-key " + certs_->Path("garbage.crt") + ": not a PEM private key"},
-      {certs_->Path("server.crt"), certs_->Path("other.key"), "--tls-key " + certs_->Path("other.key") + " does not match"},
+      {certs_->Path("self-signed.crt"), "", "--tls-cert (tls_cert_file) needs --tls-key"},
+      {"", certs_->Path("self-signed.key"), "--tls-key (tls_key_file) needs --tls-cert"},
+      {certs_->Path("missing.crt"), certs_->Path("self-signed.key"), "--tls-cert " + certs_->Path("missing.crt") + ": cannot read"},
+      {certs_->Path("self-signed.crt"), certs_->Path("missing.key"), "--tls-key " + certs_->Path("missing.key") + ": cannot read"},
+      {certs_->Path("garbage.crt"), certs_->Path("self-signed.key"), "--tls-cert " + certs_->Path("garbage.crt") + ": not a PEM certificate"},
+      {certs_->Path("self-signed.crt"), certs_->Path("garbage.crt"), "--tls-key " + certs_->Path("garbage.crt") + ": not a PEM private key"},
+      {certs_->Path("self-signed.crt"), certs_->Path("other.key"), "--tls-key " + certs_->Path("other.key") + " does not match"},
   };
   for (const Case& c : cases) {
     TestApiServerOptions options;

@@ -46,6 +46,9 @@ class Transport {
   // false when the peer is gone (or the connection was shut down).
   bool WriteAll(const char* data, size_t size);
   int fd() const { return fd_; }
+  // The common name of the client certificate the handshake verified, or "" (plain HTTP, or
+  // no certificate asked for).
+  std::string PeerCommonName() const;
 
  private:
   int fd_;
@@ -62,6 +65,9 @@ struct HttpRequest {
   std::string body;
   // Which accepted connection carried the request, counted from 1 in accept order.
   int connection_id = 0;
+  // The verified client certificate's common name ("" without one): kube-apiserver's x509
+  // authentication takes the user name from it.
+  std::string client_common_name;
 
   std::string Header(const std::string& lower_name) const;
   // The last value of a query parameter, or "" when absent.
@@ -116,6 +122,9 @@ class HttpServer {
   // InvalidArgument naming the flag (--tls-cert, --tls-key) and file when one cannot be read
   // or loaded, or they do not match.
   Status EnableTls(const std::string& cert_file, const std::string& key_file);
+  // After EnableTls: every client must present a certificate signed by a CA in `ca_file`
+  // (kube-apiserver's --client-ca-file); a handshake without one fails.
+  Status RequireClientCertificates(const std::string& ca_file);
   // Binds host:port (port 0 picks a free one) and starts accepting.
   Status Start(const std::string& host, int port);
   // Stops accepting, closes every connection and waits for their threads to finish.
