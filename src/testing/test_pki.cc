@@ -30,6 +30,11 @@ TestPki::~TestPki() {
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
 }
 
+const TestPki& TestPki::Shared() {
+  static const TestPki shared;
+  return shared;
+}
+
 std::string TestPki::Read(const std::string& name) const {
   std::ifstream in(dir_ / name);
   std::ostringstream out;

@@ -98,6 +98,17 @@ InformerOptions PodOptions(bool compact) {
   return options;
 }
 
+// Pod ns/a in a FakeClient, and an informer on pods whose events go to a Recorder.
+struct WatchedPod {
+  explicit WatchedPod(bool compact_cache) : informer(client, PodOptions(compact_cache)) {
+    client.Seed(PodsResource(), Pod("ns", "a"));
+    informer.AddEventHandlers(recorder.Handlers());
+  }
+  FakeClient client;
+  Informer informer;
+  Recorder recorder;
+};
+
 TEST_P(InformerTest, ListThenWatchIntoIndexedCache) {
   FakeClient client;
   client.Seed(PodsResource(), Pod("ns", "a", "owner-1"));
@@ -139,11 +150,8 @@ TEST_P(InformerTest, ListThenWatchIntoIndexedCache) {
 }
 
 TEST_P(InformerTest, RewatchesFromLastResourceVersionAfterEof) {
-  FakeClient client;
-  client.Seed(PodsResource(), Pod("ns", "a"));
-  Informer informer(client, PodOptions(GetParam()));
-  Recorder recorder;
-  informer.AddEventHandlers(recorder.Handlers());
+  WatchedPod watched(GetParam());
+  auto& [client, informer, recorder] = watched;
   StartAndWatch(informer, client);
   std::string rv = informer.LastResourceVersion();
   client.CloseWatches();  // the server ended the stream (timeout, restart, proxy)
@@ -212,11 +220,8 @@ TEST_P(InformerTest, RelistOnGoneDeliversMissedDeletesAndRecreates) {
 }
 
 TEST_P(InformerTest, ExpiredWatchRelistsWithoutSpuriousEvents) {
-  FakeClient client;
-  client.Seed(PodsResource(), Pod("ns", "a"));
-  Informer informer(client, PodOptions(GetParam()));
-  Recorder recorder;
-  informer.AddEventHandlers(recorder.Handlers());
+  WatchedPod watched(GetParam());
+  auto& [client, informer, recorder] = watched;
   StartAndWatch(informer, client);
   client.ExpireNextWatch("pods");
   client.CloseWatches();

@@ -44,13 +44,8 @@ class TlsServer {
 
 class TlsTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { pki_ = new TestPki(); }
-  static void TearDownTestSuite() {
-    delete pki_;
-    pki_ = nullptr;
-  }
   void SetUp() override {
-    if (!pki_->ok()) GTEST_SKIP() << "openssl CLI unavailable: cannot generate test certificates";
+    if (!pki_.ok()) GTEST_SKIP() << "openssl CLI unavailable: cannot generate test certificates";
   }
   StatusOr<Json> GetWith(const TlsServer& server, RestConfig config) {
     config.server = server.url();
@@ -62,44 +57,44 @@ class TlsTest : public ::testing::Test {
     if (!client.ok()) return StatusOr<Json>(client.status());
     return (*client)->Get(PodsResource(), "ns", "tls");
   }
-  static inline TestPki* pki_ = nullptr;
+  const TestPki& pki_ = TestPki::Shared();
   metrics::Registry registry_;
 };
 
-TEST_F(TlsTest, ClientCertificateFromFilesAndCaFromData) {
-  TlsServer server(*pki_, /*require_client_cert=*/true);
-  RestConfig config;
-  config.certificate_authority_data = pki_->Read("ca.crt");
-  config.client_certificate_file = pki_->Path("client.crt");
-  config.client_key_file = pki_->Path("client.key");
-  StatusOr<Json> got = GetWith(server, config);
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  EXPECT_EQ((*got)["metadata"]["annotations"]["client-cn"], TestPki::kClientCommonName);
-}
-
-TEST_F(TlsTest, ClientCertificateFromDataAndCaFromFile) {
-  TlsServer server(*pki_, /*require_client_cert=*/true);
-  RestConfig config;
-  config.certificate_authority_file = pki_->Path("ca.crt");
-  config.client_certificate_data = pki_->Read("client.crt");
-  config.client_key_data = pki_->Read("client.key");
-  StatusOr<Json> got = GetWith(server, config);
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  EXPECT_EQ((*got)["metadata"]["annotations"]["client-cn"], TestPki::kClientCommonName);
+// kubeconfig carries each of the CA and the client certificate either as a file path or as
+// inline *-data; every combination the operator may meet must authenticate.
+TEST_F(TlsTest, ClientCertificateAndCaFromFilesOrData) {
+  for (bool from_files : {true, false}) {
+    TlsServer server(pki_, /*require_client_cert=*/true);
+    RestConfig config;
+    if (from_files) {
+      config.certificate_authority_data = pki_.Read("ca.crt");
+      config.client_certificate_file = pki_.Path("client.crt");
+      config.client_key_file = pki_.Path("client.key");
+    } else {
+      config.certificate_authority_file = pki_.Path("ca.crt");
+      config.client_certificate_data = pki_.Read("client.crt");
+      config.client_key_data = pki_.Read("client.key");
+    }
+    StatusOr<Json> got = GetWith(server, config);
+    ASSERT_TRUE(got.ok()) << "client certificate from " << (from_files ? "files" : "data") << ": "
+                          << got.status().ToString();
+    EXPECT_EQ((*got)["metadata"]["annotations"]["client-cn"], TestPki::kClientCommonName);
+  }
 }
 
 TEST_F(TlsTest, MissingClientCertificateIsRejected) {
-  TlsServer server(*pki_, /*require_client_cert=*/true);
+  TlsServer server(pki_, /*require_client_cert=*/true);
   RestConfig config;
-  config.certificate_authority_file = pki_->Path("ca.crt");
+  config.certificate_authority_file = pki_.Path("ca.crt");
   StatusOr<Json> got = GetWith(server, config);
   EXPECT_EQ(got.code(), StatusCode::kUnavailable) << got.status().ToString();
 }
 
 TEST_F(TlsTest, VerifiesTheServerUnlessTold) {
-  TlsServer server(*pki_, /*require_client_cert=*/false);
+  TlsServer server(pki_, /*require_client_cert=*/false);
   RestConfig wrong_ca;
-  wrong_ca.certificate_authority_file = pki_->Path("other-ca.crt");
+  wrong_ca.certificate_authority_file = pki_.Path("other-ca.crt");
   StatusOr<Json> rejected = GetWith(server, wrong_ca);
   EXPECT_EQ(rejected.code(), StatusCode::kUnavailable);
   EXPECT_NE(rejected.status().message().find("SSL"), std::string::npos)

@@ -45,6 +45,7 @@ api::TrainingJob MakeJob(int workers = 2, json run_policy = json::object(), cons
 }
 
 using testing::Pod;
+using testing::Exited;
 using testing::Pods;
 
 StateInput Input(const api::TrainingJob& job, std::vector<ObservedPod> pods, std::chrono::seconds at = seconds(0)) {
@@ -332,8 +333,7 @@ TEST(KueueDecisionTest, RestartsKeepTheAdmission) {
   job = After(job, DecideWithKueue(Input(job, {}), kq));
   job = After(job, DecideWithKueue(Input(job, Pods(2, "Running"), seconds(1)), kq));
   auto failed = Pods(2, "Running");
-  failed[1].phase = "Failed";
-  failed[1].exit_code = 137;
+  Exited(failed[1], 137);
   KueuePlan plan = DecideWithKueue(Input(job, failed, seconds(2)), kq);
   EXPECT_EQ(plan.state.status.phase, api::JobPhase::kRestarting);
   EXPECT_EQ(plan.state.status.restarts, 1);

@@ -28,4 +28,12 @@ inline std::vector<ObservedPod> Pods(int n, const std::string& phase, int attemp
   return pods;
 }
 
+// Marks `pod` as a worker that exited with `exit_code` (kubelet's `reason`, e.g. "Error",
+// "OOMKilled"; "" for none).
+inline void Exited(ObservedPod& pod, int exit_code, const std::string& reason = "") {
+  pod.phase = "Failed";
+  pod.exit_code = exit_code;
+  pod.reason = reason;
+}
+
 }  // namespace ringleader::controller::testing

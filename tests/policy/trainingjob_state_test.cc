@@ -38,6 +38,7 @@ api::TrainingJob MakeJob(int workers = 3, const std::string& scheduler = "Builti
 }
 
 using testing::Pod;
+using testing::Exited;
 using testing::Pods;
 
 StateInput Input(const api::TrainingJob& job, std::vector<ObservedPod> pods,
@@ -152,9 +153,7 @@ TEST(TrainingJobStateTest, AllRunningIsRunning) {
 TEST(TrainingJobStateTest, WorkerFailureRestartsWholeGang) {
   api::TrainingJob job = RunningJob(MakeJob(3), 3);
   auto pods = Pods(3, "Running");
-  pods[1].phase = "Failed";
-  pods[1].exit_code = 137;
-  pods[1].reason = "OOMKilled";
+  Exited(pods[1], 137, "OOMKilled");
   StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(10)));
   EXPECT_EQ(plan.status.phase, api::JobPhase::kRestarting);
   EXPECT_EQ(plan.status.restarts, 1);
@@ -198,9 +197,7 @@ TEST(TrainingJobStateTest, BackoffLimitThenFailedWithCleanPolicy) {
   api::TrainingJob job = RunningJob(MakeJob(3, "Builtin", {{"backoffLimit", 1}}), 3);
   job.status.restarts = 1;
   auto pods = Pods(3, "Running");
-  pods[2].phase = "Failed";
-  pods[2].exit_code = 1;
-  pods[2].reason = "Error";
+  Exited(pods[2], 1, "Error");
   StatePlan plan = DecideNextState(Input(job, pods, kT0 + seconds(30)));
   EXPECT_EQ(plan.status.phase, api::JobPhase::kFailed);
   EXPECT_EQ(Cond(plan, "Failed"), "True/BackoffLimitExceeded");
@@ -341,9 +338,7 @@ INSTANTIATE_TEST_SUITE_P(
         // cause, so the restart is still retryable.
         AttemptEndCase{"LostNodeGoesBeforeThePeersExitCodes", 3, kExitCodePolicy, true,
                        [](std::vector<ObservedPod>& pods) {
-                         pods[0].phase = "Failed";
-                         pods[0].exit_code = 1;
-                         pods[0].reason = "Error";
+                         Exited(pods[0], 1, "Error");
                        },
                        "node-2", JobPhase::kRestarting, "True/NodeLost", "", "", ""},
         AttemptEndCase{"DisruptionTargetRestartsAsPreempted", 3, json::object(), true,
@@ -676,8 +671,7 @@ TEST(TrainingJobStateTest, WorkersBeingDeletedAreNotCountedRunningOrReady) {
   // A restart: the failed worker stays counted as failed, its peers are no longer running.
   api::TrainingJob running = RunningJob(MakeJob(3), 3);
   auto pods = Pods(3, "Running");
-  pods[2].phase = "Failed";
-  pods[2].exit_code = 1;
+  Exited(pods[2], 1);
   StatePlan restart = DecideNextState(Input(running, pods, kT0 + seconds(10)));
   EXPECT_EQ(restart.status.phase, api::JobPhase::kRestarting);
   EXPECT_EQ(restart.status.ready, "0/3");

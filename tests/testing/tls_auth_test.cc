@@ -52,11 +52,6 @@ const json kUnauthorized = json::parse(R"({"kind":"Status","apiVersion":"v1","me
 
 class TlsAuthTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { certs_ = new TestPki(); }
-  static void TearDownTestSuite() {
-    delete certs_;
-    certs_ = nullptr;
-  }
   void TearDown() override {
     if (server_) server_->Stop();
   }
@@ -67,12 +62,12 @@ class TlsAuthTest : public ::testing::Test {
   }
   TestApiServerOptions TlsOptions() const {
     TestApiServerOptions options;
-    options.tls_cert_file = certs_->Path("self-signed.crt");
-    options.tls_key_file = certs_->Path("self-signed.key");
+    options.tls_cert_file = certs_.Path("self-signed.crt");
+    options.tls_key_file = certs_.Path("self-signed.key");
     options.token = kToken;
     return options;
   }
-  ClientOptions Trusted(const std::string& token = kToken) const { return {certs_->Path("self-signed.crt"), token}; }
+  ClientOptions Trusted(const std::string& token = kToken) const { return {certs_.Path("self-signed.crt"), token}; }
   std::string Pods(const std::string& suffix = "") const {
     return server_->url() + "/api/v1/namespaces/default/pods" + suffix;
   }
@@ -82,12 +77,12 @@ class TlsAuthTest : public ::testing::Test {
         .dump();
   }
 
-  static inline TestPki* certs_ = nullptr;
+  const TestPki& certs_ = TestPki::Shared();
   std::unique_ptr<TestApiServer> server_;
 };
 
 #define SKIP_WITHOUT_CERTIFICATES() \
-  if (!certs_->ok()) GTEST_SKIP() << "openssl CLI unavailable: cannot generate a test certificate"
+  if (!certs_.ok()) GTEST_SKIP() << "openssl CLI unavailable: cannot generate a test certificate"
 
 TEST_F(TlsAuthTest, TokenIsRequiredOnEveryRequest) {
   TestApiServerOptions options;
@@ -216,7 +211,7 @@ TEST_F(TlsAuthTest, SilentClientDoesNotBlockOthers) {
 TEST_F(TlsAuthTest, KubeconfigWorksWithTheOperatorClient) {
   SKIP_WITHOUT_CERTIFICATES();
   TestApiServerOptions options = TlsOptions();
-  options.kubeconfig_out = certs_->Path("kubeconfig");
+  options.kubeconfig_out = certs_.Path("kubeconfig");
   StartServer(options);
   std::string text = ReadFile(options.kubeconfig_out);
   EXPECT_NE(text.find("server: https://127.0.0.1:" + std::to_string(server_->port()) + "\n"), std::string::npos)
@@ -224,7 +219,7 @@ TEST_F(TlsAuthTest, KubeconfigWorksWithTheOperatorClient) {
 
   auto config = kube::LoadKubeconfig({options.kubeconfig_out, ""});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
-  EXPECT_EQ(config->certificate_authority_data, ReadFile(certs_->Path("self-signed.crt")));
+  EXPECT_EQ(config->certificate_authority_data, ReadFile(certs_.Path("self-signed.crt")));
   ASSERT_TRUE(config->token);
   EXPECT_EQ(config->token->Token(), kToken);
 
@@ -269,13 +264,13 @@ TEST_F(TlsAuthTest, MisconfiguredTlsFailsStartNamingTheFlag) {
     std::string cert, key, want;
   };
   const std::vector<Case> cases = {
-      {certs_->Path("self-signed.crt"), "", "--tls-cert (tls_cert_file) needs --tls-key"},
-      {"", certs_->Path("self-signed.key"), "--tls-key (tls_key_file) needs --tls-cert"},
-      {certs_->Path("missing.crt"), certs_->Path("self-signed.key"), "--tls-cert " + certs_->Path("missing.crt") + ": cannot read"},
-      {certs_->Path("self-signed.crt"), certs_->Path("missing.key"), "--tls-key " + certs_->Path("missing.key") + ": cannot read"},
-      {certs_->Path("garbage.crt"), certs_->Path("self-signed.key"), "--tls-cert " + certs_->Path("garbage.crt") + ": not a PEM certificate"},
-      {certs_->Path("self-signed.crt"), certs_->Path("garbage.crt"), "--tls-key " + certs_->Path("garbage.crt") + ": not a PEM private key"},
-      {certs_->Path("self-signed.crt"), certs_->Path("other.key"), "--tls-key " + certs_->Path("other.key") + " does not match"},
+      {certs_.Path("self-signed.crt"), "", "--tls-cert (tls_cert_file) needs --tls-key"},
+      {"", certs_.Path("self-signed.key"), "--tls-key (tls_key_file) needs --tls-cert"},
+      {certs_.Path("missing.crt"), certs_.Path("self-signed.key"), "--tls-cert " + certs_.Path("missing.crt") + ": cannot read"},
+      {certs_.Path("self-signed.crt"), certs_.Path("missing.key"), "--tls-key " + certs_.Path("missing.key") + ": cannot read"},
+      {certs_.Path("garbage.crt"), certs_.Path("self-signed.key"), "--tls-cert " + certs_.Path("garbage.crt") + ": not a PEM certificate"},
+      {certs_.Path("self-signed.crt"), certs_.Path("garbage.crt"), "--tls-key " + certs_.Path("garbage.crt") + ": not a PEM private key"},
+      {certs_.Path("self-signed.crt"), certs_.Path("other.key"), "--tls-key " + certs_.Path("other.key") + " does not match"},
   };
   for (const Case& c : cases) {
     TestApiServerOptions options;

@@ -18,6 +18,8 @@ class TestPki {
  public:
   TestPki();
   ~TestPki();
+  // One set for the whole test binary, made on first use (each set costs ~10 openssl runs).
+  static const TestPki& Shared();
   bool ok() const { return ok_; }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
   // The whole content of Path(name), "" where it cannot be read.
