@@ -7,9 +7,14 @@ namespace {
 
 using std::chrono::seconds;
 
-TEST(PendingWritesTest, StatusWriteIsPendingUntilTheCacheMovesOn) {
-  PendingWrites writes(seconds(30));
-  auto t0 = PendingWrites::Clock::now();
+// Entries live 30 s; every test starts at t0.
+class PendingWritesTest : public ::testing::Test {
+ protected:
+  PendingWrites writes{seconds(30)};
+  const PendingWrites::Clock::time_point t0 = PendingWrites::Clock::now();
+};
+
+TEST_F(PendingWritesTest, StatusWriteIsPendingUntilTheCacheMovesOn) {
   EXPECT_FALSE(writes.StatusNotYetSeen("ml/a", "5", t0)) << "nothing written";
   writes.StatusWritten("ml/a", "5", t0);
   EXPECT_TRUE(writes.StatusNotYetSeen("ml/a", "5", t0 + seconds(1)));
@@ -19,9 +24,7 @@ TEST(PendingWritesTest, StatusWriteIsPendingUntilTheCacheMovesOn) {
   EXPECT_EQ(writes.Size(), 0u);
 }
 
-TEST(PendingWritesTest, EntriesExpireSoALostEventCannotWedgeAJob) {
-  PendingWrites writes(seconds(30));
-  auto t0 = PendingWrites::Clock::now();
+TEST_F(PendingWritesTest, EntriesExpireSoALostEventCannotWedgeAJob) {
   writes.StatusWritten("ml/a", "5", t0);
   writes.GateRemoved("ml/a", "uid-1", t0);
   EXPECT_FALSE(writes.StatusNotYetSeen("ml/a", "5", t0 + seconds(31)));
@@ -31,9 +34,7 @@ TEST(PendingWritesTest, EntriesExpireSoALostEventCannotWedgeAJob) {
   EXPECT_EQ(writes.Size(), 0u);
 }
 
-TEST(PendingWritesTest, GateRemovalsCountUntilTheCacheShowsThePodUngatedOrGone) {
-  PendingWrites writes(seconds(30));
-  auto t0 = PendingWrites::Clock::now();
+TEST_F(PendingWritesTest, GateRemovalsCountUntilTheCacheShowsThePodUngatedOrGone) {
   writes.GateRemoved("ml/a", "uid-1", t0);
   writes.GateRemoved("ml/a", "uid-2", t0);
   EXPECT_EQ(writes.GateRemovalsNotYetSeen("ml/a", {"uid-1", "uid-2", "uid-3"}, t0),

@@ -16,8 +16,14 @@ using std::chrono::seconds;
 
 Clock::time_point Soon() { return Clock::now() + seconds(10); }
 
-TEST(WorkQueueTest, RepeatedAddsCollapse) {
+// A fresh queue for each test, and when the test started.
+class WorkQueueTest : public ::testing::Test {
+ protected:
   WorkQueue queue;
+  const Clock::time_point started = Clock::now();
+};
+
+TEST_F(WorkQueueTest, RepeatedAddsCollapse) {
   queue.Add("a");
   queue.Add("b");
   queue.Add("a");
@@ -28,8 +34,7 @@ TEST(WorkQueueTest, RepeatedAddsCollapse) {
   EXPECT_EQ(queue.Len(), 0u);
 }
 
-TEST(WorkQueueTest, KeyBeingProcessedIsNotHandedOutAgain) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, KeyBeingProcessedIsNotHandedOutAgain) {
   queue.Add("a");
   auto key = queue.Get();
   ASSERT_EQ(key, "a");
@@ -58,8 +63,7 @@ bool WaitUntil(Pred condition) {
 
 // Deterministic: while one worker holds the key, the other three are provably blocked in
 // Get() and re-adds of the key are held back; after Done() it is handed out exactly once more.
-TEST(WorkQueueTest, HeldKeyIsNotHandedToWaitingWorkers) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, HeldKeyIsNotHandedToWaitingWorkers) {
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
@@ -101,8 +105,7 @@ TEST(WorkQueueTest, HeldKeyIsNotHandedToWaitingWorkers) {
 // Stress: each processing holds its key for 2 ms while other workers try for it and the key
 // keeps being re-added. Never two at once, and no add is lost: every key is processed after
 // its last Add.
-TEST(WorkQueueTest, NoKeyProcessedByTwoWorkersAtOnce) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, NoKeyProcessedByTwoWorkersAtOnce) {
   constexpr int kKeys = 3;
   std::mutex mu;
   std::set<std::string> in_progress;
@@ -149,8 +152,7 @@ TEST(WorkQueueTest, NoKeyProcessedByTwoWorkersAtOnce) {
   EXPECT_GE(processed.load(), kKeys);
 }
 
-TEST(WorkQueueTest, AddAfterDelaysAndOrders) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, AddAfterDelaysAndOrders) {
   queue.AddAfter("late", milliseconds(60));
   queue.AddAfter("early", milliseconds(20));
   queue.AddAfter("now", Duration{0});
@@ -164,8 +166,7 @@ TEST(WorkQueueTest, AddAfterDelaysAndOrders) {
   EXPECT_EQ(queue.DelayedLen(), 0u);
 }
 
-TEST(WorkQueueTest, AddAfterCollapsesWithPendingKey) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, AddAfterCollapsesWithPendingKey) {
   queue.Add("a");
   queue.AddAfter("a", milliseconds(1));
   EXPECT_EQ(queue.Get(), "a");
@@ -176,8 +177,7 @@ TEST(WorkQueueTest, AddAfterCollapsesWithPendingKey) {
   EXPECT_EQ(queue.GetUntil(Clock::now() + milliseconds(20)), std::nullopt);
 }
 
-TEST(WorkQueueTest, RepeatedAddAfterKeepsOneEntryPerKey) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, RepeatedAddAfterKeepsOneEntryPerKey) {
   for (int i = 0; i < 1000; ++i) queue.AddAfter("a", milliseconds(20 + i));
   EXPECT_EQ(queue.DelayedLen(), 1u);  // not 1000 entries
   EXPECT_EQ(queue.GetUntil(Soon()), "a");
@@ -187,8 +187,7 @@ TEST(WorkQueueTest, RepeatedAddAfterKeepsOneEntryPerKey) {
   EXPECT_EQ(queue.GetUntil(Clock::now() + milliseconds(100)), std::nullopt);
 }
 
-TEST(WorkQueueTest, EarlierAddAfterOverridesALaterOne) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, EarlierAddAfterOverridesALaterOne) {
   queue.AddAfter("a", seconds(3600));
   auto started = Clock::now();
   queue.AddAfter("a", milliseconds(20));
@@ -199,9 +198,7 @@ TEST(WorkQueueTest, EarlierAddAfterOverridesALaterOne) {
   EXPECT_EQ(queue.DelayedLen(), 0u);  // the hour-long entry was replaced, not kept
 }
 
-TEST(WorkQueueTest, LaterAddAfterDoesNotDelayAnEarlierOne) {
-  WorkQueue queue;
-  auto started = Clock::now();
+TEST_F(WorkQueueTest, LaterAddAfterDoesNotDelayAnEarlierOne) {
   queue.AddAfter("a", milliseconds(20));
   queue.AddAfter("a", seconds(3600));
   EXPECT_EQ(queue.DelayedLen(), 1u);
@@ -212,8 +209,7 @@ TEST(WorkQueueTest, LaterAddAfterDoesNotDelayAnEarlierOne) {
   EXPECT_EQ(queue.GetUntil(Clock::now() + milliseconds(50)), std::nullopt);
 }
 
-TEST(WorkQueueTest, HugeAddAfterDoesNotOverflow) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, HugeAddAfterDoesNotOverflow) {
   queue.AddAfter("a", Duration::max());
   EXPECT_EQ(queue.DelayedLen(), 1u);
   EXPECT_EQ(queue.GetUntil(Clock::now() + milliseconds(20)), std::nullopt);
@@ -223,9 +219,7 @@ TEST(WorkQueueTest, HugeAddAfterDoesNotOverflow) {
 
 // Len() (and so the controller's depth gauge) counts a delayed key once it is due, before any
 // Get() has promoted it; not while it is still delayed; and not twice when already queued.
-TEST(WorkQueueTest, LenCountsDueDelayedKeys) {
-  WorkQueue queue;
-  auto started = Clock::now();
+TEST_F(WorkQueueTest, LenCountsDueDelayedKeys) {
   queue.AddAfter("a", milliseconds(20));
   queue.AddAfter("b", seconds(3600));
   EXPECT_EQ(queue.Len(), 0u);
@@ -236,7 +230,7 @@ TEST(WorkQueueTest, LenCountsDueDelayedKeys) {
   EXPECT_EQ(queue.DelayedLen(), 1u);
 }
 
-TEST(WorkQueueTest, RateLimitedBackoffAndForget) {
+TEST(WorkQueueRateLimitTest, RateLimitedBackoffAndForget) {
   WorkQueue queue(std::make_unique<ItemExponentialFailureRateLimiter>(milliseconds(1), seconds(1)));
   queue.AddRateLimited("a");
   queue.AddRateLimited("a");
@@ -248,8 +242,7 @@ TEST(WorkQueueTest, RateLimitedBackoffAndForget) {
   EXPECT_EQ(queue.NumRequeues("a"), 0);
 }
 
-TEST(WorkQueueTest, ShutDownWakesAllWorkers) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, ShutDownWakesAllWorkers) {
   std::atomic<int> returned{0};
   std::vector<std::thread> workers;
   for (int i = 0; i < 4; ++i) {
@@ -273,8 +266,7 @@ TEST(WorkQueueTest, ShutDownWakesAllWorkers) {
   EXPECT_EQ(queue.Get(), std::nullopt);
 }
 
-TEST(WorkQueueTest, ShutDownWakesWorkerWaitingOnDelayedItem) {
-  WorkQueue queue;
+TEST_F(WorkQueueTest, ShutDownWakesWorkerWaitingOnDelayedItem) {
   queue.AddAfter("far", seconds(3600));
   std::atomic<bool> returned{false};
   std::thread worker([&] {
