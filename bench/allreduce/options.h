@@ -25,6 +25,7 @@ struct Options {
   size_t shm_chunk_bytes = runtime::CommunicatorOptions{}.shm_chunk_bytes;
   int shm_spin_us = runtime::CommunicatorOptions{}.shm_spin_us;
   bool shm_single_copy = runtime::CommunicatorOptions{}.shm_single_copy;
+  size_t shm_single_copy_chunk_bytes = runtime::CommunicatorOptions{}.shm_single_copy_chunk_bytes;
   int repeat = 1;
   int busy_loops = 0;
   bool stats = false;

@@ -86,7 +86,8 @@ Status ShmCommunicator::ChooseSingleCopy() {
     return Status::Ok();
   }
   const size_t per_peer = kMaxPeerChunksBytes / static_cast<size_t>(size_ - 1) / kMinChunkBytes * kMinChunkBytes;
-  single_copy_chunk_bytes_ = std::max(kMinChunkBytes, std::min(RoundUp(chunk_bytes_, kMinChunkBytes), per_peer));
+  single_copy_chunk_bytes_ =
+      std::max(kMinChunkBytes, std::min(RoundUp(options_.shm_single_copy_chunk_bytes, kMinChunkBytes), per_peer));
   peer_chunks_.resize(static_cast<size_t>(size_ - 1) * single_copy_chunk_bytes_);
   chunk_sources_.resize(static_cast<size_t>(size_));
   return Status::Ok();

@@ -65,6 +65,9 @@ struct CommunicatorOptions {
   // synchronisations and ~2(n-1) system calls per chunk cost more than the staged barriers
   // (64 KiB at 4 ranks on 2 cores measured slower; docs/performance.md).
   size_t shm_single_copy_min_bytes = 256u << 10;
+  // The piece of a call one rank reads from every peer, reduces and writes back (single copy).
+  // A rank holds (ranks - 1) of them at once, capped at 4 MiB in all.
+  size_t shm_single_copy_chunk_bytes = 256u << 10;
   // This process's rank on its host (WorkerEnv::local_rank): picks its GPU for nccl
   // (ChooseCudaDevice in gpu_setup.h). Ignored by the CPU backends.
   int local_rank = 0;
