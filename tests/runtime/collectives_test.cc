@@ -44,6 +44,7 @@ TEST_P(CollectivesTest, AllReduceIsExactForEveryCountDtypeAndOp) {
   options.backend = param.backend;
   options.timeout = std::chrono::seconds(20);
   options.shm_chunk_bytes = 64 << 10;  // several staging chunks for the large count
+  options.shm_single_copy_chunk_bytes = 64 << 10;  // and several single-copy chunks
   std::vector<std::string> failures(param.ranks);
   auto statuses = RunGang(param.ranks, options, [&](Communicator& comm) -> Status {
     if (comm.backend() != param.backend) return InternalError("wrong backend");
@@ -155,6 +156,7 @@ TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
   options.backend = Backend::kShm;
   options.timeout = std::chrono::seconds(20);
   options.shm_chunk_bytes = 4096;  // the minimum: many chunks from small buffers
+  options.shm_single_copy_chunk_bytes = 4096;
   options.shm_spin_us = param.spin_us;
   options.shm_single_copy = param.single_copy;
   options.shm_single_copy_min_bytes = param.single_copy_min_bytes;
