@@ -56,6 +56,9 @@ void Cluster::StartServer(int pods, bool simulate, int nodes, const std::string&
                                    // bind, run, status per pod), so no watch ever gets a 410.
                                    "--watch-history", std::to_string(std::max(10000, pods * 8))};
   if (simulate) argv.push_back("--simulate-pods");
+  // A killed node is marked Unknown at once: the recovery case times the operator from the
+  // node lifecycle controller's mark (every operator waits out that grace period alike).
+  argv.insert(argv.end(), {"--node-monitor-grace-period-ms", "0"});
   if (!server_.Start(argv, (dir_ / "apiserver.log").string(), /*stdout_pipe=*/true) ||
       !server_.WaitForLine("ready", std::chrono::seconds(20))) {
     Die("the test API server did not start; see " + (dir_ / "apiserver.log").string() +

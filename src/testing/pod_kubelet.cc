@@ -144,15 +144,28 @@ void TestApiServer::Impl::FinishPodLocked(const SimVisit& visit, const json& pod
 }
 
 Status TestApiServer::Impl::KillNodeLocked(const std::string& name) {
-  const ResourceType* node_type = FindType("", "v1", "nodes");
   json* node = FindObject("/nodes", "", name);
   if (node == nullptr) return NotFoundError("node " + name + " not found");
   if (!sim_dead_nodes_.insert(name).second) return Status::Ok();
+  if (options_.simulate_pods && options_.node_monitor_grace_period.count() > 0) {
+    sim_unmarked_dead_nodes_[name] = std::chrono::steady_clock::now() + options_.node_monitor_grace_period;
+    sim_dirty_ = true;
+    sim_cv_.notify_all();
+  } else {
+    MarkNodeUnreachableLocked(name);
+  }
+  return Status::Ok();
+}
+
+void TestApiServer::Impl::MarkNodeUnreachableLocked(const std::string& name) {
+  const ResourceType* node_type = FindType("", "v1", "nodes");
+  json* node = FindObject("/nodes", "", name);
+  if (node == nullptr) return;  // deleted meanwhile: nothing to mark
   std::string now = NowRfc3339();
   json updated = *node;
   json old = *node;
-  // What the node lifecycle controller does once the kubelet's heartbeats stop (after
-  // --node-monitor-grace-period on a real cluster; here at once).
+  // What the node lifecycle controller does once the kubelet's heartbeats have stopped for
+  // --node-monitor-grace-period.
   SetPodCondition(updated["status"], "Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.",
                now);
   if (!updated["spec"].is_object()) updated["spec"] = json::object();
@@ -167,7 +180,7 @@ Status TestApiServer::Impl::KillNodeLocked(const std::string& name) {
   // MarkPodsNotReady: the node's pods stop being Ready (Services drop them).
   const ResourceType* pod_type = FindType("", "v1", "pods");
   auto pods = objects_.find("/pods");
-  if (pods == objects_.end()) return Status::Ok();
+  if (pods == objects_.end()) return;
   std::vector<std::string> keys;
   for (const auto& [key, pod] : pods->second) {
     if (StringField(ObjectOrEmpty(pod, "spec"), "nodeName") == name) keys.push_back(key);
@@ -181,7 +194,7 @@ Status TestApiServer::Impl::KillNodeLocked(const std::string& name) {
     SetPodCondition(pod["status"], "Ready", "False", "NodeNotReady", "", now);
     if (pod != before) Commit(*pod_type, "MODIFIED", pod, &before);
   }
-  return Status::Ok();
+  return;
 }
 
 void TestApiServer::Impl::MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,

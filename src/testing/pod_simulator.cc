@@ -255,6 +255,17 @@ std::chrono::steady_clock::time_point TestApiServer::Impl::SimulatorStepLocked(s
   const ResourceType* pod_type = FindType("", "v1", "pods");
   std::string now_text = NowRfc3339();
 
+  // Dead nodes whose kubelet has been silent for the node monitor grace period.
+  for (auto it = sim_unmarked_dead_nodes_.begin(); it != sim_unmarked_dead_nodes_.end();) {
+    if (it->second > now) {
+      next_wake = std::min(next_wake, it->second);
+      ++it;
+      continue;
+    }
+    MarkNodeUnreachableLocked(it->first);
+    it = sim_unmarked_dead_nodes_.erase(it);
+  }
+
   // Graceful deletions that are due.
   bool removed = false;
   for (auto it = pending_pod_deletions_.begin(); it != pending_pod_deletions_.end();) {

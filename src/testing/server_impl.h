@@ -301,6 +301,8 @@ class TestApiServer::Impl {
   void MarkPodFinished(json& pod, bool succeeded, int exit_code, const std::string& reason,
                        const std::string& message);
   Status KillNodeLocked(const std::string& name);
+  // The node lifecycle controller's reaction to a node whose kubelet went silent.
+  void MarkNodeUnreachableLocked(const std::string& name);
   // Commit calls this for every write of a core pod or node (`key` is the store key).
   void SimObserveLocked(const ResourceType& type, const std::string& event_type, const std::string& key,
                         const json& object);
@@ -360,6 +362,8 @@ class TestApiServer::Impl {
   // Graceful deletions of bound pods: uid -> when the node's kubelet confirms them.
   std::map<std::string, std::chrono::steady_clock::time_point> pending_pod_deletions_;
   std::set<std::string> sim_dead_nodes_;  // KillNode: their kubelets confirm and run nothing
+  // Dead nodes the node lifecycle controller has not marked yet: name -> when it will.
+  std::map<std::string, std::chrono::steady_clock::time_point> sim_unmarked_dead_nodes_;
   // The index (SimObserveLocked). A pass visits, in creation order, the pods written since the
   // last pass, those whose timer (start delay, succeed/fail) is due, and, when a node or the
   // capacity held on one changed, the pods that fit nowhere.

@@ -8,7 +8,9 @@
 source "$(dirname "$0")/lib.sh" "$@"
 
 # 1-CPU nodes, 500m workers: the four workers fill two nodes; the third is spare.
-start_server --nodes 3 --node-cpus 1
+# The node lifecycle controller marks the dead node 2 s after its kubelet stops (40 s on a
+# default cluster): until then the node looks Ready and nothing restarts.
+start_server --nodes 3 --node-cpus 1 --node-monitor-grace-period-ms 2000
 start_operator a --stuck-pod-margin 1s
 watch_jobs
 
@@ -24,6 +26,8 @@ expect_eq "2 2" "${#lost[@]} ${#live[@]}" "workers on $node / elsewhere"
 kill_node "$node"
 killed=$(date +%s%N)
 log "killed $node (ranks ${lost[*]})"
+expect 'True' "$(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')"
+expect_eq "Running 0" "$(k get tj lossy -o jsonpath='{.status.phase} {.status.attempt}')" "job before the node is marked"
 wait_for 20 "lossy attempt 1 Running" bash -c \
   "[[ \$($E2E_KUBECTL get tj lossy -o jsonpath='{.status.phase} {.status.attempt} {.status.restarts}') == 'Running 1 1' ]]"
 log "attempt 1 Running $((($(date +%s%N) - killed) / 1000000)) ms after the node died"

@@ -474,7 +474,23 @@ class SimulatorTest : public ServerTest {
     options.node_gpus = 4;
     options.node_cpus = "8";
     options.pod_start_delay = std::chrono::milliseconds(10);
+    options.node_monitor_grace_period = node_monitor_grace_period_;
     StartServer(options);
+  }
+  // The node lifecycle controller marks a killed node this long after KillNode.
+  std::chrono::milliseconds node_monitor_grace_period_{0};
+  std::string NodeReady(const std::string& name) {
+    const json node = Http("GET", base_ + "/api/v1/nodes/" + name).Json();
+    for (const auto& c : node["status"]["conditions"]) {
+      if (c["type"] == "Ready") return c["status"].get<std::string>() + "/" + c.value("reason", "");
+    }
+    return "";
+  }
+  std::string PodReady(const std::string& name) {
+    for (const auto& c : GetPod(name)["status"].value("conditions", json::array())) {
+      if (c["type"] == "Ready") return c["status"];
+    }
+    return "";
   }
   json GetPod(const std::string& name) { return Http("GET", Pods("/" + name)).Json(); }
   static json GpuPod(const std::string& name, int gpus, const json& extra = json::object()) {
@@ -680,22 +696,13 @@ TEST_F(SimulatorTest, KilledNodeNeverConfirmsDeletions) {
   ASSERT_TRUE(WaitPhase("p", "Running"));
   EXPECT_FALSE(server_->KillNode("no-such-node").ok());
   ASSERT_TRUE(server_->KillNode("node-1").ok());
+  EXPECT_EQ(NodeReady("node-1"), "Unknown/NodeStatusUnknown");  // grace period 0: at once
   json node = Http("GET", base_ + "/api/v1/nodes/node-1").Json();
-  std::string ready;
-  for (const auto& c : node["status"]["conditions"]) {
-    if (c["type"] == "Ready") ready = c["status"].get<std::string>() + "/" + c.value("reason", "");
-  }
-  EXPECT_EQ(ready, "Unknown/NodeStatusUnknown");
   std::set<std::string> taints;
   for (const auto& t : node["spec"]["taints"]) taints.insert(t["key"].get<std::string>() + ":" + t["effect"].get<std::string>());
   EXPECT_EQ(taints, (std::set<std::string>{"node.kubernetes.io/unreachable:NoExecute",
                                            "node.kubernetes.io/unreachable:NoSchedule"}));
-  std::string pod_ready;
-  const json p = GetPod("p");
-  for (const auto& c : p["status"]["conditions"]) {
-    if (c["type"] == "Ready") pod_ready = c["status"];
-  }
-  EXPECT_EQ(pod_ready, "False");
+  EXPECT_EQ(PodReady("p"), "False");
 
   ASSERT_EQ(Http("DELETE", Pods("/p")).status, 200);
   // The live node's pods keep going (the default stop delay is 100 ms).
@@ -715,6 +722,37 @@ TEST_F(SimulatorTest, KilledNodeNeverConfirmsDeletions) {
   }));
   ASSERT_EQ(Http("DELETE", Pods("/p") + "?gracePeriodSeconds=0").status, 200);
   EXPECT_EQ(Http("GET", Pods("/p")).status, 404);
+}
+
+// As on a real cluster, nothing marks a dead node until the node lifecycle controller has
+// heard nothing from its kubelet for --node-monitor-grace-period: until then the node looks
+// Ready, its pods look Running and Ready, and the scheduler still binds pods there, which the
+// dead kubelet never starts.
+class SimulatorGraceTest : public SimulatorTest {
+ protected:
+  void SetUp() override {
+    node_monitor_grace_period_ = std::chrono::milliseconds(1500);
+    SimulatorTest::SetUp();
+  }
+};
+
+TEST_F(SimulatorGraceTest, KilledNodeLooksReadyUntilTheGracePeriodEnds) {
+  ASSERT_EQ(Http("POST", Pods(), Pod("p", {{"spec", {{"nodeName", "node-1"}}}}).dump()).status, 201);
+  ASSERT_TRUE(WaitPhase("p", "Running"));
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(server_->KillNode("node-1").ok());
+  EXPECT_EQ(NodeReady("node-1"), "True/KubeletReady");
+  EXPECT_EQ(PodReady("p"), "True");
+  // Pinned to the dead node, bound there, and never started.
+  ASSERT_EQ(Http("POST", Pods(), Pod("late", {{"spec", {{"nodeSelector", {{"kubernetes.io/hostname", "node-1"}}}}}}).dump())
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return GetPod("late")["spec"].value("nodeName", "") == "node-1"; }));
+  ASSERT_TRUE(WaitFor([&] { return NodeReady("node-1") == "Unknown/NodeStatusUnknown"; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - killed, std::chrono::milliseconds(1500));
+  EXPECT_EQ(PodReady("p"), "False");
+  EXPECT_EQ(GetPod("p")["status"]["phase"], "Running");  // the last the kubelet reported
+  EXPECT_EQ(GetPod("late")["status"]["phase"], "Pending");
 }
 
 }  // namespace

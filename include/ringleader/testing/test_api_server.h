@@ -61,6 +61,12 @@ struct TestApiServerOptions {
   // terminationGracePeriodSeconds, else 30). A kubelet of a node killed with KillNode never
   // confirms. Unbound pods, and deletes with gracePeriodSeconds 0 (force), go at once.
   std::chrono::milliseconds pod_stop_delay{100};
+  // How long after KillNode the node lifecycle controller gives up on the node's kubelet
+  // (kube-controller-manager's --node-monitor-grace-period, 40 s by default there too) and marks
+  // it: until then the dead node looks Ready, its pods look Running and Ready, and the scheduler
+  // may still bind new pods to it (they never start). Tests that do not study that window set
+  // it short.
+  std::chrono::milliseconds node_monitor_grace_period{40000};
   // A stand-in for Kueue's scheduler (src/testing/kueue_admitter.cc): admits, and preempts
   // within, kueue.x-k8s.io/v1beta2 Workloads against ClusterQueue quotas once Kueue's CRDs are
   // registered (tests/e2e/data/kueue-crds.yaml).
@@ -139,8 +145,9 @@ class TestApiServer {
   void Restart();
   void ClearFaults();
   // The node's kubelet dies (a crashed or partitioned node): it stops confirming deletions and
-  // running or ending pods, and the node lifecycle controller's part follows at once: the
-  // node's Ready condition turns Unknown, it gets the node.kubernetes.io/unreachable taints
+  // running or ending pods at once. The node lifecycle controller's part follows after
+  // node_monitor_grace_period (on the simulator's thread; at once without --simulate-pods):
+  // the node's Ready condition turns Unknown, it gets the node.kubernetes.io/unreachable taints
   // (NoSchedule, NoExecute) and its pods' Ready conditions turn False. NotFound if no such node.
   Status KillNode(const std::string& name);
   // Marks a pod Failed with reason Evicted (as a kubelet eviction would).

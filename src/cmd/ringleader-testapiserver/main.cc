@@ -20,13 +20,16 @@ void Usage() {
   std::cerr << "usage: ringleader-testapiserver [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
                "  [--crd FILE]... [--simulate-pods] [--simulate-schedulers a,b] [--simulate-kueue]\n"
                "  [--nodes N] [--node-gpus G] [--node-cpus C] [--node-memory M]\n"
-               "  [--pod-start-delay-ms MS] [--pod-stop-delay-ms MS]\n"
+               "  [--pod-start-delay-ms MS] [--pod-stop-delay-ms MS] [--node-monitor-grace-period-ms MS]\n"
                "  [--watch-history N] [--bookmark-interval-ms MS] [--no-scheduling-gates]\n"
                "  [--tls-cert FILE --tls-key FILE] [--token TOKEN]\n"
                "\n"
                "  --tls-cert FILE, --tls-key FILE  serve HTTPS with this PEM certificate and key (both or\n"
                "      neither); the certificate should be self-signed: --kubeconfig-out trusts exactly it\n"
                "      (certificate-authority-data)\n"
+               "  --node-monitor-grace-period-ms MS  how long a node killed through /testing/kill-node\n"
+               "      looks Ready before it is marked Unknown and tainted unreachable (default 40000, as\n"
+               "      kube-controller-manager's --node-monitor-grace-period)\n"
                "  --simulate-kueue  admit Kueue Workloads against ClusterQueue quotas, preempting lower\n"
                "      priorities, once Kueue's CRDs are registered (a stand-in for Kueue's scheduler)\n"
                "  --token TOKEN  require \"Authorization: Bearer TOKEN\" on every request (else 401\n"
@@ -84,6 +87,8 @@ std::optional<int> ParseFlags(int argc, char** argv, ringleader::testapi::TestAp
       options->pod_start_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
     } else if (arg == "--pod-stop-delay-ms") {
       options->pod_stop_delay = std::chrono::milliseconds(std::atoll(next().c_str()));
+    } else if (arg == "--node-monitor-grace-period-ms") {
+      options->node_monitor_grace_period = std::chrono::milliseconds(std::atoll(next().c_str()));
     } else if (arg == "--watch-history") {
       options->watch_history = static_cast<size_t>(std::atoll(next().c_str()));
     } else if (arg == "--no-scheduling-gates") {
