@@ -70,6 +70,7 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
   std::unique_ptr<ShmCommunicator> comm(new ShmCommunicator(rendezvous, options));
   const int n = comm->size_;
   comm->spin_ = std::chrono::microseconds(std::max(0, options.shm_spin_us));
+  comm->adaptive_ = options.shm_spin_us < 0 && n <= static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   comm->chunk_bytes_ = RoundUp(std::max<size_t>(options.shm_chunk_bytes, 4096), 64);
   comm->mapping_bytes_ = RoundUp(sizeof(ShmHeader), kAlign) + kSlotSets * n * comm->chunk_bytes_;
   const Deadline deadline = DeadlineAfter(options.timeout);
@@ -186,13 +187,15 @@ Status ShmCommunicator::WaitForGeneration(uint32_t gen) {
 
 Status ShmCommunicator::WaitForChange(std::atomic<uint32_t>& word, uint32_t value, const char* what,
                                       const std::function<bool(int)>& arrived) {
-  ShmHeader& h = *header_;
-  if (spin_.count() > 0) {
-    const auto spin_until = Clock::now() + spin_;
+  const auto started = Clock::now();
+  const std::chrono::nanoseconds spin = adaptive_ ? adaptive_spin_.Budget() : spin_;
+  if (spin.count() > 0) {
+    const auto spin_until = started + spin;
     do {
       for (int i = 0; i < 64; ++i) {
         if (word.load(std::memory_order_acquire) != value) {
           ++stats_.spin_exits;
+          if (adaptive_) adaptive_spin_.Observe(Clock::now() - started, /*spun_out=*/false);
           return Status::Ok();
         }
 #if defined(__x86_64__)
@@ -201,6 +204,14 @@ Status ShmCommunicator::WaitForChange(std::atomic<uint32_t>& word, uint32_t valu
       }
     } while (Clock::now() < spin_until);
   }
+  Status slept = SleepUntilChange(word, value, what, arrived);
+  if (adaptive_ && slept.ok()) adaptive_spin_.Observe(Clock::now() - started, /*spun_out=*/spin.count() > 0);
+  return slept;
+}
+
+Status ShmCommunicator::SleepUntilChange(std::atomic<uint32_t>& word, uint32_t value, const char* what,
+                                         const std::function<bool(int)>& arrived) {
+  ShmHeader& h = *header_;
   h.sleepers.fetch_add(1, std::memory_order_seq_cst);
   struct Leave {
     ShmHeader& h;

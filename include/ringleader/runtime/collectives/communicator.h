@@ -53,9 +53,11 @@ struct CommunicatorOptions {
   // 2 MiB L2 each; docs/performance.md).
   size_t shm_chunk_bytes = 256u << 10;
   // Shared-memory barriers busy-poll this long before sleeping on a futex (microseconds).
-  // 0: sleep at once, measured best on a shared machine (docs/performance.md); a dedicated
-  // host with a core per rank may gain from a few microseconds at small messages.
-  int shm_spin_us = 0;
+  // < 0 (default): learned from the rank's own waits, up to 100 us, and never with more
+  // ranks than online CPUs (adaptive_spin.h): a core per rank on an idle host gains at small
+  // messages, a shared or oversubscribed one keeps sleeping at once. 0: always sleep at once;
+  // > 0: always spin this long (docs/performance.md).
+  int shm_spin_us = -1;
   // The shm backend reads its peers' buffers and writes the results into them directly
   // (process_vm_readv/writev, "cross memory attach") when every rank can, so that whichever
   // ranks have a core do the work and the others only publish their buffers; otherwise (the

@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "ringleader/runtime/collectives/adaptive_spin.h"
 #include "ringleader/runtime/collectives/communicator.h"
 #include "ringleader/runtime/rendezvous/socket.h"
 
@@ -81,6 +82,9 @@ class ShmCommunicator : public Communicator {
   // the collective timeout naming the ranks for which `arrived` is false.
   Status WaitForChange(std::atomic<uint32_t>& word, uint32_t value, const char* what,
                        const std::function<bool(int)>& arrived);
+  // WaitForChange's futex part, after any spinning.
+  Status SleepUntilChange(std::atomic<uint32_t>& word, uint32_t value, const char* what,
+                          const std::function<bool(int)>& arrived);
   // Records that rank `failed` broke the collective and wakes every waiting peer.
   Status Break(int failed, const std::string& message);
   // Single copy (shm_single_copy.cc).
@@ -95,8 +99,11 @@ class ShmCommunicator : public Communicator {
 
   Rendezvous& rendezvous_;
   CommunicatorOptions options_;
-  // Busy-poll this long before sleeping at a barrier (CommunicatorOptions::shm_spin_us).
+  // Busy-poll this long before sleeping at a barrier (CommunicatorOptions::shm_spin_us > 0),
+  // or as `adaptive_spin_` says (< 0, with no more ranks than online CPUs).
   std::chrono::nanoseconds spin_{0};
+  bool adaptive_ = false;
+  AdaptiveSpin adaptive_spin_;
   int rank_ = 0;
   int size_ = 1;
   size_t chunk_bytes_ = 0;
