@@ -68,6 +68,7 @@ int RunRank(const Options& opt, rl::Backend backend, int rank, int port, int lis
   co.shm_spin_us = opt.shm_spin_us;
   co.shm_single_copy = opt.shm_single_copy;
   co.shm_single_copy_chunk_bytes = opt.shm_single_copy_chunk_bytes;
+  co.shm_reduce_by_last_arrival = opt.shm_reduce_by_last_arrival;
   auto comm = rl::CreateCommunicator(**rdzv, co);
   if (!comm.ok()) {
     std::fprintf(stderr, "rank %d: %s\n", rank, comm.status().ToString().c_str());

@@ -39,6 +39,10 @@ bool ApplyFlag(const std::string& a, Next next, Invocation& inv) {
   else if (a == "--shm-spin-us") opt.shm_spin_us = std::atoi(next().c_str());
   else if (a == "--shm-single-copy") opt.shm_single_copy = next() == "on";
   else if (a == "--shm-single-copy-chunk") opt.shm_single_copy_chunk_bytes = ParseBytes(next());
+  else if (a == "--shm-reduce-by-last-arrival") {
+    const std::string v = next();
+    opt.shm_reduce_by_last_arrival = v == "on" ? 1 : v == "off" ? 0 : -1;
+  }
   else if (a == "--repeat") opt.repeat = std::atoi(next().c_str());
   else if (a == "--busy-loops") opt.busy_loops = std::atoi(next().c_str());
   else if (a == "--stats") opt.stats = true;

@@ -26,6 +26,7 @@ struct Options {
   int shm_spin_us = runtime::CommunicatorOptions{}.shm_spin_us;
   bool shm_single_copy = runtime::CommunicatorOptions{}.shm_single_copy;
   size_t shm_single_copy_chunk_bytes = runtime::CommunicatorOptions{}.shm_single_copy_chunk_bytes;
+  int shm_reduce_by_last_arrival = runtime::CommunicatorOptions{}.shm_reduce_by_last_arrival;
   int repeat = 1;
   int busy_loops = 0;
   bool stats = false;

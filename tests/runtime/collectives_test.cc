@@ -142,6 +142,8 @@ struct ShmScheduleParam {
   // CommunicatorOptions::shm_single_copy_min_bytes: 0, or one that splits the calls below
   // between the two paths (calls then alternate between them).
   size_t single_copy_min_bytes = 0;
+  // CommunicatorOptions::shm_reduce_by_last_arrival on (calls of one chunk) or off.
+  bool by_last_arrival = false;
 };
 
 class ShmScheduleTest : public ::testing::TestWithParam<ShmScheduleParam> {};
@@ -160,6 +162,7 @@ TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
   options.shm_spin_us = param.spin_us;
   options.shm_single_copy = param.single_copy;
   options.shm_single_copy_min_bytes = param.single_copy_min_bytes;
+  options.shm_reduce_by_last_arrival = param.by_last_arrival ? 1 : 0;
   struct Call {
     DataType type;
     size_t count;
@@ -218,8 +221,9 @@ TEST_P(ShmScheduleTest, BackToBackCallsAreExactAndCostOneBarrierPerChunk) {
     const uint64_t chunks = (call.count + per_chunk - 1) / per_chunk;
     want_chunks += chunks;
     const bool single = param.single_copy && call.count * DataTypeSize(call.type) >= param.single_copy_min_bytes;
-    want_barriers += single ? 2 : chunks + 1;
-    want_last_arrivals += single ? 1 : chunks + 1;
+    const bool by_last = !single && param.by_last_arrival && chunks == 1;
+    want_barriers += single ? 2 : by_last ? 1 : chunks + 1;
+    want_last_arrivals += single ? 1 : by_last ? 1 : chunks + 1;
   }
   want_chunks *= 3;
   want_barriers = 3 * (want_barriers + calls.size() / 5) + (param.single_copy ? 2 : 0);
@@ -247,6 +251,10 @@ std::vector<ShmScheduleParam> ShmSchedules() {
   }
   // Calls of up to two chunks stage, larger ones go single copy.
   for (int n : {2, 4}) params.push_back({n, 0, true, 2 * 4096 + 1});
+  // Calls of one chunk are reduced by the last arrival; with single copy from two chunks up
+  // on, all three paths alternate.
+  for (int n : {2, 3, 4, 7}) params.push_back({n, 0, false, 0, true});
+  for (int n : {2, 4}) params.push_back({n, 20, true, 2 * 4096 + 1, true});
   return params;
 }
 
@@ -256,7 +264,8 @@ INSTANTIATE_TEST_SUITE_P(
       return std::to_string(info.param.ranks) + "ranks_spin" + std::to_string(info.param.spin_us) + "us" +
              (!info.param.single_copy                ? "_staged"
               : info.param.single_copy_min_bytes > 0 ? "_both"
-                                                     : "_single_copy");
+                                                     : "_single_copy") +
+             (info.param.by_last_arrival ? "_by_last_arrival" : "");
     });
 
 // A rank that never arrives: the others' barrier gives up after the collective timeout with

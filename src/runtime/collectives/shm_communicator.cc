@@ -72,7 +72,12 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
   comm->spin_ = std::chrono::microseconds(std::max(0, options.shm_spin_us));
   comm->adaptive_ = options.shm_spin_us < 0 && n <= static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   comm->chunk_bytes_ = RoundUp(std::max<size_t>(options.shm_chunk_bytes, 4096), 64);
-  comm->mapping_bytes_ = RoundUp(sizeof(ShmHeader), kAlign) + kSlotSets * n * comm->chunk_bytes_;
+  const int online_cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  comm->reduce_by_last_arrival_ =
+      options.shm_reduce_by_last_arrival > 0 || (options.shm_reduce_by_last_arrival < 0 && n > online_cpus);
+  const size_t last_arrival_bytes = comm->reduce_by_last_arrival_ ? 2 * (n + 1) * comm->chunk_bytes_ : 0;
+  comm->mapping_bytes_ =
+      RoundUp(sizeof(ShmHeader), kAlign) + kSlotSets * n * comm->chunk_bytes_ + last_arrival_bytes;
   const Deadline deadline = DeadlineAfter(options.timeout);
   const std::string key = rendezvous.Key("shm/name");
   std::string name;
@@ -118,6 +123,10 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
   comm->mapping_ = mapping;
   comm->header_ = static_cast<ShmHeader*>(mapping);
   comm->slots_ = static_cast<char*>(mapping) + RoundUp(sizeof(ShmHeader), kAlign);
+  if (comm->reduce_by_last_arrival_) {
+    comm->last_arrival_slots_ = comm->slots_ + kSlotSets * n * comm->chunk_bytes_;
+    comm->last_arrival_sources_.resize(static_cast<size_t>(n));
+  }
   if (comm->rank_ == 0) {
     // ftruncate zero-filled the segment: arrived = generation = 0.
     comm->header_->failed_rank.store(-1);
@@ -252,7 +261,8 @@ Status ShmCommunicator::Break(int failed, const std::string& message) {
   int expected = -1;
   h.failed_rank.compare_exchange_strong(expected, failed);
   // Every word a peer may sleep on: they re-check failed_rank when woken.
-  for (std::atomic<uint32_t>* word : {&h.generation, &h.published_call, &h.finished_call}) {
+  for (std::atomic<uint32_t>* word :
+       {&h.generation, &h.published_call, &h.finished_call, &h.last_arrival_done_call}) {
     Futex(word, FUTEX_WAKE, INT32_MAX, nullptr);
   }
   broken_ = AbortedError(rendezvous_.DescribePeerFailure(failed, message));
@@ -272,6 +282,9 @@ Status ShmCommunicator::AllReduce(void* buffer, size_t count, DataType type, Red
   const size_t esize = DataTypeSize(type);
   if (single_copy_ && count * esize >= options_.shm_single_copy_min_bytes) {
     return AllReduceSingleCopy(buffer, count, type, op);
+  }
+  if (reduce_by_last_arrival_ && count * esize <= chunk_bytes_) {
+    return AllReduceByLastArrival(buffer, count, type, op);
   }
   const size_t chunk_elems = chunk_bytes_ / esize;
   const size_t chunks = (count + chunk_elems - 1) / chunk_elems;

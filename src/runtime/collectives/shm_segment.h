@@ -47,6 +47,13 @@ struct alignas(64) ShmHeader {
   std::atomic<uint32_t> arrived_call[kMaxShmRanks];
   uint64_t probe_addresses[kMaxShmRanks];
   std::atomic<int32_t> can_read_peers[kMaxShmRanks];
+
+  // Reduce by the last arrival (shm_last_arrival.cc): ranks that arrived in the call of
+  // parity p, the last call whose result is in its result slot (futex word), and the last
+  // call each rank arrived in.
+  std::atomic<uint32_t> last_arrival_arrived[2];
+  std::atomic<uint32_t> last_arrival_done_call;
+  std::atomic<uint32_t> last_arrival_call[kMaxShmRanks];
 };
 
 inline long Futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {

@@ -70,6 +70,12 @@ struct CommunicatorOptions {
   // The piece of a call one rank reads from every peer, reduces and writes back (single copy).
   // A rank holds (ranks - 1) of them at once, capped at 4 MiB in all.
   size_t shm_single_copy_chunk_bytes = 256u << 10;
+  // Calls that fit one staging chunk (and are below shm_single_copy_min_bytes) are reduced
+  // by the last rank to arrive, while the others sleep once until the result is there
+  // (shm_last_arrival.cc): one synchronisation per call instead of two, which pays when ranks
+  // must share cores. -1 (default): when there are more ranks than online CPUs; 0: never;
+  // 1: always.
+  int shm_reduce_by_last_arrival = -1;
   // This process's rank on its host (WorkerEnv::local_rank): picks its GPU for nccl
   // (ChooseCudaDevice in gpu_setup.h). Ignored by the CPU backends.
   int local_rank = 0;

@@ -9,10 +9,10 @@
 // chunk k-1, reduces its slice of chunk k and copies in chunk k+1 (a C-chunk call costs C+1
 // barriers, not 2C). Each barrier is a point where every rank must have run, so with more ranks
 // than cores, or other processes on the cores, it costs context switches; halving their number
-// is what keeps the path fast when the scheduler is busy. A rank that waits sleeps on a futex
-// at once (no spinning, no sched_yield): under contention a rank that spins burns the CPU share
-// the scheduler would otherwise give it for its work, which measured far slower on a busy
-// machine even for a 3 us spin (docs/performance.md, "Why it varied"). Every wait is bounded by the collective timeout and checks the peers' pids, so a dead peer
+// is what keeps the path fast when the scheduler is busy. A rank that waits spins only as long
+// as its recent waits say it pays (adaptive_spin.h; never with more ranks than CPUs), then
+// sleeps on a futex (no sched_yield): under contention a rank that spins burns the CPU share
+// the scheduler would otherwise give it for its work (docs/performance.md, "Why it varied"). Every wait is bounded by the collective timeout and checks the peers' pids, so a dead peer
 // is reported within ~50 ms.
 //
 // Single copy (the default where the kernel allows it; shm_single_copy.cc): each rank only
@@ -24,6 +24,11 @@
 // above, with ranks outnumbering cores, spends most of its time asleep at barriers
 // (docs/performance.md). Whether every rank may read every peer is probed at Create; if one
 // may not (Yama ptrace_scope, a seccomp profile without process_vm_readv), all stage.
+//
+// Reduce by the last arrival: a call that fits one staging chunk, with more ranks than cores,
+// costs one synchronisation: each rank copies its buffer into its slot and the last to arrive
+// reduces all slots in rank order into a result slot while the others sleep once; each then
+// copies the result out (shm_last_arrival.cc).
 //
 // Thread-safety: one collective at a time.
 
@@ -93,6 +98,9 @@ class ShmCommunicator : public Communicator {
   Status ReduceChunkFromEveryRank(char* data, size_t offset, size_t bytes, size_t count, DataType type, int divisor,
                                   int parity);
   void WakeAll(std::atomic<uint32_t>& word);
+  // Reduce by the last arrival (shm_last_arrival.cc).
+  Status AllReduceByLastArrival(void* buffer, size_t count, DataType type, ReduceOp op);
+  char* LastArrivalSlot(int parity, int index) const;
   // Returns a dead peer's rank or -1.
   int FindDeadPeer() const;
   char* Slot(uint64_t chunk_seq, int rank) const;
@@ -121,6 +129,10 @@ class ShmCommunicator : public Communicator {
   // What a peer's probe reads from this process (its address is in the segment).
   uint64_t probe_word_ = 0x52494e474c454144;  // "RINGLEAD"
   uint32_t single_copy_calls_ = 0;
+  bool reduce_by_last_arrival_ = false;
+  uint32_t last_arrival_calls_ = 0;
+  char* last_arrival_slots_ = nullptr;  // 2 parities x (n inputs + 1 result), chunk_bytes_ each
+  std::vector<const void*> last_arrival_sources_;
   size_t single_copy_chunk_bytes_ = 0;
   std::vector<char> peer_chunks_;  // (n - 1) chunks read from the peers
   std::vector<const void*> chunk_sources_;  // every rank's copy of the chunk being reduced
