@@ -70,9 +70,9 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
   std::unique_ptr<ShmCommunicator> comm(new ShmCommunicator(rendezvous, options));
   const int n = comm->size_;
   comm->spin_ = std::chrono::microseconds(std::max(0, options.shm_spin_us));
-  comm->adaptive_ = options.shm_spin_us < 0 && n <= static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  comm->chunk_bytes_ = RoundUp(std::max<size_t>(options.shm_chunk_bytes, 4096), 64);
   const int online_cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  comm->adaptive_ = options.shm_spin_us < 0 && n <= online_cpus;
+  comm->chunk_bytes_ = RoundUp(std::max<size_t>(options.shm_chunk_bytes, 4096), 64);
   comm->reduce_by_last_arrival_ =
       options.shm_reduce_by_last_arrival > 0 || (options.shm_reduce_by_last_arrival < 0 && n > online_cpus);
   const size_t last_arrival_bytes = comm->reduce_by_last_arrival_ ? 2 * (n + 1) * comm->chunk_bytes_ : 0;
