@@ -8,7 +8,8 @@
 //                   [--mpi on|off] [--mpi-algorithms 1,2,3,4,5,6] [--mpi-tcp on|off]
 //                   [--dat busbw.dat] [--target-seconds 0.15] [--shm-chunk 256K]
 //                   [--shm-spin-us US (-1: adaptive)] [--shm-single-copy on|off] [--shm-single-copy-chunk BYTES]
-//                   [--shm-reduce-by-last-arrival auto|on|off] [--fail-rank R]
+//                   [--shm-reduce-by-last-arrival auto|on|off] [--tcp-spin-us US (-1: adaptive)]
+//                   [--fail-rank R]
 //   allreduce_bench --gpu      (GPU kernels and NCCL path, see gpu_bench.cc)
 //
 // It starts its N ranks itself: fork()ed local processes for Ringleader backends (rendezvous

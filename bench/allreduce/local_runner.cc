@@ -66,6 +66,7 @@ int RunRank(const Options& opt, rl::Backend backend, int rank, int port, int lis
   co.backend = backend;
   co.shm_chunk_bytes = opt.shm_chunk_bytes;
   co.shm_spin_us = opt.shm_spin_us;
+  co.tcp_spin_us = opt.tcp_spin_us;
   co.shm_single_copy = opt.shm_single_copy;
   co.shm_single_copy_chunk_bytes = opt.shm_single_copy_chunk_bytes;
   co.shm_reduce_by_last_arrival = opt.shm_reduce_by_last_arrival;

@@ -37,6 +37,7 @@ bool ApplyFlag(const std::string& a, Next next, Invocation& inv) {
   else if (a == "--target-seconds") opt.target_seconds = std::atof(next().c_str());
   else if (a == "--shm-chunk") opt.shm_chunk_bytes = ParseBytes(next());
   else if (a == "--shm-spin-us") opt.shm_spin_us = std::atoi(next().c_str());
+  else if (a == "--tcp-spin-us") opt.tcp_spin_us = std::atoi(next().c_str());
   else if (a == "--shm-single-copy") opt.shm_single_copy = next() == "on";
   else if (a == "--shm-single-copy-chunk") opt.shm_single_copy_chunk_bytes = ParseBytes(next());
   else if (a == "--shm-reduce-by-last-arrival") {

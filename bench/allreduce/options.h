@@ -24,6 +24,7 @@ struct Options {
   double target_seconds = 0.15;  // time spent per size and variant, roughly
   size_t shm_chunk_bytes = runtime::CommunicatorOptions{}.shm_chunk_bytes;
   int shm_spin_us = runtime::CommunicatorOptions{}.shm_spin_us;
+  int tcp_spin_us = runtime::CommunicatorOptions{}.tcp_spin_us;
   bool shm_single_copy = runtime::CommunicatorOptions{}.shm_single_copy;
   size_t shm_single_copy_chunk_bytes = runtime::CommunicatorOptions{}.shm_single_copy_chunk_bytes;
   int shm_reduce_by_last_arrival = runtime::CommunicatorOptions{}.shm_reduce_by_last_arrival;

@@ -29,11 +29,13 @@ using testing::RunGang;
 struct GangParam {
   Backend backend;
   int ranks;
+  // CommunicatorOptions::tcp_spin_us; a fixed budget makes every tcp wait spin first.
+  int tcp_spin_us = -1;
 };
 
 std::string ParamName(const ::testing::TestParamInfo<GangParam>& info) {
   return std::string(BackendName(info.param.backend)) + "_" + std::to_string(info.param.ranks) +
-         "ranks";
+         "ranks" + (info.param.tcp_spin_us > 0 ? "_spin" + std::to_string(info.param.tcp_spin_us) + "us" : "");
 }
 
 class CollectivesTest : public ::testing::TestWithParam<GangParam> {};
@@ -45,6 +47,7 @@ TEST_P(CollectivesTest, AllReduceIsExactForEveryCountDtypeAndOp) {
   options.timeout = std::chrono::seconds(20);
   options.shm_chunk_bytes = 64 << 10;  // several staging chunks for the large count
   options.shm_single_copy_chunk_bytes = 64 << 10;  // and several single-copy chunks
+  options.tcp_spin_us = param.tcp_spin_us;
   std::vector<std::string> failures(param.ranks);
   auto statuses = RunGang(param.ranks, options, [&](Communicator& comm) -> Status {
     if (comm.backend() != param.backend) return InternalError("wrong backend");
@@ -71,6 +74,7 @@ std::vector<GangParam> AllGangs() {
   for (Backend b : {Backend::kTcp, Backend::kShm}) {
     for (int n : {1, 2, 3, 4, 7}) params.push_back({b, n});
   }
+  for (int n : {2, 3}) params.push_back({Backend::kTcp, n, /*tcp_spin_us=*/50});
   return params;
 }
 

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -59,7 +60,16 @@ StatusOr<std::unique_ptr<TcpRingCommunicator>> TcpRingCommunicator::Create(
     RETURN_IF_ERROR(SetNonBlocking(fd, true));
   }
   comm->staging_.resize(kChunkBytes + 16);
+  const std::string& my_host = rendezvous.peers()[comm->rank_].host_id;
+  const auto ranks_here = std::count_if(rendezvous.peers().begin(), rendezvous.peers().end(),
+                                        [&](const PeerInfo& p) { return p.host_id == my_host; });
+  comm->adaptive_ = options.tcp_spin_us < 0 && ranks_here <= sysconf(_SC_NPROCESSORS_ONLN);
+  comm->spin_ = std::chrono::microseconds(std::max(0, options.tcp_spin_us));
   return comm;
+}
+
+std::chrono::nanoseconds TcpRingCommunicator::SpinBudget() const {
+  return adaptive_ ? adaptive_spin_.Budget() : spin_;
 }
 
 Status TcpRingCommunicator::Fail(int suspect, const std::string& what, bool timed_out) {
@@ -178,6 +188,13 @@ Status TcpRingCommunicator::AllReduce(void* buffer, size_t count, DataType type,
   size_t staged = 0;  // bytes of a partial element waiting in staging_ (reduce-scatter only)
 
   Deadline idle_deadline = DeadlineAfter(options_.timeout);
+  using Clock = std::chrono::steady_clock;
+  // The wait in progress (no call moved a byte since wait_started), if any: it spins, retrying
+  // the non-blocking calls, until its budget is spent, then sleeps in poll().
+  bool waiting = false;
+  bool slept = false;
+  Clock::time_point wait_started;
+  std::chrono::nanoseconds budget{0};
   while (!ring.done()) {
     bool progress = false;
     if (const size_t can_send = ring.Sendable(); can_send > 0) {
@@ -210,9 +227,21 @@ Status TcpRingCommunicator::AllReduce(void* buffer, size_t count, DataType type,
       }
     }
     if (progress) {
+      if (waiting && adaptive_) {
+        adaptive_spin_.Observe(Clock::now() - wait_started, /*spun_out=*/slept && budget.count() > 0);
+      }
+      waiting = false;
       idle_deadline = DeadlineAfter(options_.timeout);
       continue;
     }
+    if (!waiting) {
+      waiting = true;
+      slept = false;
+      wait_started = Clock::now();
+      budget = SpinBudget();
+    }
+    if (!slept && budget.count() > 0 && Clock::now() - wait_started < budget) continue;
+    slept = true;
     pollfd fds[2];
     int nfds = 0;
     if (ring.Sendable() > 0) fds[nfds++] = {next_.get(), POLLOUT, 0};

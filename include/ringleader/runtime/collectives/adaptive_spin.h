@@ -1,6 +1,6 @@
 #pragma once
-// How long the shm backend busy-polls before it sleeps on a futex, learned from its own
-// waits (CommunicatorOptions::shm_spin_us < 0, the default).
+// How long a backend busy-polls before it sleeps (shm: on a futex; tcp ring: in poll()),
+// learned from its own waits (CommunicatorOptions::shm_spin_us / tcp_spin_us < 0, the default).
 //
 // Spinning pays only where the peer that must arrive is running on another core: then the
 // wait is short (the peers' skew plus a few microseconds) and a futex sleep would add its own

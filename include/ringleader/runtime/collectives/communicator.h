@@ -58,6 +58,12 @@ struct CommunicatorOptions {
   // messages, a shared or oversubscribed one keeps sleeping at once. 0: always sleep at once;
   // > 0: always spin this long (docs/performance.md).
   int shm_spin_us = -1;
+  // The tcp ring's waits for its neighbours' bytes busy-poll the sockets this long before
+  // sleeping in poll() (microseconds), learned the same way as shm_spin_us (< 0, default;
+  // never with more ranks on this host than online CPUs). It pays where a neighbour answers
+  // within microseconds (a core per rank, a fast network): a poll() sleep and wake-up costs
+  // tens of microseconds on a VM, which is most of a 64 KiB call. 0: never; > 0: always.
+  int tcp_spin_us = -1;
   // The shm backend reads its peers' buffers and writes the results into them directly
   // (process_vm_readv/writev, "cross memory attach") when every rank can, so that whichever
   // ranks have a core do the work and the others only publish their buffers; otherwise (the

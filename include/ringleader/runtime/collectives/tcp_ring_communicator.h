@@ -6,13 +6,17 @@
 // k+1 is exactly what it received (and reduced) in step k, so bytes are forwarded as soon as
 // they are processed, in chunks, instead of waiting for whole steps: the ring runs at link
 // speed with at most one chunk of latency per hop. Both sockets are non-blocking and driven
-// by one poll() loop; every wait is bounded by the collective timeout (inactivity).
+// by one poll() loop; every wait is bounded by the collective timeout (inactivity). A wait
+// first retries the non-blocking calls for a spin budget (CommunicatorOptions::tcp_spin_us,
+// adaptive_spin.h) and only then sleeps in poll().
 //
 // Thread-safety: one collective at a time.
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
+#include "ringleader/runtime/collectives/adaptive_spin.h"
 #include "ringleader/runtime/collectives/communicator.h"
 #include "ringleader/runtime/rendezvous/socket.h"
 
@@ -31,6 +35,8 @@ class TcpRingCommunicator : public Communicator {
  private:
   TcpRingCommunicator(Rendezvous& rendezvous, const CommunicatorOptions& options);
   Status Fail(int suspect, const std::string& what, bool timed_out = false);
+  // How long the wait starting now retries the non-blocking calls before sleeping in poll().
+  std::chrono::nanoseconds SpinBudget() const;
 
   Rendezvous& rendezvous_;
   CommunicatorOptions options_;
@@ -39,6 +45,9 @@ class TcpRingCommunicator : public Communicator {
   Fd next_;  // we send to rank+1
   Fd prev_;  // we receive from rank-1
   std::vector<char> staging_;
+  bool adaptive_ = false;              // spin budget learned by adaptive_spin_
+  std::chrono::nanoseconds spin_{0};   // the fixed budget otherwise (tcp_spin_us > 0)
+  AdaptiveSpin adaptive_spin_;
   Status broken_;
 };
 
