@@ -51,5 +51,30 @@ TEST(AdaptiveSpinTest, ASpinThatRunsOutStartsOverFromZero) {
   EXPECT_EQ(spin.Budget(), microseconds(10));
 }
 
+// SpinPolicy: the option and the host's core count pick fixed, none or learned.
+TEST(SpinPolicyTest, AFixedBudgetIgnoresTheWaits) {
+  SpinPolicy spin(/*spin_us=*/50, /*ranks_here=*/8, /*online_cpus=*/2);
+  EXPECT_EQ(spin.Budget(), microseconds(50));
+  spin.Observe(microseconds(70), /*spun_out=*/true);
+  EXPECT_EQ(spin.Budget(), microseconds(50));
+}
+
+TEST(SpinPolicyTest, ZeroNeverSpins) {
+  SpinPolicy spin(/*spin_us=*/0, /*ranks_here=*/2, /*online_cpus=*/2);
+  for (int i = 0; i < 40; ++i) spin.Observe(microseconds(30), /*spun_out=*/false);
+  EXPECT_EQ(spin.Budget().count(), 0);
+}
+
+TEST(SpinPolicyTest, LearnsOnlyWithACorePerRank) {
+  SpinPolicy one_core_each(/*spin_us=*/-1, /*ranks_here=*/2, /*online_cpus=*/2);
+  SpinPolicy oversubscribed(/*spin_us=*/-1, /*ranks_here=*/4, /*online_cpus=*/2);
+  for (int i = 0; i < 40; ++i) {
+    one_core_each.Observe(microseconds(30), /*spun_out=*/false);
+    oversubscribed.Observe(microseconds(30), /*spun_out=*/false);
+  }
+  EXPECT_GT(one_core_each.Budget().count(), 0);
+  EXPECT_EQ(oversubscribed.Budget().count(), 0);
+}
+
 }  // namespace
 }  // namespace ringleader::runtime

@@ -69,9 +69,8 @@ StatusOr<std::unique_ptr<ShmCommunicator>> ShmCommunicator::Create(
   }
   std::unique_ptr<ShmCommunicator> comm(new ShmCommunicator(rendezvous, options));
   const int n = comm->size_;
-  comm->spin_ = std::chrono::microseconds(std::max(0, options.shm_spin_us));
   const int online_cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  comm->adaptive_ = options.shm_spin_us < 0 && n <= online_cpus;
+  comm->spin_ = SpinPolicy(options.shm_spin_us, n, online_cpus);
   comm->chunk_bytes_ = RoundUp(std::max<size_t>(options.shm_chunk_bytes, 4096), 64);
   comm->reduce_by_last_arrival_ =
       options.shm_reduce_by_last_arrival > 0 || (options.shm_reduce_by_last_arrival < 0 && n > online_cpus);
@@ -197,14 +196,14 @@ Status ShmCommunicator::WaitForGeneration(uint32_t gen) {
 Status ShmCommunicator::WaitForChange(std::atomic<uint32_t>& word, uint32_t value, const char* what,
                                       const std::function<bool(int)>& arrived) {
   const auto started = Clock::now();
-  const std::chrono::nanoseconds spin = adaptive_ ? adaptive_spin_.Budget() : spin_;
+  const std::chrono::nanoseconds spin = spin_.Budget();
   if (spin.count() > 0) {
     const auto spin_until = started + spin;
     do {
       for (int i = 0; i < 64; ++i) {
         if (word.load(std::memory_order_acquire) != value) {
           ++stats_.spin_exits;
-          if (adaptive_) adaptive_spin_.Observe(Clock::now() - started, /*spun_out=*/false);
+          spin_.Observe(Clock::now() - started, /*spun_out=*/false);
           return Status::Ok();
         }
 #if defined(__x86_64__)
@@ -214,7 +213,7 @@ Status ShmCommunicator::WaitForChange(std::atomic<uint32_t>& word, uint32_t valu
     } while (Clock::now() < spin_until);
   }
   Status slept = SleepUntilChange(word, value, what, arrived);
-  if (adaptive_ && slept.ok()) adaptive_spin_.Observe(Clock::now() - started, /*spun_out=*/spin.count() > 0);
+  if (slept.ok()) spin_.Observe(Clock::now() - started, /*spun_out=*/spin.count() > 0);
   return slept;
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "ringleader/runtime/collectives/ring_schedule.h"
@@ -63,13 +64,8 @@ StatusOr<std::unique_ptr<TcpRingCommunicator>> TcpRingCommunicator::Create(
   const std::string& my_host = rendezvous.peers()[comm->rank_].host_id;
   const auto ranks_here = std::count_if(rendezvous.peers().begin(), rendezvous.peers().end(),
                                         [&](const PeerInfo& p) { return p.host_id == my_host; });
-  comm->adaptive_ = options.tcp_spin_us < 0 && ranks_here <= sysconf(_SC_NPROCESSORS_ONLN);
-  comm->spin_ = std::chrono::microseconds(std::max(0, options.tcp_spin_us));
+  comm->spin_ = SpinPolicy(options.tcp_spin_us, ranks_here, sysconf(_SC_NPROCESSORS_ONLN));
   return comm;
-}
-
-std::chrono::nanoseconds TcpRingCommunicator::SpinBudget() const {
-  return adaptive_ ? adaptive_spin_.Budget() : spin_;
 }
 
 Status TcpRingCommunicator::Fail(int suspect, const std::string& what, bool timed_out) {
@@ -227,9 +223,7 @@ Status TcpRingCommunicator::AllReduce(void* buffer, size_t count, DataType type,
       }
     }
     if (progress) {
-      if (waiting && adaptive_) {
-        adaptive_spin_.Observe(Clock::now() - wait_started, /*spun_out=*/slept && budget.count() > 0);
-      }
+      if (waiting) spin_.Observe(Clock::now() - wait_started, /*spun_out=*/slept && budget.count() > 0);
       waiting = false;
       idle_deadline = DeadlineAfter(options_.timeout);
       continue;
@@ -238,7 +232,7 @@ Status TcpRingCommunicator::AllReduce(void* buffer, size_t count, DataType type,
       waiting = true;
       slept = false;
       wait_started = Clock::now();
-      budget = SpinBudget();
+      budget = spin_.Budget();
     }
     if (!slept && budget.count() > 0 && Clock::now() - wait_started < budget) continue;
     slept = true;

@@ -40,4 +40,26 @@ class AdaptiveSpin {
   std::chrono::nanoseconds average_{0};
 };
 
+// A backend's spin before each sleep, from its option (shm_spin_us / tcp_spin_us): > 0 a fixed
+// budget, 0 none, < 0 learned by AdaptiveSpin — but only while the ranks sharing this host's
+// CPUs have a core each (ranks_here <= online_cpus); with more, none.
+class SpinPolicy {
+ public:
+  SpinPolicy() = default;
+  SpinPolicy(int spin_us, long ranks_here, long online_cpus)
+      : adaptive_(spin_us < 0 && ranks_here <= online_cpus),
+        fixed_(std::chrono::microseconds(std::max(0, spin_us))) {}
+
+  std::chrono::nanoseconds Budget() const { return adaptive_ ? learned_.Budget() : fixed_; }
+  // Learns from one completed wait when the budget is learned; a fixed budget ignores it.
+  void Observe(std::chrono::nanoseconds waited, bool spun_out) {
+    if (adaptive_) learned_.Observe(waited, spun_out);
+  }
+
+ private:
+  bool adaptive_ = false;
+  std::chrono::nanoseconds fixed_{0};
+  AdaptiveSpin learned_;
+};
+
 }  // namespace ringleader::runtime

@@ -107,11 +107,8 @@ class ShmCommunicator : public Communicator {
 
   Rendezvous& rendezvous_;
   CommunicatorOptions options_;
-  // Busy-poll this long before sleeping at a barrier (CommunicatorOptions::shm_spin_us > 0),
-  // or as `adaptive_spin_` says (< 0, with no more ranks than online CPUs).
-  std::chrono::nanoseconds spin_{0};
-  bool adaptive_ = false;
-  AdaptiveSpin adaptive_spin_;
+  // How long to busy-poll before sleeping at a barrier (CommunicatorOptions::shm_spin_us).
+  SpinPolicy spin_;
   int rank_ = 0;
   int size_ = 1;
   size_t chunk_bytes_ = 0;

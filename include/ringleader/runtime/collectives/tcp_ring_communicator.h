@@ -12,7 +12,6 @@
 //
 // Thread-safety: one collective at a time.
 
-#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -35,8 +34,6 @@ class TcpRingCommunicator : public Communicator {
  private:
   TcpRingCommunicator(Rendezvous& rendezvous, const CommunicatorOptions& options);
   Status Fail(int suspect, const std::string& what, bool timed_out = false);
-  // How long the wait starting now retries the non-blocking calls before sleeping in poll().
-  std::chrono::nanoseconds SpinBudget() const;
 
   Rendezvous& rendezvous_;
   CommunicatorOptions options_;
@@ -45,9 +42,8 @@ class TcpRingCommunicator : public Communicator {
   Fd next_;  // we send to rank+1
   Fd prev_;  // we receive from rank-1
   std::vector<char> staging_;
-  bool adaptive_ = false;              // spin budget learned by adaptive_spin_
-  std::chrono::nanoseconds spin_{0};   // the fixed budget otherwise (tcp_spin_us > 0)
-  AdaptiveSpin adaptive_spin_;
+  // How long a wait retries the non-blocking calls before sleeping in poll() (tcp_spin_us).
+  SpinPolicy spin_;
   Status broken_;
 };
 
