@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +17,8 @@
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "collective_harness.h"
 
 namespace {
 
@@ -38,12 +39,6 @@ struct Column {
   std::function<bool()> run;  // false: a copy failed or moved the wrong bytes
   std::vector<double> gbps;
 };
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 }  // namespace
 
@@ -132,16 +127,15 @@ int main(int argc, char** argv) {
   std::printf("# %zu bytes in %zu-byte chunks, %d interleaved repeats: GB/s median [min max]\n", bytes, chunk,
               repeats);
   for (const Column& col : columns) {
-    std::printf("%-13s %7.2f [%.2f %.2f]\n", col.name, Median(col.gbps),
-                *std::min_element(col.gbps.begin(), col.gbps.end()),
-                *std::max_element(col.gbps.begin(), col.gbps.end()));
+    const auto spread = ringleader::harness::SpreadOf(col.gbps);
+    std::printf("%-13s %7.2f [%.2f %.2f]\n", col.name, spread.median, spread.min, spread.max);
   }
   for (int dir = 0; dir < 2; ++dir) {  // write, read
     std::vector<double> ratios;
     for (int r = 0; r < repeats; ++r) ratios.push_back(columns[2 + dir].gbps[r] / columns[dir].gbps[r]);
+    const auto spread = ringleader::harness::SpreadOf(ratios);
     std::printf("RESULT memcpy_vs_cma_%s_%zuKiB_chunks=%.2f (per-repeat %.2f..%.2f)\n", dir ? "read" : "write",
-                chunk >> 10, Median(ratios), *std::min_element(ratios.begin(), ratios.end()),
-                *std::max_element(ratios.begin(), ratios.end()));
+                chunk >> 10, spread.median, spread.min, spread.max);
   }
   std::printf("RESULT correctness=ok\n");
   return 0;
