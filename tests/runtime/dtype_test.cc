@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace ringleader::runtime {
 namespace {
@@ -48,6 +49,73 @@ TEST(DtypeTest, ReduceSourcesAveragesAndHandlesAliasing) {
   std::vector<int64_t> x = {10, -10}, y = {5, 5};
   ReduceInto(x.data(), y.data(), 2, DataType::kInt64, 2);
   EXPECT_EQ(x, (std::vector<int64_t>{7, -2}));  // integer averages truncate toward zero
+}
+
+// Sums sources[0] + sources[1] + ... element by element, the order every backend promises.
+template <typename T>
+std::vector<T> SumInOrder(const std::vector<std::vector<T>>& inputs, int divisor) {
+  std::vector<T> out(inputs[0]);
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (size_t s = 1; s < inputs.size(); ++s) out[i] += inputs[s][i];
+    if (divisor > 1) out[i] /= static_cast<T>(divisor);
+  }
+  return out;
+}
+
+// Floats whose sums round differently in another order, so a reordered sum fails the test.
+std::vector<float> AwkwardFloats(size_t count, int seed) {
+  std::vector<float> v(count);
+  uint32_t x = 2654435761u * static_cast<uint32_t>(seed + 1);
+  for (auto& f : v) {
+    x = x * 1664525u + 1013904223u;
+    f = std::ldexp(static_cast<float>(x >> 8) - 8388608.0f, static_cast<int>(x % 24) - 12);
+  }
+  return v;
+}
+
+TEST(DtypeTest, ReduceSourcesMatchesTheInOrderSumForEveryGroupingAndAlias) {
+  // 1..8 sources take one pass; 9..20 chain groups through a block-sized running sum.
+  // 2053 elements: several 8 KiB blocks plus a tail that is no multiple of any vector width.
+  const size_t count = 2053;
+  for (int n = 1; n <= 20; ++n) {
+    std::vector<std::vector<float>> inputs;
+    for (int s = 0; s < n; ++s) inputs.push_back(AwkwardFloats(count, s + 31 * n));
+    for (int divisor : {1, n}) {
+      const std::vector<float> want = SumInOrder(inputs, divisor);
+      // dst separate from every source, then dst = each source in turn (the shm paths
+      // reduce into the rank's own buffer, which is also its source).
+      for (int alias = -1; alias < n; ++alias) {
+        std::vector<std::vector<float>> in = inputs;
+        std::vector<float> separate(count, -1.0f);
+        std::vector<const void*> sources;
+        for (auto& v : in) sources.push_back(v.data());
+        float* dst = alias < 0 ? separate.data() : in[static_cast<size_t>(alias)].data();
+        ReduceSources(dst, sources.data(), n, count, DataType::kFloat32, divisor);
+        const std::vector<float> got(dst, dst + count);
+        ASSERT_EQ(got, want) << n << " sources, divisor " << divisor << ", dst = source " << alias;
+      }
+    }
+  }
+}
+
+TEST(DtypeTest, ReduceSourcesSumsIntegersAndDoublesInOrder) {
+  std::vector<std::vector<int64_t>> ints;
+  std::vector<std::vector<double>> doubles;
+  for (int s = 0; s < 11; ++s) {
+    ints.push_back({s * 7 - 30, 1000000007LL * s, -s});
+    doubles.push_back({1e16 * (s % 2 ? 1 : -1), 0.1 * s, 3.0 + s});
+  }
+  for (int divisor : {1, 11}) {
+    std::vector<const void*> int_sources, double_sources;
+    for (auto& v : ints) int_sources.push_back(v.data());
+    for (auto& v : doubles) double_sources.push_back(v.data());
+    std::vector<int64_t> int_out(3);
+    std::vector<double> double_out(3);
+    ReduceSources(int_out.data(), int_sources.data(), 11, 3, DataType::kInt64, divisor);
+    ReduceSources(double_out.data(), double_sources.data(), 11, 3, DataType::kFloat64, divisor);
+    EXPECT_EQ(int_out, SumInOrder(ints, divisor));
+    EXPECT_EQ(double_out, SumInOrder(doubles, divisor));
+  }
 }
 
 TEST(DtypeTest, ParsesNames) {

@@ -141,28 +141,75 @@ void Divide16(uint16_t* buf, size_t count, int divisor) {
   for (size_t i = 0; i < count; ++i) buf[i] = FromFloat(ToFloat(buf[i]) / d);
 }
 
-// Block size for multi-source reduction: the partial sums stay in L1 while every source is
-// added, so dst is written once per block instead of once per source.
+// Sources summed in one pass over memory; more are chained through a block-sized partial sum.
+constexpr int kMaxSourcesPerPass = 8;
+
+// dst[i] = (s[0][i] + ... + s[N-1][i]) / divisor, every element read and written once.
+// With N fixed the compiler unrolls the sum over sources and vectorizes across i; the old
+// loop (copy a block, add each source into it, divide it out) made N + 1 passes and ran the
+// 4-source reduce at half the speed (docs/performance.md). dst may be one of the sources:
+// each element is read before it is written at the same index, so there is no dependence
+// between iterations (ivdep); a partial overlap would be one, and no caller has one.
+template <typename T, int N>
+void SumSourcesOnePass(T* dst, const T* const* s, size_t count, int divisor) {
+  const T* src[N];
+  for (int k = 0; k < N; ++k) src[k] = s[k];
+  if (divisor > 1) {
+    const T d = static_cast<T>(divisor);
+#pragma GCC ivdep
+    for (size_t i = 0; i < count; ++i) {
+      T sum = src[0][i];
+      for (int k = 1; k < N; ++k) sum += src[k][i];
+      dst[i] = sum / d;
+    }
+  } else {
+#pragma GCC ivdep
+    for (size_t i = 0; i < count; ++i) {
+      T sum = src[0][i];
+      for (int k = 1; k < N; ++k) sum += src[k][i];
+      dst[i] = sum;
+    }
+  }
+}
+
+template <typename T>
+void SumSourcesUpToEight(T* dst, const T* const* s, int n, size_t count, int divisor) {
+  switch (n) {
+    case 1: return SumSourcesOnePass<T, 1>(dst, s, count, divisor);
+    case 2: return SumSourcesOnePass<T, 2>(dst, s, count, divisor);
+    case 3: return SumSourcesOnePass<T, 3>(dst, s, count, divisor);
+    case 4: return SumSourcesOnePass<T, 4>(dst, s, count, divisor);
+    case 5: return SumSourcesOnePass<T, 5>(dst, s, count, divisor);
+    case 6: return SumSourcesOnePass<T, 6>(dst, s, count, divisor);
+    case 7: return SumSourcesOnePass<T, 7>(dst, s, count, divisor);
+    default: return SumSourcesOnePass<T, 8>(dst, s, count, divisor);
+  }
+}
+static_assert(kMaxSourcesPerPass == 8, "SumSourcesUpToEight dispatches 1..8 sources");
+
+// Block of the running sum when more than kMaxSourcesPerPass sources are chained: it stays
+// in L1 while every group is added, and dst is written once, by the last group (so dst may
+// still be any one of the sources).
 constexpr size_t kReduceBlockBytes = 8192;
 
 template <typename T>
 void ReduceSourcesT(T* dst, const T* const* sources, int n, size_t count, int divisor) {
+  if (n <= kMaxSourcesPerPass) return SumSourcesUpToEight(dst, sources, n, count, divisor);
   constexpr size_t kBlock = kReduceBlockBytes / sizeof(T);
   T acc[kBlock];
+  const T* group[kMaxSourcesPerPass];
   for (size_t begin = 0; begin < count; begin += kBlock) {
     const size_t len = std::min(kBlock, count - begin);
-    const T* s0 = sources[0] + begin;
-    for (size_t i = 0; i < len; ++i) acc[i] = s0[i];
-    for (int s = 1; s < n; ++s) {
-      const T* src = sources[s] + begin;
-      for (size_t i = 0; i < len; ++i) acc[i] += src[i];
-    }
-    T* out = dst + begin;
-    if (divisor > 1) {
-      const T d = static_cast<T>(divisor);
-      for (size_t i = 0; i < len; ++i) out[i] = acc[i] / d;
-    } else {
-      std::memcpy(out, acc, len * sizeof(T));
+    for (int k = 0; k < kMaxSourcesPerPass; ++k) group[k] = sources[k] + begin;
+    SumSourcesOnePass<T, kMaxSourcesPerPass>(acc, group, len, 1);
+    // Each later group starts from the running sum, so the order stays sources[0], [1], ...
+    for (int next = kMaxSourcesPerPass; next < n;) {
+      const int take = std::min(kMaxSourcesPerPass - 1, n - next);
+      group[0] = acc;
+      for (int k = 0; k < take; ++k) group[1 + k] = sources[next + k] + begin;
+      next += take;
+      const bool last = next == n;
+      SumSourcesUpToEight(last ? dst + begin : acc, group, 1 + take, len, last ? divisor : 1);
     }
   }
 }
