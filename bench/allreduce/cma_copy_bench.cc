@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,15 +24,12 @@
 namespace {
 
 size_t ParseBytes(const std::string& s) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  const std::string unit = end ? end : "";
-  const size_t mult = unit == "K" ? 1u << 10 : unit == "M" ? 1u << 20 : unit == "G" ? 1u << 30 : 1;
-  if (end == s.c_str() || (!unit.empty() && mult == 1)) {
+  const std::optional<size_t> bytes = ringleader::harness::ParseByteCount(s);
+  if (!bytes) {
     std::fprintf(stderr, "cma_copy_bench: '%s' is not a byte count (e.g. 256K, 64M)\n", s.c_str());
     std::exit(2);
   }
-  return static_cast<size_t>(v) * mult;
+  return *bytes;
 }
 
 struct Column {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ double SecondsAtBusBw(size_t bytes, double busbw, int ranks);
 
 // "64KiB", "4MiB", "16B".
 std::string HumanBytes(size_t bytes);
+// The inverse for command lines: "4096", "256K", "64M", "1G" (K/M/G are powers of 1024); nullopt
+// for anything else (no number, another unit, trailing text).
+std::optional<size_t> ParseByteCount(const std::string& text);
 
 // ---- repeats ----------------------------------------------------------------------------------
 
