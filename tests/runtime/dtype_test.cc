@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -30,6 +31,77 @@ TEST(DtypeTest, HalfConversionsRoundToNearestEven) {
     ASSERT_EQ(FloatToHalf(HalfToFloat(static_cast<uint16_t>(bits))), bits) << bits;
   }
   EXPECT_TRUE(std::isnan(HalfToFloat(FloatToHalf(std::nanf("")))));
+}
+
+// The textbook, branchy conversions (what dtype.cc had before its branch-free ones): the oracle.
+uint16_t ReferenceFloatToHalf(float value) {
+  const uint32_t f = std::bit_cast<uint32_t>(value);
+  const uint32_t sign = (f >> 16) & 0x8000u;
+  const uint32_t abs = f & 0x7fffffffu;
+  if (abs >= 0x7f800000u) {  // Inf or NaN
+    return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
+  }
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> Inf
+  if (abs < 0x38800000u) {  // subnormal half (or zero)
+    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // rounds to zero
+    const uint32_t exp = abs >> 23;
+    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126 - exp;  // 14..24
+    uint32_t half = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1);
+    const uint32_t halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
+    return static_cast<uint16_t>(sign | half);
+  }
+  uint32_t half = ((abs >> 13) - (112u << 10));  // rebias exponent 127 -> 15
+  const uint32_t rem = abs & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;  // may carry into exponent
+  return static_cast<uint16_t>(sign | half);
+}
+float ReferenceHalfToFloat(uint16_t bits) {
+  const uint32_t sign = (bits & 0x8000u) << 16;
+  uint32_t exp = (bits >> 10) & 0x1fu;
+  uint32_t mant = bits & 0x3ffu;
+  uint32_t f;
+  if (exp == 0x1f) {
+    f = sign | 0x7f800000u | (mant << 13);
+  } else if (exp == 0) {
+    if (mant == 0) {
+      f = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        mant <<= 1;
+        ++e;
+      } while ((mant & 0x400u) == 0);
+      f = sign | ((112u - e) << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else {
+    f = sign | ((exp + 112u) << 23) | (mant << 13);
+  }
+  return std::bit_cast<float>(f);
+}
+
+uint32_t BitsOf(float f) { return std::bit_cast<uint32_t>(f); }
+
+TEST(DtypeTest, HalfConversionsMatchTheTextbookOnesBitForBit) {
+  for (uint32_t h = 0; h <= 0xffff; ++h) {  // every half: normal, subnormal, zero, Inf, NaN
+    ASSERT_EQ(BitsOf(HalfToFloat(static_cast<uint16_t>(h))), BitsOf(ReferenceHalfToFloat(static_cast<uint16_t>(h))))
+        << std::hex << h;
+  }
+  // A sweep over all 2^32 float patterns with an odd stride (every exponent, both signs,
+  // mantissas with every low-bit pattern), plus the edges of each rounding region.
+  std::vector<uint32_t> patterns;
+  for (uint64_t x = 0; x <= 0xffffffffu; x += 997) patterns.push_back(static_cast<uint32_t>(x));
+  for (uint32_t edge : {0x33000000u, 0x33000001u, 0x387fefffu, 0x387ff000u, 0x38800000u, 0x477fefffu,
+                        0x477ff000u, 0x477fffffu, 0x47800000u, 0x7f800000u, 0x7f800001u, 0x7fc00000u, 0x00000001u}) {
+    patterns.push_back(edge);
+    patterns.push_back(edge | 0x80000000u);
+  }
+  for (uint32_t bits : patterns) {
+    const float f = std::bit_cast<float>(bits);
+    ASSERT_EQ(FloatToHalf(f), ReferenceFloatToHalf(f)) << std::hex << bits;
+  }
 }
 
 TEST(DtypeTest, BFloat16ConversionsRoundToNearestEven) {
@@ -93,6 +165,39 @@ TEST(DtypeTest, ReduceSourcesMatchesTheInOrderSumForEveryGroupingAndAlias) {
         ReduceSources(dst, sources.data(), n, count, DataType::kFloat32, divisor);
         const std::vector<float> got(dst, dst + count);
         ASSERT_EQ(got, want) << n << " sources, divisor " << divisor << ", dst = source " << alias;
+      }
+    }
+  }
+}
+
+// fp16 / bf16 reduce in fp32 and round back to 16 bits after every addition and the division.
+TEST(DtypeTest, ReduceSourcesRounds16BitSumsAfterEveryAdditionInOrder) {
+  const size_t count = 1037;
+  for (int n = 1; n <= 12; ++n) {
+    for (DataType type : {DataType::kFloat16, DataType::kBFloat16}) {
+      const bool half = type == DataType::kFloat16;
+      auto to16 = [&](float f) { return half ? ReferenceFloatToHalf(f) : FloatToBFloat16(f); };
+      auto to32 = [&](uint16_t h) { return half ? ReferenceHalfToFloat(h) : BFloat16ToFloat(h); };
+      std::vector<std::vector<uint16_t>> inputs;
+      for (int s = 0; s < n; ++s) {
+        std::vector<uint16_t> v;
+        for (float f : AwkwardFloats(count, 7 * s + n)) v.push_back(to16(std::ldexp(f, -20)));
+        inputs.push_back(v);
+      }
+      for (int divisor : {1, n}) {
+        std::vector<uint16_t> want(count);
+        for (size_t i = 0; i < count; ++i) {
+          uint16_t acc = inputs[0][i];
+          for (int s = 1; s < n; ++s) acc = to16(to32(acc) + to32(inputs[s][i]));
+          want[i] = divisor > 1 ? to16(to32(acc) / static_cast<float>(divisor)) : acc;
+        }
+        std::vector<std::vector<uint16_t>> in = inputs;
+        std::vector<const void*> sources;
+        for (auto& v : in) sources.push_back(v.data());
+        uint16_t* dst = in[static_cast<size_t>(n / 2)].data();  // in place, as the shm paths reduce
+        ReduceSources(dst, sources.data(), n, count, type, divisor);
+        ASSERT_EQ(std::vector<uint16_t>(dst, dst + count), want)
+            << DataTypeName(type) << ", " << n << " sources, divisor " << divisor;
       }
     }
   }

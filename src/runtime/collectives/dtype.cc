@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 namespace ringleader::runtime {
 
@@ -40,53 +41,56 @@ StatusOr<DataType> ParseDataType(std::string_view name) {
 
 const char* ReduceOpName(ReduceOp op) { return op == ReduceOp::kSum ? "sum" : "avg"; }
 
+namespace {
+
+// Picks a or b by a mask rather than a branch: GCC would otherwise sink the float arithmetic that
+// only one side needs into a branch, which it then cannot turn back into a vector select
+// (the arithmetic could trap), and a loop over the conversion would not vectorize.
+inline uint32_t Select(bool take_a, uint32_t a, uint32_t b) {
+  const uint32_t mask = 0u - static_cast<uint32_t>(take_a);
+  return (a & mask) | (b & ~mask);
+}
+
+}  // namespace
+
+// Both conversions are branch-free (selects, not early returns) so that loops over them
+// vectorize (ReduceSources, ReduceInto); an exhaustive check against the branchy versions they
+// replaced matched all 2^32 floats and 2^16 halves bit for bit (dtype_test keeps a sample).
 uint16_t FloatToHalf(float value) {
   uint32_t f;
   std::memcpy(&f, &value, 4);
   const uint32_t sign = (f >> 16) & 0x8000u;
   const uint32_t abs = f & 0x7fffffffu;
-  if (abs >= 0x7f800000u) {  // Inf or NaN
-    return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
-  }
-  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> Inf
-  if (abs < 0x38800000u) {  // subnormal half (or zero)
-    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // rounds to zero
-    const uint32_t exp = abs >> 23;
-    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
-    const uint32_t shift = 126 - exp;  // 14..24
-    uint32_t half = mant >> shift;
-    const uint32_t rem = mant & ((1u << shift) - 1);
-    const uint32_t halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
-    return static_cast<uint16_t>(sign | half);
-  }
-  uint32_t half = ((abs >> 13) - (112u << 10));  // rebias exponent 127 -> 15
-  const uint32_t rem = abs & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;  // may carry into exponent
-  return static_cast<uint16_t>(sign | half);
+  // Normal half: rebias the exponent and round the 13 dropped bits to nearest even; a carry
+  // out of the mantissa moves the exponent up, into Inf above 65504.
+  const uint32_t normal = (abs - (112u << 23) + 0xfffu + ((abs >> 13) & 1u)) >> 13;
+  // Subnormal half (or zero): adding 0.5f leaves the value's units of 2^-24 as the low bits of
+  // the sum's mantissa, and the FPU rounds them to nearest even.
+  float shifted;
+  std::memcpy(&shifted, &abs, 4);
+  shifted += 0.5f;
+  uint32_t shifted_bits;
+  std::memcpy(&shifted_bits, &shifted, 4);
+  const uint32_t subnormal = shifted_bits - 0x3f000000u;
+  const uint32_t special = abs > 0x7f800000u ? 0x7e00u : 0x7c00u;  // NaN (quiet, no payload), Inf
+  const uint32_t large = abs >= 0x7f800000u ? special : abs >= 0x47800000u ? 0x7c00u : normal;
+  return static_cast<uint16_t>(sign | Select(abs < 0x38800000u, subnormal, large));
 }
 
 float HalfToFloat(uint16_t bits) {
   const uint32_t sign = (bits & 0x8000u) << 16;
-  uint32_t exp = (bits >> 10) & 0x1fu;
-  uint32_t mant = bits & 0x3ffu;
-  uint32_t f;
-  if (exp == 0x1f) {
-    f = sign | 0x7f800000u | (mant << 13);
-  } else if (exp == 0) {
-    if (mant == 0) {
-      f = sign;
-    } else {  // subnormal: normalise
-      int e = -1;
-      do {
-        mant <<= 1;
-        ++e;
-      } while ((mant & 0x400u) == 0);
-      f = sign | ((112u - e) << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else {
-    f = sign | ((exp + 112u) << 23) | (mant << 13);
-  }
+  const uint32_t shifted = (bits & 0x7fffu) << 13;  // exponent and mantissa in float position
+  const uint32_t exp = shifted & 0x0f800000u;
+  const uint32_t normal = shifted + (112u << 23);
+  const uint32_t special = shifted + (224u << 23);  // Inf / NaN: all exponent bits set
+  // Subnormal half (or zero): as a normal with exponent 2^-14, minus the implicit 2^-14.
+  uint32_t with_implicit = shifted + (113u << 23);
+  float subnormal;
+  std::memcpy(&subnormal, &with_implicit, 4);
+  subnormal -= 6.103515625e-05f;  // 2^-14
+  uint32_t subnormal_bits;
+  std::memcpy(&subnormal_bits, &subnormal, 4);
+  const uint32_t f = sign | Select(exp == 0, subnormal_bits, exp == 0x0f800000u ? special : normal);
   float out;
   std::memcpy(&out, &f, 4);
   return out;
@@ -95,9 +99,10 @@ float HalfToFloat(uint16_t bits) {
 uint16_t FloatToBFloat16(float value) {
   uint32_t f;
   std::memcpy(&f, &value, 4);
-  if ((f & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((f >> 16) | 0x40u);  // NaN
-  const uint32_t rounding = 0x7fffu + ((f >> 16) & 1u);
-  return static_cast<uint16_t>((f + rounding) >> 16);
+  const uint32_t rounded = (f + 0x7fffu + ((f >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (f >> 16) | 0x40u;
+  // A select, not an early return, so that loops over it vectorize (ReduceSources).
+  return static_cast<uint16_t>((f & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
 float BFloat16ToFloat(uint16_t bits) {
@@ -141,6 +146,35 @@ void Divide16(uint16_t* buf, size_t count, int divisor) {
   for (size_t i = 0; i < count; ++i) buf[i] = FromFloat(ToFloat(buf[i]) / d);
 }
 
+// How a dtype adds and divides in a reduce: natively, or (fp16, bf16) in fp32 rounded back to
+// 16 bits after every operation, exactly as the ring does, so every backend gives the same bits
+// for the same summation order.
+template <typename T>
+struct NativeArithmetic {
+  using Value = T;
+  static T Add(T a, T b) { return a + b; }
+  static T Divide(T a, T divisor) { return a / divisor; }
+};
+
+template <float (*ToFloat)(uint16_t), uint16_t (*FromFloat)(float)>
+struct Rounded16Arithmetic {
+  using Value = uint16_t;
+  static uint16_t Add(uint16_t a, uint16_t b) { return FromFloat(ToFloat(a) + ToFloat(b)); }
+  static uint16_t Divide(uint16_t a, float divisor) { return FromFloat(ToFloat(a) / divisor); }
+};
+using HalfArithmetic = Rounded16Arithmetic<HalfToFloat, FloatToHalf>;
+using BFloat16Arithmetic = Rounded16Arithmetic<BFloat16ToFloat, FloatToBFloat16>;
+
+// The divisor as Divide takes it: the dtype itself, or fp32 for the 16-bit types.
+template <typename A>
+auto DivisorOf(int divisor) {
+  if constexpr (std::is_same_v<typename A::Value, uint16_t>) {
+    return static_cast<float>(divisor);
+  } else {
+    return static_cast<typename A::Value>(divisor);
+  }
+}
+
 // Sources summed in one pass over memory; more are chained through a block-sized partial sum.
 constexpr int kMaxSourcesPerPass = 8;
 
@@ -150,58 +184,63 @@ constexpr int kMaxSourcesPerPass = 8;
 // 4-source reduce at half the speed (docs/performance.md). dst may be one of the sources:
 // each element is read before it is written at the same index, so there is no dependence
 // between iterations (ivdep); a partial overlap would be one, and no caller has one.
-template <typename T, int N>
-void SumSourcesOnePass(T* dst, const T* const* s, size_t count, int divisor) {
+template <typename A, int N>
+void SumSourcesOnePass(typename A::Value* dst, const typename A::Value* const* s, size_t count, int divisor) {
+  using T = typename A::Value;
   const T* src[N];
   for (int k = 0; k < N; ++k) src[k] = s[k];
   if (divisor > 1) {
-    const T d = static_cast<T>(divisor);
+    const auto d = DivisorOf<A>(divisor);
 #pragma GCC ivdep
     for (size_t i = 0; i < count; ++i) {
       T sum = src[0][i];
-      for (int k = 1; k < N; ++k) sum += src[k][i];
-      dst[i] = sum / d;
+      for (int k = 1; k < N; ++k) sum = A::Add(sum, src[k][i]);
+      dst[i] = A::Divide(sum, d);
     }
   } else {
 #pragma GCC ivdep
     for (size_t i = 0; i < count; ++i) {
       T sum = src[0][i];
-      for (int k = 1; k < N; ++k) sum += src[k][i];
+      for (int k = 1; k < N; ++k) sum = A::Add(sum, src[k][i]);
       dst[i] = sum;
     }
   }
 }
 
-template <typename T>
-void SumSourcesUpToEight(T* dst, const T* const* s, int n, size_t count, int divisor) {
+template <typename A>
+void SumSourcesUpToEight(typename A::Value* dst, const typename A::Value* const* s, int n, size_t count,
+                         int divisor) {
   switch (n) {
-    case 1: return SumSourcesOnePass<T, 1>(dst, s, count, divisor);
-    case 2: return SumSourcesOnePass<T, 2>(dst, s, count, divisor);
-    case 3: return SumSourcesOnePass<T, 3>(dst, s, count, divisor);
-    case 4: return SumSourcesOnePass<T, 4>(dst, s, count, divisor);
-    case 5: return SumSourcesOnePass<T, 5>(dst, s, count, divisor);
-    case 6: return SumSourcesOnePass<T, 6>(dst, s, count, divisor);
-    case 7: return SumSourcesOnePass<T, 7>(dst, s, count, divisor);
-    default: return SumSourcesOnePass<T, 8>(dst, s, count, divisor);
+    case 1: return SumSourcesOnePass<A, 1>(dst, s, count, divisor);
+    case 2: return SumSourcesOnePass<A, 2>(dst, s, count, divisor);
+    case 3: return SumSourcesOnePass<A, 3>(dst, s, count, divisor);
+    case 4: return SumSourcesOnePass<A, 4>(dst, s, count, divisor);
+    case 5: return SumSourcesOnePass<A, 5>(dst, s, count, divisor);
+    case 6: return SumSourcesOnePass<A, 6>(dst, s, count, divisor);
+    case 7: return SumSourcesOnePass<A, 7>(dst, s, count, divisor);
+    default: return SumSourcesOnePass<A, 8>(dst, s, count, divisor);
   }
 }
 static_assert(kMaxSourcesPerPass == 8, "SumSourcesUpToEight dispatches 1..8 sources");
 
 // Block of the running sum when more than kMaxSourcesPerPass sources are chained: it stays
 // in L1 while every group is added, and dst is written once, by the last group (so dst may
-// still be any one of the sources).
+// still be any one of the sources). The 16-bit running sum loses nothing by being stored:
+// it is rounded to 16 bits after every addition anyway.
 constexpr size_t kReduceBlockBytes = 8192;
 
-template <typename T>
-void ReduceSourcesT(T* dst, const T* const* sources, int n, size_t count, int divisor) {
-  if (n <= kMaxSourcesPerPass) return SumSourcesUpToEight(dst, sources, n, count, divisor);
+template <typename A>
+void ReduceSourcesT(typename A::Value* dst, const void* const* untyped, int n, size_t count, int divisor) {
+  using T = typename A::Value;
+  const T* const* sources = reinterpret_cast<const T* const*>(untyped);
+  if (n <= kMaxSourcesPerPass) return SumSourcesUpToEight<A>(dst, sources, n, count, divisor);
   constexpr size_t kBlock = kReduceBlockBytes / sizeof(T);
   T acc[kBlock];
   const T* group[kMaxSourcesPerPass];
   for (size_t begin = 0; begin < count; begin += kBlock) {
     const size_t len = std::min(kBlock, count - begin);
     for (int k = 0; k < kMaxSourcesPerPass; ++k) group[k] = sources[k] + begin;
-    SumSourcesOnePass<T, kMaxSourcesPerPass>(acc, group, len, 1);
+    SumSourcesOnePass<A, kMaxSourcesPerPass>(acc, group, len, 1);
     // Each later group starts from the running sum, so the order stays sources[0], [1], ...
     for (int next = kMaxSourcesPerPass; next < n;) {
       const int take = std::min(kMaxSourcesPerPass - 1, n - next);
@@ -209,21 +248,8 @@ void ReduceSourcesT(T* dst, const T* const* sources, int n, size_t count, int di
       for (int k = 0; k < take; ++k) group[1 + k] = sources[next + k] + begin;
       next += take;
       const bool last = next == n;
-      SumSourcesUpToEight(last ? dst + begin : acc, group, 1 + take, len, last ? divisor : 1);
+      SumSourcesUpToEight<A>(last ? dst + begin : acc, group, 1 + take, len, last ? divisor : 1);
     }
-  }
-}
-
-template <float (*ToFloat)(uint16_t), uint16_t (*FromFloat)(float)>
-void ReduceSources16(uint16_t* dst, const uint16_t* const* sources, int n, size_t count,
-                     int divisor) {
-  // Rounded to 16 bits after every addition, exactly like the ring does, so every backend
-  // gives bit-identical fp16/bf16 results for the same summation order.
-  const float d = static_cast<float>(divisor);
-  for (size_t i = 0; i < count; ++i) {
-    uint16_t acc = sources[0][i];
-    for (int s = 1; s < n; ++s) acc = FromFloat(ToFloat(acc) + ToFloat(sources[s][i]));
-    dst[i] = divisor > 1 ? FromFloat(ToFloat(acc) / d) : acc;
   }
 }
 
@@ -255,29 +281,20 @@ void ReduceSources(void* dst, const void* const* sources, int num_sources, size_
                    DataType type, int divisor) {
   switch (type) {
     case DataType::kFloat32:
-      return ReduceSourcesT(static_cast<float*>(dst),
-                            reinterpret_cast<const float* const*>(sources), num_sources, count,
-                            divisor);
+      return ReduceSourcesT<NativeArithmetic<float>>(static_cast<float*>(dst), sources, num_sources, count, divisor);
     case DataType::kFloat64:
-      return ReduceSourcesT(static_cast<double*>(dst),
-                            reinterpret_cast<const double* const*>(sources), num_sources, count,
-                            divisor);
+      return ReduceSourcesT<NativeArithmetic<double>>(static_cast<double*>(dst), sources, num_sources, count,
+                                                      divisor);
     case DataType::kInt32:
-      return ReduceSourcesT(static_cast<int32_t*>(dst),
-                            reinterpret_cast<const int32_t* const*>(sources), num_sources, count,
-                            divisor);
+      return ReduceSourcesT<NativeArithmetic<int32_t>>(static_cast<int32_t*>(dst), sources, num_sources, count,
+                                                       divisor);
     case DataType::kInt64:
-      return ReduceSourcesT(static_cast<int64_t*>(dst),
-                            reinterpret_cast<const int64_t* const*>(sources), num_sources, count,
-                            divisor);
+      return ReduceSourcesT<NativeArithmetic<int64_t>>(static_cast<int64_t*>(dst), sources, num_sources, count,
+                                                       divisor);
     case DataType::kFloat16:
-      return ReduceSources16<HalfToFloat, FloatToHalf>(
-          static_cast<uint16_t*>(dst), reinterpret_cast<const uint16_t* const*>(sources),
-          num_sources, count, divisor);
+      return ReduceSourcesT<HalfArithmetic>(static_cast<uint16_t*>(dst), sources, num_sources, count, divisor);
     case DataType::kBFloat16:
-      return ReduceSources16<BFloat16ToFloat, FloatToBFloat16>(
-          static_cast<uint16_t*>(dst), reinterpret_cast<const uint16_t* const*>(sources),
-          num_sources, count, divisor);
+      return ReduceSourcesT<BFloat16Arithmetic>(static_cast<uint16_t*>(dst), sources, num_sources, count, divisor);
   }
 }
 
