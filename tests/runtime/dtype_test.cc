@@ -184,6 +184,13 @@ TEST(DtypeTest, ReduceSourcesRounds16BitSumsAfterEveryAdditionInOrder) {
         for (float f : AwkwardFloats(count, 7 * s + n)) v.push_back(to16(std::ldexp(f, -20)));
         inputs.push_back(v);
       }
+      // NaNs with payloads and signs, and infinities, one source per element at most (which
+      // NaN wins between two is the FPU's business, not ours).
+      const uint16_t specials[] = {static_cast<uint16_t>(half ? 0x7c01 : 0x7f81), static_cast<uint16_t>(half ? 0xfe55 : 0xffc5),
+                                   static_cast<uint16_t>(half ? 0x7fff : 0x7fff), static_cast<uint16_t>(half ? 0xfc00 : 0xff80)};
+      for (size_t i = 0; i < count; i += 13) {
+        inputs[i % static_cast<size_t>(n)][i] = specials[(i / 13) % 4];
+      }
       for (int divisor : {1, n}) {
         std::vector<uint16_t> want(count);
         for (size_t i = 0; i < count; ++i) {
@@ -198,6 +205,34 @@ TEST(DtypeTest, ReduceSourcesRounds16BitSumsAfterEveryAdditionInOrder) {
         ReduceSources(dst, sources.data(), n, count, type, divisor);
         ASSERT_EQ(std::vector<uint16_t>(dst, dst + count), want)
             << DataTypeName(type) << ", " << n << " sources, divisor " << divisor;
+      }
+    }
+  }
+}
+
+TEST(DtypeTest, ReduceSources16MatchesTheScalarRoundingForEveryPattern) {
+  // Every 16-bit pattern (NaNs and infinities included) plus each of a few partners, summed and
+  // averaged: 65536 elements, a multiple of 8, so where the CPU has AVX2 + F16C this is all the
+  // vector path, checked against the scalar conversions (the textbook ones for fp16).
+  for (DataType type : {DataType::kFloat16, DataType::kBFloat16}) {
+    const bool half = type == DataType::kFloat16;
+    auto to16 = [&](float f) { return half ? ReferenceFloatToHalf(f) : FloatToBFloat16(f); };
+    auto to32 = [&](uint16_t h) { return half ? ReferenceHalfToFloat(h) : BFloat16ToFloat(h); };
+    const std::vector<uint16_t> partners = half ? std::vector<uint16_t>{0x3c00, 0x0001, 0x8400, 0x7bff, 0xfbff, 0x7c00}
+                                                : std::vector<uint16_t>{0x3f80, 0x0001, 0x8080, 0x7f7f, 0xff7f, 0x7f80};
+    for (uint16_t partner : partners) {
+      std::vector<uint16_t> all(65536), other(65536, partner);
+      for (uint32_t h = 0; h <= 0xffff; ++h) all[h] = static_cast<uint16_t>(h);
+      for (int divisor : {1, 3}) {
+        std::vector<uint16_t> out(all.size());
+        const void* sources[] = {all.data(), other.data()};
+        ReduceSources(out.data(), sources, 2, all.size(), type, divisor);
+        for (uint32_t h = 0; h <= 0xffff; ++h) {
+          uint16_t want = to16(to32(static_cast<uint16_t>(h)) + to32(partner));
+          if (divisor > 1) want = to16(to32(want) / static_cast<float>(divisor));
+          ASSERT_EQ(out[h], want) << DataTypeName(type) << std::hex << ": " << h << " + " << partner << ", divisor "
+                                  << divisor;
+        }
       }
     }
   }

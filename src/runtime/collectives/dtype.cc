@@ -4,6 +4,9 @@
 #include <cstring>
 #include <type_traits>
 
+#include "reduce16_simd.h"
+#include "source_count.h"
+
 namespace ringleader::runtime {
 
 size_t DataTypeSize(DataType type) {
@@ -156,14 +159,15 @@ struct NativeArithmetic {
   static T Divide(T a, T divisor) { return a / divisor; }
 };
 
-template <float (*ToFloat)(uint16_t), uint16_t (*FromFloat)(float)>
+template <DataType Type, float (*ToFloat)(uint16_t), uint16_t (*FromFloat)(float)>
 struct Rounded16Arithmetic {
   using Value = uint16_t;
+  static constexpr DataType kType = Type;
   static uint16_t Add(uint16_t a, uint16_t b) { return FromFloat(ToFloat(a) + ToFloat(b)); }
   static uint16_t Divide(uint16_t a, float divisor) { return FromFloat(ToFloat(a) / divisor); }
 };
-using HalfArithmetic = Rounded16Arithmetic<HalfToFloat, FloatToHalf>;
-using BFloat16Arithmetic = Rounded16Arithmetic<BFloat16ToFloat, FloatToBFloat16>;
+using HalfArithmetic = Rounded16Arithmetic<DataType::kFloat16, HalfToFloat, FloatToHalf>;
+using BFloat16Arithmetic = Rounded16Arithmetic<DataType::kBFloat16, BFloat16ToFloat, FloatToBFloat16>;
 
 // The divisor as Divide takes it: the dtype itself, or fp32 for the 16-bit types.
 template <typename A>
@@ -174,9 +178,6 @@ auto DivisorOf(int divisor) {
     return static_cast<typename A::Value>(divisor);
   }
 }
-
-// Sources summed in one pass over memory; more are chained through a block-sized partial sum.
-constexpr int kMaxSourcesPerPass = 8;
 
 // dst[i] = (s[0][i] + ... + s[N-1][i]) / divisor, every element read and written once.
 // With N fixed the compiler unrolls the sum over sources and vectorizes across i; the old
@@ -210,18 +211,18 @@ void SumSourcesOnePass(typename A::Value* dst, const typename A::Value* const* s
 template <typename A>
 void SumSourcesUpToEight(typename A::Value* dst, const typename A::Value* const* s, int n, size_t count,
                          int divisor) {
-  switch (n) {
-    case 1: return SumSourcesOnePass<A, 1>(dst, s, count, divisor);
-    case 2: return SumSourcesOnePass<A, 2>(dst, s, count, divisor);
-    case 3: return SumSourcesOnePass<A, 3>(dst, s, count, divisor);
-    case 4: return SumSourcesOnePass<A, 4>(dst, s, count, divisor);
-    case 5: return SumSourcesOnePass<A, 5>(dst, s, count, divisor);
-    case 6: return SumSourcesOnePass<A, 6>(dst, s, count, divisor);
-    case 7: return SumSourcesOnePass<A, 7>(dst, s, count, divisor);
-    default: return SumSourcesOnePass<A, 8>(dst, s, count, divisor);
+  const typename A::Value* rest[kMaxSourcesPerPass];
+  if constexpr (std::is_same_v<typename A::Value, uint16_t>) {
+    // AVX2 + F16C take the leading multiple of 8 elements where the CPU has them.
+    if (const size_t done = Reduce16WithSimd(A::kType, dst, s, n, count, divisor); done > 0) {
+      for (int k = 0; k < n; ++k) rest[k] = s[k] + done;
+      s = rest;
+      dst += done;
+      count -= done;
+    }
   }
+  WithSourceCount(n, [&](auto sources) { SumSourcesOnePass<A, decltype(sources)::value>(dst, s, count, divisor); });
 }
-static_assert(kMaxSourcesPerPass == 8, "SumSourcesUpToEight dispatches 1..8 sources");
 
 // Block of the running sum when more than kMaxSourcesPerPass sources are chained: it stays
 // in L1 while every group is added, and dst is written once, by the last group (so dst may
