@@ -2,23 +2,25 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
+#include "collective_harness.h"
 #include "ringleader/common/split.h"
 
 namespace ringleader::allreduce_bench {
 namespace {
 
-size_t ParseBytes(const std::string& s) {
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  std::string unit(end);
-  if (unit == "K" || unit == "KiB") v *= 1024;
-  if (unit == "M" || unit == "MiB") v *= 1024 * 1024;
-  if (unit == "G" || unit == "GiB") v *= 1024.0 * 1024 * 1024;
-  return static_cast<size_t>(v);
+// A byte-count flag's value, or exit 2 naming the flag (a typo must not become a silent 0).
+size_t ParseBytes(const std::string& flag, const std::string& value) {
+  const std::optional<size_t> bytes = harness::ParseByteCount(value);
+  if (!bytes) {
+    std::fprintf(stderr, "allreduce_bench: %s: '%s' is not a byte count (e.g. 4096, 64K, 4MiB)\n", flag.c_str(),
+                 value.c_str());
+    std::exit(2);
+  }
+  return *bytes;
 }
-
 
 // Applies flag `a` (taking its value from `next()`); false for an unknown flag.
 template <typename Next>
@@ -26,8 +28,8 @@ bool ApplyFlag(const std::string& a, Next next, Invocation& inv) {
   Options& opt = inv.options;
   if (a == "--ranks") opt.ranks = std::atoi(next().c_str());
   else if (a == "--backends") opt.backends = SplitNonEmpty(next(), ',');
-  else if (a == "--min-bytes") opt.min_bytes = ParseBytes(next());
-  else if (a == "--max-bytes") opt.max_bytes = ParseBytes(next());
+  else if (a == "--min-bytes") opt.min_bytes = ParseBytes(a, next());
+  else if (a == "--max-bytes") opt.max_bytes = ParseBytes(a, next());
   else if (a == "--mpi") opt.mpi = next() == "on";
   else if (a == "--mpi-tcp") opt.mpi_tcp = next() == "on";
   else if (a == "--mpi-algorithms") {
@@ -35,11 +37,11 @@ bool ApplyFlag(const std::string& a, Next next, Invocation& inv) {
     for (const auto& k : SplitNonEmpty(next(), ',')) opt.mpi_algorithms.push_back(std::atoi(k.c_str()));
   } else if (a == "--dat") opt.dat = next();
   else if (a == "--target-seconds") opt.target_seconds = std::atof(next().c_str());
-  else if (a == "--shm-chunk") opt.shm_chunk_bytes = ParseBytes(next());
+  else if (a == "--shm-chunk") opt.shm_chunk_bytes = ParseBytes(a, next());
   else if (a == "--shm-spin-us") opt.shm_spin_us = std::atoi(next().c_str());
   else if (a == "--tcp-spin-us") opt.tcp_spin_us = std::atoi(next().c_str());
   else if (a == "--shm-single-copy") opt.shm_single_copy = next() == "on";
-  else if (a == "--shm-single-copy-chunk") opt.shm_single_copy_chunk_bytes = ParseBytes(next());
+  else if (a == "--shm-single-copy-chunk") opt.shm_single_copy_chunk_bytes = ParseBytes(a, next());
   else if (a == "--shm-reduce-by-last-arrival") {
     const std::string v = next();
     opt.shm_reduce_by_last_arrival = v == "on" ? 1 : v == "off" ? 0 : -1;

@@ -40,8 +40,11 @@ std::optional<size_t> ParseByteCount(const std::string& text) {
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   if (digits == 0 || digits > 15) return std::nullopt;
   const std::string unit = text.substr(digits);
-  const size_t scale = unit.empty() ? 1 : unit == "K" ? size_t{1} << 10 : unit == "M" ? size_t{1} << 20
-                                        : unit == "G" ? size_t{1} << 30 : 0;
+  const size_t scale = unit.empty() || unit == "B"      ? 1
+                      : unit == "K" || unit == "KiB" ? size_t{1} << 10
+                      : unit == "M" || unit == "MiB" ? size_t{1} << 20
+                      : unit == "G" || unit == "GiB" ? size_t{1} << 30
+                                                     : 0;
   if (scale == 0) return std::nullopt;
   return static_cast<size_t>(std::stoull(text.substr(0, digits))) * scale;
 }

@@ -40,8 +40,9 @@ double SecondsAtBusBw(size_t bytes, double busbw, int ranks);
 
 // "64KiB", "4MiB", "16B".
 std::string HumanBytes(size_t bytes);
-// The inverse for command lines: "4096", "256K", "64M", "1G" (K/M/G are powers of 1024); nullopt
-// for anything else (no number, another unit, trailing text).
+// The inverse for command lines: "4096", "256K", "64M", "1G", or "16B", "64KiB", "4MiB" as
+// HumanBytes writes them (powers of 1024); nullopt for anything else (no number, a fraction,
+// another unit, trailing text).
 std::optional<size_t> ParseByteCount(const std::string& text);
 
 // ---- repeats ----------------------------------------------------------------------------------

@@ -11,10 +11,13 @@ TEST(CollectiveHarnessTest, ParseByteCountReadsPowersOf1024) {
   EXPECT_EQ(ParseByteCount("64M"), 64u << 20);
   EXPECT_EQ(ParseByteCount("1G"), size_t{1} << 30);
   EXPECT_EQ(ParseByteCount("0"), 0u);
+  for (size_t bytes : {size_t{16}, size_t{64} << 10, size_t{4} << 20}) {  // HumanBytes round-trips
+    EXPECT_EQ(ParseByteCount(HumanBytes(bytes)), bytes) << HumanBytes(bytes);
+  }
 }
 
 TEST(CollectiveHarnessTest, ParseByteCountRejectsWhatItCannotReadExactly) {
-  for (const char* bad : {"", "K", "64MB", "64m", "12x", "-1", " 5", "5 ", "1.5M", "9999999999999999"}) {
+  for (const char* bad : {"", "K", "MiB", "64MB", "64m", "64Mi", "12x", "-1", " 5", "5 ", "1.5M", "9999999999999999"}) {
     EXPECT_FALSE(ParseByteCount(bad).has_value()) << "'" << bad << "'";
   }
 }
