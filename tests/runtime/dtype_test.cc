@@ -238,6 +238,26 @@ TEST(DtypeTest, ReduceSources16MatchesTheScalarRoundingForEveryPattern) {
   }
 }
 
+TEST(DtypeTest, DivideInPlaceDividesEveryElementOnce) {
+  std::vector<float> f = {3, -7.5f, 1e-40f, 6};
+  DivideInPlace(f.data(), f.size(), DataType::kFloat32, 3);
+  EXPECT_EQ(f, (std::vector<float>{3.0f / 3, -7.5f / 3, 1e-40f / 3, 6.0f / 3}));
+  std::vector<int32_t> i = {7, -7, 2};
+  DivideInPlace(i.data(), i.size(), DataType::kInt32, 2);
+  EXPECT_EQ(i, (std::vector<int32_t>{3, -3, 1}));  // truncates toward zero
+  for (DataType type : {DataType::kFloat16, DataType::kBFloat16}) {  // every pattern, rounded once
+    const bool half = type == DataType::kFloat16;
+    std::vector<uint16_t> all(65536);
+    for (uint32_t h = 0; h <= 0xffff; ++h) all[h] = static_cast<uint16_t>(h);
+    DivideInPlace(all.data(), all.size(), type, 3);
+    for (uint32_t h = 0; h <= 0xffff; ++h) {
+      const uint16_t want = half ? ReferenceFloatToHalf(ReferenceHalfToFloat(static_cast<uint16_t>(h)) / 3.0f)
+                                 : FloatToBFloat16(BFloat16ToFloat(static_cast<uint16_t>(h)) / 3.0f);
+      ASSERT_EQ(all[h], want) << DataTypeName(type) << std::hex << " " << h;
+    }
+  }
+}
+
 TEST(DtypeTest, ReduceSourcesSumsIntegersAndDoublesInOrder) {
   std::vector<std::vector<int64_t>> ints;
   std::vector<std::vector<double>> doubles;

@@ -117,16 +117,8 @@ float BFloat16ToFloat(uint16_t bits) {
 
 namespace {
 
-template <typename T>
-void ReduceIntoT(T* __restrict dst, const T* __restrict src, size_t count, int divisor) {
-  if (divisor > 1) {
-    const T d = static_cast<T>(divisor);
-    for (size_t i = 0; i < count; ++i) dst[i] = (dst[i] + src[i]) / d;
-  } else {
-    for (size_t i = 0; i < count; ++i) dst[i] += src[i];
-  }
-}
-
+// The ring's fused last step for fp16/bf16: add and divide in fp32, then round once (a 2-source
+// ReduceSources would round after the addition and again after the division).
 template <float (*ToFloat)(uint16_t), uint16_t (*FromFloat)(float)>
 void ReduceInto16(uint16_t* dst, const uint16_t* src, size_t count, int divisor) {
   const float d = static_cast<float>(divisor);
@@ -135,18 +127,6 @@ void ReduceInto16(uint16_t* dst, const uint16_t* src, size_t count, int divisor)
     if (divisor > 1) sum /= d;
     dst[i] = FromFloat(sum);
   }
-}
-
-template <typename T>
-void DivideT(T* buf, size_t count, int divisor) {
-  const T d = static_cast<T>(divisor);
-  for (size_t i = 0; i < count; ++i) buf[i] /= d;
-}
-
-template <float (*ToFloat)(uint16_t), uint16_t (*FromFloat)(float)>
-void Divide16(uint16_t* buf, size_t count, int divisor) {
-  const float d = static_cast<float>(divisor);
-  for (size_t i = 0; i < count; ++i) buf[i] = FromFloat(ToFloat(buf[i]) / d);
 }
 
 // How a dtype adds and divides in a reduce: natively, or (fp16, bf16) in fp32 rounded back to
@@ -258,23 +238,17 @@ void ReduceSourcesT(typename A::Value* dst, const void* const* untyped, int n, s
 
 void ReduceInto(void* dst, const void* src, size_t count, DataType type, int divisor) {
   switch (type) {
-    case DataType::kFloat32:
-      return ReduceIntoT(static_cast<float*>(dst), static_cast<const float*>(src), count, divisor);
-    case DataType::kFloat64:
-      return ReduceIntoT(static_cast<double*>(dst), static_cast<const double*>(src), count,
-                         divisor);
-    case DataType::kInt32:
-      return ReduceIntoT(static_cast<int32_t*>(dst), static_cast<const int32_t*>(src), count,
-                         divisor);
-    case DataType::kInt64:
-      return ReduceIntoT(static_cast<int64_t*>(dst), static_cast<const int64_t*>(src), count,
-                         divisor);
     case DataType::kFloat16:
-      return ReduceInto16<HalfToFloat, FloatToHalf>(
-          static_cast<uint16_t*>(dst), static_cast<const uint16_t*>(src), count, divisor);
+      return ReduceInto16<HalfToFloat, FloatToHalf>(static_cast<uint16_t*>(dst), static_cast<const uint16_t*>(src),
+                                                    count, divisor);
     case DataType::kBFloat16:
-      return ReduceInto16<BFloat16ToFloat, FloatToBFloat16>(
-          static_cast<uint16_t*>(dst), static_cast<const uint16_t*>(src), count, divisor);
+      return ReduceInto16<BFloat16ToFloat, FloatToBFloat16>(static_cast<uint16_t*>(dst),
+                                                            static_cast<const uint16_t*>(src), count, divisor);
+    default: {
+      // Natively (dst + src) / divisor is the 2-source reduce, one rounding either way.
+      const void* both[] = {dst, src};
+      return ReduceSources(dst, both, 2, count, type, divisor);
+    }
   }
 }
 
@@ -301,17 +275,8 @@ void ReduceSources(void* dst, const void* const* sources, int num_sources, size_
 
 void DivideInPlace(void* buf, size_t count, DataType type, int divisor) {
   if (divisor <= 1) return;
-  switch (type) {
-    case DataType::kFloat32: return DivideT(static_cast<float*>(buf), count, divisor);
-    case DataType::kFloat64: return DivideT(static_cast<double*>(buf), count, divisor);
-    case DataType::kInt32: return DivideT(static_cast<int32_t*>(buf), count, divisor);
-    case DataType::kInt64: return DivideT(static_cast<int64_t*>(buf), count, divisor);
-    case DataType::kFloat16:
-      return Divide16<HalfToFloat, FloatToHalf>(static_cast<uint16_t*>(buf), count, divisor);
-    case DataType::kBFloat16:
-      return Divide16<BFloat16ToFloat, FloatToBFloat16>(static_cast<uint16_t*>(buf), count,
-                                                        divisor);
-  }
+  const void* self[] = {buf};  // a 1-source reduce with the divisor: the same arithmetic
+  ReduceSources(buf, self, 1, count, type, divisor);
 }
 
 }  // namespace ringleader::runtime
