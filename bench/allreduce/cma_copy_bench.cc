@@ -15,22 +15,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "collective_harness.h"
 
 namespace {
-
-size_t ParseBytes(const std::string& s) {
-  const std::optional<size_t> bytes = ringleader::harness::ParseByteCount(s);
-  if (!bytes) {
-    std::fprintf(stderr, "cma_copy_bench: '%s' is not a byte count (e.g. 256K, 64M)\n", s.c_str());
-    std::exit(2);
-  }
-  return *bytes;
-}
 
 struct Column {
   const char* name;
@@ -49,8 +39,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "cma_copy_bench: %s needs a value\n", a.c_str());
       return 2;
     }
-    if (a == "--bytes") bytes = ParseBytes(argv[++i]);
-    else if (a == "--chunk") chunk = ParseBytes(argv[++i]);
+    if (a == "--bytes") bytes = ringleader::harness::ByteCountFlagOrExit("cma_copy_bench", a, argv[++i]);
+    else if (a == "--chunk") chunk = ringleader::harness::ByteCountFlagOrExit("cma_copy_bench", a, argv[++i]);
     else if (a == "--repeat") repeats = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr, "cma_copy_bench: unknown flag %s\n", a.c_str());

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <sstream>
 
 #include "collective_harness.h"
@@ -11,15 +10,8 @@
 namespace ringleader::allreduce_bench {
 namespace {
 
-// A byte-count flag's value, or exit 2 naming the flag (a typo must not become a silent 0).
 size_t ParseBytes(const std::string& flag, const std::string& value) {
-  const std::optional<size_t> bytes = harness::ParseByteCount(value);
-  if (!bytes) {
-    std::fprintf(stderr, "allreduce_bench: %s: '%s' is not a byte count (e.g. 4096, 64K, 4MiB)\n", flag.c_str(),
-                 value.c_str());
-    std::exit(2);
-  }
-  return *bytes;
+  return harness::ByteCountFlagOrExit("allreduce_bench", flag, value);
 }
 
 // Applies flag `a` (taking its value from `next()`); false for an unknown flag.

@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,13 +95,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (i + 1 >= argc) Usage((a + " needs a value").c_str());
     const std::string v = argv[++i];
-    auto byte_count = [&] {
-      const std::optional<size_t> b = ringleader::harness::ParseByteCount(v);
-      if (!b) Usage((a + ": '" + v + "' is not a byte count (e.g. 256K, 64M)").c_str());
-      return *b;
-    };
-    if (a == "--bytes") bytes = byte_count();
-    else if (a == "--chunk") chunk = byte_count();
+    if (a == "--bytes") bytes = ringleader::harness::ByteCountFlagOrExit("reduce_kernel_bench", a, v);
+    else if (a == "--chunk") chunk = ringleader::harness::ByteCountFlagOrExit("reduce_kernel_bench", a, v);
     else if (a == "--sources") sources = std::atoi(v.c_str());
     else if (a == "--repeat") repeats = std::atoi(v.c_str());
     else Usage(("unknown flag " + a).c_str());

@@ -1,6 +1,8 @@
 #include "collective_harness.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <limits>
 
 namespace ringleader::harness {
 
@@ -45,8 +47,19 @@ std::optional<size_t> ParseByteCount(const std::string& text) {
                       : unit == "M" || unit == "MiB" ? size_t{1} << 20
                       : unit == "G" || unit == "GiB" ? size_t{1} << 30
                                                      : 0;
-  if (scale == 0) return std::nullopt;
-  return static_cast<size_t>(std::stoull(text.substr(0, digits))) * scale;
+  const size_t count = static_cast<size_t>(std::stoull(text.substr(0, digits)));
+  if (scale == 0 || count > std::numeric_limits<size_t>::max() / scale) return std::nullopt;
+  return count * scale;
+}
+
+size_t ByteCountFlagOrExit(const char* program, const std::string& flag, const std::string& value) {
+  const std::optional<size_t> bytes = ParseByteCount(value);
+  if (!bytes) {
+    std::fprintf(stderr, "%s: %s: '%s' is not a byte count (e.g. 4096, 64K, 4MiB)\n", program, flag.c_str(),
+                 value.c_str());
+    std::exit(2);
+  }
+  return *bytes;
 }
 
 Spread SpreadOf(std::vector<double> values) {

@@ -42,8 +42,11 @@ double SecondsAtBusBw(size_t bytes, double busbw, int ranks);
 std::string HumanBytes(size_t bytes);
 // The inverse for command lines: "4096", "256K", "64M", "1G", or "16B", "64KiB", "4MiB" as
 // HumanBytes writes them (powers of 1024); nullopt for anything else (no number, a fraction,
-// another unit, trailing text).
+// another unit, trailing text, a count that overflows).
 std::optional<size_t> ParseByteCount(const std::string& text);
+// ParseByteCount for a command-line flag's value; on failure prints "PROGRAM: FLAG: 'VALUE' is not a
+// byte count ..." and exits 2 (a typo must not become a silent 0).
+size_t ByteCountFlagOrExit(const char* program, const std::string& flag, const std::string& value);
 
 // ---- repeats ----------------------------------------------------------------------------------
 

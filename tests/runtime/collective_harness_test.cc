@@ -17,7 +17,7 @@ TEST(CollectiveHarnessTest, ParseByteCountReadsPowersOf1024) {
 }
 
 TEST(CollectiveHarnessTest, ParseByteCountRejectsWhatItCannotReadExactly) {
-  for (const char* bad : {"", "K", "MiB", "64MB", "64m", "64Mi", "12x", "-1", " 5", "5 ", "1.5M", "9999999999999999"}) {
+  for (const char* bad : {"", "K", "MiB", "64MB", "64m", "64Mi", "12x", "-1", " 5", "5 ", "1.5M", "9999999999999999", "999999999999999G"}) {
     EXPECT_FALSE(ParseByteCount(bad).has_value()) << "'" << bad << "'";
   }
 }
